@@ -1,0 +1,228 @@
+"""Tests for pmdtheory.bridge.advantages: group baselines in torch."""
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import brentq
+from scipy.special import lambertw
+
+from pmdtheory.bridge import BASELINES, group_advantages, group_implicit_beta
+
+TOL64 = 1e-12  # float64 against the numpy estimators and the mpmath transcription
+TOL32 = 2e-5  # float32 against float64 (absolute, rewards and advantages of order 1)
+TOL_BETA = 1e-9  # implicit beta against an independent Lambert-W root find
+EPS = 1e-6
+mpmath.mp.dps = 50
+
+
+def reference(r, index, baseline, tau, eps=EPS):
+    """Direct transcription of THEORY.md §3, one group at a time, in 50-digit mpmath."""
+    r = [mpmath.mpf(float(x)) for x in r]
+    index = list(index)
+    out = []
+    for i, ri in enumerate(r):
+        group = [r[j] for j in range(len(r)) if index[j] == index[i]]
+        others = [r[j] for j in range(len(r)) if index[j] == index[i] and j != i]
+        k = len(group)
+        if baseline == "mean":
+            b = sum(group) / k
+        elif baseline == "loo_mean":
+            b = sum(others) / (k - 1)
+        elif baseline == "partition":
+            b = tau * mpmath.log(sum(mpmath.exp(x / tau) for x in group) / k)
+        elif baseline == "loo_partition":
+            b = tau * mpmath.log(sum(mpmath.exp(x / tau) for x in others) / (k - 1))
+        else:
+            mean = sum(group) / k
+            std = mpmath.sqrt(sum((x - mean) ** 2 for x in group) / (k - 1)) if k > 1 else 0
+            out.append(float((ri - mean) / (std + eps)))
+            continue
+        out.append(float(ri - b))
+    return np.array(out)
+
+
+def naive_loo_partition(r, tau, floor=1e-8):
+    """The unsafe formulation: group total minus own term, with the group maximum."""
+    m = r.max()
+    z = torch.exp((r - m) / tau)
+    s = torch.clamp((z.sum() - z) / (r.numel() - 1), min=floor)
+    return m + tau * torch.log(s)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lone_success_gets_baseline_zero(dtype):
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=dtype)
+    idx = torch.zeros(4, dtype=torch.long)
+    adv = group_advantages(r, idx, baseline="loo_partition", tau=0.01)
+    assert adv.dtype == dtype
+    assert abs(float(adv[0]) - 1.0) < TOL64
+    # The failures see one success among three others: tau*log((e^{100} + 2)/3) - 0.
+    expected_fail = -(1.0 + 0.01 * np.log((1.0 + 2.0 * np.exp(-100.0)) / 3.0))
+    assert np.allclose(adv[1:].double().numpy(), expected_fail, atol=TOL32, rtol=0)
+    # The shortcut formulation gets this case badly wrong (issue 7): baseline 0.816.
+    assert abs(float(naive_loo_partition(r, 0.01)[0]) - 0.816) < 1e-3
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_ragged_groups_match_transcription(baseline):
+    rng = np.random.default_rng(0)
+    sizes = [2, 5, 3, 8, 2]
+    index = np.repeat([40, 3, 17, 9, 25], sizes)
+    perm = rng.permutation(index.size)
+    index = index[perm]
+    r = rng.choice([0.0, 1.0, 0.25, 0.5], size=index.size)
+    r[:3] = 1.0  # ties at the maximum
+    for tau in (0.01, 0.3, 5.0):
+        got = group_advantages(torch.tensor(r), torch.tensor(index), baseline=baseline, tau=tau)
+        np.testing.assert_allclose(got.numpy(), reference(r, index, baseline, tau), atol=TOL64)
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_matches_numpy_estimators(baseline):
+    from pmdtheory.estimators import advantages
+
+    rng = np.random.default_rng(1)
+    g, k = 50, 8
+    r = np.where(rng.random((g, k)) < 0.2, 1.0, 0.0) + 0.01 * rng.standard_normal((g, k))
+    for tau in (0.01, 0.05, 1.0):
+        want = advantages(r, kind=baseline, tau=tau, eps=EPS)
+        # Shuffle the flat batch so the groups are interleaved.
+        perm = rng.permutation(g * k)
+        index = np.repeat(np.arange(g), k)[perm]
+        got = group_advantages(
+            torch.tensor(r.ravel()[perm]), torch.tensor(index), baseline=baseline, tau=tau
+        )
+        np.testing.assert_allclose(got.numpy(), want.ravel()[perm], atol=TOL64, rtol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    r=st.lists(st.sampled_from([0.0, 1.0]) | st.floats(-3.0, 3.0), min_size=2, max_size=12),
+    tau=st.floats(1e-3, 10.0),
+    data=st.data(),
+)
+def test_property_against_transcription(r, tau, data):
+    n = len(r)
+    index = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    counts = np.bincount(index)
+    baselines = [b for b in BASELINES if not b.startswith("loo") or counts[counts > 0].min() >= 2]
+    for b in baselines:
+        got = group_advantages(torch.tensor(r, dtype=torch.float64), index, baseline=b, tau=tau)
+        # Advantages scale like r / tau only through the partition terms; compare absolutely.
+        np.testing.assert_allclose(got.numpy(), reference(r, index, b, tau), atol=1e-11, rtol=0)
+        shifted = group_advantages(
+            torch.tensor(r, dtype=torch.float64) + 7.0, index, baseline=b, tau=tau
+        )
+        np.testing.assert_allclose(shifted.numpy(), got.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
+def test_float32_follows_float64(baseline):
+    rng = np.random.default_rng(2)
+    r = (rng.random(64) < 0.3).astype(np.float64)
+    index = np.repeat(np.arange(8), 8)
+    a64 = group_advantages(torch.tensor(r), index, baseline=baseline, tau=0.05)
+    r32 = torch.tensor(r, dtype=torch.float32)
+    a32 = group_advantages(r32, index, baseline=baseline, tau=0.05)
+    assert a32.dtype == torch.float32
+    np.testing.assert_allclose(a32.double().numpy(), a64.numpy(), atol=TOL32 * 4, rtol=TOL32)
+
+
+def test_loo_partition_bounded_by_loo_mean_and_max_of_others():
+    rng = np.random.default_rng(3)
+    r = torch.tensor(rng.random(40))
+    index = torch.tensor(np.repeat(np.arange(10), 4))
+    b_part = r - group_advantages(r, index, baseline="loo_partition", tau=0.2)
+    b_mean = r - group_advantages(r, index, baseline="loo_mean")
+    others_max = torch.stack(
+        [torch.cat([r[4 * (i // 4) : i], r[i + 1 : 4 * (i // 4) + 4]]).max() for i in range(40)]
+    )
+    assert bool((b_part >= b_mean - 1e-12).all())  # Jensen
+    assert bool((b_part <= others_max + 1e-12).all())
+
+
+def test_integer_rewards_and_device():
+    r = torch.tensor([1, 0, 1, 1])
+    adv = group_advantages(r, torch.tensor([0, 0, 1, 1]), baseline="mean")
+    assert adv.dtype == torch.get_default_dtype()
+    np.testing.assert_allclose(adv.numpy(), [0.5, -0.5, 0.0, 0.0])
+    if torch.cuda.is_available():
+        rc = r.double().cuda()
+        got = group_advantages(rc, torch.tensor([0, 0, 1, 1]), baseline="loo_partition", tau=0.1)
+        assert got.device.type == "cuda"
+
+
+def test_grpo_singleton_group_has_zero_advantage():
+    adv = group_advantages(torch.tensor([0.3, 1.0, 0.0]), [0, 1, 1], baseline="grpo")
+    assert float(adv[0]) == 0.0
+    assert abs(float(adv[1]) - 1.0 / (np.sqrt(0.5) + EPS) * 0.5) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rewards": [1.0, float("nan")], "index": [0, 0], "baseline": "mean"}, "rewards"),
+        ({"rewards": [1.0, float("inf")], "index": [0, 0], "baseline": "mean"}, "rewards"),
+        ({"rewards": [[1.0, 0.0]], "index": [0, 0], "baseline": "mean"}, "rewards"),
+        ({"rewards": [1.0, 0.0, 1.0], "index": [0, 0, 1], "baseline": "loo_mean"}, "index"),
+        ({"rewards": [1, 0, 1], "index": [0, 0, 1], "baseline": "loo_partition", "tau": 1}, "ind"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0, 0], "baseline": "mean"}, "index"),
+        ({"rewards": [1.0, 0.0], "index": [0.0, 0.5], "baseline": "mean"}, "index"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "partition"}, "tau"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "loo_partition", "tau": 0}, "tau"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "partition", "tau": -1}, "tau"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "ploo"}, "baseline"),
+    ],
+)
+def test_bad_input_raises(kwargs, match):
+    kwargs = dict(kwargs)
+    kwargs["rewards"] = torch.tensor(kwargs["rewards"])
+    with pytest.raises(ValueError, match=match):
+        group_advantages(**kwargs)
+
+
+def lambert_beta(r, tau):
+    """beta = tau*lam for a uniform distribution over r, by bracketing lam (THEORY.md §4)."""
+    r = np.asarray(r, dtype=np.float64)
+    b = (r - r.mean()) / tau
+    if np.ptp(r) == 0:
+        return 0.0
+
+    def mass(log_lam):
+        lam = np.exp(log_lam)
+        return np.mean(lambertw(lam * np.exp(b)).real / lam) - 1.0
+
+    return tau * np.exp(brentq(mass, -60.0, 60.0, xtol=1e-14, rtol=1e-14))
+
+
+def test_implicit_beta_matches_lambert_root_find():
+    rng = np.random.default_rng(4)
+    sizes = {7: 4, 2: 6, 11: 3, 5: 5}
+    index = np.concatenate([np.full(k, g) for g, k in sizes.items()])
+    r = rng.random(index.size)
+    r[index == 11] = 0.5  # constant rewards: beta = 0
+    perm = rng.permutation(index.size)
+    r, index = r[perm], index[perm]
+    for tau in (0.3, 1.0, 4.0):
+        got = group_implicit_beta(torch.tensor(r, dtype=torch.float32), torch.tensor(index), tau)
+        assert got.shape == (4,) and got.dtype == torch.float32
+        got64 = group_implicit_beta(torch.tensor(r), torch.tensor(index), tau)
+        want = [lambert_beta(r[index == g], tau) for g in sorted(sizes)]
+        np.testing.assert_allclose(got64.numpy(), want, rtol=TOL_BETA, atol=1e-15)
+        np.testing.assert_allclose(got.double().numpy(), want, rtol=1e-6, atol=1e-12)
+        assert float(got64[sorted(sizes).index(11)]) == 0.0
+
+
+def test_implicit_beta_matches_core_and_is_positive():
+    from pmdtheory import implicit_beta
+
+    r = np.array([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0]])
+    got = group_implicit_beta(torch.tensor(r.ravel()), np.repeat([0, 1, 2], 4), 0.05)
+    want = implicit_beta(np.full((3, 4), 0.25), r, 0.05)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    assert bool((got > 0).all())
+    with pytest.raises(ValueError, match="tau"):
+        group_implicit_beta(torch.tensor(r.ravel()), np.repeat([0, 1, 2], 4), 0.0)

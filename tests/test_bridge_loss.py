@@ -1,0 +1,191 @@
+"""Tests for pmdtheory.bridge.loss: the sequence-level PMD regression loss."""
+
+import numpy as np
+import pytest
+import torch
+
+from pmdtheory.bridge import group_advantages, pmd_loss
+
+TOL_VALUE = 1e-13  # loss and metrics against a numpy transcription (float64)
+TOL_GRAD = 1e-13  # autograd against the hand-derived gradient (float64)
+TOL_POP = 1e-6  # tabular population fit against the core's closed-form updates
+TOL_STEP = 1e-10  # one optimizer step against a numpy transcription of the same step
+
+
+def numpy_loss(logp, logp_old, adv, mask, tau, agg, w):
+    """THEORY.md §3, transcribed: 0.5*tau*w*(A/tau - sum_t m*(logp - logp_old))^2 / L, mean."""
+    delta = np.where(mask > 0, logp - logp_old, 0.0).sum(-1)
+    rho = adv / tau - delta
+    length = np.maximum(mask.sum(-1), 1.0) if agg == "seq-mean-token-mean" else logp.shape[1]
+    return np.mean(0.5 * tau * w * rho**2 / length), rho, delta
+
+
+def batch(seed, b=5, t=7, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    logp = -torch.rand(b, t, generator=g, dtype=dtype) * 3.0
+    logp_old = logp.detach() + 0.3 * torch.randn(b, t, generator=g, dtype=dtype)
+    lengths = torch.randint(1, t + 1, (b,), generator=g)
+    mask = (torch.arange(t)[None, :] < lengths[:, None]).to(dtype)
+    adv = torch.randn(b, generator=g, dtype=dtype) * 0.5
+    w = torch.rand(b, generator=g, dtype=dtype) + 0.5
+    return logp, logp_old, adv, mask, w
+
+
+@pytest.mark.parametrize("agg", ["seq-mean-token-mean", "seq-mean-token-sum-norm"])
+@pytest.mark.parametrize("with_w", [False, True])
+def test_value_metrics_and_gradient(agg, with_w):
+    logp, logp_old, adv, mask, w = batch(0)
+    tau = 0.5
+    logp = logp.clone().requires_grad_(True)
+    loss, metrics = pmd_loss(
+        logp, logp_old, adv, mask, tau=tau, agg=agg, weights=w if with_w else None
+    )
+    w_np = w.numpy() if with_w else np.ones(5)
+    want, rho, delta = numpy_loss(
+        logp.detach().numpy(), logp_old.numpy(), adv.numpy(), mask.numpy(), tau, agg, w_np
+    )
+    assert abs(loss.item() - want) <= TOL_VALUE * max(1.0, abs(want))
+    assert abs(metrics["pmd/loss"] - want) <= TOL_VALUE * max(1.0, abs(want))
+    assert abs(metrics["pmd/residual_sq"] - np.mean(rho**2)) <= TOL_VALUE * np.mean(rho**2)
+    assert abs(metrics["pmd/abs_log_ratio"] - np.mean(np.abs(delta))) <= TOL_VALUE
+    assert metrics["pmd/frac_residual_gt1"] == np.mean(np.abs(rho) > 1.0)
+    assert 0.0 < metrics["pmd/frac_residual_gt1"] < 1.0  # the batch exercises both sides
+    (grad,) = torch.autograd.grad(loss, logp)
+    m = mask.numpy()
+    length = np.maximum(m.sum(-1), 1.0) if agg == "seq-mean-token-mean" else m.shape[1]
+    hand = -(tau * w_np * rho / (5 * length))[:, None] * m
+    np.testing.assert_allclose(grad.numpy(), hand, atol=TOL_GRAD, rtol=0)
+
+
+@pytest.mark.parametrize("agg", ["seq-mean-token-mean", "seq-mean-token-sum-norm"])
+def test_gradcheck_float64(agg):
+    logp, logp_old, adv, mask, w = batch(1, b=3, t=4)
+    logp = logp.clone().requires_grad_(True)
+
+    def f(x):
+        return pmd_loss(x, logp_old, adv, mask, tau=0.1, agg=agg, weights=w)[0]
+
+    assert torch.autograd.gradcheck(f, (logp,), eps=1e-6, atol=1e-8)
+    assert torch.autograd.gradgradcheck(f, (logp,), eps=1e-6, atol=1e-8)
+
+
+def test_padding_may_hold_minus_inf_and_empty_rows():
+    logp, logp_old, adv, mask, _ = batch(2)
+    mask[0] = 0.0
+    padded = torch.where(mask > 0, logp, torch.tensor(-torch.inf, dtype=logp.dtype))
+    padded.requires_grad_(True)
+    loss, _ = pmd_loss(padded, logp_old, adv, mask, tau=0.2)
+    ref, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.2)
+    assert torch.isfinite(loss) and abs(float(loss) - float(ref)) < TOL_VALUE
+    (grad,) = torch.autograd.grad(loss, padded)
+    assert bool(torch.isfinite(grad).all()) and bool((grad[mask == 0] == 0).all())
+    # An empty response has log-ratio 0 and length clamped to 1.
+    want = 0.5 * 0.2 * (float(adv[0]) / 0.2) ** 2 / 5
+    single, _ = pmd_loss(padded[:1], logp_old[:1], adv[:1], mask[:1], tau=0.2)
+    assert abs(float(single) - 5 * want) < TOL_VALUE
+
+
+def test_float32_and_no_gradient_into_old_or_advantages():
+    logp, logp_old, adv, mask, _ = batch(3, dtype=torch.float32)
+    logp_old.requires_grad_(True)
+    adv.requires_grad_(True)
+    logp.requires_grad_(True)
+    loss, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.05)
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert logp_old.grad is None and adv.grad is None and logp.grad is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"logp": torch.zeros(3)}, "logp"),
+        ({"logp_old": torch.zeros(2, 3)}, "logp_old"),
+        ({"mask": torch.ones(3, 3)}, "mask"),
+        ({"advantages": torch.zeros(2)}, "advantages"),
+        ({"weights": torch.ones(4)}, "weights"),
+        ({"tau": 0.0}, "tau"),
+        ({"tau": float("nan")}, "tau"),
+        ({"agg": "token-mean"}, "agg"),
+    ],
+)
+def test_bad_input_raises(change, match):
+    kwargs = {
+        "logp": torch.zeros(3, 4),
+        "logp_old": torch.zeros(3, 4),
+        "advantages": torch.zeros(3),
+        "mask": torch.ones(3, 4),
+        "tau": 0.1,
+    }
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=match):
+        pmd_loss(**kwargs)
+
+
+def population_fit(pi_t, r, tau, baseline):
+    """Fit softmax logits on the population objective (all actions, weighted by pi_t)."""
+    n = pi_t.size
+    logpi_t = torch.tensor(np.log(pi_t))
+    adv = torch.tensor(r - baseline)
+    theta = logpi_t.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS(
+        [theta], lr=1.0, max_iter=500, tolerance_grad=1e-15, tolerance_change=1e-16,
+        history_size=50, line_search_fn="strong_wolfe",
+    )  # fmt: skip
+
+    def closure():
+        opt.zero_grad()
+        logp = torch.log_softmax(theta, 0)[:, None]
+        # weights n*pi_t turn the batch mean into the expectation under pi_t.
+        loss, _ = pmd_loss(
+            logp, logpi_t[:, None], adv, torch.ones(n, 1, dtype=torch.float64), tau=tau,
+            weights=torch.tensor(n * pi_t),
+        )  # fmt: skip
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    return torch.softmax(theta, 0).detach().numpy()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_population_fit_converges_to_core_updates(seed):
+    from pmdtheory import exact_update, log_partition, mean_update
+
+    rng = np.random.default_rng(seed)
+    n = 6
+    pi_t = rng.dirichlet(np.ones(n))
+    r = rng.random(n)
+    tau = [0.3, 1.0, 0.1][seed]
+    got_mean = population_fit(pi_t, r, tau, baseline=pi_t @ r)
+    np.testing.assert_allclose(got_mean, mean_update(pi_t, r, tau), atol=TOL_POP, rtol=0)
+    got_exact = population_fit(pi_t, r, tau, baseline=float(log_partition(pi_t, r, tau)))
+    np.testing.assert_allclose(got_exact, exact_update(pi_t, r, tau), atol=TOL_POP, rtol=0)
+    # The two fixed points differ visibly, so the test tells them apart.
+    assert np.max(np.abs(got_mean - got_exact)) > 100 * TOL_POP
+
+
+def test_one_sgd_step_on_sampled_group_matches_numpy():
+    """One SGD step of the bridge equals the hand-derived step on softmax logits."""
+    rng = np.random.default_rng(5)
+    n, k, tau, lr = 5, 8, 0.05, 0.3
+    theta0 = rng.standard_normal(n)
+    pi_t = np.exp(theta0 - theta0.max())
+    pi_t /= pi_t.sum()
+    actions = rng.choice(n, size=k, p=pi_t)
+    r_all = (rng.random(n) < 0.4).astype(float)
+    r = r_all[actions]
+    adv = group_advantages(torch.tensor(r), np.zeros(k, dtype=int), baseline="mean")
+    theta = torch.tensor(theta0, requires_grad=True)
+    opt = torch.optim.SGD([theta], lr=lr)
+    logp = torch.log_softmax(theta, 0)[actions][:, None]
+    loss, _ = pmd_loss(logp, logp.detach(), adv, torch.ones(k, 1, dtype=torch.float64), tau=tau)
+    loss.backward()
+    opt.step()
+    # Numpy: at theta = theta_old the residual is A/tau, d log pi(a)/d theta = e_a - pi.
+    rho = (r - r.mean()) / tau
+    grad = np.zeros(n)
+    for a, rho_i in zip(actions, rho, strict=True):
+        grad += -tau * rho_i * (np.eye(n)[a] - pi_t) / k
+    np.testing.assert_allclose(theta.detach().numpy(), theta0 - lr * grad, atol=TOL_STEP, rtol=0)
