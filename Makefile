@@ -33,7 +33,7 @@ bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 notebooks: $(STAMP)
-	$(PY) -m pmdtheory.cli notebooks
+	$(PY) notebooks/render.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,391 @@
+"""Private Numba kernels behind :mod:`pmdtheory.special` and :mod:`pmdtheory.updates`.
+
+Nothing here validates input: the public wrappers do that once. Row kernels
+take a log-policy row (``-inf`` outside the support), a reward row and scalar
+parameters, write the new log-policy into ``out`` and return a scalar. Batch
+kernels loop over rows with ``prange``; each iteration writes its own row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Lambert-W series  W(x) = sum_n (-n)^(n-1)/n! x^n, used for omega(y) = W(e^y) at
+# y < _OMEGA_SERIES_Y: there x = e^y < 2.5e-3 and ten terms reach 1e-19 relative.
+_W_SERIES = np.array([(-n) ** (n - 1) / math.factorial(n) for n in range(1, 11)])
+_OMEGA_SERIES_Y = -6.0
+# Below this, omega(y) = e^y (1 - e^y + ...) equals e^y to double precision.
+_OMEGA_EXP_Y = -40.0
+# Fritsch's iteration is quartic: once a step changes w by less than this
+# (relative), the next error is ~1e-16 and the iteration stops.
+_FSC_STOP = 1e-4
+
+
+@njit(cache=True)
+def _fsc_step(y, w):
+    """One Fritsch-Shafer-Crowley step for ``w + log w = y``; returns the new w."""
+    z = y - w - math.log(w)
+    wp1 = w + 1.0
+    t = 2.0 * wp1 * (wp1 + 2.0 * z / 3.0)
+    return w * (1.0 + z / wp1 * (t - z) / (t - 2.0 * z))
+
+
+@njit(cache=True)
+def _omega_refine(y, w):
+    """Polish a positive guess ``w`` of omega(y) to double precision."""
+    for _ in range(8):
+        w_new = _fsc_step(y, w)
+        done = abs(w_new - w) <= _FSC_STOP * w
+        w = w_new
+        if done:
+            break
+    return w
+
+
+@njit(cache=True)
+def _omega_scalar(y):
+    """Real Wright omega: the solution w > 0 of ``w + log w = y``."""
+    if math.isnan(y):
+        return math.nan
+    if y == math.inf:
+        return math.inf
+    if y < _OMEGA_SERIES_Y:
+        x = math.exp(y)
+        if y < _OMEGA_EXP_Y:
+            return x
+        # Horner on the Lambert-W series: iterating on w + log w = y here would
+        # lose |y| ulps to the cancellation y - log w.
+        acc = 0.0
+        for k in range(_W_SERIES.size - 1, -1, -1):
+            acc = acc * x + _W_SERIES[k]
+        return acc * x
+    if y <= -2.0:
+        x = math.exp(y)
+        w = x * (1.0 - x * (1.0 - 1.5 * x))
+    elif y <= 1.0:
+        # Taylor series of omega about y = 1, where omega = 1.
+        d = y - 1.0
+        w = 1.0 + d * (0.5 + d * (1.0 / 16.0 + d * (-1.0 / 192.0 + d * (-1.0 / 3072.0))))
+    else:
+        # Asymptotic expansion w ~ y - log y + log(y) / y for large y.
+        ly = math.log(y)
+        w = y - ly + ly / y
+        if w <= 0.0:
+            w = 1.0
+    return _omega_refine(y, w)
+
+
+@njit(cache=True, parallel=True)
+def _omega_batch(y, out):
+    for i in prange(y.size):
+        out[i] = _omega_scalar(y[i])
+
+
+@njit(cache=True)
+def _lambertw0_scalar(z):
+    """Principal branch W0(z) for z >= -1/e (the caller clamps z to the branch point)."""
+    if z == 0.0:
+        return 0.0
+    if z > 0.0:
+        # W0(z) = omega(log z) is exact in log space and never overflows.
+        return _omega_scalar(math.log(z))
+    # -1/e <= z < 0: branch-point series in p = sqrt(2(e z + 1)), then Halley.
+    p2 = 2.0 * (math.e * z + 1.0)
+    p = math.sqrt(max(p2, 0.0))
+    w = -1.0 + p * (1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0))))
+    if p < 1e-3:
+        return w
+    if z > -0.25:
+        w = z * (1.0 - z * (1.0 - 1.5 * z))
+    for _ in range(30):
+        ew = math.exp(w)
+        f = w * ew - z
+        wp1 = w + 1.0
+        step = f / (ew * wp1 - (w + 2.0) * f / (2.0 * wp1))
+        w -= step
+        if abs(step) <= 1e-16 * max(1.0, abs(w)):
+            break
+    return w
+
+
+@njit(cache=True, parallel=True)
+def _lambertw0_batch(z, out):
+    for i in prange(z.size):
+        out[i] = _lambertw0_scalar(z[i])
+
+
+@njit(cache=True)
+def _lse_row(x):
+    """log(sum(exp(x))), shifted by the maximum; -inf entries contribute nothing."""
+    m = -math.inf
+    for v in x:
+        if v > m:
+            m = v
+    if m == -math.inf or m == math.inf:
+        return m
+    s = 0.0
+    for v in x:
+        s += math.exp(v - m)
+    return m + math.log(s)
+
+
+@njit(cache=True)
+def _exact_row(logpi, r, tau, out):
+    """Exact PMD (THEORY §2): out = logpi + r/tau - logsumexp(logpi + r/tau)."""
+    # Shift r by its maximum on the support, so the best action's term is exactly
+    # logpi + 0 and large r/tau (tau = 1e-4) costs no precision there.
+    rmax = -math.inf
+    for a in range(logpi.size):
+        if logpi[a] > -math.inf and r[a] > rmax:
+            rmax = r[a]
+    for a in range(logpi.size):
+        out[a] = logpi[a] + (r[a] - rmax) / tau if logpi[a] > -math.inf else -math.inf
+    z = _lse_row(out)
+    for a in range(logpi.size):
+        out[a] -= z
+
+
+@njit(cache=True)
+def _log_partition_row(logpi, r, tau):
+    """tau log E_pi[exp(r / tau)], via the same max-shifted log-sum-exp."""
+    rmax = -math.inf
+    for a in range(logpi.size):
+        if logpi[a] > -math.inf and r[a] > rmax:
+            rmax = r[a]
+    z = np.empty(logpi.size)
+    for a in range(logpi.size):
+        z[a] = logpi[a] + (r[a] - rmax) / tau if logpi[a] > -math.inf else -math.inf
+    return rmax + tau * (_lse_row(z) - _lse_row(logpi))
+
+
+# --------------------------------------------------------------------------
+# PMD-mean and KL-chi2: one-dimensional root finding through Wright omega.
+# --------------------------------------------------------------------------
+
+# Newton on the log-multiplier stops after a step below this (relative); the
+# error left is about the square of the step, far below double precision.
+_NEWTON_TOL = 1e-10
+_NEWTON_MAXIT = 100
+# A Newton step of more than this (in log space) is shortened.
+_MAX_STEP = 30.0
+# Warm-start omega from the previous iterate when the argument moved less than this.
+_WARM_STEP = 0.05
+# Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root).
+_PRECISE_LAM = 0.05
+
+
+@njit(cache=True)
+def _centre(logpi, r, tau, w, b):
+    """Fill normalised weights ``w`` and centred advantages ``b = (r - rbar) / tau``.
+
+    Returns ``(c, constant)``: ``c = logsumexp(logpi)`` (about 0 for a valid
+    input) and whether ``r`` is constant on the support.
+    """
+    n = logpi.size
+    c = _lse_row(logpi)
+    # Measure rewards from the most probable action's reward: rbar is then
+    # formed from differences, exact to the spread of r rather than its size.
+    amax = 0
+    for a in range(n):
+        if logpi[a] > logpi[amax]:
+            amax = a
+    r0 = r[amax]
+    rmin = math.inf
+    rmax = -math.inf
+    shift = 0.0
+    for a in range(n):
+        if logpi[a] > -math.inf:
+            w[a] = math.exp(logpi[a] - c)
+            shift += w[a] * (r[a] - r0)
+            rmin = min(rmin, r[a])
+            rmax = max(rmax, r[a])
+        else:
+            w[a] = 0.0
+    if rmin == rmax:
+        return c, True
+    mean_b = 0.0
+    for a in range(n):
+        b[a] = ((r[a] - r0) - shift) / tau if w[a] > 0.0 else 0.0
+        mean_b += w[a] * b[a]
+    # Re-centre so that E_w[b] = 0 to rounding: lam ~ Var(b)/2 for large tau is a
+    # second-order quantity, and a first-order residue in E_w[b] would bias it.
+    for a in range(n):
+        if w[a] > 0.0:
+            b[a] -= mean_b
+    return c, False
+
+
+@njit(cache=True)
+def _omega_root(w, b, alpha, gamma, s, lo, hi, u):
+    """Solve ``F(s) = log(sum_a w_a omega(s + b_a)) - alpha s - gamma = 0``.
+
+    ``alpha = 1, gamma = 0`` is the PMD-mean condition (THEORY §4, ``s = log lam``,
+    F decreasing); ``alpha = 0, gamma = log(beta/tau)`` is the KL-chi2 condition
+    (§5, F increasing). ``[lo, hi]`` brackets the root (infinite ends allowed),
+    ``s`` is the start. Safeguarded Newton: a step that leaves a finite bracket
+    becomes a bisection. On return ``u[a] = omega(s + b_a)`` at the root.
+    """
+    n = w.size
+    dirn = 1.0 if alpha == 0.0 else -1.0  # dirn * F is increasing in s
+    step = math.inf
+    for it in range(_NEWTON_MAXIT + 1):
+        for a in range(n):
+            if w[a] == 0.0:
+                continue
+            y = s + b[a]
+            uu = u[a]
+            if it > 0 and abs(step) < _WARM_STEP and y >= _OMEGA_SERIES_Y:
+                # Second-order Taylor predictor from the previous root estimate:
+                # omega' = omega/(1+omega), omega'' = omega/(1+omega)^3.
+                d1 = uu / (1.0 + uu)
+                guess = uu + step * d1 * (1.0 + 0.5 * step / (1.0 + uu) ** 2)
+                u[a] = _omega_refine(y, guess) if guess > 0.0 else _omega_scalar(y)
+            else:
+                u[a] = _omega_scalar(y)
+        if it == _NEWTON_MAXIT or abs(step) <= _NEWTON_TOL * max(1.0, abs(s)):
+            break
+        precise = False
+        if alpha == 1.0 and gamma == 0.0 and s < math.log(_PRECISE_LAM):
+            # Small multiplier (large tau): F = log(1 + sum w expm1(b - u)) keeps
+            # absolute accuracy ~ eps * |b| where log(S) - s would lose eps * |s|,
+            # which is larger than lam itself when lam is tiny.
+            precise = True
+            for a in range(n):
+                if w[a] > 0.0 and b[a] - u[a] > 700.0:
+                    precise = False
+        if precise:
+            em_sum = 0.0
+            deriv = 0.0
+            for a in range(n):
+                if w[a] > 0.0:
+                    em = math.expm1(b[a] - u[a])
+                    em_sum += w[a] * em
+                    deriv += w[a] * (1.0 + em) * u[a] / (1.0 + u[a])
+            f = math.log1p(em_sum)
+            fp = -deriv / (1.0 + em_sum)
+        else:
+            s_sum = 0.0
+            t_sum = 0.0
+            v_sum = 0.0
+            for a in range(n):
+                if w[a] > 0.0:
+                    h = w[a] * u[a] / (1.0 + u[a])
+                    s_sum += w[a] * u[a]
+                    t_sum += h
+                    v_sum += h * u[a]
+            f = math.log(s_sum) - alpha * s - gamma
+            # F' = E_q[1/(1+u)] - alpha, q ~ w u; written without cancellation.
+            fp = t_sum / s_sum if alpha == 0.0 else -v_sum / s_sum
+        if f == 0.0:
+            break
+        if dirn * f < 0.0:
+            lo = s
+        else:
+            hi = s
+        step = -f / fp if fp != 0.0 else -dirn * f * math.inf
+        step = max(-_MAX_STEP, min(_MAX_STEP, step))
+        s_new = s + step
+        if not lo < s_new < hi:
+            if math.isfinite(lo) and math.isfinite(hi):
+                s_new = 0.5 * (lo + hi)
+            elif math.isfinite(lo):
+                s_new = lo + _MAX_STEP
+            else:
+                s_new = hi - _MAX_STEP
+            step = s_new - s
+        s = s_new
+    return s
+
+
+@njit(cache=True)
+def _finish(logpi, c, b, u, s, alpha, gamma, out):
+    """out = log pi_t + log x with x = omega(s + b) / exp(alpha s + gamma)."""
+    k = alpha * s + gamma
+    for a in range(logpi.size):
+        if logpi[a] == -math.inf:
+            out[a] = -math.inf
+        elif u[a] <= 1.0:
+            # log u = s + b - u exactly (omega + log omega = y): no log, no
+            # cancellation, and correct even where u underflows to 0.
+            out[a] = logpi[a] - c + ((s - k) + b[a] - u[a])
+        else:
+            out[a] = logpi[a] - c + (math.log(u[a]) - k)
+
+
+@njit(cache=True)
+def _mean_row(logpi, r, tau, out):
+    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam."""
+    n = logpi.size
+    w = np.empty(n)
+    b = np.empty(n)
+    u = np.zeros(n)
+    c, constant = _centre(logpi, r, tau, w, b)
+    if constant:
+        for a in range(n):
+            out[a] = logpi[a] - c
+        return 0.0
+    var_b = 0.0
+    pos_b = 0.0
+    for a in range(n):
+        var_b += w[a] * b[a] * b[a]
+        pos_b += w[a] * max(b[a], 0.0)
+    # lam ~ Var(b)/2 for small b (large tau), lam ~ E[b+] for large b: the smaller
+    # of the two is a start within a small factor of the root in both regimes.
+    ell = _omega_root(w, b, 1.0, 0.0, math.log(min(0.5 * var_b, pos_b)), -math.inf, math.inf, u)
+    _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
+    return math.exp(ell)
+
+
+@njit(cache=True)
+def _kl_chi2_row(logpi, r, tau, beta, out):
+    """Maximiser of E r - tau KL - beta/2 chi2 (THEORY §5) for one row."""
+    if beta == 0.0:
+        _exact_row(logpi, r, tau, out)
+        return
+    n = logpi.size
+    w = np.empty(n)
+    b = np.empty(n)
+    u = np.zeros(n)
+    c, constant = _centre(logpi, r, tau, w, b)
+    if constant:
+        for a in range(n):
+            out[a] = logpi[a] - c
+        return
+    # x = omega(s + b)/kappa with kappa = beta/tau, s fixed by E_w[omega(s + b)] = kappa.
+    log_kappa = math.log(beta) - math.log(tau)
+    kappa = math.exp(log_kappa)
+    for a in range(n):
+        out[a] = math.log(w[a]) + b[a] if w[a] > 0.0 else -math.inf
+    # Bracket: omega(y) <= e^y gives s >= log kappa - log E e^b; omega convex
+    # (Jensen, E b = 0) gives omega(s) <= kappa, i.e. s <= kappa + log kappa.
+    lo = log_kappa - _lse_row(out)
+    hi = kappa + log_kappa
+    s = _omega_root(w, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u)
+    _finish(logpi, c, b, u, s, 0.0, log_kappa, out)
+
+
+@njit(cache=True, parallel=True)
+def _exact_batch(logpi, r, tau, out):
+    for i in prange(logpi.shape[0]):
+        _exact_row(logpi[i], r[i], tau[i], out[i])
+
+
+@njit(cache=True, parallel=True)
+def _log_partition_batch(logpi, r, tau, out):
+    for i in prange(logpi.shape[0]):
+        out[i] = _log_partition_row(logpi[i], r[i], tau[i])
+
+
+@njit(cache=True, parallel=True)
+def _mean_batch(logpi, r, tau, out, lam):
+    for i in prange(logpi.shape[0]):
+        lam[i] = _mean_row(logpi[i], r[i], tau[i], out[i])
+
+
+@njit(cache=True, parallel=True)
+def _kl_chi2_batch(logpi, r, tau, beta, out):
+    for i in prange(logpi.shape[0]):
+        _kl_chi2_row(logpi[i], r[i], tau[i], beta[i], out[i])

@@ -1,0 +1,165 @@
+"""Every input check of pmdtheory, in one place.
+
+Public functions convert their inputs once with the helpers below and hand
+plain float64, C-ordered arrays to the private kernels, which never validate.
+Every failure is a :class:`ValueError` whose message starts with the name of
+the offending argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Relative tolerance on ``sum(pi) == 1`` (THEORY §1: policies are distributions).
+SUM_RTOL = 1e-8
+
+
+def float_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 ndarray; ``ValueError`` naming ``name`` if it is not numeric."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name}: cannot be converted to a float array ({exc})") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating)
+        or np.issubdtype(arr.dtype, np.integer)
+        or arr.dtype == np.bool_
+    ):
+        raise ValueError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def require_finite(arr: np.ndarray, name: str) -> None:
+    """Raise if ``arr`` holds NaN or +-inf."""
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: must be finite (found NaN or inf)")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Inputs laid out as ``(rows, n)`` C-ordered arrays, and how to undo that."""
+
+    logpi: np.ndarray
+    r: np.ndarray | None
+    batch_shape: tuple[int, ...]
+    axis: int
+    ndim: int
+
+    @property
+    def n_rows(self) -> int:
+        return self.logpi.shape[0]
+
+    def restore(self, out: np.ndarray) -> np.ndarray:
+        """``(rows, n)`` -> the caller's shape, the action axis back in place."""
+        shaped = out.reshape(self.batch_shape + (out.shape[-1],))
+        return np.moveaxis(shaped, -1, self.axis)
+
+    def restore_batch(self, values: np.ndarray) -> np.ndarray | float:
+        """``(rows,)`` -> the batch shape (a Python float for a single row)."""
+        shaped = values.reshape(self.batch_shape)
+        return float(shaped) if shaped.ndim == 0 else shaped
+
+
+def _normalise_axis(axis, ndim: int) -> int:
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise ValueError(f"axis: must be an integer, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis: {axis} is out of range for an array of {ndim} dimension(s)")
+    return int(axis) % ndim
+
+
+def log_policy(pi: np.ndarray, name: str, *, log: bool) -> np.ndarray:
+    """Check a (log-)policy along its last axis and return log-probabilities.
+
+    ``pi`` holds probabilities (``log=False``) or log-probabilities
+    (``log=True``, where ``-inf`` marks an action outside the support).
+    Each row must sum to one within :data:`SUM_RTOL` and have some support.
+    """
+    if log:
+        if np.any(np.isnan(pi)) or np.any(pi == np.inf):
+            raise ValueError(f"{name}: log-probabilities must not be NaN or +inf")
+        logpi = pi
+        with np.errstate(under="ignore"):
+            m = np.max(logpi, axis=-1, keepdims=True)
+            if np.any(m == -np.inf):
+                raise ValueError(f"{name}: a row has no support (all probabilities are zero)")
+            total = np.sum(np.exp(logpi - m), axis=-1) * np.exp(m[..., 0])
+    else:
+        require_finite(pi, name)
+        if np.any(pi < 0):
+            raise ValueError(f"{name}: probabilities must be non-negative")
+        if np.any(np.max(pi, axis=-1) == 0):
+            raise ValueError(f"{name}: a row has no support (all probabilities are zero)")
+        total = np.sum(pi, axis=-1)
+        with np.errstate(divide="ignore"):
+            logpi = np.log(pi)
+    bad = np.abs(total - 1.0) > SUM_RTOL
+    if np.any(bad):
+        worst = float(total[bad].flat[0])
+        raise ValueError(f"{name}: probabilities must sum to 1 along the axis (found {worst!r})")
+    return logpi
+
+
+def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r") -> Rows:
+    """Validate ``pi_t`` (and ``r``, unless ``None``) and lay them out as rows."""
+    pi = float_array(pi_t, pi_name)
+    if pi.ndim == 0:
+        raise ValueError(f"{pi_name}: must have at least one dimension (the actions)")
+    rr = None
+    if r is not None:
+        rr = float_array(r, r_name)
+        try:
+            pi, rr = np.broadcast_arrays(pi, rr)
+        except ValueError:
+            raise ValueError(
+                f"{r_name}: shape {rr.shape} does not broadcast with {pi_name} shape {pi.shape}"
+            ) from None
+        require_finite(rr, r_name)
+    ax = _normalise_axis(axis, pi.ndim)
+    pi = np.moveaxis(pi, ax, -1)
+    if pi.shape[-1] == 0:
+        raise ValueError(f"{pi_name}: the action axis is empty")
+    batch_shape = pi.shape[:-1]
+    logpi = log_policy(pi, pi_name, log=log)
+    logpi = np.ascontiguousarray(logpi.reshape(-1, pi.shape[-1]), dtype=np.float64)
+    if rr is not None:
+        rr = np.ascontiguousarray(np.moveaxis(rr, ax, -1).reshape(logpi.shape), dtype=np.float64)
+    return Rows(logpi, rr, batch_shape, ax, pi.ndim)
+
+
+def batch_param(value, name: str, batch_shape: tuple[int, ...], *, strict: bool) -> np.ndarray:
+    """Broadcast a per-row parameter (``tau``, ``beta``) to the batch and flatten it.
+
+    ``strict=True`` requires ``value > 0`` (a temperature), else ``value >= 0``.
+    """
+    arr = float_array(value, name)
+    try:
+        arr = np.broadcast_to(arr, batch_shape)
+    except ValueError:
+        raise ValueError(
+            f"{name}: shape {arr.shape} does not broadcast to the batch shape {batch_shape}"
+        ) from None
+    require_finite(arr, name)
+    if strict and np.any(arr <= 0):
+        raise ValueError(f"{name}: must be > 0")
+    if not strict and np.any(arr < 0):
+        raise ValueError(f"{name}: must be >= 0")
+    return np.ascontiguousarray(arr.reshape(-1), dtype=np.float64)
+
+
+def probability(p, name: str = "p") -> np.ndarray:
+    """A finite array of probabilities in [0, 1]."""
+    arr = float_array(p, name)
+    require_finite(arr, name)
+    if np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{name}: must lie in [0, 1]")
+    return arr
+
+
+def choice(value: str, name: str, options) -> str:
+    """``value`` if it is one of ``options``, else a ``ValueError`` listing them."""
+    if value not in options:
+        raise ValueError(f"{name}: must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return value

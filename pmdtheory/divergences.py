@@ -1,0 +1,54 @@
+r"""Divergences between policies: KL and chi-square (THEORY §1).
+
+.. math:: \mathrm{KL}(p\|q) = \sum_a p \log\frac{p}{q}, \qquad
+          \chi^2(p\|q) = \sum_a \frac{(p - q)^2}{q} = \sum_a q\,(p/q - 1)^2
+
+Both take probabilities (or log-probabilities with ``log=True``) along
+``axis`` and return the batch shape. ``0 log 0 = 0``; ``q = 0 < p`` gives ``inf``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import policy_rows
+
+__all__ = ["kl", "chi2"]
+
+# Above this log-ratio, q (p/q - 1)^2 is computed as exp(2 log p - log q) to avoid
+# overflow in the square; the dropped terms -2p + q are below 1e-17 relative.
+_BIG_LOG_RATIO = 40.0
+
+
+def _pair(p, q, axis, log):
+    rows_p = policy_rows(p, None, axis=axis, log=log, pi_name="p")
+    rows_q = policy_rows(q, None, axis=axis, log=log, pi_name="q")
+    if rows_p.logpi.shape != rows_q.logpi.shape:
+        raise ValueError(
+            f"q: shape {np.shape(q)} does not match p shape {np.shape(p)} along the batch"
+        )
+    return rows_p, rows_p.logpi, rows_q.logpi
+
+
+def kl(p, q, *, axis=-1, log=False):
+    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p\|q)` along ``axis``."""
+    rows, logp, logq = _pair(p, q, axis, log)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = logp - logq  # -inf - x -> -inf (p = 0), x - -inf -> +inf (q = 0)
+        terms = np.where(logp == -np.inf, 0.0, np.exp(logp) * diff)
+    return rows.restore_batch(np.sum(terms, axis=-1))
+
+
+def chi2(p, q, *, axis=-1, log=False):
+    r"""Chi-square divergence :math:`\chi^2(p\|q)` along ``axis``."""
+    rows, logp, logq = _pair(p, q, axis, log)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = logp - logq
+        # q (p/q - 1)^2 with expm1: exact when p and q are close, where the
+        # textbook sum p^2/q - 1 cancels.
+        terms = np.exp(logq) * np.expm1(d) ** 2
+        big = d > _BIG_LOG_RATIO
+        terms = np.where(big, np.exp(2 * logp - logq), terms)
+        terms = np.where(logq == -np.inf, np.where(logp == -np.inf, 0.0, np.inf), terms)
+        terms = np.where((logp == -np.inf) & (logq > -np.inf), np.exp(logq), terms)
+    return rows.restore_batch(np.sum(terms, axis=-1))

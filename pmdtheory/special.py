@@ -1,0 +1,107 @@
+r"""Special functions: the real Wright omega function, Lambert W0, log-sum-exp.
+
+The PMD-mean update (THEORY §4) is written with the Wright omega function
+
+.. math:: \omega(y) + \log \omega(y) = y, \qquad \omega(y) = W_0(e^y),
+
+which, unlike :math:`W_0(\lambda e^b)`, never needs :math:`e^b` (that overflows
+for ``tau = 1e-3`` and rewards in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from ._validate import float_array
+
+__all__ = ["wright_omega", "lambertw0", "logsumexp"]
+
+
+def _elementwise(kernel, arr: np.ndarray) -> np.ndarray | float:
+    flat = np.ascontiguousarray(arr.reshape(-1))
+    out = np.empty_like(flat)
+    kernel(flat, out)
+    out = out.reshape(arr.shape)
+    return float(out) if out.ndim == 0 else out
+
+
+def wright_omega(y) -> np.ndarray | float:
+    r"""Real Wright omega function :math:`\omega(y)`, the root of :math:`w + \log w = y`.
+
+    Parameters
+    ----------
+    y : array_like of float
+        Any real values; ``+inf`` maps to ``inf`` and ``-inf`` to ``0``.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\omega(y) > 0`, with the shape of ``y`` (a float for a scalar).
+
+    Notes
+    -----
+    For ``y < -6`` the Lambert-W series in :math:`x = e^y` is summed (ten terms);
+    elsewhere a region-wise starting value is polished with the quartic
+    Fritsch-Shafer-Crowley iteration. Accuracy: about 2e-15 relative against
+    50-digit mpmath on ``[-700, 1e6]`` (see tests/test_special.py).
+
+    References
+    ----------
+    Lawrence, Corless, Jeffrey, "Algorithm 917: Complex double-precision
+    evaluation of the Wright omega function", ACM TOMS 38 (2012).
+    """
+    arr = float_array(y, "y")
+    if np.any(np.isnan(arr)):
+        raise ValueError("y: must not be NaN")
+    return _elementwise(_kernels._omega_batch, arr)
+
+
+def lambertw0(z) -> np.ndarray | float:
+    r"""Principal branch :math:`W_0(z)` of the Lambert W function, :math:`W e^W = z`.
+
+    Parameters
+    ----------
+    z : array_like of float
+        Values with ``z >= -1/e`` (within 4 ulp of the branch point, which maps
+        to -1); ``+inf`` maps to ``inf``.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`W_0(z) \ge -1`, with the shape of ``z``.
+
+    Notes
+    -----
+    For ``z > 0`` this is :math:`\omega(\log z)`, which never overflows.
+    For ``-1/e \le z < 0`` a series in :math:`p = \sqrt{2(ez + 1)}` starts
+    Halley's iteration; near the branch point the function itself is
+    ill-conditioned (its derivative is infinite there).
+    """
+    arr = float_array(z, "z")
+    if np.any(np.isnan(arr)):
+        raise ValueError("z: must not be NaN")
+    branch = -np.exp(-1.0)
+    if np.any(arr < branch * (1 + 8 * np.finfo(float).eps)):
+        raise ValueError("z: must be >= -1/e for the principal branch W0")
+    return _elementwise(_kernels._lambertw0_batch, np.maximum(arr, branch))
+
+
+def logsumexp(a, *, axis=-1, keepdims: bool = False) -> np.ndarray | float:
+    r"""Stable :math:`\log \sum_i e^{a_i}` along ``axis``.
+
+    ``-inf`` entries contribute nothing; an all ``-inf`` slice gives ``-inf``.
+    NaN or ``+inf`` raise ``ValueError``.
+    """
+    arr = float_array(a, "a")
+    if np.any(np.isnan(arr)) or np.any(arr == np.inf):
+        raise ValueError("a: must not contain NaN or +inf")
+    m = np.max(arr, axis=axis, keepdims=True)
+    # Shift by the maximum so the largest term is exp(0) = 1; an all -inf slice
+    # would give -inf - -inf = NaN, so shift it by 0 instead.
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(arr - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+    return float(out) if np.ndim(out) == 0 else out

@@ -1,0 +1,243 @@
+r"""One step of policy mirror descent: exact PMD, PMD-mean and the KL-chi2 update.
+
+Notation of THEORY.md: ``pi_t`` the current policy over ``n`` actions (the
+last axis by default), ``r`` the rewards, ``tau > 0`` the KL strength,
+``x = pi_{t+1} / pi_t`` and ``b = (r - rbar) / tau`` with ``rbar = E_{pi_t} r``.
+
+Every function accepts a batch (any leading shape), probabilities or, with
+``log=True``, log-probabilities (``-inf`` outside the support) and returns
+the same kind. Actions with zero probability stay at zero and their rewards
+are ignored. All arithmetic is in log space: ``exp(r / tau)`` is never formed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _kernels
+from ._validate import batch_param, choice, policy_rows, probability
+
+__all__ = [
+    "exact_update",
+    "mean_update",
+    "kl_chi2_update",
+    "implicit_beta",
+    "log_partition",
+    "binary_update",
+    "BinaryUpdate",
+]
+
+
+def _output(rows, logp_new: np.ndarray, log: bool) -> np.ndarray:
+    out = rows.restore(logp_new)
+    return out if log else np.exp(out)
+
+
+def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
+    r"""Exact PMD step: :math:`\arg\max_\pi E_\pi[r] - \tau\,\mathrm{KL}(\pi\|\pi_t)`.
+
+    .. math:: \pi_{t+1}(a) = \frac{\pi_t(a)\, e^{r(a)/\tau}}{E_{\pi_t}[e^{r/\tau}]}
+
+    Parameters
+    ----------
+    pi_t : array_like, shape (..., n, ...)
+        Current policy along ``axis`` (log-policy if ``log=True``).
+    r : array_like, broadcastable with ``pi_t``
+        Rewards, finite.
+    tau : float or array_like of the batch shape
+        KL strength, ``> 0``.
+    axis : int, keyword-only
+        The action axis.
+    log : bool, keyword-only
+        Inputs and output are log-probabilities.
+
+    Returns
+    -------
+    ndarray, shape of ``pi_t``
+        :math:`\pi_{t+1}` (or its logarithm).
+
+    References
+    ----------
+    THEORY.md §2; Xu, Lu, Yu, Zhao (2026), arXiv:2602.05933, Eq. (2).
+    """
+    rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    out = np.empty_like(rows.logpi)
+    _kernels._exact_batch(rows.logpi, rows.r, tau, out)
+    return _output(rows, out, log)
+
+
+def log_partition(pi_t, r, tau, *, axis=-1, log=False):
+    r"""The log-partition term :math:`\tau \log E_{\pi_t}[e^{r/\tau}]`.
+
+    It lies between :math:`\bar r = E_{\pi_t} r` (Jensen; the limit
+    :math:`\tau\to\infty`) and :math:`\max r` on the support (:math:`\tau \to 0`).
+    Returns an array of the batch shape (a float for a single row).
+
+    References
+    ----------
+    THEORY.md §2.
+    """
+    rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    out = np.empty(rows.n_rows)
+    _kernels._log_partition_batch(rows.logpi, rows.r, tau, out)
+    return rows.restore_batch(out)
+
+
+def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
+    r"""PMD-mean population solution: the mean reward stands in for the log-partition.
+
+    Minimises :math:`E_{\pi_t}[(\log x - b)^2]` over distributions
+    :math:`\pi_{t+1} = x\,\pi_t`. Stationarity gives
+    :math:`\log x(a) + \lambda x(a) = b(a)`, solved as
+
+    .. math:: \log x(a) = b(a) - \omega(\ell + b(a)), \qquad \lambda = e^\ell,
+
+    with :math:`\omega` the Wright omega function and :math:`\ell` the root of
+    :math:`\log E_{\pi_t}[x] = 0` (safeguarded Newton on :math:`\ell`).
+
+    Parameters
+    ----------
+    pi_t, r, tau, axis, log
+        As in :func:`exact_update`.
+    return_lambda : bool, keyword-only
+        Also return the multiplier :math:`\lambda_t` (batch shape; exactly 0 where
+        ``r`` is constant on the support).
+
+    Returns
+    -------
+    policy : ndarray, shape of ``pi_t``
+    lam : ndarray or float, only with ``return_lambda=True``
+
+    References
+    ----------
+    THEORY.md §4; arXiv:2602.05933, the Lambert-W solution of PMD-mean.
+    """
+    rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    out = np.empty_like(rows.logpi)
+    lam = np.empty(rows.n_rows)
+    _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    policy = _output(rows, out, log)
+    return (policy, rows.restore_batch(lam)) if return_lambda else policy
+
+
+def implicit_beta(pi_t, r, tau, *, axis=-1, log=False):
+    r"""The chi-square strength :math:`\beta_t = \tau \lambda_t` that PMD-mean adds.
+
+    PMD-mean's solution is exactly the KL-chi2 update (:func:`kl_chi2_update`)
+    with this ``beta`` (THEORY §5). Batch shape; 0 for constant rewards.
+    """
+    rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    out = np.empty_like(rows.logpi)
+    lam = np.empty(rows.n_rows)
+    _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    return rows.restore_batch(tau * lam)
+
+
+def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
+    r"""Mirror descent with the mixed regulariser :math:`\tau\,\mathrm{KL} + \tfrac\beta2\chi^2`.
+
+    .. math:: \pi_\beta = \arg\max_\pi E_\pi[r] - \tau\,\mathrm{KL}(\pi\|\pi_t)
+              - \tfrac{\beta}{2}\chi^2(\pi\|\pi_t)
+
+    is unique (strict concavity) and solves
+    :math:`\log x + (\beta/\tau) x = (r - \nu)/\tau`, i.e.
+    :math:`x = \omega(s + b)\,\tau/\beta` with :math:`s` fixed by normalisation.
+    ``beta = 0`` is :func:`exact_update`; ``beta = implicit_beta(...)`` is
+    :func:`mean_update`.
+
+    Parameters
+    ----------
+    pi_t, r, tau, axis, log
+        As in :func:`exact_update`.
+    beta : float or array_like of the batch shape
+        Chi-square strength, ``>= 0``.
+
+    References
+    ----------
+    THEORY.md §5.
+    """
+    rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    beta = batch_param(beta, "beta", rows.batch_shape, strict=False)
+    out = np.empty_like(rows.logpi)
+    _kernels._kl_chi2_batch(rows.logpi, rows.r, tau, beta, out)
+    return _output(rows, out, log)
+
+
+class BinaryUpdate(NamedTuple):
+    """One step on a binary reward: ``p`` = probability of reward 1 under ``pi_t``."""
+
+    p_new: np.ndarray
+    """Success probability after the step."""
+    x_pos: np.ndarray
+    """Ratio ``pi_{t+1}/pi_t`` shared by all successful responses."""
+    x_neg: np.ndarray
+    """Ratio shared by all failed responses."""
+    log_x_pos: np.ndarray
+    """``log x_pos``, exact even where ``x_pos`` over- or underflows."""
+    log_x_neg: np.ndarray
+    """``log x_neg``, exact even where ``x_neg`` underflows (tiny tau)."""
+    lam: np.ndarray
+    """PMD-mean multiplier (0 for ``method="exact"`` and for p in {0, 1})."""
+
+
+def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
+    r"""One PMD step for a binary reward (THEORY §2 and §6), broadcasting ``p`` and ``tau``.
+
+    With ``r in {0, 1}`` all successes share one ratio ``x_pos`` and all failures
+    ``x_neg``, so the update only depends on ``p = pi_t(r = 1)``.
+
+    - ``method="exact"``: :math:`p' = p e^{1/\tau} / (p e^{1/\tau} + 1 - p)`:
+      the odds of success are multiplied by :math:`e^{1/\tau}`.
+    - ``method="mean"``: :math:`\log x_+ + \lambda x_+ = (1-p)/\tau`,
+      :math:`\log x_- + \lambda x_- = -p/\tau`, :math:`p x_+ + (1-p) x_- = 1`.
+
+    ``p`` in {0, 1} means a constant reward: nothing moves, ``lam = 0``, and the
+    ratio of the empty class is reported as 1.
+    Returns a :class:`BinaryUpdate` of arrays of the broadcast shape.
+    """
+    choice(method, "method", ("mean", "exact"))
+    p_arr = probability(p, "p")
+    tau_arr = batch_param(tau, "tau", np.shape(tau), strict=True).reshape(np.shape(tau))
+    try:
+        p_arr, tau_arr = np.broadcast_arrays(p_arr, tau_arr)
+    except ValueError:
+        raise ValueError(
+            f"tau: shape {tau_arr.shape} does not broadcast with p shape {p_arr.shape}"
+        ) from None
+    shape = p_arr.shape
+    p_flat = np.ascontiguousarray(p_arr.reshape(-1))
+    tau_flat = np.ascontiguousarray(tau_arr.reshape(-1))
+    with np.errstate(divide="ignore"):
+        logpi = np.stack([np.log(p_flat), np.log1p(-p_flat)], axis=-1)
+    new = np.empty_like(logpi)
+    lam = np.zeros(p_flat.size)
+    r = np.ascontiguousarray(np.broadcast_to([1.0, 0.0], logpi.shape))
+    if method == "exact":
+        _kernels._exact_batch(logpi, r, tau_flat, new)
+    else:
+        _kernels._mean_batch(logpi, r, tau_flat, new, lam)
+    with np.errstate(invalid="ignore"):
+        # Where p = 0 (or 1) one class is empty and its ratio undefined; it is
+        # reported as 1 (log 0), since no probability moves.
+        log_x = np.where(np.isfinite(logpi), new - logpi, 0.0)
+    log_x_pos, log_x_neg = log_x[:, 0], log_x[:, 1]
+
+    def shaped(a):
+        a = a.reshape(shape)
+        return float(a) if a.ndim == 0 else a
+
+    return BinaryUpdate(
+        p_new=shaped(np.exp(new[:, 0])),
+        x_pos=shaped(np.exp(log_x_pos)),
+        x_neg=shaped(np.exp(log_x_neg)),
+        log_x_pos=shaped(log_x_pos),
+        log_x_neg=shaped(log_x_neg),
+        lam=shaped(lam),
+    )
