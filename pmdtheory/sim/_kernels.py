@@ -1,0 +1,325 @@
+"""Private Numba kernels of the simulators: one PMD iteration over a batch of contexts.
+
+No validation here (:mod:`pmdtheory.sim.run` does it once). Every kernel runs its
+outer loop over blocks of contexts with ``prange``; a block writes only its own
+rows, and every random number is a hash of (seed, iteration, context, sample),
+so results do not depend on the thread count.
+
+Per-context statistics are written into ``stats[:, j]`` with the column layout
+of ``_COLUMNS`` below.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from pmdtheory._kernels import _exact_row, _lse_row, _mean_row
+from pmdtheory.sim._rng import (
+    STREAM_ACTION,
+    STREAM_NORMAL,
+    STREAM_REWARD,
+    STREAM_TRANSITION,
+    normal,
+    uniform,
+)
+
+# stats columns
+REWARD, KL, ENTROPY, LAM, ERR_POS, SQ_POS, W_POS, ERR_NEG, SQ_NEG, W_NEG = range(10)
+N_STATS = 10
+
+# baseline codes (names in pmdtheory.estimators.BASELINES order)
+MEAN, LOO_MEAN, PARTITION, LOO_PARTITION, GRPO = range(5)
+# population method codes
+POP_EXACT, POP_MEAN, POP_NONE = range(3)
+
+# rows per parallel block: scratch arrays are allocated once per block
+_BLOCK = 256
+
+
+@njit(cache=True)
+def _search(cdf, u):
+    """First index with cdf > u."""
+    lo = 0
+    hi = cdf.size - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    # u rounded up to the total (probability ~1e-16): step back over the
+    # zero-probability entries at the end, so the draw stays in the support
+    while lo > 0 and cdf[lo] == cdf[lo - 1]:
+        lo -= 1
+    return lo
+
+
+@njit(cache=True)
+def _row_stats(logpi_new, logpi_prev, R, stats):
+    """Expected reward, KL(new || prev) and entropy of the new policy."""
+    reward = 0.0
+    kl = 0.0
+    ent = 0.0
+    for a in range(logpi_new.size):
+        if logpi_new[a] > -math.inf:
+            p = math.exp(logpi_new[a])
+            reward += p * R[a]
+            kl += p * (logpi_new[a] - logpi_prev[a])
+            ent -= p * logpi_new[a]
+    stats[REWARD] = reward
+    stats[KL] = kl
+    stats[ENTROPY] = ent
+
+
+@njit(cache=True)
+def _log_partition_and_mean(logpi, R, tau):
+    """(tau log E_pi exp(R/tau), E_pi R) for a normalised log-policy row."""
+    rmax = -math.inf
+    for a in range(logpi.size):
+        if logpi[a] > -math.inf and R[a] > rmax:
+            rmax = R[a]
+    s = 0.0
+    rbar = 0.0
+    for a in range(logpi.size):
+        if logpi[a] > -math.inf:
+            p = math.exp(logpi[a])
+            rbar += p * R[a]
+            # shifted by the maximum reward on the support: no overflow at small tau
+            s += p * math.exp((R[a] - rmax) / tau)
+    return rmax + tau * math.log(s), rbar
+
+
+@njit(cache=True)
+def _baselines(r, kind, tau, eps, B):
+    """Group baselines B_i of THEORY §3 for one prompt's k rewards; returns the target scale.
+
+    Targets are ``(r_i - B_i) * scale``: ``scale = 1/tau`` except for GRPO,
+    whose advantage ``(r - mean)/(std + eps)`` is divided by tau as well.
+    """
+    k = r.size
+    total = 0.0
+    for i in range(k):
+        total += r[i]
+    mean = total / k
+    scale = 1.0 / tau
+    if kind == MEAN:
+        for i in range(k):
+            B[i] = mean
+    elif kind == LOO_MEAN:
+        for i in range(k):
+            B[i] = (total - r[i]) / (k - 1)
+    elif kind == GRPO:
+        ss = 0.0
+        for i in range(k):
+            ss += (r[i] - mean) ** 2
+        std = math.sqrt(ss / (k - 1)) if k > 1 else 0.0
+        for i in range(k):
+            B[i] = mean
+        scale = 1.0 / ((std + eps) * tau)
+    else:
+        # log-mean-exp with the group maximum m1 subtracted (no overflow at small tau)
+        i1 = 0
+        for i in range(k):
+            if r[i] > r[i1]:
+                i1 = i
+        m1 = r[i1]
+        s1 = 0.0
+        for i in range(k):
+            s1 += math.exp((r[i] - m1) / tau)
+        if kind == PARTITION:
+            part = m1 + tau * (math.log(s1) - math.log(k))
+            for i in range(k):
+                B[i] = part
+        else:
+            # Leave-one-out: for i != i1 the others contain the maximum, their sum
+            # s1 - e_i is >= 1 and the subtraction loses nothing. For i = i1 the sum
+            # is recomputed with the maximum of the *others* (THEORY §3): group
+            # total minus own term would cancel to 0 when i1 is the only success.
+            m2 = -math.inf
+            for i in range(k):
+                if i != i1 and r[i] > m2:
+                    m2 = r[i]
+            s2 = 0.0
+            for i in range(k):
+                if i != i1:
+                    s2 += math.exp((r[i] - m2) / tau)
+            log_km1 = math.log(k - 1)
+            for i in range(k):
+                if i == i1:
+                    B[i] = m2 + tau * (math.log(s2) - log_km1)
+                else:
+                    B[i] = m1 + tau * (math.log(s1 - math.exp((r[i] - m1) / tau)) - log_km1)
+    return scale
+
+
+@njit(cache=True)
+def _sample_rewards(logpi_samp, R, noise, sigma, seed, it, ctx, cdf, y, r):
+    """Draw k actions from exp(logpi_samp) by inverse CDF, and their observed rewards."""
+    n = logpi_samp.size
+    acc = 0.0
+    for a in range(n):
+        if logpi_samp[a] > -math.inf:
+            acc += math.exp(logpi_samp[a])
+        cdf[a] = acc
+    for i in range(y.size):
+        u = uniform(seed, it, ctx, i, STREAM_ACTION) * acc
+        # first index with cdf > u: its probability is positive since cdf jumps there
+        lo = _search(cdf, u)
+        y[i] = lo
+        if noise == 0:
+            r[i] = R[lo]
+        elif noise == 1:
+            r[i] = 1.0 if uniform(seed, it, ctx, i, STREAM_REWARD) < R[lo] else 0.0
+        else:
+            r[i] = R[lo] + sigma * normal(seed, it, ctx, i, STREAM_NORMAL)
+
+
+@njit(cache=True)
+def _fit_row(theta, logpi_samp, y, t, tau, lr, fit_steps, g):
+    r"""Gradient steps on L = (tau / 2k) sum_i (t_i - (log pi_theta(y_i) - log pi_samp(y_i)))^2.
+
+    With residuals e_i, dL/dtheta_a = (tau/k) (sum_{i: y_i = a} e_i - pi_theta(a) sum_i e_i).
+    ``theta`` (logits, -inf allowed) is updated in place and left normalised.
+    """
+    k = y.size
+    n = theta.size
+    c = lr * tau / k
+    for _ in range(fit_steps):
+        z = _lse_row(theta)
+        for a in range(n):
+            g[a] = 0.0
+        e_sum = 0.0
+        for i in range(k):
+            e = (theta[y[i]] - z) - logpi_samp[y[i]] - t[i]
+            g[y[i]] += e
+            e_sum += e
+        for a in range(n):
+            if theta[a] > -math.inf:
+                theta[a] -= c * (g[a] - math.exp(theta[a] - z) * e_sum)
+    z = _lse_row(theta)
+    for a in range(n):
+        theta[a] -= z
+
+
+@njit(cache=True, parallel=True)
+def _sampled_step(
+    logpi,
+    logpi_samp,
+    R,
+    noise,
+    sigma,
+    k,
+    baseline,
+    tau,
+    eps,
+    lr,
+    fit_steps,
+    seed,
+    it,
+    diag,
+    out,
+    stats,
+):
+    """One sampled PMD iteration (THEORY §3) for every context; writes out and stats."""
+    P, n = logpi.shape
+    n_blocks = (P + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        cdf = np.empty(n)
+        g = np.empty(n)
+        scratch = np.empty(n)
+        y = np.empty(k, dtype=np.int64)
+        r = np.empty(k)
+        B = np.empty(k)
+        t = np.empty(k)
+        for p in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
+            _sample_rewards(logpi_samp[p], R[p], noise, sigma, seed, it, p, cdf, y, r)
+            scale = _baselines(r, baseline, tau, eps, B)
+            for i in range(k):
+                t[i] = (r[i] - B[i]) * scale
+            # target error against the exact population target log x(y_i)
+            # = (R(y_i) - tau log Z)/tau of the sampling policy (THEORY §2-3)
+            logz, rbar = _log_partition_and_mean(logpi_samp[p], R[p], tau)
+            st = stats[p]
+            for j in range(ERR_POS, N_STATS):
+                st[j] = 0.0
+            for i in range(k):
+                err = t[i] - (R[p, y[i]] - logz) / tau
+                base = ERR_POS if R[p, y[i]] > rbar else ERR_NEG
+                st[base] += err
+                st[base + 1] += err * err
+                st[base + 2] += 1.0
+            st[LAM] = _mean_row(logpi[p], R[p], tau, scratch) if diag else math.nan
+            theta = out[p]
+            for a in range(n):
+                theta[a] = logpi[p, a]
+            _fit_row(theta, logpi_samp[p], y, t, tau, lr, fit_steps, g)
+            _row_stats(theta, logpi[p], R[p], st)
+
+
+@njit(cache=True, parallel=True)
+def _population_step(logpi, R, tau, method, diag, out, stats):
+    """One population PMD iteration (THEORY §2, §4) for every context.
+
+    ``method`` is POP_EXACT or POP_MEAN (then ``out`` is written), or POP_NONE
+    (``out`` already holds the new policy and only statistics are computed).
+    Target errors are pi_t-weighted over positive (R > rbar) and negative actions:
+    the exact method's targets are the exact log-ratios (error 0), PMD-mean's are
+    ``(R - rbar)/tau`` (error ``(rbar - tau log Z)/tau``).
+    """
+    P, n = logpi.shape
+    n_blocks = (P + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
+        scratch = np.empty(n)
+        for p in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
+            st = stats[p]
+            for j in range(ERR_POS, N_STATS):
+                st[j] = 0.0
+            lam = math.nan
+            if method == POP_MEAN:
+                lam = _mean_row(logpi[p], R[p], tau, out[p])
+            else:
+                if method == POP_EXACT:
+                    _exact_row(logpi[p], R[p], tau, out[p])
+                if diag:
+                    lam = _mean_row(logpi[p], R[p], tau, scratch)
+            st[LAM] = lam
+            if method != POP_NONE:
+                logz, rbar = _log_partition_and_mean(logpi[p], R[p], tau)
+                for a in range(n):
+                    if logpi[p, a] > -math.inf:
+                        w = math.exp(logpi[p, a])
+                        err = (logz - rbar) / tau if method == POP_MEAN else 0.0
+                        base = ERR_POS if R[p, a] > rbar else ERR_NEG
+                        st[base] += w * err
+                        st[base + 1] += w * err * err
+                        st[base + 2] += w
+            _row_stats(out[p], logpi[p], R[p], st)
+
+
+@njit(cache=True, parallel=True)
+def _mc_q(cdf_p, cdf_pi, R, gamma, n_rollouts, horizon, seed, it, out):
+    """Monte-Carlo Q(s, a): mean discounted return of truncated rollouts."""
+    S, A = R.shape
+    for s0 in prange(S):
+        for a0 in range(A):
+            ctx = s0 * A + a0
+            total = 0.0
+            for j in range(n_rollouts):
+                s = np.int64(s0)
+                a = np.int64(a0)
+                ret = 0.0
+                disc = 1.0
+                for h in range(horizon):
+                    ret += disc * R[s, a]
+                    disc *= gamma
+                    if h == horizon - 1:
+                        break
+                    key = (j * horizon + h) * 2
+                    row = cdf_p[s * A + a]
+                    u = uniform(seed, it, ctx, key, STREAM_TRANSITION) * row[S - 1]
+                    s = _search(row, u)
+                    u = uniform(seed, it, ctx, key + 1, STREAM_TRANSITION) * cdf_pi[s, A - 1]
+                    a = _search(cdf_pi[s], u)
+                total += ret
+            out[s0, a0] = total / n_rollouts
