@@ -76,7 +76,7 @@ def test_padding_may_hold_minus_inf_and_empty_rows():
     padded.requires_grad_(True)
     loss, _ = pmd_loss(padded, logp_old, adv, mask, tau=0.2)
     ref, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.2)
-    assert torch.isfinite(loss) and abs(float(loss) - float(ref)) < TOL_VALUE
+    assert torch.isfinite(loss) and abs(loss.item() - ref.item()) < TOL_VALUE
     (grad,) = torch.autograd.grad(loss, padded)
     assert bool(torch.isfinite(grad).all()) and bool((grad[mask == 0] == 0).all())
     # An empty response has log-ratio 0 and length clamped to 1.

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pmdtheory.updates import implicit_beta
+
 __all__ = ["BASELINES", "group_advantages", "group_implicit_beta"]
 
 BASELINES = ("mean", "loo_mean", "partition", "loo_partition", "grpo")
@@ -200,9 +202,6 @@ def group_implicit_beta(rewards, index, tau):
         :math:`\beta_t` per group, groups in the order of their sorted unique ids; 0 for a
         group with constant rewards. dtype and device of ``rewards``.
     """
-    # The core is imported here so that the bridge loads without it during development.
-    from pmdtheory import implicit_beta
-
     r, index = _check_rewards_index(rewards, index)
     tau = _check_tau(tau, required=True)
     _, inv, counts = torch.unique(index, return_inverse=True, return_counts=True)
