@@ -56,6 +56,31 @@ def _search(cdf, u):
 
 
 @njit(cache=True)
+def _mean_row_safe(logpi, R, tau, out):
+    """PMD-mean row (pmdtheory._kernels._mean_row), guarded against underflowed support.
+
+    When every action whose probability is representable (exp(logpi) > 0) has
+    the same reward, the core solver sees a zero variance with a non-constant
+    reward on the log support and returns NaN. The step is then the identity
+    to double precision in probability space (lam underflows), so return it.
+    """
+    r0 = math.nan
+    constant = True
+    for a in range(logpi.size):
+        if math.exp(logpi[a]) > 0.0:
+            if r0 != r0:
+                r0 = R[a]
+            elif R[a] != r0:
+                constant = False
+                break
+    if constant:
+        for a in range(logpi.size):
+            out[a] = logpi[a]
+        return 0.0
+    return _mean_row(logpi, R, tau, out)
+
+
+@njit(cache=True)
 def _row_stats(logpi_new, logpi_prev, R, stats):
     """Expected reward, KL(new || prev) and entropy of the new policy."""
     reward = 0.0
@@ -249,7 +274,7 @@ def _sampled_step(
                 st[base] += err
                 st[base + 1] += err * err
                 st[base + 2] += 1.0
-            st[LAM] = _mean_row(logpi[p], R[p], tau, scratch) if diag else math.nan
+            st[LAM] = _mean_row_safe(logpi[p], R[p], tau, scratch) if diag else math.nan
             theta = out[p]
             for a in range(n):
                 theta[a] = logpi[p, a]
@@ -277,12 +302,12 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
                 st[j] = 0.0
             lam = math.nan
             if method == POP_MEAN:
-                lam = _mean_row(logpi[p], R[p], tau, out[p])
+                lam = _mean_row_safe(logpi[p], R[p], tau, out[p])
             else:
                 if method == POP_EXACT:
                     _exact_row(logpi[p], R[p], tau, out[p])
                 if diag:
-                    lam = _mean_row(logpi[p], R[p], tau, scratch)
+                    lam = _mean_row_safe(logpi[p], R[p], tau, scratch)
             st[LAM] = lam
             if method != POP_NONE:
                 logz, rbar = _log_partition_and_mean(logpi[p], R[p], tau)

@@ -30,6 +30,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from pmdtheory import kl_chi2_update
+from pmdtheory.estimators import BASELINES
 from pmdtheory.sim import _kernels as K
 from pmdtheory.sim.envs import Bandit, PromptPopulation
 from pmdtheory.sim.mdp import TabularMDP
@@ -47,14 +49,21 @@ METHODS = {
     "exact": Method("population", None, "exact PMD, pi' ~ pi exp(r/tau) (THEORY §2)"),
     "mean": Method("population", None, "PMD-mean population solution (Lambert W, §4)"),
     "kl_chi2": Method("population", None, "KL + (beta/2) chi2 regularised step, fixed beta (§5)"),
-    "part_sampled": Method("sampled", "partition", "regression, group log-partition baseline"),
-    "ploo_sampled": Method("sampled", "loo_partition", "regression, leave-one-out partition"),
+    "part_sampled": Method(
+        "sampled", "loo_partition", "regression, leave-one-out log-partition (OpenKimi ploo)"
+    ),
     "mean_sampled": Method("sampled", "mean", "regression, group mean baseline (PMD-mean)"),
     "rloo_sampled": Method("sampled", "loo_mean", "regression, leave-one-out mean (RLOO)"),
     "grpo": Method("sampled", "grpo", "regression on GRPO advantages (r - mean)/std"),
 }
-BASELINES = ("mean", "loo_mean", "partition", "loo_partition", "grpo")
-_BASELINE_CODE = {name: i for i, name in enumerate(BASELINES)}
+_BASELINE_CODE = {
+    "mean": K.MEAN,
+    "loo_mean": K.LOO_MEAN,
+    "partition": K.PARTITION,
+    "loo_partition": K.LOO_PARTITION,
+    "grpo": K.GRPO,
+}
+assert set(_BASELINE_CODE) == set(BASELINES)
 
 #: summary columns of :func:`run`, in order
 COLUMNS = (
@@ -168,8 +177,9 @@ def run(
         The environment; its ``logpi0`` is the initial policy of every run.
     method : str or sequence of str
         Names from :data:`METHODS`: population ``"exact"``, ``"mean"``,
-        ``"kl_chi2"``; sampled ``"part_sampled"``, ``"ploo_sampled"``,
-        ``"mean_sampled"``, ``"rloo_sampled"``, ``"grpo"``.
+        ``"kl_chi2"``; sampled ``"part_sampled"`` (leave-one-out partition
+        baseline), ``"mean_sampled"`` (group mean), ``"rloo_sampled"``
+        (leave-one-out mean), ``"grpo"`` (``(r - mean)/std``).
     iters : int
         Number of PMD iterations (the frame also has iteration 0, the start).
     seed : int or sequence of int
@@ -280,45 +290,32 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
     P, n = logpi.shape
     history = deque([logpi], maxlen=o["staleness"] + 1)
 
-    def evaluate(logpi):
-        # (per-context value, Q for the next step)
-        if not mdp:
-            return (np.exp(logpi) * env.R).sum(axis=1), env.R
-        v, qv = env.evaluate(np.exp(logpi))
-        return v, qv
-
-    def record(t, logpi, values, step):
+    def record(t, values, entropy, step):
         row = {"method": name, "seed": seed, "iter": t, "value": np.nan, "subopt": np.nan}
         row.update(step)
-        pi = np.exp(logpi)
         q10, q50, q90 = np.quantile(values, [0.1, 0.5, 0.9])
         row.update(
             reward_mean=values.mean(),
             reward_q10=q10,
             reward_q50=q50,
             reward_q90=q90,
-            entropy=-np.where(pi > 0, pi * logpi, 0.0).sum(axis=1).mean(),
+            entropy=entropy.mean(),
         )
         if mdp:
             row["value"] = float(env.rho @ values)
             row["subopt"] = float(env.rho @ (v_star - values))
         rows.append(row)
         if per_prompt:
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "method": name,
-                        "seed": seed,
-                        "iter": t,
-                        "context": np.arange(P),
-                        "reward": values,
-                    }
-                )
-            )
+            cols = {"method": name, "seed": seed, "iter": t, "context": np.arange(P)}
+            frames.append(pd.DataFrame({**cols, "reward": values.copy()}))
 
     rows, frames = [], []
-    values, R_exact = evaluate(logpi)
-    record(0, logpi, values, {})
+    pi = np.exp(logpi)
+    if mdp:
+        values, R_exact = env.evaluate(pi)
+    else:
+        values, R_exact = (pi * env.R).sum(axis=1), env.R
+    record(0, values, -np.where(pi > 0, pi * logpi, 0.0).sum(axis=1), {})
     stats = np.empty((P, K.N_STATS))
     for t in range(1, iters + 1):
         if mdp and o["q"] == "mc":
@@ -335,11 +332,7 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
         if spec.kind == "population":
             code = {"exact": K.POP_EXACT, "mean": K.POP_MEAN}.get(name, K.POP_NONE)
             if code == K.POP_NONE:
-                from pmdtheory.updates import kl_chi2_update
-
-                out[:] = kl_chi2_update(np.exp(logpi), R, tau, o["beta"], axis=-1)
-                with np.errstate(divide="ignore"):
-                    out[:] = np.log(out)
+                out[:] = kl_chi2_update(logpi, R, tau, o["beta"], log=True)
             K._population_step(logpi, R, tau, code, o["diagnostics"], out, stats)
         else:
             base = o["baseline"] or spec.baseline
@@ -350,7 +343,10 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
             )  # fmt: skip
         logpi = out
         history.append(logpi)
-        values, R_exact = evaluate(logpi)
-        record(t, logpi, values, _summary(stats, tau, values))
+        if mdp:
+            values, R_exact = env.evaluate(np.exp(logpi))
+        else:
+            values = stats[:, K.REWARD]
+        record(t, values, stats[:, K.ENTROPY], _summary(stats, tau, values))
         bar.update(1)
     return rows, frames
