@@ -1,0 +1,295 @@
+"""verl integration: the PMD advantage estimators and policy loss, without verl installed.
+
+verl==0.9.1 would pull ray and a CUDA torch, so it is not installed here: the functions
+are tested on plain tensors with verl's call signatures, and the registration against a
+fake ``verl.trainer.ppo.core_algos`` that behaves like verl's registries.
+"""
+
+import importlib.util
+import math
+import sys
+import types
+from types import SimpleNamespace
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("torch")
+from pmdtheory.bridge import verl as pmd_verl  # noqa: E402
+
+RTOL = 1e-12  # float64 against float64 / 50-digit references
+ATOL = 1e-12
+GRAD_RTOL = 1e-10
+mpmath.mp.dps = 50
+
+
+# ---------------------------------------------------------------- references (plain python)
+
+
+def _others(r, groups, i):
+    return [r[j] for j in range(len(r)) if groups[j] == groups[i] and j != i]
+
+
+def ref_loo_mean(r, groups):
+    """r_i minus the mean of the other rewards of its group, one response at a time."""
+    out = []
+    for i, ri in enumerate(r):
+        others = _others(r, groups, i)
+        out.append(ri - sum(others) / len(others))
+    return np.array(out)
+
+
+def ref_loo_partition(r, groups, tau):
+    """r_i - tau log mean_{j != i} exp(r_j / tau), in 50-digit arithmetic."""
+    out = []
+    for i, ri in enumerate(r):
+        others = _others(r, groups, i)
+        z = sum(mpmath.exp(mpmath.mpf(rj) / tau) for rj in others) / len(others)
+        out.append(float(mpmath.mpf(ri) - tau * mpmath.log(z)))
+    return np.array(out)
+
+
+def ref_partition(r, groups, tau):
+    out = []
+    for ri, gi in zip(r, groups, strict=True):
+        members = [rj for rj, gj in zip(r, groups, strict=True) if gj == gi]
+        z = sum(mpmath.exp(mpmath.mpf(rj) / tau) for rj in members) / len(members)
+        out.append(float(mpmath.mpf(ri) - tau * mpmath.log(z)))
+    return np.array(out)
+
+
+def ref_pmd_loss(old, new, adv_tok, mask, tau, agg, w=None):
+    """OpenKimi's opmd loss written out per sequence in float64 numpy."""
+    old, new, adv_tok, mask = (np.asarray(a, dtype=np.float64) for a in (old, new, adv_tok, mask))
+    total = 0.0
+    for i in range(old.shape[0]):
+        length = max(mask[i].sum(), 1.0)
+        a = (adv_tok[i] * mask[i]).sum() / length
+        delta = ((new[i] - old[i]) * mask[i]).sum()
+        denom = length if agg == "seq-mean-token-mean" else old.shape[1]
+        wi = 1.0 if w is None else w[i]
+        total += 0.5 * tau * wi * (a / tau - delta) ** 2 / denom
+    return total / old.shape[0]
+
+
+def token_rewards(scores, lengths, width):
+    """Outcome rewards on the last response token, as verl's reward managers place them."""
+    rew = torch.zeros(len(scores), width, dtype=torch.float64)
+    mask = torch.zeros(len(scores), width, dtype=torch.float64)
+    for i, (s, n) in enumerate(zip(scores, lengths, strict=True)):
+        rew[i, n - 1] = s
+        mask[i, :n] = 1.0
+    return rew, mask
+
+
+# ---------------------------------------------------------------- advantage estimators
+
+
+def test_pmd_mean_matches_loo_mean_on_ragged_string_groups():
+    scores = [1.0, 0.0, 0.5, 2.0, -1.0, 0.25, 0.0]
+    uids = np.array(["b", "a", "b", "a", "a", "c", "c"], dtype=object)
+    rew, mask = token_rewards(scores, [3, 5, 1, 2, 4, 5, 2], 5)
+    adv, ret = pmd_verl.compute_pmd_mean_advantage(rew, mask, uids)
+    expected = ref_loo_mean(scores, list(uids))
+    seq = adv[torch.arange(7), torch.tensor([2, 4, 0, 1, 3, 4, 1])]
+    np.testing.assert_allclose(seq.numpy(), expected, rtol=RTOL, atol=ATOL)
+    assert torch.equal(adv, ret)
+    # Every response token carries A_i, padding carries 0.
+    np.testing.assert_allclose(adv.numpy(), (torch.tensor(expected)[:, None] * mask).numpy())
+
+
+def test_pmd_mean_equals_verl_rloo_formula():
+    # verl's rloo: (r_i - mean) * k / (k - 1); identical to the leave-one-out mean.
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(12, generator=g, dtype=torch.float64)
+    uids = np.repeat(np.arange(3), 4)
+    rew, mask = token_rewards(scores.tolist(), [4] * 12, 4)
+    adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, uids)
+    grouped = scores.view(3, 4)
+    rloo = ((grouped - grouped.mean(1, keepdim=True)) * 4 / 3).reshape(-1)
+    np.testing.assert_allclose(adv[:, 0].numpy(), rloo.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_pmd_mean_without_loo_is_group_mean():
+    scores = [1.0, 0.0, 0.0, 3.0]
+    rew, mask = token_rewards(scores, [1, 1, 1, 1], 1)
+    config = {"pmd_loo": False}
+    adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1, 1], config=config)
+    np.testing.assert_allclose(adv[:, 0].numpy(), [0.5, -0.5, -1.5, 1.5], rtol=RTOL)
+
+
+def test_pmd_part_lone_success_gets_zero_baseline():
+    # THEORY §3: rewards [1,0,0,0], tau=0.01. The success's others are all 0: baseline 0,
+    # advantage exactly 1 (the "total minus own term" shortcut gives 1 - 0.816).
+    rew, mask = token_rewards([1.0, 0.0, 0.0, 0.0], [2, 2, 2, 2], 2)
+    adv, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, np.zeros(4), config={"pmd_tau": 0.01})
+    expected = ref_loo_partition([1.0, 0.0, 0.0, 0.0], [0] * 4, 0.01)
+    assert expected[0] == 1.0
+    np.testing.assert_allclose(adv[:, 0].numpy(), expected, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("tau", [1e-3, 0.05, 2.0])
+def test_pmd_part_matches_mpmath(tau):
+    g = torch.Generator().manual_seed(1)
+    scores = (torch.rand(10, generator=g, dtype=torch.float64) > 0.6).double()
+    scores[7] = 0.3
+    uids = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    rew, mask = token_rewards(scores.tolist(), [1] * 10, 1)
+    adv, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, uids, config={"pmd_tau": tau})
+    expected = ref_loo_partition(scores.tolist(), uids.tolist(), tau)
+    np.testing.assert_allclose(adv[:, 0].numpy(), expected, rtol=1e-10, atol=1e-10)
+    adv_full, _ = pmd_verl.compute_pmd_part_advantage(
+        rew, mask, uids, config={"pmd_tau": tau, "pmd_loo": False}
+    )
+    expected_full = ref_partition(scores.tolist(), uids.tolist(), tau)
+    np.testing.assert_allclose(adv_full[:, 0].numpy(), expected_full, rtol=1e-10, atol=1e-10)
+
+
+def test_pmd_part_reads_openkimi_partition_tau_and_attribute_configs():
+    scores = [1.0, 0.0, 1.0, 0.5]
+    rew, mask = token_rewards(scores, [1] * 4, 1)
+    expected = ref_loo_partition(scores, [0] * 4, 0.3)
+    for config in ({"partition_tau": 0.3}, SimpleNamespace(pmd_tau=0.3, pmd_loo=True)):
+        adv, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, [0] * 4, config=config)
+        np.testing.assert_allclose(adv[:, 0].numpy(), expected, rtol=1e-10)
+    default, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, [0] * 4)
+    np.testing.assert_allclose(
+        default[:, 0].numpy(), ref_loo_partition(scores, [0] * 4, 0.01), rtol=1e-10
+    )
+
+
+def test_estimators_reject_bad_input():
+    rew, mask = token_rewards([1.0, 0.0, 1.0], [1, 1, 1], 1)
+    with pytest.raises(ValueError, match="index"):
+        pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1])  # singleton LOO group
+    with pytest.raises(ValueError, match="index"):
+        pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0])
+    with pytest.raises(ValueError, match="response_mask"):
+        pmd_verl.compute_pmd_mean_advantage(rew, mask[:, :0], [0, 0, 0])
+    with pytest.raises(ValueError, match="tau"):
+        pmd_verl.compute_pmd_part_advantage(rew, mask, [0, 0, 0], config={"pmd_tau": -1.0})
+
+
+# ---------------------------------------------------------------- policy loss
+
+
+def _loss_inputs(seed=0, bs=5, width=6):
+    g = torch.Generator().manual_seed(seed)
+    old = -3.0 * torch.rand(bs, width, generator=g, dtype=torch.float64)
+    new = (old + 0.1 * torch.randn(bs, width, generator=g, dtype=torch.float64)).requires_grad_()
+    lengths = torch.tensor([6, 3, 1, 4, 2])[:bs]
+    mask = (torch.arange(width)[None, :] < lengths[:, None]).double()
+    adv = torch.randn(bs, 1, generator=g, dtype=torch.float64) * mask
+    return old, new, adv, mask
+
+
+@pytest.mark.parametrize("agg", ["seq-mean-token-mean", "seq-mean-token-sum-norm"])
+def test_policy_loss_matches_reference_and_reads_tau(agg):
+    old, new, adv, mask = _loss_inputs()
+    tau = 0.05
+    config = SimpleNamespace(policy_loss={"loss_mode": "pmd", "pmd_tau": tau})
+    loss, metrics = pmd_verl.compute_policy_loss_pmd(
+        old, new, adv, mask, loss_agg_mode=agg, config=config
+    )
+    expected = ref_pmd_loss(old, new.detach(), adv, mask, tau, agg)
+    assert math.isclose(float(loss.detach()), expected, rel_tol=RTOL)
+    assert metrics["actor/pg_clipfrac"] == 0.0 and metrics["actor/pg_clipfrac_lower"] == 0.0
+    length = mask.sum(-1)
+    ppo_kl = float((-((new - old) * mask).sum(-1) / length).mean())
+    assert math.isclose(metrics["actor/ppo_kl"], ppo_kl, rel_tol=RTOL)
+    assert math.isclose(metrics["actor/pmd/loss"], expected, rel_tol=RTOL)
+
+
+def test_policy_loss_gradient_is_closed_form():
+    # dL/dlogp_it = -tau * rho_i * m_it / (B * L_i), rho_i = A_i / tau - delta_i.
+    old, new, adv, mask = _loss_inputs(seed=3)
+    tau = 0.2
+    loss, _ = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, config={"pmd_tau": tau})
+    loss.backward()
+    length = mask.sum(-1)
+    rho = adv[:, 0] / tau - ((new.detach() - old) * mask).sum(-1)
+    expected = -tau * rho[:, None] * mask / (old.shape[0] * length[:, None])
+    np.testing.assert_allclose(new.grad.numpy(), expected.numpy(), rtol=GRAD_RTOL, atol=1e-15)
+
+
+def test_policy_loss_rollout_weights_and_global_batch_rescale():
+    old, new, adv, mask = _loss_inputs(seed=4)
+    w_seq = torch.tensor([0.5, 1.0, 2.0, 0.0, 1.5], dtype=torch.float64)
+    w_tok = w_seq[:, None].expand_as(mask).clone()
+    config = {"pmd_tau": 0.1}
+    loss, _ = pmd_verl.compute_policy_loss_pmd(
+        old, new, adv, mask, config=config, rollout_is_weights=w_tok
+    )
+    expected = ref_pmd_loss(old, new.detach(), adv, mask, 0.1, "seq-mean-token-mean", w_seq)
+    assert math.isclose(float(loss.detach()), expected, rel_tol=RTOL)
+    # New-engine path: micro-batch of 5 out of a global batch of 20 on 2 ranks.
+    config = {"pmd_tau": 0.1, "global_batch_info": {"global_batch_size": 20, "dp_size": 2}}
+    scaled, _ = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, config=config)
+    unweighted = ref_pmd_loss(old, new.detach(), adv, mask, 0.1, "seq-mean-token-mean")
+    assert math.isclose(float(scaled.detach()), unweighted * 5 * 2 / 20, rel_tol=RTOL)
+
+
+def test_policy_loss_rejects_unknown_agg():
+    old, new, adv, mask = _loss_inputs()
+    with pytest.raises(ValueError, match="loss_agg_mode"):
+        pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, loss_agg_mode="token-mean")
+
+
+# ---------------------------------------------------------------- registration
+
+
+def _fake_verl(monkeypatch):
+    """Install a fake verl whose core_algos registries behave like verl 0.8-0.9's."""
+    core = types.ModuleType("verl.trainer.ppo.core_algos")
+    core.ADV_ESTIMATOR_REGISTRY, core.POLICY_LOSS_REGISTRY = {}, {}
+
+    def register_adv_est(name):
+        def decorator(fn):
+            if name in core.ADV_ESTIMATOR_REGISTRY and core.ADV_ESTIMATOR_REGISTRY[name] != fn:
+                raise ValueError(f"Adv estimator {name} has already been registered")
+            core.ADV_ESTIMATOR_REGISTRY[name] = fn
+            return fn
+
+        return decorator
+
+    def register_policy_loss(name):
+        def decorator(fn):
+            core.POLICY_LOSS_REGISTRY[name] = fn
+            return fn
+
+        return decorator
+
+    core.register_adv_est, core.register_policy_loss = register_adv_est, register_policy_loss
+    names = ["verl", "verl.trainer", "verl.trainer.ppo"]
+    mods = [types.ModuleType(n) for n in names]
+    mods[0].trainer, mods[1].ppo, mods[2].core_algos = mods[1], mods[2], core
+    for name, mod in zip([*names, core.__name__], [*mods, core], strict=True):
+        monkeypatch.setitem(sys.modules, name, mod)
+    return core
+
+
+def test_register_with_fake_verl(monkeypatch):
+    core = _fake_verl(monkeypatch)
+    assert pmd_verl.register() is True
+    assert core.ADV_ESTIMATOR_REGISTRY == {
+        "pmd_mean": pmd_verl.compute_pmd_mean_advantage,
+        "pmd_part": pmd_verl.compute_pmd_part_advantage,
+    }
+    assert core.POLICY_LOSS_REGISTRY == {"pmd": pmd_verl.compute_policy_loss_pmd}
+    # Registering twice is harmless (same functions), as a re-imported worker would do.
+    assert pmd_verl.register() is True
+    # Called the way verl's trainer calls them (keyword arguments only).
+    rew, mask = token_rewards([1.0, 0.0], [1, 1], 1)
+    adv, _ = core.ADV_ESTIMATOR_REGISTRY["pmd_mean"](
+        token_level_rewards=rew, response_mask=mask, config={}, index=np.array(["u", "u"])
+    )
+    np.testing.assert_allclose(adv[:, 0].numpy(), [1.0, -1.0])
+
+
+def test_register_without_verl(monkeypatch):
+    monkeypatch.setitem(sys.modules, "verl", None)  # makes `import verl` raise ImportError
+    assert pmd_verl.register() is False
+    # The import-time registration reflects whether verl is installed here.
+    assert pmd_verl.REGISTERED is (importlib.util.find_spec("verl") is not None)
