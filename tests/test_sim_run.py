@@ -1,0 +1,275 @@
+"""Tests for pmdtheory.sim.run: population methods against the core updates, the
+sampled kernels against the plain-numpy reference, the law of large numbers,
+thread-count reproducibility and configuration errors."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pmdtheory import exact_update, implicit_beta, kl_chi2_update, mean_update
+from pmdtheory.estimators import BASELINES, baseline
+from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, run
+from pmdtheory.sim import _kernels as K
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _sim_reference as ref  # noqa: E402
+
+TOL_POP = 1e-10  # run() population trajectories against repeated core updates
+TOL_REF = 1e-11  # Numba sampled step against the numpy reference (same draws)
+TOL_BASE = 1e-12  # Numba group baselines against pmdtheory.estimators
+LLN_SIGMAS = 5.0  # law-of-large-numbers tolerance, in standard errors
+LLN_SEEDS = 8  # independent runs that estimate the standard error
+TAU = 0.3
+
+
+def _population_path(update, env, tau, iters, **kw):
+    logpi = env.logpi0.copy()
+    path = [logpi]
+    for _ in range(iters):
+        logpi = update(logpi, env.R, tau, log=True, **kw)
+        path.append(logpi)
+    return path
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    return PromptPopulation.random(300, 12, seed=3)
+
+
+@pytest.mark.parametrize(
+    "method, update, kw",
+    [("exact", exact_update, {}), ("mean", mean_update, {}), ("kl_chi2", kl_chi2_update, {})],
+)
+def test_population_methods_equal_repeated_core_updates(prompts, method, update, kw):
+    beta = 0.7
+    if method == "kl_chi2":
+        kw = {"beta": beta}
+    iters = 6
+    df, per = run(prompts, method, iters=iters, tau=TAU, beta=beta, per_prompt=True)
+    path = _population_path(update, prompts, TAU, iters, **kw)
+    for t, logpi in enumerate(path):
+        pi = np.exp(logpi)
+        want = (pi * prompts.R).sum(axis=1)
+        got = per[per["iter"] == t]["reward"].to_numpy()
+        np.testing.assert_allclose(got, want, atol=TOL_POP, rtol=0)
+        row = df[df["iter"] == t].iloc[0]
+        assert row["reward_mean"] == pytest.approx(want.mean(), abs=TOL_POP)
+        assert row["reward_q50"] == pytest.approx(np.median(want), abs=TOL_POP)
+        ent = -np.where(pi > 0, pi * logpi, 0).sum(axis=1).mean()
+        assert row["entropy"] == pytest.approx(ent, abs=TOL_POP)
+        if t > 0:
+            kl = np.where(pi > 0, pi * (logpi - path[t - 1]), 0).sum(axis=1).mean()
+            assert row["kl_prev"] == pytest.approx(kl, abs=TOL_POP)
+            beta_t = implicit_beta(path[t - 1], prompts.R, TAU, log=True)
+            assert row["beta_mean"] == pytest.approx(beta_t.mean(), rel=1e-8)
+    assert df["iter"].tolist() == list(range(iters + 1))
+
+
+def test_population_target_errors(prompts):
+    """Exact PMD regresses on the exact log-ratio (error 0); PMD-mean is off by
+    (tau log Z - rbar)/tau on every action, the paper's systematic offset."""
+    from pmdtheory import log_partition
+
+    df = run(prompts, ["exact", "mean"], iters=1, tau=TAU)
+    ex = df[(df.method == "exact") & (df.iter == 1)].iloc[0]
+    assert ex["target_err_pos"] == 0.0 and ex["target_rmse_neg"] == 0.0
+    pi0 = np.exp(prompts.logpi0)
+    p = (pi0 * prompts.R).sum(axis=1)  # rbar = success mass = weight of the positives
+    offset = (log_partition(prompts.logpi0, prompts.R, TAU, log=True) - p) / TAU
+    me = df[(df.method == "mean") & (df.iter == 1)].iloc[0]
+    want_pos = (p * offset).sum() / p.sum()
+    want_neg = ((1 - p) * offset).sum() / (1 - p).sum()
+    assert me["target_err_pos"] == pytest.approx(want_pos, rel=1e-10)
+    assert me["target_err_neg"] == pytest.approx(want_neg, rel=1e-10)
+    assert me["target_err_pos"] > 0  # Jensen: tau log Z > rbar
+
+
+@pytest.mark.parametrize("kind", BASELINES)
+def test_baselines_kernel_matches_estimators(kind):
+    rng = np.random.default_rng(0)
+    cases = [np.array([1.0, 0.0, 0.0, 0.0]), rng.uniform(size=9), rng.normal(size=5) * 3]
+    cases.append((rng.uniform(size=16) < 0.2).astype(float))
+    for tau in (0.01, 0.3, 5.0):
+        for r in cases:
+            B = np.empty_like(r)
+            scale = K._baselines(r, K.__dict__[kind.upper()], tau, 1e-6, B)
+            np.testing.assert_allclose(B, baseline(r, kind=kind, tau=tau), atol=TOL_BASE, rtol=0)
+            if kind == "grpo":
+                assert scale == pytest.approx(1 / (tau * (np.std(r, ddof=1) + 1e-6)))
+            else:
+                assert scale == 1 / tau
+    # THEORY §3: the only success among four, tau = 0.01: its LOO partition baseline is 0
+    B = np.empty(4)
+    K._baselines(np.array([1.0, 0.0, 0.0, 0.0]), K.LOO_PARTITION, 0.01, 0.0, B)
+    assert B[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kind, noise, fit_steps, stale",
+    [
+        ("mean", "none", 1, False),
+        ("loo_mean", "bernoulli", 3, True),
+        ("partition", "gaussian", 2, False),
+        ("loo_partition", "none", 4, True),
+        ("grpo", "bernoulli", 1, False),
+    ],
+)
+def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale):
+    env = Bandit.random(700, 9, noise=noise, sigma=0.5, seed=1)
+    logpi = env.logpi0.copy()
+    logpi[::7, 2] = -np.inf  # actions outside the support stay there
+    logpi -= np.log(np.exp(logpi).sum(axis=1, keepdims=True))
+    samp = logpi + 0.3 * np.cos(np.arange(9)) if stale else logpi
+    samp = samp - np.log(np.exp(samp).sum(axis=1, keepdims=True))
+    tau, k, lr, seed, it = 0.2, 6, 3.0, 11, 4
+    out = np.empty_like(logpi)
+    stats = np.empty((700, K.N_STATS))
+    code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
+    code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
+    K._sampled_step(
+        logpi, samp, env.R, env.noise_code, env.sigma, k, code[kind], tau, 1e-6, lr, fit_steps,
+        seed, it, True, out, stats,
+    )  # fmt: skip
+    want, reward, kl, ent, t = ref.sampled_step(
+        logpi, samp, env.R, k=k, baseline=kind, tau=tau, lr=lr, fit_steps=fit_steps, seed=seed,
+        it=it, noise=noise, sigma=env.sigma,
+    )  # fmt: skip
+    assert np.array_equal(np.isinf(out), np.isinf(want))
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(out[fin], want[fin], atol=TOL_REF, rtol=0)
+    np.testing.assert_allclose(stats[:, K.REWARD], reward, atol=TOL_REF, rtol=0)
+    np.testing.assert_allclose(stats[:, K.KL], kl, atol=TOL_REF, rtol=0)
+    np.testing.assert_allclose(stats[:, K.ENTROPY], ent, atol=TOL_REF, rtol=0)
+    np.testing.assert_allclose(stats[:, K.LAM] * tau, implicit_beta(logpi, env.R, tau, log=True))
+    # target errors against the exact log-ratio of the sampling policy
+    y, _ = ref.draw(samp, env.R, k, seed=seed, it=it, noise=noise, sigma=env.sigma)
+    from pmdtheory import log_partition
+
+    Ry = np.take_along_axis(env.R, y, axis=1)
+    err = t - (Ry - log_partition(samp, env.R, tau, log=True)[:, None]) / tau
+    pos = Ry > (np.exp(samp) * env.R).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(stats[:, K.ERR_POS], np.where(pos, err, 0).sum(1), atol=1e-9)
+    np.testing.assert_allclose(stats[:, K.W_NEG], (~pos).sum(1), atol=0)
+
+
+def test_run_sampled_matches_reference_with_staleness():
+    env = PromptPopulation.random(300, 10, seed=5)
+    iters, s, tau, k = 5, 2, 0.1, 8
+    df = run(env, "rloo_sampled", iters=iters, seed=9, tau=tau, k=k, fit_steps=2, staleness=s)
+    history = [env.logpi0]
+    for it in range(1, iters + 1):
+        samp = history[max(0, len(history) - 1 - s)]
+        new, reward, *_ = ref.sampled_step(
+            history[-1], samp, env.R, k=k, baseline="loo_mean", tau=tau, lr=1 / tau,
+            fit_steps=2, seed=9, it=it,
+        )  # fmt: skip
+        history.append(new)
+        got = df[df["iter"] == it]["reward_mean"].item()
+        assert got == pytest.approx(reward.mean(), abs=TOL_REF)
+
+
+def test_sampled_approaches_population_limit():
+    """k -> inf with the loss minimised: the mean-baseline fit tends to mean_update,
+    the partition-baseline fit to exact_update (THEORY §3), at the CLT rate.
+
+    Over LLN_SEEDS independent seeds, the mean fitted reward must lie within
+    LLN_SIGMAS standard errors of the population value (sd from the seeds), and
+    16x the samples must shrink the spread by about sqrt(16) = 4.
+    """
+    env = Bandit.random(6, 4, seed=4)
+    tau = 1.0
+    for kind, update in [("mean", mean_update), ("partition", exact_update)]:
+        want = (np.exp(update(env.logpi0, env.R, tau, log=True)) * env.R).sum(axis=1)
+        sds = []
+        for k in (1_000, 16_000):
+            got = []
+            for seed in range(LLN_SEEDS):
+                _, per = run(
+                    env, "mean_sampled", iters=1, tau=tau, k=k, baseline=kind, fit_steps=150,
+                    per_prompt=True, seed=seed,
+                )  # fmt: skip
+                got.append(per[per["iter"] == 1]["reward"].to_numpy())
+            got = np.array(got)
+            sd = got.std(axis=0, ddof=1)
+            se = sd / np.sqrt(LLN_SEEDS)
+            assert np.all(np.abs(got.mean(axis=0) - want) <= LLN_SIGMAS * se), (kind, k)
+            assert np.all(sd > 0)
+            sds.append(np.sqrt(np.mean(sd**2)))
+        assert 2.0 < sds[0] / sds[1] < 8.0, (kind, sds)
+
+
+def test_reproducible_across_thread_counts():
+    code = (
+        "import hashlib, numba;"
+        "from pmdtheory.sim import PromptPopulation, TabularMDP, run;"
+        "e = PromptPopulation.random(700, 12, seed=1);"
+        "d = run(e, ['part_sampled', 'grpo'], iters=3, k=5, fit_steps=2);"
+        "m = run(TabularMDP.random(30, 3, seed=2), 'mean_sampled', iters=3, q='mc', k=4);"
+        "print(numba.get_num_threads(), hashlib.sha256("
+        "d.iloc[:, 2:].to_numpy().tobytes() + m.iloc[:, 2:].to_numpy().tobytes()).hexdigest())"
+    )
+    digests = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        res = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        n, digest = res.stdout.split()
+        assert n == threads
+        digests.append(digest)
+    assert digests[0] == digests[1]
+    # and a different seed changes the result (the hash is not constant)
+    e = PromptPopulation.random(50, 6, seed=1)
+    a = run(e, "mean_sampled", iters=2, seed=0)["reward_mean"].to_numpy()
+    b = run(e, "mean_sampled", iters=2, seed=1)["reward_mean"].to_numpy()
+    assert hashlib.sha256(a.tobytes()).digest() != hashlib.sha256(b.tobytes()).digest()
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"method": "mean_sampled", "k": 1, "baseline": "loo_mean"}, "k"),
+        ({"method": "part_sampled", "k": 1}, "k"),
+        ({"method": "grpo", "k": 1}, "k"),
+        ({"method": "mean", "tau": 0.0}, "tau"),
+        ({"method": "mean_sampled", "tau": -1.0}, "tau"),
+        ({"method": "mean_sampled", "staleness": -1}, "staleness"),
+        ({"method": "nope"}, "method"),
+        ({"method": ["mean", "nope"]}, "method"),
+        ({"method": "kl_chi2"}, "beta"),
+        ({"method": "mean_sampled", "baseline": "median"}, "baseline"),
+        ({"method": "mean_sampled", "fit_steps": -1}, "fit_steps"),
+        ({"method": "mean_sampled", "lr": 0.0}, "lr"),
+        ({"method": "mean", "iters": -2}, "iters"),
+        ({"method": "mean", "seed": -1}, "seed"),
+        ({"method": "exact", "q": "td"}, "q"),
+    ],
+)
+def test_bad_configurations_raise_naming_the_parameter(prompts, kw, name):
+    kw = {"iters": 1, **kw}
+    with pytest.raises(ValueError, match=f"^{name} "):
+        run(prompts, **kw)
+
+
+def test_bad_environment_raises():
+    with pytest.raises(ValueError, match="^env "):
+        run(np.zeros((2, 3)), "mean")
+
+
+def test_k1_mean_baseline_is_allowed_and_has_zero_targets(prompts):
+    """k = 1 with the plain mean baseline: every advantage is 0, the policy stays."""
+    df = run(prompts, "mean_sampled", iters=2, k=1)
+    assert np.all(df["kl_prev"].iloc[1:].abs() < 1e-15)
+
+
+def test_mdp_sampled_and_mc_run():
+    mdp = TabularMDP.random(12, 3, seed=0)
+    df = run(mdp, ["exact", "mean_sampled"], iters=4, q="mc", n_rollouts=8, tau=0.5)
+    assert np.isfinite(df[["value", "subopt"]].to_numpy()).all()
+    assert (df["subopt"] >= -1e-12).all()
