@@ -1,0 +1,104 @@
+r"""Figure ``convergence``: PMD variants on a random tabular MDP and on a prompt population.
+
+Built on :func:`pmdtheory.sim.run` (THEORY §7).
+
+* Panel (a): random MDP (20 states, 4 actions, gamma = 0.9), exact Q. Suboptimality
+  :math:`\rho^\top(V^* - V^{\pi_t})` of exact PMD (solid) and PMD-mean (dashed) on a
+  log axis for several tau: straight lines are linear (geometric) rates, steeper for
+  smaller tau.
+* Panel (b): the same MDP at one tau with the sampled regression methods (k actions
+  per state, targets from a group baseline, one fitted gradient step), averaged over
+  seeds: they stall at a noise floor.
+* Panel (c): a population of binary-reward prompts (Beta(0.5, 2) initial success
+  probabilities): mean success probability against iteration, mean over seeds, with
+  the seed range shaded.
+
+CSV columns: panel, env, tau, k, method, seed, iter, reward_mean, reward_q10, kl_prev,
+beta_mean, subopt.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from _common import finish, parse_args
+
+from pmdtheory.plotting import PALETTE, figure, method_style, panel_label
+from pmdtheory.sim import PromptPopulation, TabularMDP, run
+
+NAME = "convergence"
+MDP_TAUS = (0.03, 0.1, 0.3)
+SAMPLED = ("part_sampled", "mean_sampled", "grpo")
+ALL_METHODS = ("exact", "mean", *SAMPLED)
+KEEP = ["method", "seed", "iter", "reward_mean", "reward_q10", "kl_prev", "beta_mean", "subopt"]
+SUBOPT_FLOOR = 1e-14  # below this the MDP suboptimality is rounding noise
+
+
+def main(argv=None) -> None:
+    def extra(parser):
+        parser.add_argument("--tau-prompts", type=float, default=0.05)
+        parser.add_argument("--tau-sampled-mdp", type=float, default=0.1)
+        parser.add_argument("--k", type=int, default=8, help="responses per context")
+
+    args = parse_args(__doc__, argv, extra)
+    q = args.quick
+    mdp_iters, prompt_iters = (30, 12) if q else (120, 40)
+    seeds = [args.seed] if q else [args.seed + i for i in range(3)]
+    n_prompts = 200 if q else 1000
+    mdp = TabularMDP.random(20, 4, gamma=0.9, seed=args.seed)
+    env = PromptPopulation.random(n_prompts, 32, seed=args.seed)
+
+    frames = []
+    for tau in MDP_TAUS:
+        d = run(mdp, ["exact", "mean"], iters=mdp_iters, tau=tau)[KEEP]
+        frames.append(d.assign(panel="a", env="mdp", tau=tau, k=0))
+    tau_s = args.tau_sampled_mdp
+    d = run(mdp, list(ALL_METHODS), iters=mdp_iters, tau=tau_s, k=args.k, seed=seeds)[KEEP]
+    frames.append(d.assign(panel="b", env="mdp", tau=tau_s, k=args.k))
+    tau_p = args.tau_prompts
+    d = run(env, list(ALL_METHODS), iters=prompt_iters, tau=tau_p, k=args.k, seed=seeds)[KEEP]
+    frames.append(d.assign(panel="c", env="prompts", tau=tau_p, k=args.k))
+    df = pd.concat(frames, ignore_index=True)
+    cols = ["panel", "env", "tau", "k"]
+    df = df[cols + [c for c in df.columns if c not in cols]]
+
+    fig, (ax, bx, cx) = figure(1, 3, panel_size=(3.3, 2.9))
+    for color, tau in zip(PALETTE, MDP_TAUS, strict=False):
+        for method, ls in (("exact", "-"), ("mean", "--")):
+            d = df[(df.panel == "a") & (df.tau == tau) & (df.method == method)]
+            keep = d.subopt > SUBOPT_FLOOR
+            label = rf"$\tau$={tau:g}" if method == "exact" else None
+            ax.semilogy(d.iter[keep], d.subopt[keep], color=color, linestyle=ls, label=label)
+    ax.plot([], [], color="k", linestyle="-", label="exact PMD")
+    ax.plot([], [], color="k", linestyle="--", label="PMD-mean")
+    ax.set_title("random MDP: population updates")
+    ax.set_xlabel("iteration $t$")
+    ax.set_ylabel(r"suboptimality $\rho^\top(V^*-V^{\pi_t})$")
+    ax.legend(loc="upper right", fontsize=6.5)
+
+    for method in ALL_METHODS:
+        d = df[(df.panel == "b") & (df.method == method)].groupby("iter").subopt.mean()
+        d = d[d > SUBOPT_FLOOR]
+        bx.semilogy(d.index, d.values, **method_style(method))
+    bx.set_title(rf"random MDP, sampled ($k$={args.k}, $\tau$={tau_s:g})")
+    bx.set_xlabel("iteration $t$")
+    bx.set_ylabel("suboptimality (mean over seeds)")
+    bx.legend(loc="lower left", fontsize=6)
+
+    for method in ALL_METHODS:
+        g = df[(df.panel == "c") & (df.method == method)].groupby("iter").reward_mean
+        m, lo, hi = g.mean(), g.min(), g.max()
+        st = method_style(method)
+        cx.plot(m.index, m.values, **st)
+        cx.fill_between(m.index, lo.values, hi.values, color=st["color"], alpha=0.15, lw=0)
+    cx.set_title(rf"{n_prompts} prompts, binary reward ($\tau$={tau_p:g})")
+    cx.set_xlabel("iteration $t$")
+    cx.set_ylabel("mean success probability")
+    cx.set_ylim(0.0, 1.02)
+    cx.legend(loc="lower right", fontsize=6)
+    for a, tag in zip((ax, bx, cx), "abc", strict=True):
+        panel_label(a, tag)
+    finish(fig, df, NAME, args)
+
+
+if __name__ == "__main__":
+    main()
