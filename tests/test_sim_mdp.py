@@ -1,0 +1,161 @@
+"""Tests for pmdtheory.sim.mdp and PMD on tabular MDPs (THEORY §7)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from pmdtheory import exact_update, mean_update
+from pmdtheory.sim import PromptPopulation, TabularMDP, run
+
+TOL_EVAL = 1e-10  # linear solve against a 2000-term Neumann series (gamma^2000 ~ 0)
+TOL_OPT = 1e-9  # optimal values against brute force over deterministic policies
+MC_SIGMAS = 5.0  # Monte-Carlo Q tolerance, in (upper bounds of) standard errors
+TOL_RATE = 0.01  # fitted asymptotic rate against exp(-gap/tau), relative
+TOL_LINEAR = 0.02  # max residual of log(subopt) around the fitted line
+TOL_GAIN = 1e-12  # PMD-mean's per-step gain may exceed exact PMD's by rounding only
+HALF = np.full((2, 2, 2), 0.5)
+
+
+@pytest.fixture(scope="module")
+def mdp():
+    return TabularMDP.random(15, 3, gamma=0.9, seed=0)
+
+
+def test_evaluate_matches_neumann_series(mdp):
+    rng = np.random.default_rng(1)
+    pi = rng.dirichlet(np.ones(3), size=15)
+    v, q = mdp.evaluate(pi)
+    P_pi = np.einsum("sa,sat->st", pi, mdp.P)
+    r_pi = (pi * mdp.R).sum(axis=1)
+    v_ref = np.zeros(15)
+    term = r_pi.copy()
+    for _ in range(2000):  # v = sum_t gamma^t P_pi^t r_pi
+        v_ref += term
+        term = mdp.gamma * P_pi @ term
+    np.testing.assert_allclose(v, v_ref, atol=TOL_EVAL, rtol=0)
+    np.testing.assert_allclose((pi * q).sum(axis=1), v, atol=TOL_EVAL, rtol=0)
+    np.testing.assert_allclose(q, mdp.R + mdp.gamma * mdp.P @ v_ref, atol=TOL_EVAL, rtol=0)
+    assert mdp.value(pi) == pytest.approx(mdp.rho @ v_ref, abs=TOL_EVAL)
+
+
+def test_solve_matches_brute_force():
+    small = TabularMDP.random(5, 3, gamma=0.8, branching=2, seed=7)
+    best = np.full(5, -np.inf)
+    for sigma in itertools.product(range(3), repeat=5):
+        best = np.maximum(best, small.evaluate(np.eye(3)[list(sigma)]).v)
+    res = small.solve()
+    assert res.converged
+    np.testing.assert_allclose(res.v, best, atol=TOL_OPT, rtol=0)
+    np.testing.assert_allclose(res.q.max(axis=1), res.v, atol=TOL_OPT, rtol=0)
+    np.testing.assert_allclose(small.evaluate(np.eye(3)[res.policy]).v, best, atol=TOL_OPT)
+
+
+def test_gridworld_optimum():
+    g = TabularMDP.gridworld(4, gamma=0.9, slip=0.0)
+    res = g.solve()
+    assert res.v[-1] == pytest.approx(1 / (1 - 0.9), abs=TOL_OPT)  # absorbing goal pays 1
+    # deterministic moves: the start is 6 steps from the goal
+    assert res.v[0] == pytest.approx(0.9**6 / (1 - 0.9), abs=TOL_OPT)
+    assert res.policy[14] == 3 and res.policy[11] == 1  # right / down into the goal
+    np.testing.assert_allclose(g.P.sum(axis=2), 1.0)
+
+
+def test_mc_q_within_sampling_error(mdp):
+    pi = np.full((15, 3), 1 / 3)
+    n, horizon = 400, 200
+    q_mc = mdp.mc_q(pi, n_rollouts=n, horizon=horizon, seed=3)
+    q = mdp.evaluate(pi).q
+    # rewards in [0, 1]: a return lies in [0, 1/(1-gamma)], so its sd is at most
+    # half that range (Popoviciu); truncation after H steps biases by <= gamma^H/(1-gamma).
+    sd_max = 0.5 / (1 - mdp.gamma)
+    bias = mdp.gamma**horizon / (1 - mdp.gamma)
+    err = np.abs(q_mc - q)
+    assert err.max() <= MC_SIGMAS * sd_max / np.sqrt(n) + bias
+    # and the estimate is not trivially exact: errors look like sampling noise
+    assert 0 < np.sqrt(np.mean(err**2)) < sd_max / np.sqrt(n)
+    np.testing.assert_array_equal(q_mc, mdp.mc_q(pi, n_rollouts=n, horizon=horizon, seed=3))
+
+
+@pytest.mark.parametrize("method", ["exact", "mean"])
+def test_linear_convergence_rate(mdp, method):
+    r"""Near the optimum, pi_{t+1}(a|s)/pi_{t+1}(a*|s) = pi_t(a|s)/pi_t(a*|s) exp(-gap/tau)
+    with gap = Q*(s,a*) - Q*(s,a); so the suboptimality shrinks geometrically with
+    rate exp(-gap_min/tau): linear convergence, faster for smaller tau. PMD-mean
+    has the same asymptotics (its lam -> 0 as the policy becomes deterministic)."""
+    sol = mdp.solve()
+    gap = sol.q.max(axis=1, keepdims=True) - sol.q
+    gap_min = gap[gap > 1e-9].min()
+    rates = []
+    for tau in (0.5, 0.25):
+        df = run(mdp, method, iters=200, tau=tau)
+        subopt = df["subopt"].to_numpy()
+        assert np.all(np.diff(subopt) <= 1e-12)  # policy improvement: monotone
+        t = np.arange(100, 201)
+        slope, icept = np.polyfit(t, np.log(subopt[t]), 1)
+        resid = np.log(subopt[t]) - (slope * t + icept)
+        assert np.abs(resid).max() < TOL_LINEAR
+        rates.append(np.exp(slope))
+        assert rates[-1] == pytest.approx(np.exp(-gap_min / tau), rel=TOL_RATE)
+    assert rates[1] < rates[0] < 1
+
+
+def test_mdp_population_paths_and_gains(mdp):
+    """run() on an MDP equals per-state core updates with Q from exact evaluation;
+    along PMD-mean's path, each state's one-step gain E_{pi'}[Q] - V is at least 0
+    and never above exact PMD's from the same policy (THEORY §6)."""
+    tau, iters = 0.3, 25
+    df, per = run(mdp, "mean", iters=iters, tau=tau, per_prompt=True)
+    logpi = mdp.logpi0.copy()
+    for t in range(iters + 1):
+        v, q = mdp.evaluate(np.exp(logpi))
+        got = per[per["iter"] == t]["reward"].to_numpy()
+        np.testing.assert_allclose(got, v, atol=1e-10, rtol=0)
+        gain_mean = (np.exp(mean_update(logpi, q, tau, log=True)) * q).sum(axis=1) - v
+        gain_exact = (np.exp(exact_update(logpi, q, tau, log=True)) * q).sum(axis=1) - v
+        assert np.all(gain_mean >= -TOL_GAIN)
+        assert np.all(gain_mean <= gain_exact + TOL_GAIN)
+        logpi = mean_update(logpi, q, tau, log=True)
+    assert df["subopt"].iloc[-1] < 1e-2 * df["subopt"].iloc[0]
+
+
+@pytest.mark.parametrize("tau", [0.02, 0.2, 2.0])
+def test_prompt_population_gain_never_above_exact(tau):
+    """Binary-reward prompts: per prompt and step, PMD-mean gains no more success
+    probability than exact PMD would from the same policy."""
+    env = PromptPopulation.random(400, 16, seed=2)
+    _, per = run(env, "mean", iters=6, tau=tau, per_prompt=True)
+    logpi = env.logpi0.copy()
+    for t in range(6):
+        p_next = per[per["iter"] == t + 1]["reward"].to_numpy()
+        p_exact = (np.exp(exact_update(logpi, env.R, tau, log=True)) * env.R).sum(axis=1)
+        assert np.all(p_next <= p_exact + TOL_GAIN)
+        logpi = mean_update(logpi, env.R, tau, log=True)
+
+
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"P": np.ones((2, 2, 3)), "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": np.full((2, 2, 2), 0.5), "R": np.zeros((2, 3)), "gamma": 0.9}, "R"),
+        ({"P": np.full((2, 2, 2), 0.5), "R": np.zeros((2, 2)), "gamma": 1.0}, "gamma"),
+        (
+            {"P": np.full((2, 2, 2), 0.5), "R": np.zeros((2, 2)), "gamma": 0.5, "rho": [1, 1]},
+            "rho",
+        ),
+    ],
+)
+def test_bad_mdp_raises(kw, name):
+    with pytest.raises(ValueError, match=f"^{name} "):
+        TabularMDP(**kw)
+
+
+def test_bad_mdp_arguments_raise(mdp):
+    with pytest.raises(ValueError, match="^pi "):
+        mdp.evaluate(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="^n_rollouts "):
+        mdp.mc_q(np.full((15, 3), 1 / 3), n_rollouts=0)
+    with pytest.raises(ValueError, match="^branching "):
+        TabularMDP.random(3, 2, branching=4)
+    with pytest.raises(ValueError, match="^slip "):
+        TabularMDP.gridworld(3, slip=2.0)
