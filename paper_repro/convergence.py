@@ -41,7 +41,7 @@ def main(argv=None) -> None:
 
     args = parse_args(__doc__, argv, extra)
     q = args.quick
-    mdp_iters, prompt_iters = (30, 12) if q else (120, 40)
+    pop_iters, mdp_iters, prompt_iters = (40, 30, 12) if q else (300, 120, 40)
     seeds = [args.seed] if q else [args.seed + i for i in range(3)]
     n_prompts = 200 if q else 1000
     mdp = TabularMDP.random(20, 4, gamma=0.9, seed=args.seed)
@@ -49,7 +49,7 @@ def main(argv=None) -> None:
 
     frames = []
     for tau in MDP_TAUS:
-        d = run(mdp, ["exact", "mean"], iters=mdp_iters, tau=tau)[KEEP]
+        d = run(mdp, ["exact", "mean"], iters=pop_iters, tau=tau)[KEEP]
         frames.append(d.assign(panel="a", env="mdp", tau=tau, k=0))
     tau_s = args.tau_sampled_mdp
     d = run(mdp, list(ALL_METHODS), iters=mdp_iters, tau=tau_s, k=args.k, seed=seeds)[KEEP]
