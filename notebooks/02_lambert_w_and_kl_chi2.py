@@ -58,7 +58,7 @@ x, lam, p = sp.symbols("x lambda p", positive=True)
 b = sp.Symbol("b", real=True)
 lagrangian = p * (sp.log(x) - b) ** 2 + 2 * lam * p * x
 stationarity = sp.simplify(sp.diff(lagrangian, x) * x / (2 * p))
-stationarity
+sp.Eq(stationarity, 0)
 
 # %% [markdown]
 # That is $\log x + \lambda x = b$ (THEORY.md eq. (\*)). sympy solves it with the
