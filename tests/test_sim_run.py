@@ -133,8 +133,8 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale):
     code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
     code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
-        logpi, samp, env.R, env.noise_code, env.sigma, k, code[kind], tau, 1e-6, lr, fit_steps,
-        seed, it, True, out, stats,
+        logpi, samp, not stale, env.R, env.noise_code, env.sigma, k, code[kind], tau, 1e-6, lr,
+        fit_steps, seed, it, True, out, stats,
     )  # fmt: skip
     want, reward, kl, ent, t = ref.sampled_step(
         logpi, samp, env.R, k=k, baseline=kind, tau=tau, lr=lr, fit_steps=fit_steps, seed=seed,

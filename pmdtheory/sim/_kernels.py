@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from pmdtheory._kernels import _exact_row, _lse_row, _mean_row
+from pmdtheory._kernels import _exact_row, _mean_row
 from pmdtheory.sim._rng import (
     STREAM_ACTION,
     STREAM_NORMAL,
@@ -35,6 +35,9 @@ POP_EXACT, POP_MEAN, POP_NONE = range(3)
 
 # rows per parallel block: scratch arrays are allocated once per block
 _BLOCK = 256
+# rows up to this many actions draw by a branch-free linear count (no mispredicted
+# branches, SIMD), longer rows by binary search
+_LINEAR_SEARCH = 256
 
 
 @njit(cache=True)
@@ -78,6 +81,19 @@ def _mean_row_safe(logpi, R, tau, out):
             out[a] = logpi[a]
         return 0.0
     return _mean_row(logpi, R, tau, out)
+
+
+@njit(cache=True)
+def _count_below(cdf, u):
+    """First index with cdf > u, as a branch-free count (vectorises; for short rows)."""
+    c = 0
+    for a in range(cdf.size):
+        c += cdf[a] <= u
+    if c == cdf.size:  # u rounded up to the total: back into the support
+        c -= 1
+        while c > 0 and cdf[c] == cdf[c - 1]:
+            c -= 1
+    return c
 
 
 @njit(cache=True)
@@ -179,39 +195,82 @@ def _baselines(r, kind, tau, eps, B):
 
 
 @njit(cache=True)
-def _sample_rewards(logpi_samp, R, noise, sigma, seed, it, ctx, cdf, y, r):
-    """Draw k actions from exp(logpi_samp) by inverse CDF, and their observed rewards."""
-    n = logpi_samp.size
+def _sample_rewards(ps, R, noise, sigma, seed, it, ctx, cdf, y, r):
+    """Draw k actions from the probabilities ``ps`` by inverse CDF, and their rewards."""
     acc = 0.0
-    for a in range(n):
-        if logpi_samp[a] > -math.inf:
-            acc += math.exp(logpi_samp[a])
+    for a in range(ps.size):
+        acc += ps[a]
         cdf[a] = acc
     for i in range(y.size):
         u = uniform(seed, it, ctx, i, STREAM_ACTION) * acc
         # first index with cdf > u: its probability is positive since cdf jumps there
-        lo = _search(cdf, u)
-        y[i] = lo
+        a = _search(cdf, u) if ps.size > _LINEAR_SEARCH else _count_below(cdf, u)
+        y[i] = a
         if noise == 0:
-            r[i] = R[lo]
+            r[i] = R[a]
         elif noise == 1:
-            r[i] = 1.0 if uniform(seed, it, ctx, i, STREAM_REWARD) < R[lo] else 0.0
+            r[i] = 1.0 if uniform(seed, it, ctx, i, STREAM_REWARD) < R[a] else 0.0
         else:
-            r[i] = R[lo] + sigma * normal(seed, it, ctx, i, STREAM_NORMAL)
+            r[i] = R[a] + sigma * normal(seed, it, ctx, i, STREAM_NORMAL)
 
 
 @njit(cache=True)
-def _fit_row(theta, logpi_samp, y, t, tau, lr, fit_steps, g):
+def _log_partition_w(ps, R, tau):
+    """(tau log sum_a ps_a exp(R_a/tau), sum_a ps_a R_a) for probabilities ``ps``."""
+    rmax = -math.inf
+    for a in range(ps.size):
+        if ps[a] > 0.0 and R[a] > rmax:
+            rmax = R[a]
+    s = 0.0
+    rbar = 0.0
+    r_last = math.nan
+    w_last = 0.0
+    for a in range(ps.size):
+        if ps[a] > 0.0:
+            rbar += ps[a] * R[a]
+            # shifted by the maximum reward on the support: no overflow at small tau;
+            # the exponential is reused while the reward repeats (binary rewards:
+            # a handful of exponentials per row instead of n)
+            if R[a] != r_last:
+                r_last = R[a]
+                w_last = math.exp((r_last - rmax) / tau)
+            s += ps[a] * w_last
+    return rmax + tau * math.log(s), rbar
+
+
+@njit(cache=True)
+def _fit_row(theta, e0, logpi_samp, y, t, tau, lr, fit_steps, g, p):
     r"""Gradient steps on L = (tau / 2k) sum_i (t_i - (log pi_theta(y_i) - log pi_samp(y_i)))^2.
 
     With residuals e_i, dL/dtheta_a = (tau/k) (sum_{i: y_i = a} e_i - pi_theta(a) sum_i e_i).
-    ``theta`` (logits, -inf allowed) is updated in place and left normalised.
+    ``theta`` (a normalised log-policy, -inf allowed) is updated in place and
+    left normalised; ``e0 = exp(theta)`` on entry saves the first step's
+    exponentials; on return ``p`` holds the new probabilities.
     """
     k = y.size
     n = theta.size
     c = lr * tau / k
-    for _ in range(fit_steps):
-        z = _lse_row(theta)
+    for step in range(fit_steps):
+        if step == 0:
+            # theta is normalised on entry, so exp(theta) cannot overflow: no shift
+            s = 0.0
+            for a in range(n):
+                s += e0[a]
+            z = math.log(s)
+            for a in range(n):
+                p[a] = e0[a] / s
+        else:
+            # log-sum-exp and probabilities from one set of exponentials
+            m = -math.inf
+            for a in range(n):
+                m = max(m, theta[a])
+            s = 0.0
+            for a in range(n):
+                p[a] = math.exp(theta[a] - m)
+                s += p[a]
+            z = m + math.log(s)
+            for a in range(n):
+                p[a] /= s
         for a in range(n):
             g[a] = 0.0
         e_sum = 0.0
@@ -221,16 +280,26 @@ def _fit_row(theta, logpi_samp, y, t, tau, lr, fit_steps, g):
             e_sum += e
         for a in range(n):
             if theta[a] > -math.inf:
-                theta[a] -= c * (g[a] - math.exp(theta[a] - z) * e_sum)
-    z = _lse_row(theta)
+                theta[a] -= c * (g[a] - p[a] * e_sum)
+    # normalise, and keep the probabilities for the statistics: one exp per action
+    m = -math.inf
+    for a in range(n):
+        m = max(m, theta[a])
+    s = 0.0
+    for a in range(n):
+        p[a] = math.exp(theta[a] - m)
+        s += p[a]
+    z = m + math.log(s)
     for a in range(n):
         theta[a] -= z
+        p[a] /= s
 
 
 @njit(cache=True, parallel=True)
 def _sampled_step(
     logpi,
     logpi_samp,
+    on_policy,
     R,
     noise,
     sigma,
@@ -246,40 +315,62 @@ def _sampled_step(
     out,
     stats,
 ):
-    """One sampled PMD iteration (THEORY §3) for every context; writes out and stats."""
+    """One sampled PMD iteration (THEORY §3) for every context; writes out and stats.
+
+    ``on_policy`` says that ``logpi_samp`` equals ``logpi`` (staleness 0): then
+    one set of exponentials serves both.
+    """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
+        ps = np.empty(n)
+        e0 = np.empty(n)
         cdf = np.empty(n)
         g = np.empty(n)
-        scratch = np.empty(n)
+        p = np.empty(n)
         y = np.empty(k, dtype=np.int64)
         r = np.empty(k)
         B = np.empty(k)
         t = np.empty(k)
-        for p in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
-            _sample_rewards(logpi_samp[p], R[p], noise, sigma, seed, it, p, cdf, y, r)
+        for row in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
+            for a in range(n):
+                ps[a] = math.exp(logpi_samp[row, a])
+            if on_policy:
+                e0[:] = ps
+            else:
+                for a in range(n):
+                    e0[a] = math.exp(logpi[row, a])
+            _sample_rewards(ps, R[row], noise, sigma, seed, it, row, cdf, y, r)
             scale = _baselines(r, baseline, tau, eps, B)
             for i in range(k):
                 t[i] = (r[i] - B[i]) * scale
             # target error against the exact population target log x(y_i)
             # = (R(y_i) - tau log Z)/tau of the sampling policy (THEORY §2-3)
-            logz, rbar = _log_partition_and_mean(logpi_samp[p], R[p], tau)
-            st = stats[p]
+            logz, rbar = _log_partition_w(ps, R[row], tau)
+            st = stats[row]
             for j in range(ERR_POS, N_STATS):
                 st[j] = 0.0
             for i in range(k):
-                err = t[i] - (R[p, y[i]] - logz) / tau
-                base = ERR_POS if R[p, y[i]] > rbar else ERR_NEG
+                err = t[i] - (R[row, y[i]] - logz) / tau
+                base = ERR_POS if R[row, y[i]] > rbar else ERR_NEG
                 st[base] += err
                 st[base + 1] += err * err
                 st[base + 2] += 1.0
-            st[LAM] = _mean_row_safe(logpi[p], R[p], tau, scratch) if diag else math.nan
-            theta = out[p]
+            st[LAM] = _mean_row_safe(logpi[row], R[row], tau, g) if diag else math.nan
+            theta = out[row]
+            theta[:] = logpi[row]
+            _fit_row(theta, e0, logpi_samp[row], y, t, tau, lr, fit_steps, g, p)
+            reward = 0.0
+            kl = 0.0
+            ent = 0.0
             for a in range(n):
-                theta[a] = logpi[p, a]
-            _fit_row(theta, logpi_samp[p], y, t, tau, lr, fit_steps, g)
-            _row_stats(theta, logpi[p], R[p], st)
+                if p[a] > 0.0:
+                    reward += p[a] * R[row, a]
+                    kl += p[a] * (theta[a] - logpi[row, a])
+                    ent -= p[a] * theta[a]
+            st[REWARD] = reward
+            st[KL] = kl
+            st[ENTROPY] = ent
 
 
 @njit(cache=True, parallel=True)

@@ -337,8 +337,8 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
         else:
             base = o["baseline"] or spec.baseline
             K._sampled_step(
-                logpi, history[0], R, env.noise_code, float(env.sigma), o["k"],
-                _BASELINE_CODE[base], tau, o["eps"], o["lr"], o["fit_steps"], seed, t,
+                logpi, history[0], history[0] is logpi, R, env.noise_code, float(env.sigma),
+                o["k"], _BASELINE_CODE[base], tau, o["eps"], o["lr"], o["fit_steps"], seed, t,
                 o["diagnostics"], out, stats,
             )  # fmt: skip
         logpi = out

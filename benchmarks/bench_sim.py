@@ -1,0 +1,104 @@
+"""Speed of the simulators: sampled PMD-mean at post-training batch scale.
+
+Goal (issue 5): 100,000 prompts x 64 responses, k = 16 samples per prompt,
+``mean_sampled`` with one fit step, 100 iterations in < 60 s on a 2-core
+machine, and >= 10x faster per iteration than the vectorized plain-numpy
+reference in ``_sim_reference.py`` (timed on fewer iterations, same run).
+Also reports 1 vs 2 thread scaling. Compilation is excluded (warm-up first).
+
+Run: ``python benchmarks/bench_sim.py [--prompts N] [--iters T]``.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _sim_reference as ref  # noqa: E402
+
+from pmdtheory.sim import PromptPopulation, run  # noqa: E402
+from pmdtheory.sim import _kernels as K  # noqa: E402
+
+GOAL_TOTAL_S = 60.0
+GOAL_RATIO = 10.0
+TAU = 0.05
+K_SAMPLES = 16
+
+
+def _kernel_time(env, iters, threads):
+    """Seconds per iteration of the bare Numba step (no DataFrame bookkeeping)."""
+    numba.set_num_threads(threads)
+    logpi = env.logpi0.copy()
+    stats = np.empty((env.shape[0], K.N_STATS))
+    t0 = time.perf_counter()
+    for it in range(1, iters + 1):
+        out = np.empty_like(logpi)
+        K._sampled_step(
+            logpi, logpi, True, env.R, 0, 0.0, K_SAMPLES, K.MEAN, TAU, 1e-6, 1 / TAU, 1, 0, it,
+            False, out, stats,
+        )  # fmt: skip
+        logpi = out
+    return (time.perf_counter() - t0) / iters
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--prompts", type=int, default=100_000)
+    p.add_argument("--responses", type=int, default=64)
+    p.add_argument("--iters", type=int, default=100)
+    p.add_argument("--ref-iters", type=int, default=3)
+    args = p.parse_args()
+    threads = numba.config.NUMBA_NUM_THREADS
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
+        f"numba threads={threads} numpy {np.__version__} numba {numba.__version__}"
+    )
+    env = PromptPopulation.random(args.prompts, args.responses, seed=0)
+    kw = dict(tau=TAU, k=K_SAMPLES, fit_steps=1, diagnostics=False, progress=False)
+    run(PromptPopulation.random(300, 8, seed=1), "mean_sampled", iters=2, **kw)  # compile
+    _kernel_time(PromptPopulation.random(300, 8, seed=1), 1, threads)
+    shape = f"{args.prompts} x {args.responses}, k={K_SAMPLES}, 1 fit step"
+
+    t0 = time.perf_counter()
+    df = run(env, "mean_sampled", iters=args.iters, **kw)
+    total = time.perf_counter() - t0
+    per_run = total / args.iters
+    final = df["reward_mean"].iloc[-1]
+    print(f"run(mean_sampled) {shape}: {args.iters} iters in {total:.2f} s "
+          f"({per_run * 1e3:.1f} ms/iter), final success {final:.4f}")  # fmt: skip
+
+    n_k = max(3, args.iters // 5)
+    per_k = {}
+    for nt in sorted({1, threads}):
+        per_k[nt] = _kernel_time(env, n_k, nt)
+        print(f"kernel step, {nt} thread(s): {per_k[nt] * 1e3:.1f} ms/iter ({n_k} iters)")
+    numba.set_num_threads(threads)
+    if threads > 1:
+        print(f"thread scaling 1 -> {threads}: {per_k[1] / per_k[threads]:.2f}x")
+
+    t0 = time.perf_counter()
+    ref.run_sampled(
+        env.logpi0, env.R, args.ref_iters, k=K_SAMPLES, baseline="mean", tau=TAU, lr=1 / TAU,
+        fit_steps=1,
+    )  # fmt: skip
+    per_ref = (time.perf_counter() - t0) / args.ref_iters
+    print(f"numpy reference: {per_ref * 1e3:.1f} ms/iter ({args.ref_iters} iters)")
+    ratio = per_ref / per_run
+    print(f"speed-up vs numpy: {ratio:.1f}x (full run() iteration), "
+          f"{per_ref / per_k[threads]:.1f}x (kernel step)")  # fmt: skip
+    full = args.prompts == 100_000 and args.responses == 64 and args.iters == 100
+    ok_total = "met" if total < GOAL_TOTAL_S else "MISSED"
+    ok_ratio = "met" if ratio >= GOAL_RATIO else "MISSED"
+    scale = "" if full else " (not the goal's size)"
+    print(f"goal 100 iters < {GOAL_TOTAL_S:.0f} s: {ok_total}{scale}; "
+          f"goal >= {GOAL_RATIO:.0f}x numpy: {ok_ratio}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
