@@ -17,6 +17,7 @@ from numba import njit, prange
 # y < _OMEGA_SERIES_Y: there x = e^y < 2.5e-3 and ten terms reach 1e-19 relative.
 _W_SERIES = np.array([(-n) ** (n - 1) / math.factorial(n) for n in range(1, 11)])
 _OMEGA_SERIES_Y = -6.0
+_W_SMALL_Z = math.exp(_OMEGA_SERIES_Y)
 # Below this, omega(y) = e^y (1 - e^y + ...) equals e^y to double precision.
 _OMEGA_EXP_Y = -40.0
 # Fritsch's iteration is quartic: once a step changes w by less than this
@@ -87,8 +88,12 @@ def _omega_batch(y, out):
 @njit(cache=True)
 def _lambertw0_scalar(z):
     """Principal branch W0(z) for z >= -1/e (the caller clamps z to the branch point)."""
-    if z == 0.0:
-        return 0.0
+    if abs(z) < _W_SMALL_Z:
+        # Series in z itself: going through omega(log z) would cost |log z| ulps.
+        acc = 0.0
+        for k in range(_W_SERIES.size - 1, -1, -1):
+            acc = acc * z + _W_SERIES[k]
+        return acc * z
     if z > 0.0:
         # W0(z) = omega(log z) is exact in log space and never overflows.
         return _omega_scalar(math.log(z))
@@ -150,39 +155,55 @@ def _exact_row(logpi, r, tau, out):
 
 @njit(cache=True)
 def _log_partition_row(logpi, r, tau):
-    """tau log E_pi[exp(r / tau)], via the same max-shifted log-sum-exp."""
-    rmax = -math.inf
-    for a in range(logpi.size):
-        if logpi[a] > -math.inf and r[a] > rmax:
-            rmax = r[a]
-    z = np.empty(logpi.size)
-    for a in range(logpi.size):
-        z[a] = logpi[a] + (r[a] - rmax) / tau if logpi[a] > -math.inf else -math.inf
-    return rmax + tau * (_lse_row(z) - _lse_row(logpi))
+    """tau log E_pi[exp(r / tau)], with the gap above rbar kept accurate."""
+    n = logpi.size
+    w = np.empty(n)
+    b = np.empty(n)
+    c, rbar, constant = _centre(logpi, r, tau, w, b)
+    if constant:
+        return rbar
+    bmax = 0.0
+    for a in range(n):
+        bmax = max(bmax, abs(b[a]))
+    if bmax <= 1.0:
+        # tau log E e^b with expm1/log1p: the gap above rbar (~ Var/(2 tau) for
+        # large tau) keeps its relative accuracy instead of eps * tau.
+        acc = 0.0
+        for a in range(n):
+            acc += w[a] * math.expm1(b[a])
+        return rbar + tau * math.log1p(acc)
+    # Otherwise shift by the largest b: no overflow for any tau.
+    for a in range(n):
+        b[a] = math.log(w[a]) + b[a] if w[a] > 0.0 else -math.inf
+    return rbar + tau * _lse_row(b)
 
 
 # --------------------------------------------------------------------------
 # PMD-mean and KL-chi2: one-dimensional root finding through Wright omega.
 # --------------------------------------------------------------------------
 
-# Newton on the log-multiplier stops after a step below this (relative); the
-# error left is about the square of the step, far below double precision.
+# Root finding stops after a step below this (relative): the error left is about
+# the square of a Newton step, the cube of a Halley step, both below 1e-16.
 _NEWTON_TOL = 1e-10
+_HALLEY_TOL = 1e-6
 _NEWTON_MAXIT = 100
-# A Newton step of more than this (in log space) is shortened.
+# Without a finite bracket, a step of more than this (in log space) is shortened.
 _MAX_STEP = 30.0
 # Warm-start omega from the previous iterate when the argument moved less than this.
 _WARM_STEP = 0.05
-# Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root).
-_PRECISE_LAM = 0.05
+# Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root);
+# above it, log(S) - s loses ~eps*|s|/lam < 1e-12 relative in lam.
+_PRECISE_LAM = 1e-3
+# Below this max |b| PMD-mean is given by its small-b series (error O(b^2) relative).
+_SERIES_B = 1e-10
 
 
 @njit(cache=True)
 def _centre(logpi, r, tau, w, b):
     """Fill normalised weights ``w`` and centred advantages ``b = (r - rbar) / tau``.
 
-    Returns ``(c, constant)``: ``c = logsumexp(logpi)`` (about 0 for a valid
-    input) and whether ``r`` is constant on the support.
+    Returns ``(c, rbar, constant)``: ``c = logsumexp(logpi)`` (about 0 for a
+    valid input), the mean reward, and whether ``r`` is constant on the support.
     """
     n = logpi.size
     c = _lse_row(logpi)
@@ -205,7 +226,7 @@ def _centre(logpi, r, tau, w, b):
         else:
             w[a] = 0.0
     if rmin == rmax:
-        return c, True
+        return c, rmin, True
     mean_b = 0.0
     for a in range(n):
         b[a] = ((r[a] - r0) - shift) / tau if w[a] > 0.0 else 0.0
@@ -215,7 +236,7 @@ def _centre(logpi, r, tau, w, b):
     for a in range(n):
         if w[a] > 0.0:
             b[a] -= mean_b
-    return c, False
+    return c, r0 + shift + tau * mean_b, False
 
 
 @njit(cache=True)
@@ -231,6 +252,7 @@ def _omega_root(w, b, alpha, gamma, s, lo, hi, u):
     n = w.size
     dirn = 1.0 if alpha == 0.0 else -1.0  # dirn * F is increasing in s
     step = math.inf
+    tol = _NEWTON_TOL
     for it in range(_NEWTON_MAXIT + 1):
         for a in range(n):
             if w[a] == 0.0:
@@ -245,7 +267,7 @@ def _omega_root(w, b, alpha, gamma, s, lo, hi, u):
                 u[a] = _omega_refine(y, guess) if guess > 0.0 else _omega_scalar(y)
             else:
                 u[a] = _omega_scalar(y)
-        if it == _NEWTON_MAXIT or abs(step) <= _NEWTON_TOL * max(1.0, abs(s)):
+        if it == _NEWTON_MAXIT or abs(step) <= tol * max(1.0, abs(s)):
             break
         precise = False
         if alpha == 1.0 and gamma == 0.0 and s < math.log(_PRECISE_LAM):
@@ -256,39 +278,58 @@ def _omega_root(w, b, alpha, gamma, s, lo, hi, u):
             for a in range(n):
                 if w[a] > 0.0 and b[a] - u[a] > 700.0:
                     precise = False
+        # F and its first two derivatives for a Halley step (cubic convergence);
+        # with h = u/(1+u): d(omega)/ds = omega h, d(h)/ds = h/(1+u)^2.
         if precise:
-            em_sum = 0.0
-            deriv = 0.0
+            x_sum = 0.0  # sum w x - 1, x = exp(b - u) = pi_{t+1}/pi_t
+            d1 = 0.0
+            d2 = 0.0
             for a in range(n):
                 if w[a] > 0.0:
                     em = math.expm1(b[a] - u[a])
-                    em_sum += w[a] * em
-                    deriv += w[a] * (1.0 + em) * u[a] / (1.0 + u[a])
-            f = math.log1p(em_sum)
-            fp = -deriv / (1.0 + em_sum)
+                    h = u[a] / (1.0 + u[a])
+                    wx = w[a] * (1.0 + em)
+                    x_sum += w[a] * em
+                    d1 += wx * h
+                    d2 += wx * h * (h - 1.0 / (1.0 + u[a]) ** 2)
+            f = math.log1p(x_sum)
+            fp = -d1 / (1.0 + x_sum)
+            fpp = d2 / (1.0 + x_sum) - fp * fp
         else:
             s_sum = 0.0
             t_sum = 0.0
             v_sum = 0.0
+            r_sum = 0.0
             for a in range(n):
                 if w[a] > 0.0:
-                    h = w[a] * u[a] / (1.0 + u[a])
-                    s_sum += w[a] * u[a]
+                    wu = w[a] * u[a]
+                    h = wu / (1.0 + u[a])
+                    s_sum += wu
                     t_sum += h
                     v_sum += h * u[a]
+                    r_sum += h / (1.0 + u[a]) ** 2
             f = math.log(s_sum) - alpha * s - gamma
             # F' = E_q[1/(1+u)] - alpha, q ~ w u; written without cancellation.
             fp = t_sum / s_sum if alpha == 0.0 else -v_sum / s_sum
+            fpp = r_sum / s_sum - (t_sum / s_sum) ** 2
         if f == 0.0:
             break
         if dirn * f < 0.0:
             lo = s
         else:
             hi = s
-        step = -f / fp if fp != 0.0 else -dirn * f * math.inf
-        step = max(-_MAX_STEP, min(_MAX_STEP, step))
+        denom = 2.0 * fp * fp - f * fpp
+        if fp != 0.0 and denom > 0.0:
+            step = -2.0 * f * fp / denom  # Halley
+            tol = _HALLEY_TOL
+        else:
+            step = -f / fp if fp != 0.0 else -dirn * f * math.inf
+            tol = _NEWTON_TOL
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            step = max(-_MAX_STEP, min(_MAX_STEP, step))  # a finite bracket bisects instead
         s_new = s + step
-        if not lo < s_new < hi:
+        # A converging step is taken as it is: it may round onto a bracket end.
+        if abs(step) > tol * max(1.0, abs(s)) and not lo < s_new < hi:
             if math.isfinite(lo) and math.isfinite(hi):
                 s_new = 0.5 * (lo + hi)
             elif math.isfinite(lo):
@@ -296,6 +337,7 @@ def _omega_root(w, b, alpha, gamma, s, lo, hi, u):
             else:
                 s_new = hi - _MAX_STEP
             step = s_new - s
+            tol = _NEWTON_TOL
         s = s_new
     return s
 
@@ -322,19 +364,35 @@ def _mean_row(logpi, r, tau, out):
     w = np.empty(n)
     b = np.empty(n)
     u = np.zeros(n)
-    c, constant = _centre(logpi, r, tau, w, b)
+    c, _, constant = _centre(logpi, r, tau, w, b)
     if constant:
         for a in range(n):
             out[a] = logpi[a] - c
         return 0.0
-    var_b = 0.0
+    m2 = 0.0
+    m3 = 0.0
     pos_b = 0.0
+    b_max = 0.0
     for a in range(n):
-        var_b += w[a] * b[a] * b[a]
+        m2 += w[a] * b[a] * b[a]
+        m3 += w[a] * b[a] * b[a] * b[a]
         pos_b += w[a] * max(b[a], 0.0)
-    # lam ~ Var(b)/2 for small b (large tau), lam ~ E[b+] for large b: the smaller
-    # of the two is a start within a small factor of the root in both regimes.
-    ell = _omega_root(w, b, 1.0, 0.0, math.log(min(0.5 * var_b, pos_b)), -math.inf, math.inf, u)
+        b_max = max(b_max, abs(b[a]))
+    # Small b (large tau): lam = m2/2 + m3/6 + O(b^4), from expanding log x + lam x = b
+    # with E x = 1.
+    small_b = 0.5 * m2 + m3 / 6.0
+    if b_max < _SERIES_B:
+        # The series is exact to double precision here, and log x = b - lam x with
+        # x = 1 + b + O(b^2). Also covers m2 = 0 by underflow (no log(lam) exists).
+        for a in range(n):
+            out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a])) if w[a] > 0.0 else -math.inf
+        return small_b
+    # Start: the series for small b, lam ~ E[b+] for large b; the smaller is close
+    # to the root in both regimes.
+    lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
+    if not lam0 > 0.0:  # weights near the underflow threshold
+        lam0 = 1e-300
+    ell = _omega_root(w, b, 1.0, 0.0, math.log(lam0), -math.inf, math.inf, u)
     _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
     return math.exp(ell)
 
@@ -349,7 +407,7 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
     w = np.empty(n)
     b = np.empty(n)
     u = np.zeros(n)
-    c, constant = _centre(logpi, r, tau, w, b)
+    c, _, constant = _centre(logpi, r, tau, w, b)
     if constant:
         for a in range(n):
             out[a] = logpi[a] - c

@@ -43,6 +43,7 @@ class Rows:
 
     logpi: np.ndarray
     r: np.ndarray | None
+    given: np.ndarray  # the policy as the caller gave it (probabilities or logs), as rows
     batch_shape: tuple[int, ...]
     axis: int
     ndim: int
@@ -50,6 +51,13 @@ class Rows:
     @property
     def n_rows(self) -> int:
         return self.logpi.shape[0]
+
+    def constant_rows(self) -> np.ndarray:
+        """Rows whose rewards are constant on the support (nothing moves there)."""
+        support = self.logpi > -np.inf
+        hi = np.max(np.where(support, self.r, -np.inf), axis=-1)
+        lo = np.min(np.where(support, self.r, np.inf), axis=-1)
+        return hi == lo
 
     def restore(self, out: np.ndarray) -> np.ndarray:
         """``(rows, n)`` -> the caller's shape, the action axis back in place."""
@@ -124,9 +132,10 @@ def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r") -> Rows
     batch_shape = pi.shape[:-1]
     logpi = log_policy(pi, pi_name, log=log)
     logpi = np.ascontiguousarray(logpi.reshape(-1, pi.shape[-1]), dtype=np.float64)
+    given = pi.reshape(logpi.shape)
     if rr is not None:
         rr = np.ascontiguousarray(np.moveaxis(rr, ax, -1).reshape(logpi.shape), dtype=np.float64)
-    return Rows(logpi, rr, batch_shape, ax, pi.ndim)
+    return Rows(logpi, rr, given, batch_shape, ax, pi.ndim)
 
 
 def batch_param(value, name: str, batch_shape: tuple[int, ...], *, strict: bool) -> np.ndarray:

@@ -30,9 +30,13 @@ __all__ = [
 ]
 
 
-def _output(rows, logp_new: np.ndarray, log: bool) -> np.ndarray:
-    out = rows.restore(logp_new)
-    return out if log else np.exp(out)
+def _output(rows, logp_new: np.ndarray, log: bool, *, keep_constant=False) -> np.ndarray:
+    out = logp_new if log else np.exp(logp_new)
+    if keep_constant:
+        # Constant rewards: the policy is returned as given, bit for bit.
+        const = rows.constant_rows()
+        out[const] = rows.given[const]
+    return rows.restore(out)
 
 
 def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
@@ -66,7 +70,7 @@ def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
     out = np.empty_like(rows.logpi)
     _kernels._exact_batch(rows.logpi, rows.r, tau, out)
-    return _output(rows, out, log)
+    return _output(rows, out, log, keep_constant=True)
 
 
 def log_partition(pi_t, r, tau, *, axis=-1, log=False):
@@ -121,7 +125,7 @@ def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
     out = np.empty_like(rows.logpi)
     lam = np.empty(rows.n_rows)
     _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
-    policy = _output(rows, out, log)
+    policy = _output(rows, out, log, keep_constant=True)
     return (policy, rows.restore_batch(lam)) if return_lambda else policy
 
 
@@ -167,7 +171,7 @@ def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
     beta = batch_param(beta, "beta", rows.batch_shape, strict=False)
     out = np.empty_like(rows.logpi)
     _kernels._kl_chi2_batch(rows.logpi, rows.r, tau, beta, out)
-    return _output(rows, out, log)
+    return _output(rows, out, log, keep_constant=True)
 
 
 class BinaryUpdate(NamedTuple):
@@ -233,8 +237,11 @@ def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
         a = a.reshape(shape)
         return float(a) if a.ndim == 0 else a
 
+    # Near 1, p_new = 1 - (1 - p) x_neg is exact where exp(log p_new) rounds above 1.
+    with np.errstate(under="ignore"):
+        p_new = np.where(new[:, 0] > -np.log(2), -np.expm1(new[:, 1]), np.exp(new[:, 0]))
     return BinaryUpdate(
-        p_new=shaped(np.exp(new[:, 0])),
+        p_new=shaped(p_new),
         x_pos=shaped(np.exp(log_x_pos)),
         x_neg=shaped(np.exp(log_x_neg)),
         log_x_pos=shaped(log_x_pos),

@@ -1,0 +1,415 @@
+"""Exact PMD, PMD-mean and KL-chi2 updates (THEORY §2, §4, §5, §6).
+
+References three ways: hand-computed cases, closed forms (binary rewards,
+large-tau asymptotes) and 50-digit mpmath (tests/_mp_reference.py), plus an
+independent scipy solver of the KL-chi2 problem.
+"""
+
+import warnings
+
+import _mp_reference as ref
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.optimize import brentq
+from scipy.special import lambertw
+
+import pmdtheory as pmd
+
+LOGP_RTOL = 1e-11  # |log p - ref| <= LOGP_RTOL * max(1, |ref|)  (issue 3 §3)
+LAM_RTOL = 1e-9
+EQUIV_TOL = 1e-9  # kl_chi2_update(beta_t) vs mean_update
+PROPERTY_TOL = 1e-10  # invariances, normalisation
+KKT_TOL = 1e-9  # relative to max(|r|, tau)
+SCIPY_TOL = 1e-8  # independent brentq/lambertw solver
+CONSERVATIVE_SLACK = 1e-12
+
+pytestmark = pytest.mark.filterwarnings("error")  # numpy must stay silent on valid input
+
+
+# ---------------------------------------------------------------- strategies
+@st.composite
+def problems(draw, max_n=40, min_prob=1e-12):
+    n = draw(st.integers(2, max_n))
+    weights = draw(hnp.arrays(np.float64, n, elements=st.floats(min_prob, 1.0)))
+    pi = weights / weights.sum()
+    r = draw(hnp.arrays(np.float64, n, elements=st.floats(-1.0, 1.0)))
+    scale = draw(st.sampled_from([1e-2, 1.0, 30.0]))
+    tau = draw(st.floats(1e-3, 1e3))
+    return pi, r * scale, tau
+
+
+def log_err(ours, theirs):
+    """max over actions of |ours - ref| / max(1, |ref|), with -inf matched exactly."""
+    worst = 0.0
+    for a, b in zip(np.ravel(ours), theirs):
+        if b == -mp.inf:
+            assert a == -np.inf
+            continue
+        worst = max(worst, float(abs(mp.mpf(float(a)) - b) / max(1, abs(b))))
+    return worst
+
+
+# ------------------------------------------------------------ hand-computed
+def test_exact_update_hand_computed():
+    out = pmd.exact_update([0.5, 0.5], [1.0, 0.0], 1.0)
+    np.testing.assert_allclose(out, [np.e / (np.e + 1), 1 / (np.e + 1)], rtol=1e-15)
+    assert pmd.log_partition([0.5, 0.5], [1.0, 0.0], 1.0) == pytest.approx(
+        np.log((np.e + 1) / 2), rel=1e-15
+    )
+
+
+def test_mean_update_hand_computed_binary_case():
+    # p = 0.5, r = (1, 0), tau = 1: b = +-1/2 and by symmetry x_- = 2 - x_+, and
+    # log x_+ + lam x_+ = 1/2, log(2 - x_+) + lam (2 - x_+) = -1/2.
+    def equations(xp):
+        lam = (0.5 - np.log(xp)) / xp
+        return np.log(2 - xp) + lam * (2 - xp) + 0.5
+
+    xp = brentq(equations, 1.0, 1.999, xtol=1e-15)
+    lam_ref = (0.5 - np.log(xp)) / xp
+    out, lam = pmd.mean_update([0.5, 0.5], [1.0, 0.0], 1.0, return_lambda=True)
+    np.testing.assert_allclose(out, [xp / 2, 1 - xp / 2], rtol=1e-13)
+    assert lam == pytest.approx(lam_ref, rel=1e-12)
+
+
+def test_issue_example_hard_prompt():
+    exact = pmd.binary_update(0.01, 0.05, method="exact").p_new
+    mean = pmd.binary_update(0.01, 0.05).p_new
+    assert exact == pytest.approx(0.9999998, abs=5e-8)
+    assert mean == pytest.approx(0.379, abs=5e-4)
+
+
+# ------------------------------------------------------------------- mpmath
+def _mp_cases():
+    rng = np.random.default_rng(20260226)
+    cases = []
+    for tau in (1e-4, 1e-2, 1.0, 1e2, 1e4):
+        for spread in (1e-2, 1.0, 1e3):
+            n = int(rng.integers(2, 9))
+            pi = rng.dirichlet(np.full(n, 0.7))
+            if spread != 1.0:
+                pi[rng.integers(n)] = 1e-300  # a nearly dead action
+                pi /= pi.sum()
+            cases.append((pi, rng.uniform(-spread, spread, n) + 5.0, tau))
+    cases.append((np.array([1.0]), np.array([3.0]), 0.1))  # one action
+    cases.append((np.array([0.0, 0.3, 0.7]), np.array([1e3, 0.0, 1.0]), 1e-3))  # zero prob
+    return cases
+
+
+@pytest.mark.parametrize("case", _mp_cases(), ids=lambda c: f"n{len(c[0])}-tau{c[2]:g}")
+def test_against_mpmath(case):
+    pi, r, tau = case
+    with np.errstate(divide="ignore"):
+        logpi = np.log(pi)
+    logp, lam = pmd.mean_update(logpi, r, tau, log=True, return_lambda=True)
+    # A probability of 1e-300 moves lam by ~1e-300 relative to 1: resolve it.
+    with mp.workdps(400 if 0 < pi.min() < 1e-40 else 50):
+        mean_ref, lam_ref = ref.mean(pi, r, tau)
+    assert log_err(logp, mean_ref) < LOGP_RTOL
+    if lam_ref == 0:
+        assert lam == 0.0
+    else:
+        assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
+    assert log_err(pmd.exact_update(logpi, r, tau, log=True), ref.exact(pi, r, tau)) < LOGP_RTOL
+    beta = 0.7 * tau * max(float(lam_ref), 1e-3)
+    assert (
+        log_err(pmd.kl_chi2_update(logpi, r, tau, beta, log=True), ref.kl_chi2(pi, r, tau, beta))
+        < LOGP_RTOL
+    )
+    lp = pmd.log_partition(pi, r, tau)
+    assert abs(lp - float(ref.log_partition(pi, r, tau))) <= LOGP_RTOL * max(1, abs(lp))
+
+
+@pytest.mark.slow
+def test_against_mpmath_thousand_actions():
+    rng = np.random.default_rng(7)
+    pi = rng.dirichlet(np.full(1000, 0.3))
+    pi = np.maximum(pi, 1e-300)
+    pi /= pi.sum()
+    r = rng.uniform(0, 1, 1000)
+    logp, lam = pmd.mean_update(pi, r, 0.05, log=False, return_lambda=True)
+    mean_ref, lam_ref = ref.mean(pi, r, 0.05)
+    assert log_err(np.log(logp), mean_ref) < 1e-10  # log of the probabilities loses an ulp
+    assert log_err(pmd.mean_update(np.log(pi), r, 0.05, log=True), mean_ref) < LOGP_RTOL
+    assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
+
+
+def test_extreme_tau_stays_finite_and_correct():
+    pi, r = np.array([0.2, 0.3, 0.5]), np.array([0.0, 0.5, 1.0])
+    for tau in (1e-4, 1e4):
+        for fn in (pmd.exact_update, pmd.mean_update):
+            out = fn(pi, r, tau)
+            assert np.all(np.isfinite(out)) and out.sum() == pytest.approx(1, abs=1e-14)
+    # tau = 1e-4: exact puts everything on the best action, PMD-mean cannot (x <= 1/pi).
+    assert pmd.exact_update(pi, r, 1e-4)[2] == 1.0
+    mean, lam = pmd.mean_update(pi, r, 1e-4, return_lambda=True)
+    assert np.isfinite(lam) and lam > 0 and mean[2] > 0.5
+
+
+def test_constant_rewards_return_pi_exactly():
+    pi = np.array([[0.25, 0.75], [0.1, 0.9]])
+    out, lam = pmd.mean_update(pi, np.full((2, 2), 0.3), 0.01, return_lambda=True)
+    np.testing.assert_array_equal(out, pi)
+    np.testing.assert_array_equal(lam, [0.0, 0.0])
+    # rewards only differ where pi = 0: still constant on the support
+    out, lam = pmd.mean_update([0.0, 1.0], [5.0, 1.0], 0.1, return_lambda=True)
+    assert lam == 0.0 and out[1] == 1.0
+    np.testing.assert_array_equal(pmd.kl_chi2_update(pi, np.ones((2, 2)), 1.0, 2.0), pi)
+
+
+def test_zero_probability_actions_stay_zero_and_their_rewards_do_not_matter():
+    pi = np.array([0.0, 0.4, 0.6, 0.0])
+    half = np.log(0.5)
+    a = pmd.mean_update(pi, [100.0, 0.0, 1.0, -7.0], 0.1)
+    b = pmd.mean_update(pi, [-3.0, 0.0, 1.0, 1e6], 0.1)
+    np.testing.assert_array_equal(a, b)
+    assert a[0] == 0 and a[3] == 0
+    logp = pmd.exact_update([-np.inf, half, half, -np.inf], [1.0, 0.0, 1.0, 0.0], 0.1, log=True)
+    assert logp[0] == -np.inf and logp[3] == -np.inf
+
+
+def test_batching_axis_and_broadcast_tau():
+    rng = np.random.default_rng(1)
+    pi = rng.dirichlet(np.ones(5), size=(3, 4))
+    r = rng.uniform(size=(3, 4, 5))
+    tau = np.array([0.1, 1.0, 10.0])[:, None]
+    out, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    assert out.shape == (3, 4, 5) and lam.shape == (3, 4)
+    for i in range(3):
+        for j in range(4):
+            single, lam_ij = pmd.mean_update(pi[i, j], r[i, j], tau[i, 0], return_lambda=True)
+            np.testing.assert_array_equal(out[i, j], single)
+            assert lam[i, j] == lam_ij
+    moved = pmd.mean_update(np.moveaxis(pi, -1, 0), np.moveaxis(r, -1, 0), tau, axis=0)
+    np.testing.assert_array_equal(np.moveaxis(moved, 0, -1), out)
+    beta = pmd.implicit_beta(pi, r, tau)
+    np.testing.assert_allclose(beta, tau * lam, rtol=1e-15)
+
+
+# --------------------------------------------------------------- properties
+@settings(max_examples=60, deadline=None)
+@given(problems())
+def test_properties_normalisation_shift_scale_permutation(problem):
+    pi, r, tau = problem
+    for fn in (pmd.exact_update, pmd.mean_update):
+        base = fn(pi, r, tau)
+        assert abs(base.sum() - 1) < PROPERTY_TOL
+        np.testing.assert_allclose(fn(pi, r + 3.25, tau), base, rtol=1e-8, atol=PROPERTY_TOL)
+        np.testing.assert_allclose(fn(pi, 4 * r, 4 * tau), base, rtol=1e-8, atol=PROPERTY_TOL)
+        perm = np.random.default_rng(len(pi)).permutation(len(pi))
+        np.testing.assert_allclose(
+            fn(pi[perm], r[perm], tau), base[perm], rtol=1e-8, atol=PROPERTY_TOL
+        )
+    _, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    _, lam_scaled = pmd.mean_update(pi, 4 * r, 4 * tau, return_lambda=True)
+    assert lam_scaled == pytest.approx(lam, rel=1e-7, abs=1e-300)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems())
+def test_mean_update_is_kl_chi2_with_implicit_beta(problem):
+    """THEORY §5: the KKT residual is constant and kl_chi2(beta_t) reproduces PMD-mean."""
+    pi, r, tau = problem
+    new, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    beta = pmd.implicit_beta(pi, r, tau)
+    assert beta == pytest.approx(tau * lam, rel=1e-15)
+    logx = pmd.mean_update(np.log(pi), r, tau, log=True) - np.log(pi)  # no underflow
+    resid = tau * logx + beta * np.exp(logx) - r
+    assert np.ptp(resid) <= KKT_TOL * max(np.ptp(r), tau, 1e-300)
+    np.testing.assert_allclose(
+        pmd.kl_chi2_update(pi, r, tau, beta), new, rtol=EQUIV_TOL, atol=1e-300
+    )
+
+
+def _scipy_kl_chi2(pi, r, tau, beta):
+    """Independent solver: x = (tau/beta) W0((beta/tau) e^{(r - nu)/tau}), brentq on nu."""
+
+    def excess(nu):
+        x = (tau / beta) * lambertw((beta / tau) * np.exp((r - nu) / tau)).real
+        return pi @ x - 1
+
+    nu = brentq(excess, r.min() - 50 * tau - beta, r.max() + beta, xtol=1e-14)
+    return pi * (tau / beta) * lambertw((beta / tau) * np.exp((r - nu) / tau)).real
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(max_n=10, min_prob=1e-3), st.floats(1e-3, 10.0))
+def test_kl_chi2_against_independent_scipy_solver(problem, beta_scale):
+    pi, r, tau = problem
+    assume(np.ptp(r) / tau < 30)  # keeps the scipy reference's exp() in range
+    beta = beta_scale * tau
+    np.testing.assert_allclose(
+        pmd.kl_chi2_update(pi, r, tau, beta),
+        _scipy_kl_chi2(pi, r, tau, beta),
+        rtol=SCIPY_TOL,
+        atol=1e-14,
+    )
+    beta_t = pmd.implicit_beta(pi, r, tau)
+    if beta_t > 0:
+        np.testing.assert_allclose(
+            pmd.mean_update(pi, r, tau),
+            _scipy_kl_chi2(pi, r, tau, beta_t),
+            rtol=SCIPY_TOL,
+            atol=1e-14,
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems())
+def test_beta_zero_is_exact_and_large_beta_is_conservative(problem):
+    pi, r, tau = problem
+    np.testing.assert_array_equal(
+        pmd.kl_chi2_update(pi, r, tau, 0.0), pmd.exact_update(pi, r, tau)
+    )
+    gains = [pmd.kl_chi2_update(pi, r, tau, beta) @ r for beta in (0.0, 0.1, 1.0, 10.0)]
+    assert all(b <= a + 1e-12 * max(1, abs(a)) for a, b in zip(gains, gains[1:]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(problems())
+def test_pmd_mean_is_conservative(problem):
+    """THEORY §6: E_mean[r] <= E_exact[r] and KL(mean||pi_t) <= KL(exact||pi_t)."""
+    pi, r, tau = problem
+    mean, exact = pmd.mean_update(pi, r, tau), pmd.exact_update(pi, r, tau)
+    scale = max(np.abs(r).max(), 1e-300)
+    assert mean @ r <= exact @ r + CONSERVATIVE_SLACK * scale
+    assert pmd.kl(mean, pi) <= pmd.kl(exact, pi) * (1 + 1e-9) + CONSERVATIVE_SLACK
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(min_prob=1e-6))
+def test_large_tau_asymptotes(problem):
+    pi, r, _ = problem
+    var = pi @ (r - pi @ r) ** 2
+    assume(var > 1e-8 * max(1.0, np.abs(r).max()) ** 2)
+    tau = 1e4 * max(np.abs(r).max(), 1e-3)
+    _, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    assert lam * 2 * tau**2 / var == pytest.approx(1, rel=1e-3)
+    gap = pmd.log_partition(pi, r, tau) - pi @ r
+    assert gap * 2 * tau / var == pytest.approx(1, rel=1e-3)
+
+
+def test_log_partition_limits_and_jensen():
+    pi, r = np.array([0.1, 0.6, 0.3]), np.array([2.0, -1.0, 0.5])
+    rbar = pi @ r
+    taus = np.geomspace(1e-4, 1e4, 30)
+    lp = np.array([pmd.log_partition(pi, r, t) for t in taus])
+    assert np.all(lp >= rbar) and np.all(np.diff(lp) < 0)  # decreasing in tau
+    assert lp[0] == pytest.approx(2.0, abs=1e-3 * 10)  # tau -> 0: max r (+ tau log pi_max)
+    assert lp[-1] == pytest.approx(rbar, abs=1e-3)
+
+
+# ------------------------------------------------------------ binary rewards
+def test_binary_update_relations():
+    p = np.linspace(0.001, 0.999, 101)
+    for tau in (0.01, 0.05, 0.5, 5.0):
+        res = pmd.binary_update(p, tau)
+        np.testing.assert_allclose(p * res.x_pos + (1 - p) * res.x_neg, 1, rtol=1e-12)
+        np.testing.assert_allclose(res.log_x_pos + res.lam * res.x_pos, (1 - p) / tau, rtol=1e-11)
+        np.testing.assert_allclose(
+            res.log_x_neg + res.lam * res.x_neg, -p / tau, rtol=1e-11, atol=1e-12
+        )
+        # x_- < exp(-p/tau): the gap is lam x_- > 0, below rounding once p/tau is large
+        assert np.all(res.log_x_neg <= -p / tau * (1 - 1e-15))
+        assert np.all(res.lam * res.x_neg > 0)
+        np.testing.assert_allclose(res.p_new, p * res.x_pos, rtol=1e-12)
+        two = pmd.mean_update(np.stack([p, 1 - p], -1), [1.0, 0.0], tau)
+        np.testing.assert_allclose(two[:, 0], res.p_new, rtol=1e-12)
+        ex = pmd.binary_update(p, tau, method="exact")
+        odds = p / (1 - p) * np.exp(1 / tau)
+        np.testing.assert_allclose(ex.p_new, odds / (1 + odds), rtol=1e-12)
+        assert np.all(ex.lam == 0) and np.all(res.p_new <= ex.p_new)
+        # lam(p) is unimodal, largest near p = 1/2
+        d = np.sign(np.diff(res.lam))
+        assert np.count_nonzero(np.diff(d)) == 1 and 0.3 < p[np.argmax(res.lam)] < 0.7
+
+
+def test_binary_failure_mass_bound_is_approached_for_large_p_over_tau():
+    p, tau = 0.5, 0.01
+    res = pmd.binary_update(p, tau)
+    bound = (1 - p) * np.exp(-p / tau)
+    failure_mass = (1 - p) * res.x_neg  # 1 - p_new rounds to 0 here
+    assert failure_mass <= bound and res.lam * res.x_neg > 0
+    assert failure_mass / bound > 0.9
+
+
+def test_binary_update_edges_and_broadcast():
+    res = pmd.binary_update(np.array([0.0, 1.0]), 0.1)
+    np.testing.assert_array_equal(res.p_new, [0.0, 1.0])
+    np.testing.assert_array_equal(res.lam, [0.0, 0.0])
+    out = pmd.binary_update(np.array([[0.1], [0.2]]), np.array([0.1, 1.0, 10.0]))
+    assert out.p_new.shape == (2, 3)
+    assert isinstance(pmd.binary_update(0.3, 0.2).p_new, float)
+    tiny = pmd.binary_update(0.5, 1e-4, method="exact")
+    assert tiny.x_neg == 0.0 and np.isfinite(tiny.log_x_neg)
+
+
+# --------------------------------------------------------------- bad input
+BAD_POLICY = [
+    ([0.5, np.nan], [1.0, 0.0], "pi_t"),
+    ([0.5, 0.5], [np.inf, 0.0], "r"),
+    ([0.5, 0.5], [np.nan, 0.0], "r"),
+    ([1.5, -0.5], [1.0, 0.0], "pi_t"),
+    ([0.5, 0.6], [1.0, 0.0], "pi_t"),
+    ([0.0, 0.0], [1.0, 0.0], "pi_t"),
+    ([0.5, 0.5], [1.0, 0.0, 2.0], "r"),
+    (0.5, 1.0, "pi_t"),
+    ([], [], "pi_t"),
+    ("ab", [1.0], "pi_t"),
+]
+
+
+@pytest.mark.parametrize("pi, r, name", BAD_POLICY)
+@pytest.mark.parametrize(
+    "fn", [pmd.exact_update, pmd.mean_update, pmd.log_partition, pmd.implicit_beta]
+)
+def test_bad_policy_or_reward_raises(fn, pi, r, name):
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        fn(pi, r, 0.1)
+
+
+@pytest.mark.parametrize("tau", [0.0, -1.0, np.inf, np.nan, [0.1, 0.2, 0.3]])
+def test_bad_tau_raises(tau):
+    for fn in (pmd.exact_update, pmd.mean_update, pmd.log_partition, pmd.implicit_beta):
+        with pytest.raises(ValueError, match="^tau:"):
+            fn([[0.5, 0.5], [0.2, 0.8]], [1.0, 0.0], tau)
+    with pytest.raises(ValueError, match="^tau:"):
+        pmd.binary_update([0.5, 0.5, 0.5], tau if np.ndim(tau) == 0 else [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("beta", [-1e-9, np.nan, np.inf])
+def test_bad_beta_raises(beta):
+    with pytest.raises(ValueError, match="^beta:"):
+        pmd.kl_chi2_update([0.5, 0.5], [1.0, 0.0], 0.1, beta)
+
+
+def test_log_inputs_validation():
+    assert pmd.mean_update([0.0, -np.inf], [1.0, 0.0], 0.1, log=True)[1] == -np.inf
+    with pytest.raises(ValueError, match="^pi_t:"):
+        pmd.mean_update([np.inf, 0.0], [1.0, 0.0], 0.1, log=True)
+    with pytest.raises(ValueError, match="^pi_t:"):
+        pmd.mean_update([-np.inf, -np.inf], [1.0, 0.0], 0.1, log=True)
+    with pytest.raises(ValueError, match="^pi_t:"):
+        pmd.mean_update(np.log([0.5, 0.6]), [1.0, 0.0], 0.1, log=True)
+
+
+def test_other_bad_arguments():
+    with pytest.raises(ValueError, match="^p:"):
+        pmd.binary_update(1.2, 0.1)
+    with pytest.raises(ValueError, match="^p:"):
+        pmd.binary_update(np.nan, 0.1)
+    with pytest.raises(ValueError, match="^method:"):
+        pmd.binary_update(0.3, 0.1, method="part")
+    with pytest.raises(ValueError, match="^axis:"):
+        pmd.mean_update([0.5, 0.5], [1.0, 0.0], 0.1, axis=3)
+
+
+def test_probabilities_summing_to_one_within_1e8_are_accepted():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = pmd.mean_update([0.5, 0.5 + 5e-9], [1.0, 0.0], 0.1)
+    assert out.sum() == pytest.approx(1, abs=1e-15)
