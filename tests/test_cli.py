@@ -1,0 +1,71 @@
+"""The console script: `pmdtheory update`, error handling, and a lazy import."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pmdtheory.cli import main
+
+IMPORT_BUDGET_S = 1.5
+
+
+def test_update_prints_the_issue_example(capsys):
+    assert main(["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "0.05"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[1][:3] == ["0", "1", "0.01"]
+    assert float(rows[1][3]) == pytest.approx(0.9999998, abs=5e-8)
+    assert float(rows[1][4]) == pytest.approx(0.379, abs=5e-4)
+    assert "beta_t" in out and "lambda" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["update", "--pi", "0.5,0.6", "--r", "1,0", "--tau", "0.1"],
+        ["update", "--pi", "0.5,0.5", "--r", "1,0", "--tau", "-1"],
+        ["update", "--pi", "0.5,0.5", "--r", "1", "--tau", "0.1"],
+        ["update", "--pi", "x", "--r", "1", "--tau", "0.1"],
+        ["update", "--pi", "0.5,0.5"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("pmdtheory: error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_module_entry_point_and_lazy_import():
+    code = (
+        "import time, sys; t = time.perf_counter(); import pmdtheory; "
+        "dt = time.perf_counter() - t; "
+        "heavy = [m for m in ('torch', 'sympy', 'pandas', 'matplotlib') if m in sys.modules]; "
+        "print(dt, heavy, len(pmdtheory._kernels._mean_batch.overloads))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    dt, rest = out.stdout.split(" ", 1)
+    assert float(dt) < IMPORT_BUDGET_S
+    assert rest.strip() == "[] 0"  # no heavy module, no kernel compiled at import
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pmdtheory",
+            "update",
+            "--pi",
+            "0.5,0.5",
+            "--r",
+            "1,0",
+            "--tau",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0 and "PMD-mean" in run.stdout

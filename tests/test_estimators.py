@@ -1,0 +1,89 @@
+"""Sampled baselines and targets against a direct transcription of THEORY §3."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from pmdtheory.estimators import BASELINES, advantages, baseline, targets
+
+EST_RTOL = 1e-12
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+def direct(r, kind, tau, eps=1e-6):
+    """One group, formulas as written, with Python loops and no tricks."""
+    k = len(r)
+    out = []
+    for i in range(k):
+        others = [r[j] for j in range(k) if j != i]
+        if kind in ("mean", "grpo"):
+            out.append(sum(r) / k)
+        elif kind == "loo_mean":
+            out.append(sum(others) / (k - 1))
+        elif kind == "partition":
+            m = max(r)
+            out.append(m + tau * np.log(sum(np.exp((x - m) / tau) for x in r) / k))
+        else:
+            m = max(others)
+            out.append(m + tau * np.log(sum(np.exp((x - m) / tau) for x in others) / (k - 1)))
+    return np.array(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.integers(2, 12), elements=st.floats(-3, 3)),
+    st.floats(0.01, 10),
+    st.sampled_from(BASELINES),
+)
+def test_matches_direct_formulas(r, tau, kind):
+    ours = baseline(r, kind=kind, tau=tau)
+    np.testing.assert_allclose(ours, direct(r, kind, tau), rtol=EST_RTOL, atol=EST_RTOL)
+    adv = advantages(r, kind=kind, tau=tau)
+    expect = r - direct(r, kind, tau)
+    if kind == "grpo":
+        expect = expect / (np.std(r, ddof=1) + 1e-6)
+    np.testing.assert_allclose(adv, expect, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(targets(r, kind=kind, tau=tau), adv / tau, rtol=1e-15)
+
+
+def test_lone_success_loo_partition_is_exact():
+    # THEORY §3: "group total minus own term" would give 0.816 here; the right value is 0.
+    r = np.array([1.0, 0.0, 0.0, 0.0])
+    b = baseline(r, kind="loo_partition", tau=0.01)
+    assert b[0] == 0.0
+    assert advantages(r, kind="loo_partition", tau=0.01)[0] == 1.0
+    np.testing.assert_allclose(b[1:], 0.01 * np.log((np.exp(100) + 2) / 3), rtol=1e-14)
+
+
+def test_tiny_tau_no_overflow_and_batch_axis():
+    r = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    b = baseline(r, kind="partition", tau=1e-4)
+    assert np.all(np.isfinite(b)) and b[0, 0] == pytest.approx(1 - 1e-4 * np.log(2))
+    per_group_tau = np.array([1e-4, 1.0])
+    np.testing.assert_array_equal(
+        baseline(r.T, kind="loo_partition", tau=per_group_tau, axis=0).T,
+        baseline(r, kind="loo_partition", tau=per_group_tau),
+    )
+    assert baseline(r, kind="loo_partition", tau=per_group_tau)[1, 0] == 0.0
+    np.testing.assert_array_equal(advantages(r, kind="grpo")[1], 0.0)  # constant group
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="^kind:"):
+        baseline([1.0, 0.0], kind="median")
+    with pytest.raises(ValueError, match="^r:"):
+        baseline([1.0], kind="loo_mean")
+    with pytest.raises(ValueError, match="^r:"):
+        baseline([np.nan, 1.0], kind="mean")
+    with pytest.raises(ValueError, match="^r:"):
+        baseline(np.zeros((2, 0)), kind="mean")
+    with pytest.raises(ValueError, match="^tau:"):
+        baseline([1.0, 0.0], kind="partition")
+    with pytest.raises(ValueError, match="^tau:"):
+        targets([1.0, 0.0], kind="mean", tau=0.0)
+    with pytest.raises(ValueError, match="^tau:"):
+        baseline([1.0, 0.0], kind="loo_partition", tau=-1.0)
+    with pytest.raises(ValueError, match="^axis:"):
+        baseline([1.0, 0.0], kind="mean", axis=2)
