@@ -62,7 +62,7 @@ def finish(fig, df: pd.DataFrame, name: str, args) -> None:
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     csv = data / f"{name}.csv"
-    df.to_csv(csv, index=False, float_format="%.10g")
+    df.to_csv(csv, index=False, float_format="%.12g")
     paths.append(csv)
     dt = time.perf_counter() - args.t0
     print(f"{name}: wrote {', '.join(str(p) for p in paths)} ({len(df)} rows, {dt:.1f} s)")

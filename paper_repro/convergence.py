@@ -41,9 +41,9 @@ def main(argv=None) -> None:
 
     args = parse_args(__doc__, argv, extra)
     q = args.quick
-    pop_iters, mdp_iters, prompt_iters = (40, 30, 12) if q else (300, 120, 40)
+    pop_iters, mdp_iters, prompt_iters = (40, 20, 10) if q else (300, 120, 40)
     seeds = [args.seed] if q else [args.seed + i for i in range(3)]
-    n_prompts = 200 if q else 1000
+    n_prompts = 100 if q else 1000
     mdp = TabularMDP.random(20, 4, gamma=0.9, seed=args.seed)
     env = PromptPopulation.random(n_prompts, 32, seed=args.seed)
 

@@ -64,7 +64,7 @@ def summarise(s: pd.DataFrame, pp: pd.DataFrame, p0: np.ndarray, iters: int, **c
 def main(argv=None) -> None:
     args = parse_args(__doc__, argv)
     q = args.quick
-    n_prompts, iters = (300, 10) if q else (1000, 30)
+    n_prompts, iters = (150, 8) if q else (1000, 30)
     ks = (4, 16) if q else (4, 8, 16)
     stales = (0, 4) if q else (0, 1, 2, 4)
     seeds = [args.seed] if q else [args.seed, args.seed + 1]
