@@ -117,13 +117,7 @@ def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r") -> Rows
         raise ValueError(f"{pi_name}: must have at least one dimension (the actions)")
     rr = None
     if r is not None:
-        rr = float_array(r, r_name)
-        try:
-            pi, rr = np.broadcast_arrays(pi, rr)
-        except ValueError:
-            raise ValueError(
-                f"{r_name}: shape {rr.shape} does not broadcast with {pi_name} shape {pi.shape}"
-            ) from None
+        pi, rr = broadcast(pi, float_array(r, r_name), pi_name, r_name)
         require_finite(rr, r_name)
     ax = _normalise_axis(axis, pi.ndim)
     pi = np.moveaxis(pi, ax, -1)
@@ -136,6 +130,15 @@ def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r") -> Rows
     if rr is not None:
         rr = np.ascontiguousarray(np.moveaxis(rr, ax, -1).reshape(logpi.shape), dtype=np.float64)
     return Rows(logpi, rr, given, batch_shape, ax, pi.ndim)
+
+
+def broadcast(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str):
+    """``np.broadcast_arrays(a, b)``, failing with a ``ValueError`` that names ``name_b``."""
+    try:
+        return np.broadcast_arrays(a, b)
+    except ValueError:
+        msg = f"{name_b}: shape {b.shape} does not broadcast with {name_a} shape {a.shape}"
+        raise ValueError(msg) from None
 
 
 def batch_param(value, name: str, batch_shape: tuple[int, ...], *, strict: bool) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._validate import batch_param, choice, policy_rows, probability
+from ._validate import batch_param, broadcast, choice, policy_rows, probability
 
 __all__ = [
     "exact_update",
@@ -209,12 +209,7 @@ def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
     choice(method, "method", ("mean", "exact"))
     p_arr = probability(p, "p")
     tau_arr = batch_param(tau, "tau", np.shape(tau), strict=True).reshape(np.shape(tau))
-    try:
-        p_arr, tau_arr = np.broadcast_arrays(p_arr, tau_arr)
-    except ValueError:
-        raise ValueError(
-            f"tau: shape {tau_arr.shape} does not broadcast with p shape {p_arr.shape}"
-        ) from None
+    p_arr, tau_arr = broadcast(p_arr, tau_arr, "p", "tau")
     shape = p_arr.shape
     p_flat = np.ascontiguousarray(p_arr.reshape(-1))
     tau_flat = np.ascontiguousarray(tau_arr.reshape(-1))
