@@ -6,12 +6,15 @@ SmolLM2-135M (GGUF, de-quantised) for 2 steps on CPU with TRL's own generation l
 
 import importlib.util
 import math
+import re
 import time
 import warnings
 from collections import defaultdict
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import brentq
 from scipy.special import lambertw, logsumexp
@@ -343,3 +346,37 @@ def test_pmd_trainer_trains_smollm2_two_steps(tmp_path, monkeypatch):
     assert second["pmd/abs_log_ratio"] > 0.0
     assert any(not torch.equal(a, b.detach()) for a, b in zip(before, watched, strict=True))
     print(f"smoke total {total_s:.1f}s (budget {SMOKE_BUDGET_S:.0f}s, not asserted)")
+
+
+# ---------------------------------------------------------------- paper_repro/trl_pmd.py
+
+
+def load_script():
+    path = Path(__file__).resolve().parents[1] / "paper_repro" / "trl_pmd.py"
+    spec = importlib.util.spec_from_file_location("trl_pmd_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_reward_dataset_and_figure(tmp_path):
+    script = load_script()
+    completions = [[{"content": c}] for c in ["7", "It is 3 + 4 = 7.", "7 or 8", "seven", ""]]
+    assert script.correct(completions, answer=[7] * 5) == [1.0, 1.0, 0.0, 0.0, 0.0]
+    data = script.arithmetic_dataset(6, seed=1)
+    assert data.num_rows == 6
+    assert data["prompt"] == script.arithmetic_dataset(6, seed=1)["prompt"]  # seeded
+    for row in data:
+        a, b = map(int, re.findall(r"\d+", row["prompt"][0]["content"]))
+        assert row["answer"] == a + b and 1 <= a <= 20 and 1 <= b <= 20
+    args = script.parse_args(["--quick", "--out", str(tmp_path)])
+    assert args.steps == 2 and args.device == "cpu"
+    nan = float("nan")
+    df = pd.DataFrame({
+        "step": [1, 2], "generated": [1, 0], "reward_mean": [0.25, nan],
+        "response_length": [12.0, nan], "entropy": [1.9, 1.8], "beta_mean": [0.2, nan],
+        "residual_sq": [10.0, 4.0], "abs_log_ratio": [0.0, 1.2],
+    })  # fmt: skip
+    paths = script.plot(df, args)
+    assert (tmp_path / "trl_training.png") in paths
+    assert (tmp_path / "trl_training.png").stat().st_size > 10_000
