@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -80,7 +80,7 @@ def policies(n_actions=(2, 8), *, min_prob: float = 1e-6, log: bool = False, all
         n = draw(st.integers(lo, hi))
         z = np.array(draw(st.lists(st.floats(-SPREAD, SPREAD), min_size=n, max_size=n)))
         support = np.ones(n, dtype=bool)
-        if allow_zero and n > 1:
+        if allow_zero and n > 1 and draw(st.booleans()):
             support = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
             support[draw(st.integers(0, n - 1))] = True
         z = np.where(support, z, -np.inf)
@@ -261,6 +261,7 @@ def check_kl_chi2_equivalence(
     kkt_atol: float = 1e-7,
     max_examples: int = 100,
     seed: int = 0,
+    shrink: bool = True,
 ) -> None:
     r"""Property-test a PMD-mean implementation against pmdtheory's KL-chi^2 step.
 
@@ -275,6 +276,9 @@ def check_kl_chi2_equivalence(
        the equivalence of THEORY §5;
     4. with ``returns_lambda=True`` (``update_fn`` returns ``(policy, lam)``):
        :math:`\tau\lambda` matches :math:`\beta_t` (``rtol``, and ``atol`` scaled by tau).
+
+    ``seed`` fixes hypothesis' draws; ``shrink=False`` skips shrinking a failure to a
+    minimal example (faster, a less readable report).
 
     Raises
     ------
@@ -296,6 +300,7 @@ def check_kl_chi2_equivalence(
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],
+        phases=[Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else []),
     )
     @given(problem=problems)
     def equivalence(problem):
@@ -319,4 +324,8 @@ def check_kl_chi2_equivalence(
                 f"tau * lam = {got!r} but beta_t = {beta_t!r}"
             )
 
-    equivalence()
+    try:
+        equivalence()
+    except ExceptionGroup as group:  # hypothesis found several distinct failures
+        messages = "\n".join(f"- {type(e).__name__}: {e}" for e in group.exceptions)
+        raise AssertionError(f"{len(group.exceptions)} distinct failures:\n{messages}") from group
