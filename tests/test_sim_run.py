@@ -71,6 +71,19 @@ def test_population_methods_equal_repeated_core_updates(prompts, method, update,
     assert df["iter"].tolist() == list(range(iters + 1))
 
 
+def test_long_population_runs_stay_finite():
+    """Policies that become deterministic (wrong answers' probabilities underflow)
+    keep following the core updates: no NaN, success -> 1."""
+    env = PromptPopulation.random(200, 32, seed=0)
+    df, per = run(env, ["exact", "mean"], iters=45, tau=0.05, per_prompt=True)
+    steps = df[df["iter"] > 0].drop(columns=["method", "value", "subopt"])
+    assert np.isfinite(steps.to_numpy(float)).all()
+    path = _population_path(mean_update, env, 0.05, 45)
+    got = per[(per["method"] == "mean") & (per["iter"] == 45)]["reward"].to_numpy()
+    np.testing.assert_allclose(got, (np.exp(path[-1]) * env.R).sum(axis=1), atol=TOL_POP)
+    assert got.min() > 1 - 1e-9
+
+
 def test_population_target_errors(prompts):
     """Exact PMD regresses on the exact log-ratio (error 0); PMD-mean is off by
     (tau log Z - rbar)/tau on every action, the paper's systematic offset."""
@@ -111,30 +124,32 @@ def test_baselines_kernel_matches_estimators(kind):
 
 
 @pytest.mark.parametrize(
-    "kind, noise, fit_steps, stale",
+    "kind, noise, fit_steps, stale, n",
     [
-        ("mean", "none", 1, False),
-        ("loo_mean", "bernoulli", 3, True),
-        ("partition", "gaussian", 2, False),
-        ("loo_partition", "none", 4, True),
-        ("grpo", "bernoulli", 1, False),
+        ("mean", "none", 1, False, 9),
+        ("loo_mean", "bernoulli", 3, True, 9),
+        ("partition", "gaussian", 2, False, 9),
+        ("loo_partition", "none", 4, True, 9),
+        ("grpo", "bernoulli", 1, False, 9),
+        ("mean", "none", 2, True, 300),  # long rows draw by binary search
     ],
 )
-def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale):
-    env = Bandit.random(700, 9, noise=noise, sigma=0.5, seed=1)
+def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n):
+    assert (n > K._LINEAR_SEARCH) == (n == 300)
+    env = Bandit.random(700, n, noise=noise, sigma=0.5, seed=1)
     logpi = env.logpi0.copy()
     logpi[::7, 2] = -np.inf  # actions outside the support stay there
     logpi -= np.log(np.exp(logpi).sum(axis=1, keepdims=True))
-    samp = logpi + 0.3 * np.cos(np.arange(9)) if stale else logpi
+    samp = logpi + 0.3 * np.cos(np.arange(n)) if stale else logpi
     samp = samp - np.log(np.exp(samp).sum(axis=1, keepdims=True))
     tau, k, lr, seed, it = 0.2, 6, 3.0, 11, 4
-    out = np.empty_like(logpi)
+    out, pi_out = np.empty_like(logpi), np.empty_like(logpi)
     stats = np.empty((700, K.N_STATS))
     code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
     code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
-        logpi, samp, not stale, env.R, env.noise_code, env.sigma, k, code[kind], tau, 1e-6, lr,
-        fit_steps, seed, it, True, out, stats,
+        logpi, np.exp(logpi), samp, np.exp(samp), env.R, env.noise_code, env.sigma, k,
+        code[kind], tau, 1e-6, lr, fit_steps, seed, it, True, out, pi_out, stats,
     )  # fmt: skip
     want, reward, kl, ent, t = ref.sampled_step(
         logpi, samp, env.R, k=k, baseline=kind, tau=tau, lr=lr, fit_steps=fit_steps, seed=seed,
@@ -143,6 +158,7 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale):
     assert np.array_equal(np.isinf(out), np.isinf(want))
     fin = np.isfinite(want)
     np.testing.assert_allclose(out[fin], want[fin], atol=TOL_REF, rtol=0)
+    np.testing.assert_allclose(pi_out, np.exp(want), atol=TOL_REF, rtol=0)
     np.testing.assert_allclose(stats[:, K.REWARD], reward, atol=TOL_REF, rtol=0)
     np.testing.assert_allclose(stats[:, K.KL], kl, atol=TOL_REF, rtol=0)
     np.testing.assert_allclose(stats[:, K.ENTROPY], ent, atol=TOL_REF, rtol=0)

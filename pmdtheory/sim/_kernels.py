@@ -59,31 +59,6 @@ def _search(cdf, u):
 
 
 @njit(cache=True)
-def _mean_row_safe(logpi, R, tau, out):
-    """PMD-mean row (pmdtheory._kernels._mean_row), guarded against underflowed support.
-
-    When every action whose probability is representable (exp(logpi) > 0) has
-    the same reward, the core solver sees a zero variance with a non-constant
-    reward on the log support and returns NaN. The step is then the identity
-    to double precision in probability space (lam underflows), so return it.
-    """
-    r0 = math.nan
-    constant = True
-    for a in range(logpi.size):
-        if math.exp(logpi[a]) > 0.0:
-            if r0 != r0:
-                r0 = R[a]
-            elif R[a] != r0:
-                constant = False
-                break
-    if constant:
-        for a in range(logpi.size):
-            out[a] = logpi[a]
-        return 0.0
-    return _mean_row(logpi, R, tau, out)
-
-
-@njit(cache=True)
 def _count_below(cdf, u):
     """First index with cdf > u, as a branch-free count (vectorises; for short rows)."""
     c = 0
@@ -257,8 +232,9 @@ def _fit_row(theta, e0, logpi_samp, y, t, tau, lr, fit_steps, g, p):
             for a in range(n):
                 s += e0[a]
             z = math.log(s)
+            inv = 1.0 / s
             for a in range(n):
-                p[a] = e0[a] / s
+                p[a] = e0[a] * inv
         else:
             # log-sum-exp and probabilities from one set of exponentials
             m = -math.inf
@@ -269,8 +245,9 @@ def _fit_row(theta, e0, logpi_samp, y, t, tau, lr, fit_steps, g, p):
                 p[a] = math.exp(theta[a] - m)
                 s += p[a]
             z = m + math.log(s)
+            inv = 1.0 / s
             for a in range(n):
-                p[a] /= s
+                p[a] *= inv
         for a in range(n):
             g[a] = 0.0
         e_sum = 0.0
@@ -290,16 +267,18 @@ def _fit_row(theta, e0, logpi_samp, y, t, tau, lr, fit_steps, g, p):
         p[a] = math.exp(theta[a] - m)
         s += p[a]
     z = m + math.log(s)
+    inv = 1.0 / s
     for a in range(n):
         theta[a] -= z
-        p[a] /= s
+        p[a] *= inv
 
 
 @njit(cache=True, parallel=True)
 def _sampled_step(
     logpi,
+    pi,
     logpi_samp,
-    on_policy,
+    pi_samp,
     R,
     noise,
     sigma,
@@ -313,33 +292,28 @@ def _sampled_step(
     it,
     diag,
     out,
+    pi_out,
     stats,
 ):
-    """One sampled PMD iteration (THEORY §3) for every context; writes out and stats.
+    """One sampled PMD iteration (THEORY §3) for every context; writes out, pi_out, stats.
 
-    ``on_policy`` says that ``logpi_samp`` equals ``logpi`` (staleness 0): then
-    one set of exponentials serves both.
+    ``pi = exp(logpi)`` and ``pi_samp = exp(logpi_samp)`` come in with the
+    log-policies, and ``pi_out = exp(out)`` goes out: the probabilities are
+    carried from one iteration to the next instead of being recomputed (the
+    exponentials are a large part of the cost). On-policy, ``pi_samp`` and
+    ``logpi_samp`` may be the very arrays ``pi`` and ``logpi``.
     """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):
-        ps = np.empty(n)
-        e0 = np.empty(n)
         cdf = np.empty(n)
         g = np.empty(n)
-        p = np.empty(n)
         y = np.empty(k, dtype=np.int64)
         r = np.empty(k)
         B = np.empty(k)
         t = np.empty(k)
         for row in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
-            for a in range(n):
-                ps[a] = math.exp(logpi_samp[row, a])
-            if on_policy:
-                e0[:] = ps
-            else:
-                for a in range(n):
-                    e0[a] = math.exp(logpi[row, a])
+            ps = pi_samp[row]
             _sample_rewards(ps, R[row], noise, sigma, seed, it, row, cdf, y, r)
             scale = _baselines(r, baseline, tau, eps, B)
             for i in range(k):
@@ -356,10 +330,11 @@ def _sampled_step(
                 st[base] += err
                 st[base + 1] += err * err
                 st[base + 2] += 1.0
-            st[LAM] = _mean_row_safe(logpi[row], R[row], tau, g) if diag else math.nan
+            st[LAM] = _mean_row(logpi[row], R[row], tau, g) if diag else math.nan
             theta = out[row]
             theta[:] = logpi[row]
-            _fit_row(theta, e0, logpi_samp[row], y, t, tau, lr, fit_steps, g, p)
+            p = pi_out[row]
+            _fit_row(theta, pi[row], logpi_samp[row], y, t, tau, lr, fit_steps, g, p)
             reward = 0.0
             kl = 0.0
             ent = 0.0
@@ -393,12 +368,12 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
                 st[j] = 0.0
             lam = math.nan
             if method == POP_MEAN:
-                lam = _mean_row_safe(logpi[p], R[p], tau, out[p])
+                lam = _mean_row(logpi[p], R[p], tau, out[p])
             else:
                 if method == POP_EXACT:
                     _exact_row(logpi[p], R[p], tau, out[p])
                 if diag:
-                    lam = _mean_row_safe(logpi[p], R[p], tau, scratch)
+                    lam = _mean_row(logpi[p], R[p], tau, scratch)
             st[LAM] = lam
             if method != POP_NONE:
                 logz, rbar = _log_partition_and_mean(logpi[p], R[p], tau)

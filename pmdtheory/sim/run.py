@@ -288,7 +288,6 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
     tau = o["tau"]
     logpi = env.logpi0.copy()
     P, n = logpi.shape
-    history = deque([logpi], maxlen=o["staleness"] + 1)
 
     def record(t, values, entropy, step):
         row = {"method": name, "seed": seed, "iter": t, "value": np.nan, "subopt": np.nan}
@@ -311,6 +310,9 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
 
     rows, frames = [], []
     pi = np.exp(logpi)
+    # (log-policy, policy) of the last staleness + 1 iterations; the sampled kernel
+    # carries probabilities along instead of recomputing exp(logpi)
+    history = deque([(logpi, pi)], maxlen=o["staleness"] + 1)
     if mdp:
         values, R_exact = env.evaluate(pi)
     else:
@@ -329,6 +331,7 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
         else:
             R = R_exact
         out = np.empty_like(logpi)
+        pi_out = None
         if spec.kind == "population":
             code = {"exact": K.POP_EXACT, "mean": K.POP_MEAN}.get(name, K.POP_NONE)
             if code == K.POP_NONE:
@@ -336,13 +339,15 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
             K._population_step(logpi, R, tau, code, o["diagnostics"], out, stats)
         else:
             base = o["baseline"] or spec.baseline
+            pi_out = np.empty_like(logpi)
             K._sampled_step(
-                logpi, history[0], history[0] is logpi, R, env.noise_code, float(env.sigma),
-                o["k"], _BASELINE_CODE[base], tau, o["eps"], o["lr"], o["fit_steps"], seed, t,
-                o["diagnostics"], out, stats,
+                logpi, pi, *history[0], R, env.noise_code, float(env.sigma), o["k"],
+                _BASELINE_CODE[base], tau, o["eps"], o["lr"], o["fit_steps"], seed, t,
+                o["diagnostics"], out, pi_out, stats,
             )  # fmt: skip
         logpi = out
-        history.append(logpi)
+        pi = pi_out  # None for population methods, which never read it
+        history.append((logpi, pi))
         if mdp:
             values, R_exact = env.evaluate(np.exp(logpi))
         else:
