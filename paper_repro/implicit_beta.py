@@ -28,7 +28,7 @@ TAU_SLICES = (0.01, 0.1, 1.0, 10.0)
 
 def main(argv=None) -> None:
     args = parse_args(__doc__, argv)
-    n_p, n_tau = (41, 31) if args.quick else (161, 121)
+    n_p, n_tau = (41, 31) if args.quick else (101, 81)
     p = np.unique(np.concatenate([np.linspace(0.005, 0.995, n_p), P_SLICES]))
     tau = np.unique(np.concatenate([np.logspace(-2, 2, n_tau), TAU_SLICES]))
     P, T = np.meshgrid(p, tau, indexing="ij")
