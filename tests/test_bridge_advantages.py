@@ -226,3 +226,13 @@ def test_implicit_beta_matches_core_and_is_positive():
     assert bool((got > 0).all())
     with pytest.raises(ValueError, match="tau"):
         group_implicit_beta(torch.tensor(r.ravel()), np.repeat([0, 1, 2], 4), 0.0)
+
+
+def test_implicit_beta_keeps_torch_thread_count():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        group_implicit_beta(torch.tensor([1.0, 0.0, 0.0, 1.0]), [0, 0, 1, 1], 0.1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(n)

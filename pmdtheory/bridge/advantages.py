@@ -217,5 +217,11 @@ def group_implicit_beta(rewards, index, tau):
     rows, cols = inv_sorted.cpu().numpy(), col.cpu().numpy()
     r_tab[rows, cols] = r[order].detach().cpu().double().numpy()
     pi_tab[rows, cols] = 1.0 / counts.cpu().double().numpy()[rows]
-    beta = implicit_beta(pi_tab, r_tab, tau)
+    # Numba's OpenMP threading layer shares libgomp with torch and resets its thread count on
+    # a parallel call; restore torch's (on a busy 2-core machine 2 threads ran ~10x slower).
+    n_threads = torch.get_num_threads()
+    try:
+        beta = implicit_beta(pi_tab, r_tab, tau)
+    finally:
+        torch.set_num_threads(n_threads)
     return torch.as_tensor(np.asarray(beta, dtype=np.float64), dtype=r.dtype, device=r.device)

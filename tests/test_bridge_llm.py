@@ -1,0 +1,157 @@
+"""Tests for pmdtheory.bridge.llm and the end-to-end script paper_repro/llm_e2e.py.
+
+The model (SmolLM2-135M, float32 on CPU) is loaded once per session; the tests that
+need it are marked slow (about a minute together, most of it the model load).
+"""
+
+import copy
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pmdtheory.bridge import pmd_loss
+from pmdtheory.bridge.llm import _chat, load_model, response_logprobs, sample
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "paper_repro"))
+import llm_e2e  # noqa: E402
+
+TOL_LOGP = 2e-4  # batched (padded) vs one-sequence-at-a-time log-probs, float32
+TOL_SCORES = 2e-4  # response_logprobs vs the scores generate() sampled from, float32
+
+
+def test_imports_stay_light():
+    code = (
+        "import sys, pmdtheory\n"
+        "assert 'pmdtheory.bridge' not in sys.modules and 'torch' not in sys.modules\n"
+        "import pmdtheory.bridge, pmdtheory.bridge.llm\n"
+        "bad = [m for m in ('transformers', 'trl') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_reward_and_prompts():
+    assert llm_e2e.reward("3 + 4 = 7", 7) == 1.0
+    assert llm_e2e.reward("The answer is 7, not 8", 7) == 0.0  # the last integer counts
+    assert llm_e2e.reward("seven", 7) == 0.0
+    assert llm_e2e.reward("-3", -3) == 1.0
+    p1, a1 = llm_e2e.make_prompts(np.random.default_rng(3), 5)
+    p2, a2 = llm_e2e.make_prompts(np.random.default_rng(3), 5)
+    assert p1 == p2 and list(a1) == list(a2)
+    for p, a in zip(p1, a1, strict=True):
+        x, y = (int(t) for t in p.removeprefix("What is ").removesuffix("?").split(" + "))
+        assert x + y == a and 1 <= x <= 20 and 1 <= y <= 20
+
+
+def test_ema_matches_recursion():
+    x = np.array([1.0, 0.0, 2.0, np.nan, 1.0])
+    alpha = 2.0 / (3 + 1)
+    num = den = 0.0
+    want = []
+    for v in x:
+        if not math.isnan(v):  # a missing value neither counts nor decays the others
+            num, den = (1 - alpha) * num + v, (1 - alpha) * den + 1.0
+        want.append(num / den)
+    got = llm_e2e.ema(x, 3).to_numpy()
+    np.testing.assert_allclose(got[[0, 1, 2, 4]], np.array(want)[[0, 1, 2, 4]], rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def smol():
+    torch.set_num_threads(1)
+    model, tok = load_model()
+    return model, tok
+
+
+@pytest.mark.slow
+def test_sampling_and_logprobs_are_consistent(smol):
+    model, tok = smol
+    prompts = ["What is 2 + 3?", "Name a colour in one word, please, and nothing else."]
+    ro = sample(model, tok, prompts, k=2, max_new_tokens=8, seed=1)
+    b, t = ro.response_mask.shape
+    assert b == 4 and t <= 8 and ro.index.tolist() == [0, 0, 1, 1]
+    # The mask covers the tokens up to and including the first EOS, then only zeros.
+    for row, m in zip(ro.input_ids[:, ro.prompt_len :], ro.response_mask, strict=True):
+        n = int(m.sum())
+        assert m[:n].all() and not m[n:].any()
+        eos = (row == tok.eos_token_id).nonzero()
+        if len(eos):
+            assert int(eos[0]) == n - 1
+    with torch.no_grad():
+        logp, entropy = response_logprobs(model, ro, with_entropy=True)
+        # Reference: each sequence alone, without padding.
+        for i in range(b):
+            n = int(ro.response_mask[i].sum())
+            ids = ro.input_ids[i][ro.attention_mask[i].bool()]
+            alone = torch.log_softmax(model(ids[None]).logits[0, :-1], -1)
+            ref = alone.gather(-1, ids[1:, None]).squeeze(-1)[-n:]
+            np.testing.assert_allclose(logp[i, :n].numpy(), ref.numpy(), atol=TOL_LOGP)
+        # The scores generate() sampled from (same seed, same inputs) at the sampled tokens.
+        enc = tok(_chat(tok, prompts, None), return_tensors="pt", padding=True)
+        enc = {k: v.repeat_interleave(2, dim=0) for k, v in enc.items()}
+        torch.manual_seed(1)
+        out = model.generate(
+            **enc, do_sample=True, top_k=0, top_p=1.0, temperature=1.0, max_new_tokens=8,
+            output_scores=True, return_dict_in_generate=True, pad_token_id=tok.pad_token_id,
+        )  # fmt: skip
+    assert torch.equal(out.sequences, ro.input_ids)
+    scores = torch.log_softmax(torch.stack(out.scores, 1), -1)
+    gen_logp = scores.gather(-1, ro.input_ids[:, ro.prompt_len :, None]).squeeze(-1)
+    m = ro.response_mask.bool()
+    np.testing.assert_allclose(logp[m].numpy(), gen_logp[m].numpy(), atol=TOL_SCORES)
+    assert bool((entropy[m] > 0).all()) and bool((entropy[m] < math.log(49152) + 1e-3).all())
+
+
+@pytest.mark.slow
+def test_fixed_batch_fit_reduces_loss(smol):
+    model, tok = smol
+    model = copy.deepcopy(model)  # keep the shared model untouched
+    ro = sample(model, tok, ["What is 1 + 1?", "What is 7 + 5?"], k=2, max_new_tokens=6, seed=2)
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5])
+    mask = ro.response_mask.float()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=0.0)
+    with torch.no_grad():
+        logp_old = response_logprobs(model, ro)
+    losses = []
+    for _ in range(4):
+        loss, metrics = pmd_loss(response_logprobs(model, ro), logp_old, adv, mask, tau=1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        final, metrics = pmd_loss(response_logprobs(model, ro), logp_old, adv, mask, tau=1.0)
+        delta = ((response_logprobs(model, ro) - logp_old) * mask).sum(-1)
+    assert final.item() < 0.5 * losses[0]
+    assert float(np.corrcoef(delta.numpy(), adv.numpy())[0, 1]) > 0.5
+
+
+@pytest.mark.slow
+def test_e2e_smoke_run(smol, tmp_path):
+    model, tok = smol
+    df, fit, samples = llm_e2e.main(
+        ["--quick", "--threads", "1", "--out", str(tmp_path)],
+        model=copy.deepcopy(model),
+        tokenizer=tok,
+    )
+    for name in ("llm_training.png", "llm_training.pdf"):
+        assert (tmp_path / name).stat().st_size > 1000
+    train = pd.read_csv(tmp_path / "data" / "llm_training.csv")
+    assert list(train.step) == [0, 1] and list(train.answers) == [4, 8]
+    cols = ["reward_mean", "response_length", "entropy", "loss", "time_s", "grad_norm"]
+    assert np.isfinite(train[cols].to_numpy()).all()
+    assert train.reward_mean.between(0, 1).all() and (train.response_length <= 6).all()
+    fit_csv = pd.read_csv(tmp_path / "data" / "llm_fit_check.csv")
+    assert list(fit_csv.fit_step) == [0, 1, 2]
+    # Before the first fit update the policy is the sampling policy: log ratios are 0.
+    assert fit_csv.abs_log_ratio.iloc[0] == 0.0
+    smp = pd.read_csv(tmp_path / "data" / "llm_fit_samples.csv")
+    np.testing.assert_allclose(smp.target, smp.advantage / 0.1, rtol=1e-6)
+    assert len(smp) == 4 and df.shape[0] == 2 and fit.shape[0] == 3 and len(samples) == 4
