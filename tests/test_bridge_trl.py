@@ -9,7 +9,7 @@ import math
 import re
 import time
 import warnings
-from collections import defaultdict
+from collections import defaultdict, deque
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -184,6 +184,7 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
     weights = torch.tensor([1.0, 0.5])
 
     def fake_parent(self, inputs):
+        self._logs["advantages"].extend([99.0] * 16)  # TRL logs the gathered GRPO advantages
         return {"advantages": torch.full((len(inputs),), 99.0), "prompt_ids": torch.zeros(8, 3)}
 
     monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
@@ -194,6 +195,7 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
         num_generations_eval=4,
         reward_weights=weights,
         _pmd_rewards_per_func=per_func,
+        _logs={"advantages": deque([5.0] * 16, maxlen=16)},
     )
     trainer.accelerator.process_index = 1
     out = trainer._generate_and_score_completions([{}] * 8)
@@ -208,6 +210,7 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
     np.testing.assert_allclose(out["advantages"].numpy(), expected[8:], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(out["pmd_weights"].numpy(), scored[8:].astype(np.float32))
     assert out["advantages"].dtype == torch.float32
+    np.testing.assert_allclose(list(trainer._logs["advantages"]), expected, rtol=1e-6, atol=1e-7)
     metrics = trainer._metrics["train"]
     for key in ("pmd/beta_mean", "pmd/beta_median", "pmd/frac_constant_groups", "pmd/abs_target"):
         assert len(metrics[key]) == 1

@@ -282,6 +282,12 @@ class PMDTrainer(GRPOTrainer):
         output["pmd_weights"] = loss_weights[local].to(device=device, dtype=torch.float32)
         for key, value in stats.items():
             self._metrics[mode][key].append(value)
+        # The completions table shows the advantages the loss uses, not GRPO's.
+        logged = getattr(self, "_logs", {}).get("advantages")
+        if logged is not None:
+            for _ in range(min(len(logged), adv.numel())):
+                logged.pop()
+            logged.extend(adv.tolist())
         return output
 
     def _compute_loss(self, model, inputs):
