@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 REPRODUCED, PARTLY, DIFFERS = "reproduced", "partly reproduced", "differs"
 NOT_RUN, NOT_COMPARABLE = "not run", "not comparable"
 STALE_K = 8  # the k of the staleness sweep in stability.py
+OPTIONAL_SCRIPTS = ("llm_e2e", "trl_pmd")  # slow, run only with --only
 
 
 @dataclass
@@ -547,13 +548,15 @@ def _llm_one(df: pd.DataFrame, label: str) -> tuple[str, bool]:
     n = len(df)
     q = max(1, n // 4)
     first, last = df[col].iloc[:q], df[col].iloc[-q:]
-    se = np.sqrt(first.var(ddof=1) / q + last.var(ddof=1) / q) if q > 1 else np.nan
-    up = bool(last.mean() > first.mean() + (2 * se if np.isfinite(se) else 0.0))
+    if q < 2:
+        return f"{label}: only {n} step(s), too few to judge a reward trend", False
+    se = np.sqrt(first.var(ddof=1) / q + last.var(ddof=1) / q)
+    up = bool(last.mean() > first.mean() + 2 * se)
     params = ", ".join(
         f"{c}={df[c].iloc[0]}" for c in ("baseline", "tau", "k", "prompts") if c in df
     )
     txt = (
-        f"{label} ({n} steps; {params}): mean {col} first quarter {first.mean():.3f}, "
+        f"{label} ({n} steps; {params}): mean {col} over the first quarter {first.mean():.3f}, "
         f"last quarter {last.mean():.3f} (2 s.e. = {2 * se:.3f})"
     )
     if "beta_mean" in df and df.beta_mean.notna().any():
@@ -624,11 +627,17 @@ def timings_md(data: Data) -> str:
     rows = "\n".join(
         f"| {r.script} | {r.mode} | {r.seconds:.1f} | {r.status} |" for r in t.itertuples()
     )
-    return (
-        f"Run time of `pmdtheory repro` ({t['mode'].iloc[0]} budget): **{t.seconds.sum():.0f} s** "
-        f"for the figure scripts.\n\n| script | budget | seconds | status |\n|---|---|---|---|\n"
-        f"{rows}\n"
-    )
+    default = t[~t.script.isin(OPTIONAL_SCRIPTS)]
+    head = "Run time of the scripts (`pmdtheory repro`; the LLM scripts only run on request)"
+    if len(default):
+        head += f": **{default.seconds.sum():.0f} s** for the default figure scripts"
+    head += "."
+    if (t["mode"] == "quick").any():
+        head += (
+            " Some scripts ran at the `--quick` budget: asymptotic claims (linear rates, "
+            "100-seed statistics) need the full budget and may fail at this one."
+        )
+    return f"{head}\n\n| script | budget | seconds | status |\n|---|---|---|---|\n{rows}\n"
 
 
 def render(claims: list[Claim], figures: Path, output: Path, data: Data) -> str:

@@ -2,7 +2,7 @@
 
 Runs the scripts of ``paper_repro/`` (next to the installed package, so this needs
 a source checkout) one by one as subprocesses of the current interpreter, prints
-progress and timings, records the timings in ``<out>/data/repro_timings.csv`` and
+progress and timings, merges the timings into ``<out>/data/repro_timings.csv`` and
 finally runs ``paper_repro/report.py``, which writes ``paper_repro/REPORT.md`` (or
 ``<out>/REPORT.md`` when ``--out`` is not the default ``figures/`` folder).
 
@@ -71,6 +71,22 @@ def _run(cmd: list[str], cwd: Path) -> tuple[int, float, str]:
     return proc.returncode, time.perf_counter() - t0, proc.stdout + proc.stderr
 
 
+def _write_timings(path: Path, timings: list[dict]) -> None:
+    """Merge this run's timings into the CSV: rows of scripts not re-run are kept."""
+    fields = ["script", "mode", "seconds", "status"]
+    rows = {}
+    if path.is_file():
+        with open(path, newline="") as fh:
+            rows = {r["script"]: r for r in csv.DictReader(fh) if r.keys() >= set(fields)}
+    rows.update({t["script"]: t for t in timings})
+    order = [n for n in SCRIPTS + OPTIONAL if n in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows[n] for n in order)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``pmdtheory repro``; returns the process exit status."""
     args = _parser().parse_args(argv)
@@ -118,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t_all
     print(f"figures: {total:.1f} s in total", flush=True)
 
-    data = out / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    with open(data / "repro_timings.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["script", "mode", "seconds", "status"])
-        w.writeheader()
-        w.writerows(timings)
+    _write_timings(out / "data" / "repro_timings.csv", timings)
 
     if not args.no_report:
         report = root / "paper_repro" / "REPORT.md" if out == default_out else out / "REPORT.md"

@@ -284,3 +284,13 @@ def test_runner_cli(tmp_path, capsys):
     assert (tmp_path / "hard_prompts.png").is_file()
     text = (tmp_path / "REPORT.md").read_text()
     assert "## 9. Gentle on hard prompts" in text and "**Verdict: reproduced.**" in text
+
+
+def test_runner_timings_merge(tmp_path):
+    path = tmp_path / "data" / "repro_timings.csv"
+    row = {"mode": "full", "seconds": 1.0, "status": "ok"}
+    _repro._write_timings(path, [{"script": "stability", **row}, {"script": "simplex", **row}])
+    _repro._write_timings(path, [{"script": "stability", **row, "seconds": 2.5}])
+    t = pd.read_csv(path)
+    assert list(t.script) == ["simplex", "stability"]  # the runner's order, both kept
+    assert t.set_index("script").seconds.to_dict() == {"simplex": 1.0, "stability": 2.5}
