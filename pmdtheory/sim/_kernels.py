@@ -214,63 +214,69 @@ def _log_partition_w(ps, R, tau):
 
 
 @njit(cache=True)
-def _fit_row(theta, e0, logpi_samp, y, t, tau, lr, fit_steps, g, p):
+def _fit_row(logpi, e0, logpi_samp, y, t, R, tau, lr, fit_steps, g, theta, p):
     r"""Gradient steps on L = (tau / 2k) sum_i (t_i - (log pi_theta(y_i) - log pi_samp(y_i)))^2.
 
     With residuals e_i, dL/dtheta_a = (tau/k) (sum_{i: y_i = a} e_i - pi_theta(a) sum_i e_i).
-    ``theta`` (a normalised log-policy, -inf allowed) is updated in place and
-    left normalised; ``e0 = exp(theta)`` on entry saves the first step's
-    exponentials; on return ``p`` holds the new probabilities.
+    Starts from ``theta = logpi`` (normalised, -inf allowed) with ``e0 = exp(logpi)``
+    given, so the first step needs no exponential. Writes the new normalised
+    log-policy into ``theta`` and its probabilities into ``p``; returns the new
+    expected reward, KL(new || logpi) and entropy. Loops are fused: each pass
+    over the actions does all the work that it can.
     """
     k = y.size
     n = theta.size
     c = lr * tau / k
+    s = 0.0
+    m = -math.inf
+    for a in range(n):
+        theta[a] = logpi[a]
+        m = max(m, logpi[a])
+        s += e0[a]
+        g[a] = 0.0
+    # theta is normalised on entry, so sum(e0) = 1 to rounding: no shift needed
+    z = math.log(s)
+    inv = 1.0 / s
+    src = e0
     for step in range(fit_steps):
-        if step == 0:
-            # theta is normalised on entry, so exp(theta) cannot overflow: no shift
-            s = 0.0
-            for a in range(n):
-                s += e0[a]
-            z = math.log(s)
-            inv = 1.0 / s
-            for a in range(n):
-                p[a] = e0[a] * inv
-        else:
+        if step > 0:
             # log-sum-exp and probabilities from one set of exponentials
-            m = -math.inf
-            for a in range(n):
-                m = max(m, theta[a])
             s = 0.0
             for a in range(n):
                 p[a] = math.exp(theta[a] - m)
                 s += p[a]
+                g[a] = 0.0
             z = m + math.log(s)
             inv = 1.0 / s
-            for a in range(n):
-                p[a] *= inv
-        for a in range(n):
-            g[a] = 0.0
+            src = p
         e_sum = 0.0
         for i in range(k):
             e = (theta[y[i]] - z) - logpi_samp[y[i]] - t[i]
             g[y[i]] += e
             e_sum += e
+        ce = c * inv * e_sum
+        m = -math.inf
         for a in range(n):
-            if theta[a] > -math.inf:
-                theta[a] -= c * (g[a] - p[a] * e_sum)
-    # normalise, and keep the probabilities for the statistics: one exp per action
-    m = -math.inf
-    for a in range(n):
-        m = max(m, theta[a])
+            # -inf entries have g = src = 0 and stay -inf: no branch needed
+            theta[a] -= c * g[a] - ce * src[a]
+            m = max(m, theta[a])
     s = 0.0
     for a in range(n):
         p[a] = math.exp(theta[a] - m)
         s += p[a]
     z = m + math.log(s)
     inv = 1.0 / s
+    reward = 0.0
+    kl = 0.0
+    ent = 0.0
     for a in range(n):
         theta[a] -= z
         p[a] *= inv
+        if p[a] > 0.0:
+            reward += p[a] * R[a]
+            kl += p[a] * (theta[a] - logpi[a])
+            ent -= p[a] * theta[a]
+    return reward, kl, ent
 
 
 @njit(cache=True, parallel=True)
@@ -331,18 +337,10 @@ def _sampled_step(
                 st[base + 1] += err * err
                 st[base + 2] += 1.0
             st[LAM] = _mean_row(logpi[row], R[row], tau, g) if diag else math.nan
-            theta = out[row]
-            theta[:] = logpi[row]
-            p = pi_out[row]
-            _fit_row(theta, pi[row], logpi_samp[row], y, t, tau, lr, fit_steps, g, p)
-            reward = 0.0
-            kl = 0.0
-            ent = 0.0
-            for a in range(n):
-                if p[a] > 0.0:
-                    reward += p[a] * R[row, a]
-                    kl += p[a] * (theta[a] - logpi[row, a])
-                    ent -= p[a] * theta[a]
+            reward, kl, ent = _fit_row(
+                logpi[row], pi[row], logpi_samp[row], y, t, R[row], tau, lr, fit_steps, g,
+                out[row], pi_out[row],
+            )  # fmt: skip
             st[REWARD] = reward
             st[KL] = kl
             st[ENTROPY] = ent
