@@ -201,12 +201,15 @@ def test_sgd_steps_match_simulator_mean_sampled_fit(fit_steps):
     logits = rng.standard_normal(n)
     logpi = logits - np.log(np.exp(logits).sum())
     y = rng.choice(n, size=k, p=np.exp(logpi)).astype(np.int64)
-    r = (rng.random(n) < 0.5).astype(float)[y]
+    r_all = (rng.random(n) < 0.5).astype(float)
+    r = r_all[y]
     adv = group_advantages(torch.tensor(r), np.zeros(k, dtype=int), baseline="mean")
-    theta_sim = logpi.copy()
-    scratch_g, scratch_p = np.empty(n), np.empty(n)
-    t = adv.numpy() / tau
-    _fit_row(theta_sim, np.exp(logpi), logpi, y, t, tau, lr, fit_steps, scratch_g, scratch_p)
+    theta_sim = np.empty(n)
+    # The simulator's private per-context fit kernel, called by keyword (it writes theta).
+    _fit_row(
+        logpi=logpi, e0=np.exp(logpi), logpi_samp=logpi, y=y, t=adv.numpy() / tau, R=r_all,
+        tau=tau, lr=lr, fit_steps=fit_steps, g=np.empty(n), theta=theta_sim, p=np.empty(n),
+    )  # fmt: skip
 
     theta = torch.tensor(logpi, requires_grad=True)
     opt = torch.optim.SGD([theta], lr=lr)
