@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     bx.set_ylim(1e-12, 2.0)
     bx.set_xlabel(r"success probability before the step $p$")
     bx.set_ylabel(r"failure mass after the step $1-p_{t+1}$")
-    bx.set_title("PMD-mean stays near its bound")
+    bx.set_title(r"failure mass vs the bound $(1-p)e^{-p/\tau}$")
     bx.legend(loc="lower left")
     panel_label(ax, "a")
     panel_label(bx, "b")

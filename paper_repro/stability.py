@@ -91,7 +91,8 @@ def main(argv=None) -> None:
         (axes[1, 1], "staleness", STALE_K, "kl_mean", r"mean $\mathrm{KL}$ per step"),
     )
     for ax, xcol, fixed, ycol, ylabel in panels:
-        for color, tau in zip(PALETTE, TAUS, strict=False):
+        # the first tau gets larger markers so that coinciding curves stay visible
+        for (color, tau), ms in zip(zip(PALETTE, TAUS, strict=False), (6.5, 3.5), strict=False):
             for method in METHODS:
                 if xcol == "k":
                     d = avg[(avg.tau == tau) & (avg.staleness == 0) & (avg.method == method)]
@@ -99,7 +100,7 @@ def main(argv=None) -> None:
                     d = avg[(avg.tau == tau) & (avg.k == fixed) & (avg.method == method)]
                 label = rf"{LABEL[method]}, $\tau$={tau:g}"
                 ax.plot(d[xcol], d[ycol], color=color, linestyle=LS[method], marker="o",
-                        label=label)  # fmt: skip
+                        markersize=ms, label=label)  # fmt: skip
         ax.set_xlabel("responses per prompt $k$" if xcol == "k" else "staleness (iterations)")
         ax.set_ylabel(ylabel)
         if xcol == "k":
