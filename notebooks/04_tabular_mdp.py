@@ -25,6 +25,10 @@
 # why PMD-mean ends up tracking exact PMD here. Run time: about 10 seconds.
 
 # %%
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

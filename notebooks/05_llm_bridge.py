@@ -24,6 +24,10 @@
 # half of it).
 
 # %%
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+
 import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network
