@@ -1,7 +1,8 @@
 """Shared command line and output helpers for the paper_repro figure scripts.
 
 Every script is run as ``python paper_repro/<name>.py [--quick] [--out DIR] [--seed N]``
-and writes ``<DIR>/<name>.png``, ``<DIR>/<name>.pdf`` and ``<DIR>/data/<name>.csv``.
+and writes ``<DIR>/<name>.png``, ``<DIR>/<name>.pdf`` and ``<DIR>/data/<name>.csv``;
+options other than the defaults are appended to the name (``simplex_seed1_tau0.5``).
 The CSV holds exactly the numbers that were plotted, plus the parameters they
 were computed with (as columns), so ``report.py`` and the tests read the claims
 from data and never from typed-in numbers.
@@ -47,6 +48,12 @@ def parse_args(description: str, argv=None, extra=None) -> argparse.Namespace:
         extra(parser)
     args = parser.parse_args(argv)
     args.t0 = time.perf_counter()
+    # options that change the numbers name the outputs (defaults keep the plain name)
+    args.tag = "".join(
+        f"_{key.replace('_', '-')}{value:g}" if isinstance(value, float) else f"_{key}{value}"
+        for key, value in sorted(vars(args).items())
+        if key not in ("quick", "out", "t0") and value != parser.get_default(key)
+    )
     return args
 
 
@@ -56,7 +63,12 @@ def rng(args) -> np.random.Generator:
 
 
 def finish(fig, df: pd.DataFrame, name: str, args) -> None:
-    """Save the figure (PNG + PDF) and its data (CSV), then print what was written."""
+    """Save the figure (PNG + PDF) and its data (CSV), then print what was written.
+
+    Non-default options are appended to `name` (``simplex_tau0.5``), so a sweep never
+    overwrites the paper figure.
+    """
+    name = name + args.tag
     out = Path(args.out)
     paths = save(fig, name, out)
     data = out / "data"

@@ -294,3 +294,11 @@ def test_runner_timings_merge(tmp_path):
     t = pd.read_csv(path)
     assert list(t.script) == ["simplex", "stability"]  # the runner's order, both kept
     assert t.set_index("script").seconds.to_dict() == {"simplex": 1.0, "stability": 2.5}
+
+
+def test_non_default_options_name_the_outputs(tmp_path):
+    _load("simplex").main(["--quick", "--out", str(tmp_path), "--tau", "0.5", "--seed", "2"])
+    stem = "simplex_seed2_tau0.5"
+    assert (tmp_path / f"{stem}.png").is_file() and (tmp_path / "data" / f"{stem}.csv").is_file()
+    assert not (tmp_path / "simplex.png").exists()
+    assert (pd.read_csv(tmp_path / "data" / f"{stem}.csv").tau == 0.5).all()
