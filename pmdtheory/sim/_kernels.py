@@ -324,19 +324,22 @@ def _sampled_step(
             scale = _baselines(r, baseline, tau, eps, B)
             for i in range(k):
                 t[i] = (r[i] - B[i]) * scale
-            # target error against the exact population target log x(y_i)
-            # = (R(y_i) - tau log Z)/tau of the sampling policy (THEORY §2-3)
-            logz, rbar = _log_partition_w(ps, R[row], tau)
             st = stats[row]
             for j in range(ERR_POS, N_STATS):
                 st[j] = 0.0
-            for i in range(k):
-                err = t[i] - (R[row, y[i]] - logz) / tau
-                base = ERR_POS if R[row, y[i]] > rbar else ERR_NEG
-                st[base] += err
-                st[base + 1] += err * err
-                st[base + 2] += 1.0
-            st[LAM] = _mean_row(logpi[row], R[row], tau, g) if diag else math.nan
+            st[LAM] = math.nan
+            if diag:
+                # target error against the exact population target log x(y_i)
+                # = (R(y_i) - tau log Z)/tau of the sampling policy (THEORY §2-3);
+                # a third of the step's cost, hence optional
+                logz, rbar = _log_partition_w(ps, R[row], tau)
+                for i in range(k):
+                    err = t[i] - (R[row, y[i]] - logz) / tau
+                    base = ERR_POS if R[row, y[i]] > rbar else ERR_NEG
+                    st[base] += err
+                    st[base + 1] += err * err
+                    st[base + 2] += 1.0
+                st[LAM] = _mean_row(logpi[row], R[row], tau, g)
             reward, kl, ent = _fit_row(
                 logpi[row], pi[row], logpi_samp[row], y, t, R[row], tau, lr, fit_steps, g,
                 out[row], pi_out[row],
@@ -352,9 +355,9 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
 
     ``method`` is POP_EXACT or POP_MEAN (then ``out`` is written), or POP_NONE
     (``out`` already holds the new policy and only statistics are computed).
-    Target errors are pi_t-weighted over positive (R > rbar) and negative actions:
-    the exact method's targets are the exact log-ratios (error 0), PMD-mean's are
-    ``(R - rbar)/tau`` (error ``(rbar - tau log Z)/tau``).
+    With ``diag``, target errors are pi_t-weighted over positive (R > rbar) and
+    negative actions: the exact method's targets are the exact log-ratios
+    (error 0), PMD-mean's are ``(R - rbar)/tau`` (error ``(tau log Z - rbar)/tau``).
     """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
@@ -373,7 +376,7 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
                 if diag:
                     lam = _mean_row(logpi[p], R[p], tau, scratch)
             st[LAM] = lam
-            if method != POP_NONE:
+            if method != POP_NONE and diag:
                 logz, rbar = _log_partition_and_mean(logpi[p], R[p], tau)
                 for a in range(n):
                     if logpi[p, a] > -math.inf:
