@@ -123,8 +123,9 @@ def to_markdown(records: Sequence[Derivation], *, total_seconds: float | None = 
             f"| {d.explanation} | {d.seconds:.2f} s |"
         )
     for i, d in enumerate(records, 1):
-        lines += ["", f"## {i}. {d.name}", "", f"**{d.title}** — {_mark(d.verified)} "]
-        lines += [f"({d.seconds:.2f} s; {d.explanation}).", "", "$$", d.statement, "$$", ""]
+        lines += ["", f"## {i}. {d.name}", ""]
+        lines += [f"**{d.title}** — {_mark(d.verified)} ({d.seconds:.2f} s; {d.explanation})."]
+        lines += ["", "$$", d.statement, "$$", ""]
         lines += ["Steps:", ""]
         for j, c in enumerate(d.checks, 1):
             mark = "✅" if c.passed else "❌"
