@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pmdtheory.sim._kernels import _mc_q
+from pmdtheory.sim._mc import _mc_q
 
 
 class PolicyValue(NamedTuple):
