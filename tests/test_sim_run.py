@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pmdtheory import exact_update, implicit_beta, kl_chi2_update, mean_update
 from pmdtheory.estimators import BASELINES, baseline
@@ -26,6 +28,7 @@ TOL_BASE = 1e-12  # Numba group baselines against pmdtheory.estimators
 LLN_SIGMAS = 5.0  # law-of-large-numbers tolerance, in standard errors
 LLN_SEEDS = 8  # independent runs that estimate the standard error
 TAU = 0.3
+TOL_NORM = 1e-12  # new log-policies normalised, pi_out = exp(out)
 
 
 def _population_path(update, env, tau, iters, **kw):
@@ -172,6 +175,45 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n
     pos = Ry > (np.exp(samp) * env.R).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(stats[:, K.ERR_POS], np.where(pos, err, 0).sum(1), atol=1e-9)
     np.testing.assert_allclose(stats[:, K.W_NEG], (~pos).sum(1), atol=0)
+
+
+@given(
+    P=st.integers(1, 30),
+    n=st.integers(2, 12),
+    k=st.integers(2, 9),
+    kind=st.sampled_from(BASELINES),
+    fit_steps=st.integers(0, 3),
+    log_tau=st.floats(-2, 1),
+    seed=st.integers(0, 2**32),
+)
+@settings(max_examples=40, deadline=None)
+def test_sampled_kernel_invariants(P, n, k, kind, fit_steps, log_tau, seed):
+    """Any shape and parameters: normalised output, support kept, pi_out = exp(out),
+    KL >= 0, 0 <= entropy <= log n; no fit step leaves the policy unchanged."""
+    rng = np.random.default_rng(seed)
+    logits = 2 * rng.standard_normal((P, n))
+    logits[rng.uniform(size=(P, n)) < 0.2] = -np.inf
+    logits[:, 0] = 0.0  # keep some support
+    logpi = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    R = rng.uniform(size=(P, n)).round(1)
+    tau = 10.0**log_tau
+    out, pi_out, stats = np.empty((P, n)), np.empty((P, n)), np.empty((P, K.N_STATS))
+    pi = np.exp(logpi)
+    code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
+    code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
+    K._sampled_step(
+        logpi, pi, logpi, pi, R, 0, 0.0, k, code[kind], tau, 1e-6, 1 / tau, fit_steps, seed,
+        1, True, out, pi_out, stats,
+    )  # fmt: skip
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(logpi))
+    np.testing.assert_allclose(np.exp(out).sum(axis=1), 1.0, atol=TOL_NORM)
+    np.testing.assert_allclose(pi_out, np.exp(out), atol=TOL_NORM)
+    assert np.all(np.isfinite(stats[:, [K.REWARD, K.KL, K.ENTROPY, K.LAM]]))
+    assert np.all(stats[:, K.KL] >= -TOL_NORM)
+    assert np.all((stats[:, K.ENTROPY] >= -TOL_NORM) & (stats[:, K.ENTROPY] <= np.log(n) + 1e-12))
+    assert np.all(stats[:, K.W_POS] + stats[:, K.W_NEG] == k)  # every sample counted once
+    if fit_steps == 0:
+        np.testing.assert_allclose(out[np.isfinite(out)], logpi[np.isfinite(logpi)], atol=1e-14)
 
 
 def test_run_sampled_matches_reference_with_staleness():
