@@ -198,7 +198,10 @@ def run(
         logits is at most ``tau`` (times a sample frequency), so any
         ``lr < 2/tau`` is stable near the minimiser.
     staleness : int
-        Sample from the policy of ``staleness`` iterations ago (0: on-policy).
+        Sample from the policy of ``staleness`` iterations ago (0: on-policy;
+        before iteration ``staleness + 1`` the initial policy). The regression
+        is then relative to that stale policy, as in asynchronous RL. Sampled
+        methods only; population methods ignore it.
     eps : float
         GRPO's std offset.
     q : {"exact", "mc"}
