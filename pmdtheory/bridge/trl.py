@@ -8,7 +8,7 @@ Switching a TRL GRPO script to PMD-mean is a change of two class names::
     trainer = PMDTrainer(model=model, reward_funcs=reward_fn, args=args, train_dataset=ds)
     trainer.train()
 
-What changes against :class:`trl.GRPOTrainer` (tested with TRL |TESTED_TRL_VERSION|):
+What changes against :class:`trl.GRPOTrainer` (tested with trl 1.16.0, :data:`TESTED_TRL_VERSION`):
 
 1. Advantages. After the rewards of the whole generation batch are gathered (before
    TRL shuffles and splits it into micro-batches), each prompt's ``num_generations``
@@ -108,10 +108,9 @@ class PMDConfig(GRPOConfig):
     Raises
     ------
     ValueError
-        ``tau`` not finite and > 0, an unknown ``pmd_baseline`` or ``pmd_agg``, a
-        leave-one-out baseline with ``num_generations < 2``, or a GRPO loss option the PMD
-        loss does not apply (``beta != 0``, ``top_entropy_quantile < 1``,
-        ``off_policy_mask_threshold``, an entropy bonus), each naming the argument.
+        ``tau`` not finite and > 0, an unknown ``pmd_baseline`` or ``pmd_agg``, or a GRPO
+        loss option the PMD loss does not apply (``beta != 0``, ``top_entropy_quantile <
+        1``, ``off_policy_mask_threshold``, an entropy bonus), each naming the argument.
     """
 
     tau: float = field(
