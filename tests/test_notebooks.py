@@ -51,6 +51,16 @@ def _cells(source: Path):
     return [c for c in jupytext.read(source).cells]
 
 
+def _import_render():
+    """notebooks/render.py, imported as a module (the folder is not a package)."""
+    sys.path.insert(0, str(NOTEBOOK_DIR))
+    try:
+        import render
+    finally:
+        sys.path.remove(str(NOTEBOOK_DIR))
+    return render
+
+
 def _params():
     for src in SOURCES:
         marks = [pytest.mark.slow] if src.stem in SLOW else []
@@ -106,11 +116,7 @@ def test_rendered_notebook_has_figures(tmp_path):
     pytest.importorskip("nbclient")
     import nbformat
 
-    sys.path.insert(0, str(NOTEBOOK_DIR))
-    try:
-        import render
-    finally:
-        sys.path.remove(str(NOTEBOOK_DIR))
+    render = _import_render()
     old = os.environ.get("MPLBACKEND")
     try:
         out = render.render(NOTEBOOK_DIR / "01_exact_vs_mean.py", out_dir=tmp_path, timeout=120)
@@ -132,6 +138,14 @@ def test_committed_ipynb_matches_source(source):
 
     rendered = source.with_suffix(".ipynb")
     assert rendered.exists(), f"render {source.name} with notebooks/render.py"
-    code = [c.source for c in _cells(source) if c.cell_type == "code"]
+    cells = [(c.cell_type, c.source) for c in _cells(source)]
     nb = nbformat.read(rendered, as_version=4)
-    assert [c.source for c in nb.cells if c.cell_type == "code"] == code
+    assert [(c.cell_type, c.source) for c in nb.cells] == cells, "stale: re-run render.py"
+    executed = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in executed if c.source.strip()), "not executed"
+
+
+def test_render_rejects_unknown_name():
+    render = _import_render()
+    with pytest.raises(SystemExit):
+        render.main(["no_such_notebook"])
