@@ -39,11 +39,14 @@ def test_simulate_mdp(tmp_path):
         (["--tau", "0"], "tau"),
         (["--seed", "a"], "--seed"),
         (["--plot", "x.gif"], "--plot"),
+        (["--env", "mdp", "--contexts", "0"], "n_states"),
         (["--staleness", "-1", "--methods", "mean_sampled"], "staleness"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(tmp_path, capsys, argv, text):
-    assert main(argv + ["--iters", "1", "--contexts", "5", "--out", str(tmp_path / "x.csv")]) == 2
+    if "--contexts" not in argv:
+        argv = argv + ["--contexts", "5"]
+    assert main(argv + ["--iters", "1", "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err and "Traceback" not in err
 

@@ -94,6 +94,8 @@ def test_bandit_from_arrays_normalises_logits():
         (lambda: PromptPopulation.random(0, 4), "n_prompts"),
         (lambda: PromptPopulation.random(10, 4, difficulty=(0, 1)), "difficulty"),
         (lambda: PromptPopulation.random(10, 4, p_min=0.6), "p_min"),
+        (lambda: Bandit.random(0, 4), "n_contexts"),
+        (lambda: Bandit.random(3, 0), "n_actions"),
     ],
 )
 def test_bad_environments_raise_naming_the_parameter(make, name):

@@ -155,6 +155,8 @@ def test_bad_mdp_arguments_raise(mdp):
         mdp.evaluate(np.ones((2, 2)))
     with pytest.raises(ValueError, match="^n_rollouts "):
         mdp.mc_q(np.full((15, 3), 1 / 3), n_rollouts=0)
+    with pytest.raises(ValueError, match="^n_states "):
+        TabularMDP.random(0, 2)
     with pytest.raises(ValueError, match="^branching "):
         TabularMDP.random(3, 2, branching=4)
     with pytest.raises(ValueError, match="^slip "):

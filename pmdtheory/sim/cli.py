@@ -28,8 +28,10 @@ def _parser():
     p.add_argument("--seed", default="0", help="seed, or comma-separated seeds")
     p.add_argument("--tau", type=float, default=0.05, help="KL strength > 0")
     p.add_argument("--beta", type=float, default=None, help="chi2 weight of kl_chi2")
-    p.add_argument("--contexts", type=int, default=1000, help="prompts / bandit contexts / states")
-    p.add_argument("--actions", type=int, default=64, help="responses / actions per context")
+    p.add_argument("--contexts", type=int, default=None,
+                   help="prompts / contexts / states (default 1000, 1000, 20, 25)")  # fmt: skip
+    p.add_argument("--actions", type=int, default=None,
+                   help="responses / actions per context (default 64, 10, 4)")  # fmt: skip
     p.add_argument("--k", type=int, default=16, help="samples per context (sampled methods)")
     p.add_argument("--baseline", default=None, help="override the sampled baseline")
     p.add_argument("--fit-steps", type=int, default=1, help="gradient steps per iteration")
@@ -42,9 +44,16 @@ def _parser():
     return p
 
 
+# default (contexts, actions) per environment; a gridworld has 4 actions
+_SIZES = {"prompts": (1000, 64), "bandit": (1000, 10), "mdp": (20, 4), "gridworld": (25, 4)}
+
+
 def _env(args):
     from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP
 
+    contexts, actions = _SIZES[args.env]
+    args.contexts = contexts if args.contexts is None else args.contexts
+    args.actions = actions if args.actions is None else args.actions
     if args.env == "prompts":
         return PromptPopulation.random(args.contexts, args.actions, seed=args.env_seed)
     if args.env == "bandit":

@@ -93,6 +93,10 @@ class Bandit:
     @classmethod
     def random(cls, n_contexts=100, n_actions=10, *, noise="none", sigma=1.0, seed=0):
         """Means uniform on [0, 1], initial logits standard normal, from ``seed``."""
+        if n_contexts < 1:
+            raise ValueError(f"n_contexts must be >= 1, got {n_contexts}")
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
         rng = np.random.default_rng(seed)
         R = rng.uniform(size=(n_contexts, n_actions))
         logits = rng.standard_normal((n_contexts, n_actions))

@@ -162,6 +162,10 @@ class TabularMDP:
     @classmethod
     def random(cls, n_states=20, n_actions=4, *, gamma=0.9, branching=3, seed=0):
         """Random MDP: each (s, a) moves to ``branching`` random states with Dirichlet weights."""
+        if n_states < 1:
+            raise ValueError(f"n_states must be >= 1, got {n_states}")
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
         if not 1 <= branching <= n_states:
             raise ValueError(f"branching must lie in [1, n_states], got {branching}")
         rng = np.random.default_rng(seed)
