@@ -173,10 +173,14 @@ def rational_points(domain: Mapping[sp.Symbol, tuple], n: int, rng: np.random.Ge
     for _ in range(n):
         point = {}
         for s, (lo, hi) in domain.items():
-            den = int(rng.integers(2, 61))
-            lo_n, hi_n = int(np.floor(lo * den)) + 1, int(np.ceil(hi * den)) - 1
-            if hi_n < lo_n:
+            if not hi > lo:
                 raise ValueError(f"domain of {s} is too narrow: {lo, hi}")
+            den = int(rng.integers(2, 61))
+            while True:  # grow the denominator until a numerator fits strictly inside
+                lo_n, hi_n = int(np.floor(lo * den)) + 1, int(np.ceil(hi * den)) - 1
+                if lo_n <= hi_n:
+                    break
+                den += 1
             point[s] = sp.Rational(int(rng.integers(lo_n, hi_n + 1)), den)
         points.append(point)
     return points
