@@ -5,8 +5,9 @@ outer loop over blocks of contexts with ``prange``; a block writes only its own
 rows, and every random number is a hash of (seed, iteration, context, sample),
 so results do not depend on the thread count.
 
-Per-context statistics are written into ``stats[:, j]`` with the column layout
-of ``_COLUMNS`` below.
+Per-context statistics go into ``stats[:, j]``, ``j`` one of the column
+constants REWARD ... W_NEG below (sums of errors, squared errors and weights, so
+that :mod:`pmdtheory.sim.run` can pool them over contexts).
 """
 
 import math
@@ -147,10 +148,11 @@ def _baselines(r, kind, tau, eps, B):
             for i in range(k):
                 B[i] = part
         else:
-            # Leave-one-out: for i != i1 the others contain the maximum, their sum
-            # s1 - e_i is >= 1 and the subtraction loses nothing. For i = i1 the sum
-            # is recomputed with the maximum of the *others* (THEORY §3): group
-            # total minus own term would cancel to 0 when i1 is the only success.
+            # Leave-one-out: for i != i1 the others contain the maximum, so their
+            # sum s1 - e_i is >= 1 >= e_i and the subtraction loses at most one bit.
+            # For i = i1 the sum is recomputed with the maximum of the *others*
+            # (THEORY §3): group total minus own term would cancel to 0 when i1 is
+            # the only success.
             m2 = -math.inf
             for i in range(k):
                 if i != i1 and r[i] > m2:
