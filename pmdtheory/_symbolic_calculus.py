@@ -15,7 +15,7 @@ import sympy as sp
 from pmdtheory import log_partition, mean_update, wright_omega
 from pmdtheory._symbolic_check import NUMERIC, Derivation, Recorder
 from pmdtheory._symbolic_numeric import DPS, random_cases
-from pmdtheory._symbolic_pmd import N_CASES, _w_rule
+from pmdtheory._symbolic_pmd import N_CASES, W_NOTE, _w_rule
 
 N_ACTIONS = 3
 tau, s = sp.symbols("tau s", positive=True)  # q = 1/(1+s) ranges over (0, 1)
@@ -66,6 +66,7 @@ def solver_calculus(*, omega_derivative: Callable | None = None, seed: int = 0) 
         r"\omega(y) = W_0(e^y) \text{ satisfies } \omega + \log\omega = y",
         _w_rule(om + sp.log(om) - y),
         DOMAIN,
+        note=W_NOTE,
     )
     rec.zero(
         r"\tfrac{d}{dy} W_0(e^y) = \text{claim}", sp.diff(om, y) - omega_derivative(om), DOMAIN
@@ -77,6 +78,7 @@ def solver_calculus(*, omega_derivative: Callable | None = None, seed: int = 0) 
         r"\log\frac{W_0(\lambda e^b)}{\lambda} = b - \omega(\ell + b),\ \ell = \log\lambda",
         _w_rule(sp.log(x_claim)) - (bs[0] - w_ab),
         DOMAIN,
+        note=W_NOTE,
     )
     rec.zero(r"\lambda x = \omega(\ell + b)", sp.powsimp(lam * x_claim) - w_ab, DOMAIN)
 

@@ -117,9 +117,17 @@ class Recorder:
         """A fresh generator per call site, seeded from the derivation name and seed."""
         return np.random.default_rng([self.seed, len(self.checks), *map(ord, self.name)])
 
-    def zero(self, claim: str, expr, domain: Mapping[sp.Symbol, tuple]) -> bool:
-        """Check ``expr == 0`` identically on ``domain``; see :func:`check_zero`."""
-        return self._add(lambda: check_zero(claim, expr, domain, rng=self.rng), claim, SYMBOLIC)
+    def zero(self, claim: str, expr, domain: Mapping[sp.Symbol, tuple], *, note: str = ""):
+        """Check ``expr == 0`` identically on ``domain``; see :func:`check_zero`.
+
+        ``note`` is appended to the detail (e.g. an identity used to prepare ``expr``).
+        """
+
+        def run():
+            check = check_zero(claim, expr, domain, rng=self.rng)
+            return Check(check.claim, check.method, check.passed, check.detail + note)
+
+        return self._add(run, claim, SYMBOLIC)
 
     def sign(self, claim: str, expr, domain: Mapping[sp.Symbol, tuple], *, positive: bool):
         """Check the sign of ``expr`` on ``domain``; see :func:`check_sign`."""

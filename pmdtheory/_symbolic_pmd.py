@@ -3,7 +3,7 @@ r"""Derivations 1-4: exact PMD, PMD-mean (Lambert W), the KL-chi^2 equivalence, 
 Each function returns a :class:`~pmdtheory._symbolic_check.Derivation`; the
 Lagrangians are written for three actions (enough to exhibit the coupling through
 the normaliser), the per-action stationarity conditions hold for any number of
-actions. Claims can be replaced (``solution=``, ``beta=``) so that tests can show
+actions. Claims can be replaced (``solution=``, ``beta_claim=``) so that tests can show
 that a wrong claim is reported as failed. See ../shared/THEORY.md §2, §4, §5.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from pmdtheory import exact_update, implicit_beta, kl_chi2_update, mean_update
-from pmdtheory._symbolic_check import NUMERIC, Derivation, Recorder
+from pmdtheory._symbolic_check import NUMERIC, SYMBOLIC, Derivation, Recorder
 from pmdtheory._symbolic_numeric import (
     max_abs_diff,
     mp_exact,
@@ -57,12 +57,20 @@ DOMAIN |= {s: (0.01, 1) for s in ps + qs} | {s: (-1, 1) for s in rs}
 DOMAIN |= {s: (0.01, 5) for s in xs} | {s: (-4, 4) for s in bs}
 
 
+def _star(x_, b_):
+    r"""The left side minus the right side of (*): :math:`\log x + \lambda x - b`."""
+    return sp.log(x_) + lam * x_ - b_
+
+
 def _exact_solution(q, r_a, tau_, z):
     return q * sp.exp(r_a / tau_) / z
 
 
 def _mean_solution(lam_, b_):
     return sp.LambertW(lam_ * sp.exp(b_)) / lam_
+
+
+W_NOTE = " (after rewriting log W0(z) = log z - W0(z), the log of W0(z) e^W0(z) = z)"
 
 
 def _w_rule(expr: sp.Basic) -> sp.Basic:
@@ -181,14 +189,20 @@ def pmd_mean_regression(*, solution: Callable | None = None, seed: int = 0) -> D
         DOMAIN,
     )
     w = sp.LambertW(Z)
-    rec.zero(
-        r"W_0(z)\, e^{W_0(z)} = z \ (z > 0,\ \text{definition of } W_0)", w * sp.exp(w) - Z, DOMAIN
+    w_sym = sp.Symbol("w", real=True)
+    inverse = sp.solve(w_sym * sp.exp(w_sym) - Z, w_sym)
+    rec.true(
+        r"w e^w = z,\ z > 0 \iff w = W_0(z)",
+        lambda: (inverse == [w], f"sympy.solve(w e^w - z, w) = {inverse}"),
+        method=SYMBOLIC,
     )
+    rec.zero(r"W_0(z)\, e^{W_0(z)} = z \ \text{(the same, evaluated)}", w * sp.exp(w) - Z, DOMAIN)
     rec.zero(
         r"x = W_0(\lambda e^b)/\lambda \text{ solves } \log x + \lambda x = b"
         r"\ (\text{using } \log W_0(z) = \log z - W_0(z))",
         _w_rule(star.subs(x, claim)),
         DOMAIN,
+        note=W_NOTE,
     )
     rec.sign(
         r"\partial_x(\log x + \lambda x) = 1/x + \lambda > 0 \ (\text{unique root})",
@@ -308,7 +322,7 @@ def kl_chi2_equivalence(*, beta_claim: Callable | None = None, seed: int = 0) ->
     rec.zero(
         r"\text{at } \beta = \beta_t,\ \mu = \tau - \bar r:\ \partial_{p_a} L"
         r" = -\tau(\log x_a + \lambda x_a - b_a)",
-        grad.subs({beta: claim, mu: tau - rbar}) + tau * star_at(xs[0], (rs[0] - rbar) / tau),
+        grad.subs({beta: claim, mu: tau - rbar}) + tau * _star(xs[0], (rs[0] - rbar) / tau),
         DOMAIN,
     )
     beta_fn = sp.lambdify((tau, lam), claim, modules="numpy")
@@ -335,11 +349,6 @@ def kl_chi2_equivalence(*, beta_claim: Callable | None = None, seed: int = 0) ->
     rec.core(r"\texttt{kl\_chi2\_update}(\beta_t) = \texttt{mean\_update}", vs_core)
     rec.core(r"\tau\log x + \beta_t x - r \text{ constant over actions}", kkt)
     return rec.finish()
-
-
-def star_at(x_, b_):
-    r"""The left side minus the right side of (*): :math:`\log x + \lambda x - b`."""
-    return sp.log(x_) + lam * x_ - b_
 
 
 def limits(*, seed: int = 0) -> Derivation:
@@ -372,6 +381,7 @@ def limits(*, seed: int = 0) -> Derivation:
         r" \text{ solves the KL-}\chi^2\text{ stationarity}",
         _w_rule(stat.subs(x, x_beta)),
         DOMAIN,
+        note=W_NOTE,
     )
     rec.zero(
         r"\lim_{\beta\to0} x_\beta = e^{(r-\nu)/\tau}",
