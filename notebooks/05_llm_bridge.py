@@ -83,6 +83,8 @@ for seed in range(6):
     p_hat = [rewards[rollout.index == g].mean().item() for g in range(len(prompts))]
     if all(0 < p < 1 for p in p_hat):
         break
+else:
+    raise RuntimeError("no draw gave every prompt a right and a wrong answer; try more seeds")
 print(f"seed {seed}: success rate per prompt {p_hat}")
 table = pd.DataFrame(
     {"prompt": rollout.index.numpy(), "reward": rewards.numpy(), "response": rollout.texts}
