@@ -58,16 +58,23 @@ def render(
     """
     source = Path(source).resolve()
     notebook = jupytext.read(source)
-    # A Makefile may export MPLBACKEND=Agg for the test suite; the kernel must use the
-    # inline backend instead, or no figure ends up in the rendered notebook.
-    os.environ["MPLBACKEND"] = INLINE_BACKEND
     client = NotebookClient(
         notebook,
         timeout=timeout,
         kernel_name=kernel_name,
         resources={"metadata": {"path": str(source.parent)}},
     )
-    client.execute()
+    # The Makefile exports MPLBACKEND=Agg for the test suite; the kernel (which inherits our
+    # environment) must use the inline backend instead, or no figure reaches the notebook.
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    try:
+        client.execute()
+    finally:
+        if backend is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = backend
     target = Path(out_dir or source.parent) / (source.stem + ".ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)

@@ -136,14 +136,9 @@ def test_rendered_notebook_has_figures(tmp_path):
     import nbformat
 
     render = _import_render()
-    old = os.environ.get("MPLBACKEND")
-    try:
-        out = render.render(NOTEBOOK_DIR / "01_exact_vs_mean.py", out_dir=tmp_path, timeout=120)
-    finally:
-        if old is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = old
+    before = os.environ.get("MPLBACKEND")
+    out = render.render(NOTEBOOK_DIR / "01_exact_vs_mean.py", out_dir=tmp_path, timeout=120)
+    assert os.environ.get("MPLBACKEND") == before  # render leaves our environment alone
     notebook = nbformat.read(out, as_version=4)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
