@@ -89,24 +89,6 @@ def _row_stats(logpi_new, logpi_prev, R, stats):
 
 
 @njit(cache=True)
-def _log_partition_and_mean(logpi, R, tau):
-    """(tau log E_pi exp(R/tau), E_pi R) for a normalised log-policy row."""
-    rmax = -math.inf
-    for a in range(logpi.size):
-        if logpi[a] > -math.inf and R[a] > rmax:
-            rmax = R[a]
-    s = 0.0
-    rbar = 0.0
-    for a in range(logpi.size):
-        if logpi[a] > -math.inf:
-            p = math.exp(logpi[a])
-            rbar += p * R[a]
-            # shifted by the maximum reward on the support: no overflow at small tau
-            s += p * math.exp((R[a] - rmax) / tau)
-    return rmax + tau * math.log(s), rbar
-
-
-@njit(cache=True)
 def _baselines(r, kind, tau, eps, B):
     """Group baselines B_i of THEORY §3 for one prompt's k rewards; returns the target scale.
 
@@ -280,6 +262,48 @@ def _fit_row(logpi, e0, logpi_samp, y, t, R, tau, lr, fit_steps, g, theta, p):
     return reward, kl, ent
 
 
+@njit(cache=True)
+def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
+    """Pool the target errors of one context into ``st`` (THEORY §3, paper Fig. 3).
+
+    The error of target ``t_i`` is ``t_i - log x(y_i)``, with ``log x`` the
+    log-ratio of the population solution that the estimator stands in for, at
+    the sampling policy: exact PMD for the partition baselines,
+    ``(R - tau log Z)/tau``; PMD-mean (Lambert W) for the mean baselines; for
+    GRPO, PMD-mean with rewards ``R / (sd + eps)``, sd the population standard
+    deviation. Responses with ``R > rbar`` count as positive. ``lx`` and ``rs``
+    are scratch rows.
+    """
+    n = ps.size
+    rbar = 0.0
+    for a in range(n):
+        rbar += ps[a] * R[a]
+    if baseline == PARTITION or baseline == LOO_PARTITION:
+        logz, _ = _log_partition_w(ps, R, tau)
+        for a in range(n):
+            lx[a] = (R[a] - logz) / tau
+    else:
+        if baseline == GRPO:
+            var = 0.0
+            for a in range(n):
+                var += ps[a] * (R[a] - rbar) ** 2
+            c = 1.0 / (math.sqrt(var) + eps)
+            for a in range(n):
+                rs[a] = R[a] * c
+            _mean_row(logpi_samp, rs, tau, lx)
+        else:
+            _mean_row(logpi_samp, R, tau, lx)
+        for a in range(n):
+            if logpi_samp[a] > -math.inf:
+                lx[a] -= logpi_samp[a]
+    for i in range(y.size):
+        err = t[i] - lx[y[i]]
+        base = ERR_POS if R[y[i]] > rbar else ERR_NEG
+        st[base] += err
+        st[base + 1] += err * err
+        st[base + 2] += 1.0
+
+
 @njit(cache=True, parallel=True)
 def _sampled_step(
     logpi,
@@ -330,16 +354,8 @@ def _sampled_step(
                 st[j] = 0.0
             st[LAM] = math.nan
             if diag:
-                # target error against the exact population target log x(y_i)
-                # = (R(y_i) - tau log Z)/tau of the sampling policy (THEORY §2-3);
-                # a third of the step's cost, hence optional
-                logz, rbar = _log_partition_w(ps, R[row], tau)
-                for i in range(k):
-                    err = t[i] - (R[row, y[i]] - logz) / tau
-                    base = ERR_POS if R[row, y[i]] > rbar else ERR_NEG
-                    st[base] += err
-                    st[base + 1] += err * err
-                    st[base + 2] += 1.0
+                # about a third of the step's cost (a PMD-mean solve), hence optional
+                _target_errors(logpi_samp[row], ps, R[row], y, t, baseline, tau, eps, cdf, g, st)
                 st[LAM] = _mean_row(logpi[row], R[row], tau, g)
             reward, kl, ent = _fit_row(
                 logpi[row], pi[row], logpi_samp[row], y, t, R[row], tau, lr, fit_steps, g,
@@ -356,9 +372,9 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
 
     ``method`` is POP_EXACT or POP_MEAN (then ``out`` is written), or POP_NONE
     (``out`` already holds the new policy and only statistics are computed).
-    With ``diag``, target errors are pi_t-weighted over positive (R > rbar) and
-    negative actions: the exact method's targets are the exact log-ratios
-    (error 0), PMD-mean's are ``(R - rbar)/tau`` (error ``(tau log Z - rbar)/tau``).
+    With ``diag``, target errors (the regression target minus the method's own
+    log-ratio) are pi_t-weighted over positive (R > rbar) and negative actions:
+    0 for exact PMD, the chi2 pull omega = lam x for PMD-mean.
     """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
@@ -378,11 +394,18 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
                     lam = _mean_row(logpi[p], R[p], tau, scratch)
             st[LAM] = lam
             if method != POP_NONE and diag:
-                logz, rbar = _log_partition_and_mean(logpi[p], R[p], tau)
+                rbar = 0.0
+                for a in range(n):
+                    if logpi[p, a] > -math.inf:
+                        rbar += math.exp(logpi[p, a]) * R[p, a]
                 for a in range(n):
                     if logpi[p, a] > -math.inf:
                         w = math.exp(logpi[p, a])
-                        err = (logz - rbar) / tau if method == POP_MEAN else 0.0
+                        # PMD-mean's target (R - rbar)/tau minus its own log-ratio is
+                        # omega = lam x, the chi2 pull (THEORY §4); exact PMD's is 0
+                        err = 0.0
+                        if method == POP_MEAN:
+                            err = (R[p, a] - rbar) / tau - (out[p, a] - logpi[p, a])
                         base = ERR_POS if R[p, a] > rbar else ERR_NEG
                         st[base] += w * err
                         st[base + 1] += w * err * err

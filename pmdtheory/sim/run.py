@@ -230,8 +230,17 @@ def run(
         implied :math:`\beta = \tau\lambda` of the PMD-mean step at
         :math:`\pi_{t-1}` (mean, median over contexts), ``target_err_*`` and
         ``target_rmse_*`` the signed mean and RMS error of the regression
-        targets against the exact log-ratio :math:`(r(a) - \tau\log Z)/\tau`,
-        over sampled positive (:math:`r > \bar r`) and negative responses.
+        targets :math:`A_i/\tau` over sampled positive (:math:`r > \bar r`) and
+        negative responses. The error is measured against the log-ratio
+        :math:`\log(\pi_{t+1}/\pi_{old})` of the population solution that the
+        estimator stands in for (paper Fig. 3): exact PMD,
+        :math:`(r - \tau\log Z)/\tau`, for the partition baselines; PMD-mean
+        (Lambert W) for the mean baselines, so that its chi2 pull
+        :math:`\omega = \lambda x` shows as a systematic offset; PMD-mean with
+        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for GRPO. Population
+        methods: 0 for ``exact``, :math:`\omega` for ``mean`` (weights
+        :math:`\pi_t`), NaN for ``kl_chi2``. NaN also where no positive
+        (negative) response was sampled or keeps a nonzero probability.
         ``value`` (:math:`\rho^\top V^{\pi_t}`) and ``subopt``
         (:math:`\rho^\top (V^* - V^{\pi_t})`) for MDPs, NaN otherwise.
     per_prompt : pandas.DataFrame
