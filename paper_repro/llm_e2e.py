@@ -14,7 +14,7 @@ targets :math:`A_i/\tau` (Pearson correlation and least-squares slope reported).
 
 Run::
 
-    python paper_repro/llm_e2e.py [--device cpu|cuda] [--out figures] [--steps 24] [--k 4]
+    python paper_repro/llm_e2e.py [--device cpu|cuda] [--out figures] [--steps 20] [--k 4]
         [--prompts 4] [--tau 0.1] [--baseline mean] [--lr 1e-6] [--seed 0] [--quick]
 
 Outputs (``DIR`` = ``--out``)
@@ -75,11 +75,11 @@ from pmdtheory.bridge.llm import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SYSTEM = "You are a calculator. Reply with the result only."
+SYSTEM = "Answer with a number."
 _INT = re.compile(r"-?\d+")
 
 
-def make_prompts(rng, n, *, max_int=20):
+def make_prompts(rng, n, *, max_int=9):
     """``n`` prompts "What is a + b?" with a, b uniform on 1..max_int, and their sums."""
     ab = rng.integers(1, max_int + 1, size=(n, 2))
     return [f"What is {a} + {b}?" for a, b in ab], ab.sum(axis=1)
@@ -102,7 +102,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--out", type=Path, default=REPO / "figures")
-    p.add_argument("--steps", type=int, default=24, help="training steps")
+    p.add_argument("--steps", type=int, default=20, help="training steps")
     p.add_argument("--k", type=int, default=4, help="answers per prompt (group size)")
     p.add_argument("--prompts", type=int, default=4, help="prompts per step")
     p.add_argument("--tau", type=float, default=0.1, help="KL strength")

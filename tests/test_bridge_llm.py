@@ -47,7 +47,7 @@ def test_reward_and_prompts():
     assert p1 == p2 and list(a1) == list(a2)
     for p, a in zip(p1, a1, strict=True):
         x, y = (int(t) for t in p.removeprefix("What is ").removesuffix("?").split(" + "))
-        assert x + y == a and 1 <= x <= 20 and 1 <= y <= 20
+        assert x + y == a and 1 <= x <= 9 and 1 <= y <= 9
 
 
 def test_ema_matches_recursion():

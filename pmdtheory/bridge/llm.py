@@ -220,9 +220,14 @@ def response_logprobs(model, rollout, *, temperature=1.0, with_entropy=False):
     """
     ids, attn, p = rollout.input_ids, rollout.attention_mask, rollout.prompt_len
     position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
-    logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids).logits
+    n_resp = ids.shape[1] - p
     # Logits at column c predict token c + 1: the response tokens p .. end use columns p-1 .. -2.
-    logits = logits[:, p - 1 : -1].float() / temperature
+    # logits_to_keep skips the vocabulary projection of the prompt columns (a fifth of the
+    # model's FLOPs per column for a 135M model with a 49k vocabulary).
+    logits = model(
+        input_ids=ids, attention_mask=attn, position_ids=position_ids, logits_to_keep=n_resp + 1
+    ).logits
+    logits = logits[:, :-1].float() / temperature
     log_probs = torch.log_softmax(logits, dim=-1)
     logp = log_probs.gather(-1, ids[:, p:, None]).squeeze(-1)
     if not with_entropy:
