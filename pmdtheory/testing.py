@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 REWARD_KINDS = ("continuous", "binary", "discrete")
+#: log of the smallest normal float64: below it a probability may legitimately be 0
+LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
 #: spread of the logits behind :func:`policies` (probability ratios up to e^SPREAD)
 SPREAD = 12.0
 
@@ -167,7 +169,8 @@ class KKTReport(NamedTuple):
     normalisation: float
     """Largest ``|sum_a pi_new(a) - 1|``."""
     support: bool
-    """``pi_new`` is zero exactly where ``pi_t`` is, and finite, non-negative."""
+    """``pi_new`` is zero where ``pi_t`` is, finite and non-negative (with probabilities,
+    underflow to 0 on the support is allowed, see :func:`kkt_residual`)."""
     lam: np.ndarray | float
     """Least-squares multiplier of each row (batch shape)."""
     beta: np.ndarray | float
@@ -184,7 +187,10 @@ def kkt_residual(pi_t, r, tau, pi_new, *, axis=-1, log=False) -> KKTReport:
 
     :math:`\lambda` is fitted per row by least squares of :math:`s = \log x - b` on
     :math:`-x`; the residual is the worst :math:`|s + \lambda x|`, scaled by
-    :math:`1 + \max|b|` (the size of the terms being cancelled).
+    :math:`1 + \max|b|` (the size of the terms being cancelled). When ``pi_new``
+    holds probabilities (``log=False``), those below the normal float64 range
+    (< 2.2e-308, tiny tau) are left out of the residual: their logarithm has lost
+    its precision. Pass log-probabilities to check them too.
 
     Parameters
     ----------
@@ -207,23 +213,29 @@ def kkt_residual(pi_t, r, tau, pi_new, *, axis=-1, log=False) -> KKTReport:
         raise ValueError(f"pi_new: shape {new.shape} differs from the policy's {tuple(expected)}")
     new = np.moveaxis(new, rows.axis, -1).reshape(rows.logpi.shape)
     support = rows.logpi > -np.inf
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         log_new = new if log else np.log(new)
-        ok_support = bool(
-            np.all(np.isfinite(log_new[support]))
-            and (np.all(np.isneginf(log_new[~support])) if log else np.all(new[~support] == 0))
-            and (log or np.all(new >= 0))
-        )
         p_new = np.exp(log_new) if log else new
         normalisation = float(np.max(np.abs(np.sum(np.where(support, p_new, 0.0), -1) - 1)))
         rbar = np.sum(np.where(support, np.exp(rows.logpi) * rows.r, 0.0), -1, keepdims=True)
         b = np.where(support, (rows.r - rbar) / tau[:, None], 0.0)
-        log_x = np.where(support, log_new - rows.logpi, 0.0)
-        x = np.where(support, np.exp(log_x), 0.0)
-        s = log_x - b
+        # Probabilities below the normal float64 range (tiny tau) have lost their
+        # relative precision, or underflowed to 0: their log says nothing about (*).
+        # They are left out of the stationarity residual (their mass is < 1e-307).
+        underflow = support & (log_new < LOG_TINY) if not log else np.zeros_like(support)
+        active = support & ~underflow
+        ok_support = bool(
+            np.all(np.isfinite(log_new[active]))
+            and (np.all(np.isneginf(log_new[~support])) if log else np.all(new[~support] == 0))
+            and (log or np.all(new >= 0))
+        )
+        log_x = np.where(active, log_new - rows.logpi, 0.0)
+        x = np.where(active, np.exp(log_x), 0.0)
+        s = np.where(active, log_x - b, 0.0)
         # least squares of s ~ -lam x on the support (rows where x = 0 there fail anyway)
         lam = -np.sum(s * x, -1) / np.maximum(np.sum(x * x, -1), np.finfo(float).tiny)
-        resid = np.max(np.abs(s + lam[:, None] * x), -1) / (1 + np.max(np.abs(b), -1))
+        scale = 1 + np.max(np.where(active, np.abs(b), 0.0), -1)
+        resid = np.max(np.abs(s + lam[:, None] * x), -1) / scale
     residual = float(np.max(np.where(np.isnan(resid), np.inf, resid)))
     return KKTReport(
         residual,

@@ -185,6 +185,20 @@ def test_kkt_batch_axis_log_and_zero_support():
     assert not kkt_residual(pi_t, r, tau, moved).support
 
 
+def test_kkt_tiny_tau_underflow():
+    # at tau = 1e-3 the last action's new probability underflows to 0 in float64
+    pi_t, r, tau = np.full(4, 0.25), np.array([0.0, 0.0, 0.0, -1.0]), 1e-3
+    pi_new = mean_update(pi_t, r, tau)
+    assert pi_new[-1] == 0.0
+    assert_kkt(pi_t, r, tau, pi_new, atol=KKT_TOL)
+    log_new = mean_update(np.log(pi_t), r, tau, log=True)
+    assert np.isfinite(log_new[-1])
+    assert_kkt(np.log(pi_t), r, tau, log_new, log=True, atol=KKT_TOL)
+    log_new[-1] += 1.0  # in log space nothing is left out
+    with pytest.raises(AssertionError):
+        assert_kkt(np.log(pi_t), r, tau, log_new - np.log(np.exp(log_new).sum()), log=True)
+
+
 def test_kkt_constant_rewards_zero_multiplier():
     pi_t = np.array([0.1, 0.6, 0.3])
     rep = assert_kkt(pi_t, np.full(3, 0.7), 0.2, pi_t)
