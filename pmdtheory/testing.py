@@ -274,6 +274,7 @@ def check_kl_chi2_equivalence(
     max_examples: int = 100,
     seed: int = 0,
     shrink: bool = True,
+    log: bool = False,
 ) -> None:
     r"""Property-test a PMD-mean implementation against pmdtheory's KL-chi^2 step.
 
@@ -289,6 +290,8 @@ def check_kl_chi2_equivalence(
     4. with ``returns_lambda=True`` (``update_fn`` returns ``(policy, lam)``):
        :math:`\tau\lambda` matches :math:`\beta_t` (``rtol``, and ``atol`` scaled by tau).
 
+    ``log=True``: ``update_fn`` takes and returns log-probabilities (then ``atol`` and
+    ``rtol`` apply to the log-policy, and the KKT residual covers every action).
     ``seed`` fixes hypothesis' draws; ``shrink=False`` skips shrinking a failure to a
     minimal example (faster, a less readable report).
 
@@ -303,7 +306,7 @@ def check_kl_chi2_equivalence(
         if not val >= 0:
             raise ValueError(f"{name}: must be >= 0, got {val!r}")
     problems = pmd_problems(
-        n_actions, min_prob=min_prob, min_tau=min_tau, max_tau=max_tau, kind=kind
+        n_actions, min_prob=min_prob, min_tau=min_tau, max_tau=max_tau, kind=kind, log=log
     )
 
     @hypothesis_seed(seed)
@@ -318,17 +321,20 @@ def check_kl_chi2_equivalence(
     def equivalence(problem):
         pi_t, r, tau = problem
         out = update_fn(pi_t.copy(), r.copy(), tau)
-        pi_new, lam = out if returns_lambda else (out, None)
-        pi_new = np.asarray(pi_new, dtype=np.float64)
-        assert pi_new.shape == pi_t.shape, f"shape {pi_new.shape} != {pi_t.shape}"
-        assert np.all(np.isfinite(pi_new)) and np.all(pi_new >= 0), f"invalid policy {pi_new}"
-        assert abs(pi_new.sum() - 1) <= max(atol, 1e-12), f"sums to {pi_new.sum()!r}"
-        rep = kkt_residual(pi_t, r, tau, pi_new)
+        new, lam = out if returns_lambda else (out, None)
+        new = np.asarray(new, dtype=np.float64)
+        assert new.shape == pi_t.shape, f"shape {new.shape} != {pi_t.shape}"
+        with np.errstate(under="ignore"):
+            p_new = np.exp(new) if log else new
+        assert not np.any(np.isnan(new)) and np.all(p_new >= 0), f"invalid policy {new}"
+        assert np.all(p_new < np.inf), f"invalid policy {new}"
+        assert abs(p_new.sum() - 1) <= max(atol, 1e-12), f"sums to {p_new.sum()!r}"
+        rep = kkt_residual(pi_t, r, tau, new, log=log)
         assert rep.support and rep.residual <= kkt_atol, f"KKT residual too large: {rep}"
-        beta_t = implicit_beta(pi_t, r, tau)
-        pi_ref = kl_chi2_update(pi_t, r, tau, beta_t)
+        beta_t = implicit_beta(pi_t, r, tau, log=log)
+        ref = kl_chi2_update(pi_t, r, tau, beta_t, log=log)
         np.testing.assert_allclose(
-            pi_new, pi_ref, rtol=rtol, atol=atol, err_msg="differs from kl_chi2_update(beta_t)"
+            new, ref, rtol=rtol, atol=atol, err_msg="differs from kl_chi2_update(beta_t)"
         )
         if returns_lambda:
             got = tau * float(np.asarray(lam))

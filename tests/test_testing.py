@@ -229,6 +229,20 @@ def test_checker_accepts_pmdtheory_and_an_independent_implementation():
     )
 
 
+def test_checker_in_log_space():
+    check_kl_chi2_equivalence(
+        lambda lp, r, tau: mean_update(lp, r, tau, log=True),
+        log=True,
+        min_tau=1e-3,
+        max_tau=1e3,
+        max_examples=EXAMPLES,
+    )
+    with pytest.raises(AssertionError):
+        check_kl_chi2_equivalence(
+            lambda lp, r, tau: exact_update(lp, r, tau, log=True), log=True, shrink=False
+        )
+
+
 @pytest.mark.parametrize(
     "wrong",
     [
