@@ -23,7 +23,7 @@
 # 4. what changes: PMD-mean is more conservative.
 #
 # Formulas follow `THEORY.md` §2-§4 of the project. Everything here is the public
-# `pmdtheory` API. Run time: a few seconds on a laptop CPU.
+# `pmdtheory` API. Run time: about 3 s (a shared 2-core CPU).
 
 # %%
 import matplotlib.pyplot as plt

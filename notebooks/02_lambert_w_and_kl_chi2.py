@@ -23,7 +23,7 @@
 #    $\tau\,\mathrm{KL} + \frac{\beta_t}{2}\chi^2$, $\beta_t = \tau\lambda_t$;
 # 4. your own PMD-mean solver, checked with `pmdtheory.testing`.
 #
-# Run time: 10-30 seconds (the symbolic verification dominates).
+# Run time: about 20 s on a shared 2-core CPU, mostly the symbolic checks.
 
 # %%
 import matplotlib.pyplot as plt

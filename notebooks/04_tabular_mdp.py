@@ -22,7 +22,7 @@
 #
 # We run both on a small gridworld with the simulator `pmdtheory.sim`, watch the
 # suboptimality $\rho^\top(V^\star - V^{\pi_t})$ shrink geometrically, and see
-# why PMD-mean ends up tracking exact PMD here. Run time: about 10 seconds.
+# why PMD-mean ends up tracking exact PMD here. Run time: about 10-15 s.
 
 # %%
 import warnings

