@@ -159,7 +159,7 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n
     code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
     code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
-        logpi, np.exp(logpi), samp, np.exp(samp), env.R, env.noise_code, env.sigma, k,
+        logpi, np.exp(logpi), samp, np.exp(samp), not stale, env.R, env.noise_code, env.sigma, k,
         code[kind], tau, 1e-6, lr, fit_steps, seed, it, True, out, pi_out, stats,
     )  # fmt: skip
     want, reward, kl, ent, t = ref.sampled_step(
@@ -219,7 +219,7 @@ def test_sampled_kernel_invariants(P, n, k, kind, fit_steps, log_tau, seed):
     code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
     code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
-        logpi, pi, logpi, pi, R, 0, 0.0, k, code[kind], tau, 1e-6, 1 / tau, fit_steps, seed,
+        logpi, pi, logpi, pi, True, R, 0, 0.0, k, code[kind], tau, 1e-6, 1 / tau, fit_steps, seed,
         1, True, out, pi_out, stats,
     )  # fmt: skip
     np.testing.assert_array_equal(np.isinf(out), np.isinf(logpi))

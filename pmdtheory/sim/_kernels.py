@@ -272,8 +272,10 @@ def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
     ``(R - tau log Z)/tau``; PMD-mean (Lambert W) for the mean baselines; for
     GRPO, PMD-mean with rewards ``R / (sd + eps)``, sd the population standard
     deviation. Responses with ``R > rbar`` count as positive. ``lx`` and ``rs``
-    are scratch rows.
+    are scratch rows. Returns the PMD-mean multiplier lam at the sampling
+    policy when it was computed (mean baselines), else NaN.
     """
+    lam = math.nan
     n = ps.size
     rbar = 0.0
     for a in range(n):
@@ -292,7 +294,7 @@ def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
                 rs[a] = R[a] * c
             _mean_row(logpi_samp, rs, tau, lx)
         else:
-            _mean_row(logpi_samp, R, tau, lx)
+            lam = _mean_row(logpi_samp, R, tau, lx)
         for a in range(n):
             if logpi_samp[a] > -math.inf:
                 lx[a] -= logpi_samp[a]
@@ -302,6 +304,7 @@ def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
         st[base] += err
         st[base + 1] += err * err
         st[base + 2] += 1.0
+    return lam
 
 
 @njit(cache=True, parallel=True)
@@ -310,6 +313,7 @@ def _sampled_step(
     pi,
     logpi_samp,
     pi_samp,
+    on_policy,
     R,
     noise,
     sigma,
@@ -331,8 +335,9 @@ def _sampled_step(
     ``pi = exp(logpi)`` and ``pi_samp = exp(logpi_samp)`` come in with the
     log-policies, and ``pi_out = exp(out)`` goes out: the probabilities are
     carried from one iteration to the next instead of being recomputed (the
-    exponentials are a large part of the cost). On-policy, ``pi_samp`` and
-    ``logpi_samp`` may be the very arrays ``pi`` and ``logpi``.
+    exponentials are a large part of the cost). ``on_policy`` says that the
+    sampling policy is the current one (they may be the very same arrays); then
+    the diagnostics' PMD-mean solve serves both the targets and the implied beta.
     """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
@@ -355,8 +360,12 @@ def _sampled_step(
             st[LAM] = math.nan
             if diag:
                 # about a third of the step's cost (a PMD-mean solve), hence optional
-                _target_errors(logpi_samp[row], ps, R[row], y, t, baseline, tau, eps, cdf, g, st)
-                st[LAM] = _mean_row(logpi[row], R[row], tau, g)
+                lam = _target_errors(
+                    logpi_samp[row], ps, R[row], y, t, baseline, tau, eps, cdf, g, st
+                )
+                if not (on_policy and lam == lam):  # lam is NaN unless it was solved
+                    lam = _mean_row(logpi[row], R[row], tau, g)
+                st[LAM] = lam
             reward, kl, ent = _fit_row(
                 logpi[row], pi[row], logpi_samp[row], y, t, R[row], tau, lr, fit_steps, g,
                 out[row], pi_out[row],

@@ -358,7 +358,7 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
             base = o["baseline"] or spec.baseline
             old = (cur - min(o["staleness"], t - 1)) % ring  # the sampling policy's slot
             K._sampled_step(
-                logpi, pi_buf[cur], lp_buf[old], pi_buf[old], R, env.noise_code,
+                logpi, pi_buf[cur], lp_buf[old], pi_buf[old], old == cur, R, env.noise_code,
                 float(env.sigma), o["k"], _BASELINE_CODE[base], tau, o["eps"], o["lr"],
                 o["fit_steps"], seed, t, o["diagnostics"], out, pi_buf[nxt], stats,
             )  # fmt: skip
