@@ -413,3 +413,26 @@ def test_probabilities_summing_to_one_within_1e8_are_accepted():
         warnings.simplefilter("error")
         out = pmd.mean_update([0.5, 0.5 + 5e-9], [1.0, 0.0], 0.1)
     assert out.sum() == pytest.approx(1, abs=1e-15)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(0, 3000), min_size=1, max_size=5),
+    hnp.arrays(np.float64, 6, elements=st.floats(-1, 1)),
+    st.floats(-3, 3),
+    st.floats(-4, 4),
+    st.floats(-4, 4),
+)
+def test_extreme_log_policies_stay_normalised(depths, r_unit, log_scale, log_tau, log_beta):
+    """Log-probabilities far below -745 (weights that underflow) still give a proper update."""
+    logpi = np.concatenate([[0.0], -np.asarray(depths)])
+    logpi -= np.logaddexp.reduce(logpi)
+    r = r_unit[: logpi.size] * 10.0**log_scale
+    tau, beta = 10.0**log_tau, 10.0**log_beta
+    for out in (
+        pmd.exact_update(logpi, r, tau, log=True),
+        pmd.mean_update(logpi, r, tau, log=True),
+        pmd.kl_chi2_update(logpi, r, tau, beta, log=True),
+    ):
+        assert np.all(np.isfinite(out))
+        assert abs(np.logaddexp.reduce(out)) < LOGP_RTOL
