@@ -4,14 +4,15 @@ r"""Divergences between policies: KL and chi-square (THEORY §1).
           \chi^2(p\|q) = \sum_a \frac{(p - q)^2}{q} = \sum_a q\,(p/q - 1)^2
 
 Both take probabilities (or log-probabilities with ``log=True``) along
-``axis`` and return the batch shape. ``0 log 0 = 0``; ``q = 0 < p`` gives ``inf``.
+``axis``, broadcast ``p`` against ``q`` and return the batch shape.
+``0 log 0 = 0``; ``q = 0 < p`` gives ``inf``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import policy_rows
+from ._validate import broadcast, float_array, policy_rows
 
 __all__ = ["kl", "chi2"]
 
@@ -21,12 +22,10 @@ _BIG_LOG_RATIO = 40.0
 
 
 def _pair(p, q, axis, log):
-    rows_p = policy_rows(p, None, axis=axis, log=log, pi_name="p")
-    rows_q = policy_rows(q, None, axis=axis, log=log, pi_name="q")
-    if rows_p.logpi.shape != rows_q.logpi.shape:
-        raise ValueError(
-            f"q: shape {np.shape(q)} does not match p shape {np.shape(p)} along the batch"
-        )
+    # p and q broadcast against each other (one reference policy for a batch).
+    p_arr, q_arr = broadcast(float_array(p, "p"), float_array(q, "q"), "p", "q")
+    rows_p = policy_rows(p_arr, None, axis=axis, log=log, pi_name="p")
+    rows_q = policy_rows(q_arr, None, axis=axis, log=log, pi_name="q")
     return rows_p, rows_p.logpi, rows_q.logpi
 
 

@@ -63,4 +63,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="^q:"):
         chi2([0.5, 0.5], [np.nan, 1.0])
     with pytest.raises(ValueError, match="^q:"):
-        kl([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]])
+        kl([0.5, 0.5], [0.2, 0.3, 0.5])
+
+
+def test_broadcast_one_reference_against_a_batch():
+    rng = np.random.default_rng(3)
+    p, q = rng.dirichlet(np.ones(4), 5), rng.dirichlet(np.ones(4))
+    np.testing.assert_allclose(kl(p, q), [kl(row, q) for row in p], rtol=1e-15)
+    np.testing.assert_allclose(chi2(q, p), [chi2(q, row) for row in p], rtol=1e-15)
