@@ -243,6 +243,9 @@ def _llm_one(df: pd.DataFrame, label: str) -> tuple[str, bool]:
     col = next((c for c in REWARD_COLUMNS if c in df.columns), None)
     if col is None:
         return f"{label}: no reward column (looked for {', '.join(REWARD_COLUMNS)})", False
+    if "generated" in df:  # TRL reuses each generation batch: rewards only on new batches
+        df = df[df.generated == 1]
+    df = df[df[col].notna()]
     n = len(df)
     q = max(1, n // 4)
     first, last = df[col].iloc[:q], df[col].iloc[-q:]
