@@ -58,6 +58,7 @@ METHOD_STYLES: dict[str, dict[str, object]] = {
     "part_sampled": {"color": PALETTE[5], "linestyle": "-.", "label": "PMD-part (sampled, LOO)"},
     "mean_sampled": {"color": PALETTE[4], "linestyle": (0, (5, 1)), "label": "PMD-mean (sampled)"},
     "grpo": {"color": PALETTE[3], "linestyle": (0, (3, 1, 1, 1)), "label": "GRPO"},
+    "rloo_sampled": {"color": PALETTE[7], "linestyle": (0, (1, 1)), "label": "PMD-RLOO (sampled)"},
     "reference": {"color": "#555555", "linestyle": ":", "label": "reference"},
 }
 
