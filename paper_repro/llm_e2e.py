@@ -16,6 +16,11 @@ Run::
 
     python paper_repro/llm_e2e.py [--device cpu|cuda] [--out figures] [--steps 20] [--k 4]
         [--prompts 4] [--tau 0.1] [--baseline mean] [--lr 1e-6] [--seed 0] [--quick]
+        [--fit-steps 20] [--fit-lr 5e-7] [--max-new-tokens 16] [--threads 0]
+
+Defaults: 20 steps x 4 prompts x k=4 = 320 sampled answers, 16 new tokens at most,
+pure sampling (temperature 1), single-digit sums, system prompt "Answer with a number.".
+``--threads 0`` times 1 vs 2 CPU threads and keeps the faster.
 
 Outputs (``DIR`` = ``--out``)
 -----------------------------
@@ -39,7 +44,8 @@ Outputs (``DIR`` = ``--out``)
     ``abs_log_ratio``; ``frac_residual_gt1``; ``corr`` (Pearson correlation of
     :math:`\delta_i` with :math:`A_i/\tau` over the batch, NaN when all targets are
     equal); ``slope`` (least-squares slope of :math:`\delta` on the target; 1 is a
-    perfect fit); ``time_s``; plus ``baseline, tau, lr, n_samples, device``.
+    perfect fit); ``time_s``; plus ``baseline, tau, lr`` (here ``--fit-lr``),
+    ``n_samples, device``.
 ``DIR/data/llm_fit_samples.csv``, one row per sample of the fixed batch:
     ``group``, ``reward``, ``advantage``, ``target`` (:math:`A/\tau`), ``log_ratio``
     (achieved :math:`\delta` after the last fit step), ``length``.
