@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import _omega
 from ._validate import float_array
 
 __all__ = ["wright_omega", "lambertw0", "logsumexp"]
 
 
-def _elementwise(kernel, arr: np.ndarray) -> np.ndarray | float:
+def _elementwise(arr: np.ndarray, *, lambert: bool) -> np.ndarray | float:
     flat = np.ascontiguousarray(arr.reshape(-1))
     out = np.empty_like(flat)
-    kernel(flat, out)
+    _omega._special_batch(flat, out, lambert)
     out = out.reshape(arr.shape)
     return float(out) if out.ndim == 0 else out
 
@@ -54,7 +54,7 @@ def wright_omega(y) -> np.ndarray | float:
     arr = float_array(y, "y")
     if np.any(np.isnan(arr)):
         raise ValueError("y: must not be NaN")
-    return _elementwise(_kernels._omega_batch, arr)
+    return _elementwise(arr, lambert=False)
 
 
 def lambertw0(z) -> np.ndarray | float:
@@ -84,7 +84,7 @@ def lambertw0(z) -> np.ndarray | float:
     branch = -np.exp(-1.0)
     if np.any(arr < branch * (1 + 8 * np.finfo(float).eps)):
         raise ValueError("z: must be >= -1/e for the principal branch W0")
-    return _elementwise(_kernels._lambertw0_batch, np.maximum(arr, branch))
+    return _elementwise(np.maximum(arr, branch), lambert=True)
 
 
 def logsumexp(a, *, axis=-1, keepdims: bool = False) -> np.ndarray | float:
