@@ -16,6 +16,43 @@ STALE_K = 8  # the k of the staleness sweep in stability.py
 # ------------------------------------------------------------------- sample noise
 
 
+def _naive_loo_partition(r: np.ndarray, tau: float, floor: float = 1e-8) -> np.ndarray:
+    """The formulation THEORY §3 warns about: group total minus own term, group max."""
+    m = r.max()
+    e = np.exp((r - m) / tau)
+    return m + tau * np.log(np.maximum((e.sum() - e) / (len(r) - 1), floor))
+
+
+def claim_stable_loo_partition(data: Data) -> Claim:
+    from pmdtheory.estimators import advantages
+
+    c = Claim(
+        "Leave-one-out partition baseline needs the maximum of the other rewards",
+        "THEORY §3, issue 7",
+        "'Group total minus own term' with the group maximum cancels when response i is the "
+        "only success: rewards [1, 0, 0, 0], tau = 0.01 give it a baseline of 0.816 (after a "
+        "1e-8 floor) instead of 0.",
+        "target_errors",
+    )
+    tau, k = 0.01, 4
+    r = np.array([1.0, 0.0, 0.0, 0.0])
+    naive = r[0] - _naive_loo_partition(r, tau)[0]
+    stable = advantages(r, kind="loo_partition", tau=tau)[0]
+    lone = {p: k * p * (1 - p) ** (k - 1) for p in (0.01, 0.05, 0.2)}
+    share = {p: v / (1 - (1 - p) ** k) for p, v in lone.items()}  # of groups with a success
+    c.measured = (
+        f"lone success's advantage: naive {naive:.3f}, pmdtheory.estimators {stable:.3f} "
+        f"(float64; the torch bridge gives the same in float32 and float64, "
+        f"tests/test_bridge_advantages.py). Effect on hard prompts (k = {k}): among groups "
+        "with at least one success, the lone-success share is "
+        + ", ".join(f"{s:.0%} at p = {p:g}" for p, s in share.items())
+        + f", so the naive form would shrink their only positive signal {1 / naive:.1f}x."
+    )
+    c.rule = "the stable advantage equals 1 to 1e-12 and the naive one is below 0.5."
+    c.verdict = verdict(abs(stable - 1) < 1e-12 and naive < 0.5)
+    return c
+
+
 def claims_noise(data: Data) -> list[Claim]:
     fig = "target_errors"
     c1 = Claim(
@@ -254,7 +291,7 @@ def _llm_one(df: pd.DataFrame, label: str) -> tuple[str, bool]:
     se = np.sqrt(first.var(ddof=1) / q + last.var(ddof=1) / q)
     up = bool(last.mean() > first.mean() + 2 * se)
     params = ", ".join(
-        f"{c}={df[c].iloc[0]}" for c in ("baseline", "tau", "k", "prompts") if c in df
+        f"{c}={df[c].iloc[0]}" for c in ("baseline", "tau", "k", "prompts", "device") if c in df
     )
     txt = (
         f"{label} ({n} steps; {params}): mean {col} over the first quarter {first.mean():.3f}, "
@@ -275,7 +312,8 @@ def claim_llm(data: Data) -> Claim:
         "AIME 2024 over the baseline, tau = 0.01, 4.6x time efficiency.",
         "llm_training",
     )
-    runs = [(n, data[n]) for n in ("llm_training", "trl_training")]
+    # CPU run of llm_e2e, the same script on a GPU (--device cuda), and the TRL trainer.
+    runs = [(n, data[n]) for n in ("llm_training", "llm_training_cuda", "trl_training")]
     runs = [(n, d) for n, d in runs if d is not None and len(d)]
     if not runs:
         c.measured = "no LLM run in figures/data (run `pmdtheory repro --only llm_e2e`)."

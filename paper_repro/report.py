@@ -37,7 +37,13 @@ from _claims import (  # noqa: F401  (re-exported for tests and callers)
     claims_binary,
     claims_gap,
 )
-from _claims_sampled import claim_linear, claim_llm, claim_robust, claims_noise
+from _claims_sampled import (
+    claim_linear,
+    claim_llm,
+    claim_robust,
+    claim_stable_loo_partition,
+    claims_noise,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONAL_SCRIPTS = ("llm_e2e", "trl_pmd")  # slow, run only with --only
@@ -54,6 +60,7 @@ def all_claims(data: Data) -> list[Claim]:
         *claims_binary(data),
         *claims_beta(data),
         *claims_noise(data),
+        claim_stable_loo_partition(data),
         claim_linear(data),
         claim_robust(data),
         claim_llm(data),
