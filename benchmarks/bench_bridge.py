@@ -52,7 +52,7 @@ def bench_advantages():
     slow = loo_partition_loop(rewards, index, TAU)
     err = float((fast - slow).abs().max())
     t_fast = best_of(
-        lambda: group_advantages(rewards, index, baseline="loo_partition", tau=TAU), 5
+        lambda: group_advantages(rewards, index, baseline="loo_partition", tau=TAU), 20
     )
     t_slow = best_of(lambda: loo_partition_loop(rewards, index, TAU), 1)
     ratio = t_slow / t_fast

@@ -2,8 +2,9 @@ r"""Group baselines and advantages for sampled responses, in torch.
 
 A batch holds ``N`` sampled responses; ``index[i]`` names the prompt (group) that
 response ``i`` answers. Groups may be ragged. Every reduction over a group is a
-segment (scatter) reduction over the whole batch, so there is no Python loop over
-groups and the functions run on any device, in float32 or float64.
+dense row reduction of a padded ``(groups, k_max)`` table (one sort of ``index``, none
+when groups are contiguous), so there is no Python loop over groups and the functions
+run on any device, in float32 or float64.
 
 The baselines are those of ../shared/THEORY.md §3 and of the numpy module
 :mod:`pmdtheory.estimators` (same numbers, to rounding):
@@ -66,41 +67,73 @@ def _check_tau(tau, *, required):
     return tau
 
 
-def _segment_sum(x, inv, n_groups):
-    return x.new_zeros(n_groups).index_add_(0, inv, x)
+class _Table:
+    """Responses laid out as a padded ``(groups, k_max)`` table, and back.
+
+    Groups are ordered by sorted id; within a group, responses keep their order.
+    One (stable) sort of ``index`` makes the layout, skipped when ``index`` is
+    already sorted (contiguous groups, as trainers produce them); every group
+    reduction is then a dense row reduction.
+    """
+
+    def __init__(self, index):
+        n = index.numel()
+        if n > 1 and bool((index[1:] >= index[:-1]).all()):
+            order, ids = None, index
+        else:
+            lo, hi = torch.aminmax(index)
+            if index.dtype == torch.int64 and lo >= -(2**31) and hi < 2**31:
+                index = index.to(torch.int32)  # sorts about twice as fast
+            ids, order = torch.sort(index, stable=True)
+        _, group, counts = torch.unique_consecutive(ids, return_inverse=True, return_counts=True)
+        starts = torch.cumsum(counts, 0) - counts
+        col = torch.arange(n, device=index.device) - starts[group]
+        self.order, self.group, self.col, self.counts = order, group, col, counts
+        self.shape = (counts.numel(), int(counts.max()))
+
+    @property
+    def valid(self):
+        """Which table cells hold a response (groups fill their rows from the left)."""
+        cols = torch.arange(self.shape[1], device=self.counts.device)
+        return cols[None, :] < self.counts[:, None]
+
+    def table(self, x, fill):
+        """``x`` (N,) in table layout; padding holds ``fill``."""
+        out = x.new_full(self.shape, fill)
+        out[self.group, self.col] = x if self.order is None else x[self.order]
+        return out
+
+    def flat(self, t):
+        """Table -> (N,) in the callers' order."""
+        x = t[self.group, self.col]
+        if self.order is None:
+            return x
+        out = torch.empty_like(x)
+        out[self.order] = x
+        return out
 
 
-def _segment_max(x, inv, n_groups):
-    out = x.new_full((n_groups,), -torch.inf)
-    return out.scatter_reduce_(0, inv, x, reduce="amax", include_self=True)
-
-
-def _loo_partition(r, inv, counts, tau):
-    r"""Leave-one-out partition baseline, stable for a lone success.
+def _loo_partition(R, k, tau):
+    r"""Leave-one-out partition baseline on a table, stable for a lone success.
 
     :math:`B_i = M_i + \tau\log\frac1{k-1}\sum_{j\ne i} e^{(r_j - M_i)/\tau}` with
     :math:`M_i = \max_{j \ne i} r_j`, the maximum of the *other* rewards.
     """
-    n_groups = counts.numel()
-    max1 = _segment_max(r, inv, n_groups)
-    is_top = r == max1[inv]
-    n_top = _segment_sum(is_top.to(r.dtype), inv, n_groups)
-    # Second maximum: the largest reward strictly below the group maximum.
-    max2 = _segment_max(torch.where(is_top, -torch.inf, r), inv, n_groups)
-    # Only the *unique* maximiser of its group has M_i = max2; everyone else has M_i = max1.
-    lone_top = is_top & (n_top[inv] == 1)
-    # Others of a unique maximiser: every non-top reward, shifted by max2 (all terms <= 1, one
-    # equals 1). Masked terms are set to 0 before exp-ing to keep inf/NaN out of the sum.
-    z2 = torch.where(is_top, 0.0, torch.exp(torch.where(is_top, 0.0, r - max2[inv]) / tau))
-    s2 = _segment_sum(z2, inv, n_groups)
-    # Everyone else: the group total with the max shift minus the own term. The others always
-    # include a maximiser (a term equal to 1), so the difference is >= 1 and nothing cancels;
-    # the "total minus own term" form is unsafe only for the unique maximiser, handled above.
-    z1 = torch.exp((r - max1[inv]) / tau)
-    s1 = _segment_sum(z1, inv, n_groups)
-    loo_sum = torch.where(lone_top, s2[inv], s1[inv] - z1)
-    m_other = torch.where(lone_top, max2[inv], max1[inv])
-    return m_other + tau * (torch.log(loo_sum) - torch.log(counts[inv] - 1.0))
+    top2 = torch.topk(R, 2, dim=1).values  # padding is -inf; every group has >= 2
+    max1, max2 = top2[:, :1], top2[:, 1:]
+    is_top = R == max1  # never the -inf padding: max1 is finite
+    # Only a *unique* maximiser has M_i = max2 (with a tie, max2 = max1 anyway).
+    lone_top = is_top & (is_top.sum(1, keepdim=True) == 1)
+    # Everyone else: the group total with max1 subtracted minus the own term. The others
+    # include a maximiser (a term equal to 1), so the difference is >= 1: no cancellation.
+    # The "total minus own" form is unsafe only for the unique maximiser, summed afresh
+    # over the others with max2 subtracted (all terms <= 1, one equals 1).
+    z1 = torch.exp((R - max1) / tau)  # padding: exp(-inf) = 0
+    s1 = z1.sum(1, keepdim=True)
+    s2 = torch.where(is_top, 0.0, torch.exp((R - max2) / tau)).sum(1, keepdim=True)
+    loo_sum = torch.where(lone_top, s2, s1 - z1)
+    m_other = torch.where(lone_top, max2, max1)
+    return m_other + tau * (torch.log(loo_sum) - torch.log(k - 1.0))
 
 
 def group_advantages(rewards, index, *, baseline, tau=None, eps=1e-6):
@@ -151,32 +184,29 @@ def group_advantages(rewards, index, *, baseline, tau=None, eps=1e-6):
     eps = float(eps)
     if not np.isfinite(eps) or eps < 0.0:
         raise ValueError(f"eps must be finite and >= 0, got {eps}")
-    _, inv, counts = torch.unique(index, return_inverse=True, return_counts=True)
-    counts = counts.to(r.dtype)
-    if baseline in _LOO and bool((counts < 2).any()):
+    layout = _Table(index)
+    k = layout.counts.to(r.dtype)[:, None]
+    if baseline in _LOO and bool((k < 2).any()):
         raise ValueError(f"index: every group needs >= 2 responses for baseline={baseline!r}")
-    n_groups = counts.numel()
-    k = counts[inv]
-
-    if baseline == "partition":
-        m = _segment_max(r, inv, n_groups)[inv]
+    if baseline in _PARTITION:
+        R = layout.table(r, -torch.inf)
+        if baseline == "loo_partition":
+            return r - layout.flat(_loo_partition(R, k, tau))
         # log-mean-exp with the group maximum subtracted: every term <= 1, one equals 1.
-        s = _segment_sum(torch.exp((r - m) / tau), inv, n_groups)[inv]
-        return r - (m + tau * (torch.log(s) - torch.log(k)))
-    if baseline == "loo_partition":
-        return r - _loo_partition(r, inv, counts, tau)
-
-    total = _segment_sum(r, inv, n_groups)[inv]
+        m = R.max(1, keepdim=True).values
+        s = torch.exp((R - m) / tau).sum(1, keepdim=True)
+        return r - layout.flat((m + tau * (torch.log(s) - torch.log(k))).expand_as(R))
+    R = layout.table(r, 0.0)
+    total = R.sum(1, keepdim=True)
     if baseline == "loo_mean":
-        return r - (total - r) / (k - 1.0)
+        return r - layout.flat((total - R) / (k - 1.0))
     mean = total / k
     if baseline == "mean":
-        return r - mean
+        return r - layout.flat(mean.expand_as(R))
     # grpo: two-pass variance (ddof=1); a group of size 1 has std 0 and advantage 0.
-    dev = r - mean
-    ss = _segment_sum(dev * dev, inv, n_groups)[inv]
-    std = torch.sqrt(ss / torch.clamp(k - 1.0, min=1.0))
-    return dev / (std + eps)
+    dev = torch.where(layout.valid, R - mean, 0.0)
+    std = torch.sqrt((dev * dev).sum(1, keepdim=True) / torch.clamp(k - 1.0, min=1.0))
+    return layout.flat(dev / (std + eps))
 
 
 def group_implicit_beta(rewards, index, tau):
@@ -204,19 +234,12 @@ def group_implicit_beta(rewards, index, tau):
     """
     r, index = _check_rewards_index(rewards, index)
     tau = _check_tau(tau, required=True)
-    _, inv, counts = torch.unique(index, return_inverse=True, return_counts=True)
-    n_groups, k_max = counts.numel(), int(counts.max())
-    # Pad the ragged groups into a (G, k_max) table; padding has probability 0, which the core
+    # The ragged groups as a (G, k_max) table; padding has probability 0, which the core
     # treats as outside the support (its reward is ignored).
-    order = torch.argsort(inv, stable=True)
-    starts = torch.cumsum(counts, 0) - counts
-    inv_sorted = inv[order]
-    col = torch.arange(r.numel(), device=r.device) - starts[inv_sorted]
-    r_tab = np.zeros((n_groups, k_max))
-    pi_tab = np.zeros((n_groups, k_max))
-    rows, cols = inv_sorted.cpu().numpy(), col.cpu().numpy()
-    r_tab[rows, cols] = r[order].detach().cpu().double().numpy()
-    pi_tab[rows, cols] = 1.0 / counts.cpu().double().numpy()[rows]
+    layout = _Table(index)
+    r_tab = layout.table(r.detach().double(), 0.0).cpu().numpy()
+    pi_tab = layout.valid.double() / layout.counts.double()[:, None]
+    pi_tab = pi_tab.cpu().numpy()
     # Numba's OpenMP threading layer shares libgomp with torch and resets its thread count on
     # a parallel call; restore torch's (on a busy 2-core machine 2 threads ran ~10x slower).
     n_threads = torch.get_num_threads()
