@@ -116,7 +116,10 @@ def test_property_against_transcription(r, tau, data):
         shifted = group_advantages(
             torch.tensor(r, dtype=torch.float64) + 7.0, index, baseline=b, tau=tau
         )
-        np.testing.assert_allclose(shifted.numpy(), got.numpy(), atol=1e-10)
+        # grpo divides by std + 1e-6: the rounding of r + 7 (ulp 8.9e-16) can grow 1e6-fold
+        np.testing.assert_allclose(
+            shifted.numpy(), got.numpy(), atol=2e-9 if b == "grpo" else 1e-10
+        )
 
 
 @pytest.mark.parametrize("baseline", BASELINES)
