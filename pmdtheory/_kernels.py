@@ -264,8 +264,11 @@ def _finish(logpi, c, b, u, s, alpha, gamma, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _mean_row(logpi, r, tau, out):
-    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam."""
+def _prepare(logpi, r, tau, out):
+    """Work arrays ``w, b, u`` of a row, its normaliser ``c`` and whether r is constant.
+
+    For constant rewards nothing moves: ``out`` already holds the normalised policy.
+    """
     n = logpi.size
     w = np.empty(n)
     b = np.empty(n)
@@ -274,7 +277,16 @@ def _mean_row(logpi, r, tau, out):
     if constant:
         for a in range(n):
             out[a] = logpi[a] - c
+    return w, b, u, c, constant
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_row(logpi, r, tau, out):
+    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam."""
+    w, b, u, c, constant = _prepare(logpi, r, tau, out)
+    if constant:
         return 0.0
+    n = logpi.size
     m2 = 0.0
     m3 = 0.0
     pos_b = 0.0
@@ -311,15 +323,10 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
     if beta == 0.0:
         _exact_row(logpi, r, tau, out)
         return
-    n = logpi.size
-    w = np.empty(n)
-    b = np.empty(n)
-    u = np.zeros(n)
-    c, _, constant = _centre(logpi, r, tau, w, b)
+    w, b, u, c, constant = _prepare(logpi, r, tau, out)
     if constant:
-        for a in range(n):
-            out[a] = logpi[a] - c
         return
+    n = logpi.size
     # x = omega(s + d)/kappa with kappa = beta/tau, s fixed by E_w[omega(s + d)] = kappa.
     # d = (r - rmax)/tau instead of the centred b: the best action's argument is s
     # itself, not a cancellation s + b of two large numbers (tiny tau).
