@@ -138,8 +138,9 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
     ``alpha = 1, gamma = 0`` is the PMD-mean condition (THEORY §4, ``s = log lam``,
     F decreasing); ``alpha = 0, gamma = log(beta/tau)`` is the KL-chi2 condition
     (§5, F increasing). ``[lo, hi]`` brackets the root (infinite ends allowed),
-    ``s`` is the start. Safeguarded Newton: a step that leaves a finite bracket
-    becomes a bisection. On return ``u[a] = omega(s + b_a)`` at the root.
+    ``s`` is the start. Safeguarded Halley (Newton where Halley's denominator is not
+    positive): a step that leaves a finite bracket becomes a bisection, an unbounded
+    one is capped. On return ``u[a] = omega(s + b_a)`` at the root.
     """
     n = w.size
     dirn = 1.0 if alpha == 0.0 else -1.0  # dirn * F is increasing in s
