@@ -91,6 +91,16 @@ def log_partition(pi_t, r, tau, *, axis=-1, log=False):
     return rows.restore_batch(out)
 
 
+def _solve_mean(pi_t, r, tau, axis, log):
+    """Validated rows, per-row tau, new log-policy rows and lam of PMD-mean."""
+    rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    out = np.empty_like(rows.logpi)
+    lam = np.empty(rows.n_rows)
+    _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    return rows, tau, out, lam
+
+
 def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
     r"""PMD-mean population solution: the mean reward stands in for the log-partition.
 
@@ -101,7 +111,7 @@ def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
     .. math:: \log x(a) = b(a) - \omega(\ell + b(a)), \qquad \lambda = e^\ell,
 
     with :math:`\omega` the Wright omega function and :math:`\ell` the root of
-    :math:`\log E_{\pi_t}[x] = 0` (safeguarded Newton on :math:`\ell`).
+    :math:`\log E_{\pi_t}[x] = 0` (safeguarded Halley iteration on :math:`\ell`).
 
     Parameters
     ----------
@@ -120,11 +130,7 @@ def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
     ----------
     THEORY.md §4; arXiv:2602.05933, the Lambert-W solution of PMD-mean.
     """
-    rows = policy_rows(pi_t, r, axis=axis, log=log)
-    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
-    out = np.empty_like(rows.logpi)
-    lam = np.empty(rows.n_rows)
-    _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    rows, _, out, lam = _solve_mean(pi_t, r, tau, axis, log)
     policy = _output(rows, out, log, keep_constant=True)
     return (policy, rows.restore_batch(lam)) if return_lambda else policy
 
@@ -135,11 +141,7 @@ def implicit_beta(pi_t, r, tau, *, axis=-1, log=False):
     PMD-mean's solution is exactly the KL-chi2 update (:func:`kl_chi2_update`)
     with this ``beta`` (THEORY §5). Batch shape; 0 for constant rewards.
     """
-    rows = policy_rows(pi_t, r, axis=axis, log=log)
-    tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
-    out = np.empty_like(rows.logpi)
-    lam = np.empty(rows.n_rows)
-    _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    rows, tau, _, lam = _solve_mean(pi_t, r, tau, axis, log)
     return rows.restore_batch(tau * lam)
 
 
