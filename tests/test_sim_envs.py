@@ -96,8 +96,28 @@ def test_bandit_from_arrays_normalises_logits():
         (lambda: PromptPopulation.random(10, 4, p_min=0.6), "p_min"),
         (lambda: Bandit.random(0, 4), "n_contexts"),
         (lambda: Bandit.random(3, 0), "n_actions"),
+        # issue 12: empty environments, non-boolean correctness, non-numeric input
+        (lambda: PromptPopulation(np.zeros((0, 4), bool)), "correct"),
+        (lambda: PromptPopulation(np.zeros((3, 1), bool)), "correct"),
+        (lambda: PromptPopulation([[0.5, 0.0]]), "correct"),
+        (lambda: PromptPopulation([[np.nan, 1.0]]), "correct"),
+        (lambda: PromptPopulation([["a", "b"]]), "correct"),
+        (lambda: Bandit(np.zeros((0, 3))), "R"),
+        (lambda: Bandit(np.zeros((3, 0))), "R"),
+        (lambda: Bandit([["x", "y"]]), "R"),
+        (lambda: Bandit([[0.5, 0.5]], sigma="1"), "sigma"),
+        (lambda: Bandit([[0.5, 0.5]], sigma=np.inf), "sigma"),
+        (lambda: Bandit.random(2.5, 3), "n_contexts"),
+        (lambda: PromptPopulation.random(10, 4, difficulty=(1, 2, 3)), "difficulty"),
+        (lambda: PromptPopulation.random(10, 4, logit_scale=np.nan), "logit_scale"),
     ],
 )
 def test_bad_environments_raise_naming_the_parameter(make, name):
     with pytest.raises(ValueError, match=f"^{name} "):
         make()
+
+
+def test_zero_one_correctness_is_accepted_as_boolean():
+    a = PromptPopulation([[1, 0, 0]])
+    b = PromptPopulation([[True, False, False]])
+    assert a.correct.dtype == bool and np.array_equal(a.correct, b.correct)

@@ -14,6 +14,7 @@ MC_SIGMAS = 5.0  # Monte-Carlo Q tolerance, in (upper bounds of) standard errors
 TOL_RATE = 0.01  # fitted asymptotic rate against exp(-gap/tau), relative
 TOL_LINEAR = 0.02  # max residual of log(subopt) around the fitted line
 TOL_GAIN = 1e-12  # PMD-mean's per-step gain may exceed exact PMD's by rounding only
+TOL_QE = 1e-10  # optimal values against QuantEcon's DiscreteDP policy iteration
 HALF = np.full((2, 2, 2), 0.5)
 
 
@@ -49,6 +50,24 @@ def test_solve_matches_brute_force():
     np.testing.assert_allclose(res.v, best, atol=TOL_OPT, rtol=0)
     np.testing.assert_allclose(res.q.max(axis=1), res.v, atol=TOL_OPT, rtol=0)
     np.testing.assert_allclose(small.evaluate(np.eye(3)[res.policy]).v, best, atol=TOL_OPT)
+
+
+@pytest.mark.parametrize(
+    "S, A, gamma, seed",
+    [(10, 3, 0.9999, 0), (30, 5, 0.99, 1), (12, 4, 0.0, 2), (8, 2, 0.999999, 3), (1, 1, 0.5, 4)],
+)
+def test_solve_equals_quantecon_policy_iteration(S, A, gamma, seed):
+    """Issue 12/17: exact policy iteration, any gamma < 1 (value iteration crashed at
+    0.9999); same values (1e-10) and policy as QuantEcon's DiscreteDP."""
+    DiscreteDP = pytest.importorskip("quantecon.markov").DiscreteDP
+    mdp = TabularMDP.random(S, A, gamma=gamma, branching=min(S, 3), seed=seed)
+    res = mdp.solve()
+    qe = DiscreteDP(mdp.R, mdp.P, gamma).solve("policy_iteration")
+    assert res.converged
+    np.testing.assert_allclose(res.v, qe.v, atol=TOL_QE * max(1.0, np.abs(qe.v).max()), rtol=0)
+    np.testing.assert_array_equal(res.policy, qe.sigma)
+    # Bellman optimality: greedy in its own Q, and v = max_a Q
+    np.testing.assert_allclose(res.q.max(axis=1), res.v, atol=TOL_QE * (1 + np.abs(res.v).max()))
 
 
 def test_gridworld_optimum():
@@ -150,6 +169,23 @@ def test_bad_mdp_raises(kw, name):
         TabularMDP(**kw)
 
 
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"P": np.zeros((0, 2, 0)), "R": np.zeros((0, 2)), "gamma": 0.9}, "P"),
+        ({"P": np.zeros((2, 0, 2)), "R": np.zeros((2, 0)), "gamma": 0.9}, "P"),
+        ({"P": HALF, "R": np.zeros((2, 2)), "gamma": "0.9"}, "gamma"),
+        ({"P": HALF, "R": np.zeros((2, 2)), "gamma": np.nan}, "gamma"),
+        ({"P": HALF * np.nan, "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": "abc", "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF, "R": np.zeros((2, 2)), "gamma": 0.5, "rho": [np.nan, 1]}, "rho"),
+    ],
+)
+def test_more_bad_mdps_raise(kw, name):
+    with pytest.raises(ValueError, match=f"^{name} "):
+        TabularMDP(**kw)
+
+
 def test_bad_mdp_arguments_raise(mdp):
     with pytest.raises(ValueError, match="^pi "):
         mdp.evaluate(np.ones((2, 2)))
@@ -161,3 +197,11 @@ def test_bad_mdp_arguments_raise(mdp):
         TabularMDP.random(3, 2, branching=4)
     with pytest.raises(ValueError, match="^slip "):
         TabularMDP.gridworld(3, slip=2.0)
+    with pytest.raises(ValueError, match="^pi "):
+        mdp.evaluate(np.full((15, 3), 0.5))  # rows do not sum to 1
+    with pytest.raises(ValueError, match="^pi "):
+        mdp.mc_q(np.full((15, 3), np.nan))
+    with pytest.raises(ValueError, match="^horizon "):
+        mdp.mc_q(np.full((15, 3), 1 / 3), horizon=10**9)
+    with pytest.raises(ValueError, match="^max_iter "):
+        mdp.solve(max_iter=0)

@@ -24,6 +24,7 @@ from pmdtheory import (
 from pmdtheory.estimators import BASELINES, baseline
 from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, run
 from pmdtheory.sim import _kernels as K
+from pmdtheory.sim.run import DIAG_CONTEXTS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -160,7 +161,8 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n
     code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
         logpi, np.exp(logpi), samp, np.exp(samp), not stale, env.R, env.noise_code, env.sigma, k,
-        code[kind], tau, 1e-6, lr, fit_steps, seed, it, True, out, pi_out, stats,
+        code[kind], tau, 1e-6, lr, fit_steps, K.FIT_REGRESSION, 0.2, seed, it, 1, out, pi_out,
+        stats,
     )  # fmt: skip
     want, reward, kl, ent, t = ref.sampled_step(
         logpi, samp, env.R, k=k, baseline=kind, tau=tau, lr=lr, fit_steps=fit_steps, seed=seed,
@@ -219,8 +221,8 @@ def test_sampled_kernel_invariants(P, n, k, kind, fit_steps, log_tau, seed):
     code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
     code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
-        logpi, pi, logpi, pi, True, R, 0, 0.0, k, code[kind], tau, 1e-6, 1 / tau, fit_steps, seed,
-        1, True, out, pi_out, stats,
+        logpi, pi, logpi, pi, True, R, 0, 0.0, k, code[kind], tau, 1e-6, 1 / tau, fit_steps,
+        K.FIT_REGRESSION, 0.2, seed, 1, 1, out, pi_out, stats,
     )  # fmt: skip
     np.testing.assert_array_equal(np.isinf(out), np.isinf(logpi))
     np.testing.assert_allclose(np.exp(out).sum(axis=1), 1.0, atol=TOL_NORM)
@@ -284,7 +286,8 @@ def test_reproducible_across_thread_counts():
         "import hashlib, numba;"
         "from pmdtheory.sim import PromptPopulation, TabularMDP, run;"
         "e = PromptPopulation.random(700, 12, seed=1);"
-        "d = run(e, ['part_sampled', 'grpo'], iters=3, k=5, fit_steps=2);"
+        "d = run(e, ['part_sampled', 'grpo', 'grpo_regression'], iters=3, k=5, fit_steps=2,"
+        " staleness=1);"
         "m = run(TabularMDP.random(30, 3, seed=2), 'mean_sampled', iters=3, q='mc', k=4);"
         "print(numba.get_num_threads(), hashlib.sha256("
         "d.iloc[:, 2:].to_numpy().tobytes() + m.iloc[:, 2:].to_numpy().tobytes()).hexdigest())"
@@ -324,12 +327,82 @@ def test_reproducible_across_thread_counts():
         ({"method": "mean", "iters": -2}, "iters"),
         ({"method": "mean", "seed": -1}, "seed"),
         ({"method": "exact", "q": "td"}, "q"),
+        # issue 12: crashes and unclear errors
+        ({"method": "grpo", "eps": 0.0}, "eps"),
+        ({"method": "grpo_regression", "eps": 0.0}, "eps"),
+        ({"method": "mean_sampled", "baseline": "grpo", "eps": -1.0}, "eps"),
+        ({"method": "grpo", "tau": 1e-320}, "tau"),
+        ({"method": "grpo_regression", "tau": 1e-96}, "tau"),  # 1/(eps tau) > 1e100
+        ({"method": "mean", "tau": 1e-160}, "tau"),
+        ({"method": "mean", "tau": "0.1"}, "tau"),
+        ({"method": "mean", "tau": np.nan}, "tau"),
+        ({"method": "mean", "seed": 1.5}, "seed"),
+        ({"method": "mean", "seed": []}, "seed"),
+        ({"method": "mean", "seed": [0, "1"]}, "seed"),
+        ({"method": "mean", "iters": 2.0}, "iters"),
+        ({"method": "kl_chi2", "beta": 1e300}, "beta"),
+        ({"method": "kl_chi2", "beta": "1"}, "beta"),
+        ({"method": []}, "method"),
+        ({"method": 3}, "method"),
+        ({"method": "mean_sampled", "k": 2**21}, "k"),
+        ({"method": "mean_sampled", "k": 4.0}, "k"),
+        ({"method": "grpo", "clip": 0.0}, "clip"),
+        ({"method": "grpo", "clip": "wide"}, "clip"),
+        ({"method": "mean_sampled", "lr": np.inf}, "lr"),
+        ({"method": "mean", "diagnostics": "some"}, "diagnostics"),
     ],
 )
 def test_bad_configurations_raise_naming_the_parameter(prompts, kw, name):
     kw = {"iters": 1, **kw}
     with pytest.raises(ValueError, match=f"^{name} "):
         run(prompts, **kw)
+
+
+def test_mdp_run_arguments_checked_before_work():
+    mdp = TabularMDP.random(5, 3, seed=0)
+    with pytest.raises(ValueError, match="^horizon "):
+        run(mdp, ["exact"], q="mc", horizon=10**9)
+    with pytest.raises(ValueError, match="^horizon "):
+        run(mdp, ["exact"], q="mc", horizon=0)
+    with pytest.raises(ValueError, match="^n_rollouts "):
+        run(mdp, ["exact"], q="mc", n_rollouts=2.5)
+
+
+def test_tau_at_the_edge_of_the_domain_is_right():
+    """(reward spread)/tau = 1e100, the largest allowed: population steps still equal
+    the core updates, sampled ones stay finite; 1e-200 alone is allowed for small spreads."""
+    env = PromptPopulation.random(40, 6, seed=2)
+    tau = 1e-100
+    _, per = run(env, ["exact", "mean"], iters=1, tau=tau, per_prompt=True)
+    for m, update in (("exact", exact_update), ("mean", mean_update)):
+        want = (np.exp(update(env.logpi0, env.R, tau, log=True)) * env.R).sum(axis=1)
+        got = per[(per.method == m) & (per.iter == 1)]["reward"].to_numpy()
+        np.testing.assert_allclose(got, want, atol=TOL_POP, rtol=0)
+    df = run(env, ["part_sampled", "mean_sampled", "grpo"], iters=2, tau=tau)
+    steps = df[df["iter"] > 0][["reward_mean", "kl_prev", "entropy", "beta_mean"]]
+    assert np.isfinite(steps).all().all()
+    small = Bandit(1e-110 * env.R)
+    df = run(small, ["exact", "mean_sampled"], iters=1, tau=1e-200)
+    assert np.isfinite(df[df["iter"] > 0][["reward_mean", "kl_prev"]]).all().all()
+
+
+def test_sampled_diagnostics_equal_full_ones_on_their_rows():
+    """diagnostics=True on more than DIAG_CONTEXTS contexts uses every s-th context:
+    the policy path is unchanged, and the implied beta is the mean over those rows."""
+    P = 2 * DIAG_CONTEXTS + 1  # stride 3
+    env = PromptPopulation.random(P, 6, seed=8)
+    kw = dict(iters=1, k=4, tau=0.2)
+    full = run(env, "mean_sampled", diagnostics="full", **kw)
+    auto = run(env, "mean_sampled", **kw)
+    off = run(env, "mean_sampled", diagnostics=False, **kw)
+    same = ["reward_mean", "reward_q50", "kl_prev", "entropy"]
+    assert full[same].equals(auto[same]) and full[same].equals(off[same])
+    assert off["beta_mean"].iloc[1:].isna().all()
+    beta = implicit_beta(env.logpi0, env.R, 0.2, log=True)
+    assert full["beta_mean"].iloc[1] == pytest.approx(beta.mean(), rel=1e-10)
+    assert auto["beta_mean"].iloc[1] == pytest.approx(beta[::3].mean(), rel=1e-10)
+    assert auto["beta_mean"].iloc[1] != pytest.approx(beta.mean(), rel=1e-6)
+    assert np.isfinite(auto[["target_err_pos", "target_rmse_neg"]].iloc[1]).all()
 
 
 def test_bad_environment_raises():

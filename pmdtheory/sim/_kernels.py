@@ -32,6 +32,9 @@ N_STATS = 10
 MEAN, LOO_MEAN, PARTITION, LOO_PARTITION, GRPO = range(5)
 # population method codes
 POP_EXACT, POP_MEAN, POP_NONE = range(3)
+# how a sampled method updates the logits: the PMD regression fit, or GRPO's
+# clipped-ratio policy gradient
+FIT_REGRESSION, FIT_GRPO = range(2)
 
 # rows per parallel block: scratch arrays are allocated once per block
 _BLOCK = 256
@@ -153,6 +156,25 @@ def _baselines(r, kind, tau, eps, B):
 
 
 @njit(cache=True)
+def _grpo_advantages(r, eps, A):
+    """GRPO's group advantages ``(r_i - mean) / (std + eps)``, std with Bessel's correction.
+
+    As TRL's ``GRPOTrainer`` (``scale_rewards="group"``, ``std + 1e-4``); k >= 2.
+    """
+    k = r.size
+    mean = 0.0
+    for i in range(k):
+        mean += r[i]
+    mean /= k
+    ss = 0.0
+    for i in range(k):
+        ss += (r[i] - mean) ** 2
+    inv = 1.0 / (math.sqrt(ss / (k - 1)) + eps)  # eps > 0 (checked by run)
+    for i in range(k):
+        A[i] = (r[i] - mean) * inv
+
+
+@njit(cache=True)
 def _sample_rewards(ps, R, noise, sigma, seed, it, ctx, cdf, y, r):
     """Draw k actions from the probabilities ``ps`` by inverse CDF, and their rewards."""
     acc = 0.0
@@ -263,6 +285,81 @@ def _fit_row(logpi, e0, logpi_samp, y, t, R, tau, lr, fit_steps, g, theta, p):
 
 
 @njit(cache=True)
+def _grpo_row(logpi, e0, logpi_samp, y, A, R, lr, epochs, clip, g, theta, p):
+    r"""GRPO's update of one context: ``epochs`` gradient-ascent steps on the clipped surrogate.
+
+    .. math:: J(\theta) = \frac1k \sum_{i=1}^k \min\big(\rho_i A_i,
+              \operatorname{clip}(\rho_i, 1-\epsilon, 1+\epsilon) A_i\big),
+              \qquad \rho_i = \pi_\theta(y_i) / \pi_{old}(y_i),
+
+    on tabular logits (TRL's per-token loss with one-token responses, no KL
+    term as TRL's default ``beta = 0``). Sample ``i`` contributes
+    :math:`\rho_i A_i (e_{y_i} - \pi_\theta)` to :math:`\partial J/\partial\theta`,
+    or nothing where the clipped branch is the smaller one (``A > 0`` and
+    :math:`\rho > 1+\epsilon`, or ``A < 0`` and :math:`\rho < 1-\epsilon`).
+    Each step: :math:`\theta \leftarrow \theta + \mathrm{lr}\,\partial J/\partial\theta`.
+    Starts from ``theta = logpi`` (normalised, ``e0 = exp(logpi)``); writes the
+    new log-policy into ``theta`` and its probabilities into ``p``; returns the
+    new expected reward, KL(new || logpi) and entropy, like :func:`_fit_row`.
+    """
+    k = y.size
+    n = theta.size
+    c = lr / k
+    s = 0.0
+    m = -math.inf
+    for a in range(n):
+        theta[a] = logpi[a]
+        m = max(m, logpi[a])
+        s += e0[a]
+        g[a] = 0.0
+    z = math.log(s)
+    inv = 1.0 / s
+    src = e0
+    for step in range(epochs):
+        if step > 0:
+            s = 0.0
+            for a in range(n):
+                p[a] = math.exp(theta[a] - m)
+                s += p[a]
+                g[a] = 0.0
+            z = m + math.log(s)
+            inv = 1.0 / s
+            src = p
+        tot = 0.0
+        for i in range(k):
+            a = y[i]
+            ratio = math.exp((theta[a] - z) - logpi_samp[a])
+            if (A[i] > 0.0 and ratio > 1.0 + clip) or (A[i] < 0.0 and ratio < 1.0 - clip):
+                continue  # the clipped branch is the minimum: no gradient
+            w = A[i] * ratio
+            g[a] += w
+            tot += w
+        ct = c * tot * inv
+        m = -math.inf
+        for a in range(n):
+            # -inf entries have g = src = 0 and stay -inf
+            theta[a] += c * g[a] - ct * src[a]
+            m = max(m, theta[a])
+    s = 0.0
+    for a in range(n):
+        p[a] = math.exp(theta[a] - m)
+        s += p[a]
+    z = m + math.log(s)
+    inv = 1.0 / s
+    reward = 0.0
+    kl = 0.0
+    ent = 0.0
+    for a in range(n):
+        theta[a] -= z
+        p[a] *= inv
+        if p[a] > 0.0:
+            reward += p[a] * R[a]
+            kl += p[a] * (theta[a] - logpi[a])
+            ent -= p[a] * theta[a]
+    return reward, kl, ent
+
+
+@njit(cache=True)
 def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
     """Pool the target errors of one context into ``st`` (THEORY §3, paper Fig. 3).
 
@@ -323,9 +420,11 @@ def _sampled_step(
     eps,
     lr,
     fit_steps,
+    fit_kind,
+    clip,
     seed,
     it,
-    diag,
+    diag_stride,
     out,
     pi_out,
     stats,
@@ -338,6 +437,12 @@ def _sampled_step(
     exponentials are a large part of the cost). ``on_policy`` says that the
     sampling policy is the current one (they may be the very same arrays); then
     the diagnostics' PMD-mean solve serves both the targets and the implied beta.
+    ``fit_kind`` FIT_REGRESSION fits the targets of ``baseline`` with
+    ``fit_steps`` gradient steps; FIT_GRPO takes ``fit_steps`` steps of GRPO's
+    clipped surrogate (``clip``) on its advantages (``baseline`` unused).
+    Diagnostics (implied beta, target errors) are computed for the rows that
+    are multiples of ``diag_stride`` (0: none); the other rows' LAM is NaN and
+    their error sums are 0.
     """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
@@ -351,39 +456,52 @@ def _sampled_step(
         for row in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
             ps = pi_samp[row]
             _sample_rewards(ps, R[row], noise, sigma, seed, it, row, cdf, y, r)
-            scale = _baselines(r, baseline, tau, eps, B)
-            for i in range(k):
-                t[i] = (r[i] - B[i]) * scale
+            if fit_kind == FIT_GRPO:
+                _grpo_advantages(r, eps, t)
+            else:
+                scale = _baselines(r, baseline, tau, eps, B)
+                for i in range(k):
+                    t[i] = (r[i] - B[i]) * scale
             st = stats[row]
             for j in range(ERR_POS, N_STATS):
                 st[j] = 0.0
             st[LAM] = math.nan
-            if diag:
-                # about a third of the step's cost (a PMD-mean solve), hence optional
-                lam = _target_errors(
-                    logpi_samp[row], ps, R[row], y, t, baseline, tau, eps, cdf, g, st
-                )
+            if diag_stride > 0 and row % diag_stride == 0:
+                # a PMD-mean solve per row, several times the rest of the step:
+                # hence optional, or on every diag_stride-th row only
+                lam = math.nan
+                if fit_kind == FIT_REGRESSION:
+                    lam = _target_errors(
+                        logpi_samp[row], ps, R[row], y, t, baseline, tau, eps, cdf, g, st
+                    )
                 if not (on_policy and lam == lam):  # lam is NaN unless it was solved
                     lam = _mean_row(logpi[row], R[row], tau, g)
                 st[LAM] = lam
-            reward, kl, ent = _fit_row(
-                logpi[row], pi[row], logpi_samp[row], y, t, R[row], tau, lr, fit_steps, g,
-                out[row], pi_out[row],
-            )  # fmt: skip
+            if fit_kind == FIT_GRPO:
+                reward, kl, ent = _grpo_row(
+                    logpi[row], pi[row], logpi_samp[row], y, t, R[row], lr, fit_steps, clip, g,
+                    out[row], pi_out[row],
+                )  # fmt: skip
+            else:
+                reward, kl, ent = _fit_row(
+                    logpi[row], pi[row], logpi_samp[row], y, t, R[row], tau, lr, fit_steps, g,
+                    out[row], pi_out[row],
+                )  # fmt: skip
             st[REWARD] = reward
             st[KL] = kl
             st[ENTROPY] = ent
 
 
 @njit(cache=True, parallel=True)
-def _population_step(logpi, R, tau, method, diag, out, stats):
+def _population_step(logpi, R, tau, method, diag_stride, out, stats):
     """One population PMD iteration (THEORY §2, §4) for every context.
 
     ``method`` is POP_EXACT or POP_MEAN (then ``out`` is written), or POP_NONE
     (``out`` already holds the new policy and only statistics are computed).
-    With ``diag``, target errors (the regression target minus the method's own
-    log-ratio) are pi_t-weighted over positive (R > rbar) and negative actions:
-    0 for exact PMD, the chi2 pull omega = lam x for PMD-mean.
+    With diagnostics (rows that are multiples of ``diag_stride``; 0: none),
+    target errors (the regression target minus the method's own log-ratio) are
+    pi_t-weighted over positive (R > rbar) and negative actions: 0 for exact
+    PMD, the chi2 pull omega = lam x for PMD-mean; and the implied lam.
     """
     P, n = logpi.shape
     n_blocks = (P + _BLOCK - 1) // _BLOCK
@@ -394,6 +512,7 @@ def _population_step(logpi, R, tau, method, diag, out, stats):
             for j in range(ERR_POS, N_STATS):
                 st[j] = 0.0
             lam = math.nan
+            diag = diag_stride > 0 and p % diag_stride == 0
             if method == POP_MEAN:
                 lam = _mean_row(logpi[p], R[p], tau, out[p])
             else:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pmdtheory.sim import _check
+
 NOISES = ("none", "bernoulli", "gaussian")
 _NOISE_CODE = {"none": 0, "bernoulli": 1, "gaussian": 2}
 
 
 def _log_normalise(logits, name):
-    logits = np.ascontiguousarray(logits, dtype=np.float64)
-    if logits.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d array (contexts, actions), got ndim={logits.ndim}")
+    logits = _check.array(logits, name, ndim=2)
     if np.any(np.isnan(logits)) or np.any(logits == np.inf):
         raise ValueError(f"{name} must not contain NaN or +inf")
     m = logits.max(axis=1, keepdims=True)
@@ -34,9 +34,9 @@ def _log_normalise(logits, name):
 
 
 def _check_rewards(R, name, shape=None):
-    R = np.ascontiguousarray(R, dtype=np.float64)
-    if R.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d array (contexts, actions), got ndim={R.ndim}")
+    R = _check.array(R, name, ndim=2)
+    if R.shape[0] < 1 or R.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one context and one action, got {R.shape}")
     if shape is not None and R.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {R.shape}")
     if not np.all(np.isfinite(R)):
@@ -73,13 +73,13 @@ class Bandit:
             raise ValueError(f"noise must be one of {NOISES}, got {self.noise!r}")
         if self.noise == "bernoulli" and (R.min() < 0.0 or R.max() > 1.0):
             raise ValueError("R must lie in [0, 1] for noise='bernoulli'")
-        if not (np.isfinite(self.sigma) and self.sigma >= 0.0):
-            raise ValueError(f"sigma must be finite and >= 0, got {self.sigma}")
+        sigma = _check.real(self.sigma, "sigma", lo=0.0)
         logits = np.zeros_like(R) if self.logits is None else self.logits
         logpi0 = _log_normalise(logits, "logits")
         if logpi0.shape != R.shape:
             raise ValueError(f"logits must have shape {R.shape}, got {logpi0.shape}")
         object.__setattr__(self, "R", R)
+        object.__setattr__(self, "sigma", sigma)
         object.__setattr__(self, "logpi0", logpi0)
 
     @property
@@ -93,10 +93,8 @@ class Bandit:
     @classmethod
     def random(cls, n_contexts=100, n_actions=10, *, noise="none", sigma=1.0, seed=0):
         """Means uniform on [0, 1], initial logits standard normal, from ``seed``."""
-        if n_contexts < 1:
-            raise ValueError(f"n_contexts must be >= 1, got {n_contexts}")
-        if n_actions < 1:
-            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
+        n_contexts = _check.integer(n_contexts, "n_contexts", lo=1)
+        n_actions = _check.integer(n_actions, "n_actions", lo=1)
         rng = np.random.default_rng(seed)
         R = rng.uniform(size=(n_contexts, n_actions))
         logits = rng.standard_normal((n_contexts, n_actions))
@@ -128,9 +126,16 @@ class PromptPopulation:
     noise_code = 0
 
     def __post_init__(self):
-        correct = np.ascontiguousarray(self.correct, dtype=bool)
-        if correct.ndim != 2:
-            raise ValueError(f"correct must be a 2-d array, got ndim={correct.ndim}")
+        raw = _check.array(self.correct, "correct", ndim=2, dtype=None)
+        # 0/1 numbers are accepted as booleans; anything else (0.5, 2, NaN) is refused,
+        # not rounded to True
+        if raw.dtype != np.bool_ and not np.all((raw == 0) | (raw == 1)):
+            raise ValueError("correct must be boolean (or 0/1), got other values")
+        correct = np.ascontiguousarray(raw, dtype=bool)
+        if correct.shape[0] < 1 or correct.shape[1] < 2:
+            raise ValueError(
+                f"correct must have >= 1 prompt and >= 2 responses, got {correct.shape}"
+            )
         n_ok = correct.sum(axis=1)
         if np.any(n_ok == 0) or np.any(n_ok == correct.shape[1]):
             raise ValueError("correct must mark at least one correct and one wrong response")
@@ -176,15 +181,16 @@ class PromptPopulation:
         The default Beta(0.5, 2) has mean 0.2 and puts a tenth of the prompts
         below p = 0.004: hard and easy prompts coexist.
         """
-        if n_responses < 2:
-            raise ValueError(f"n_responses must be >= 2, got {n_responses}")
-        if n_prompts < 1:
-            raise ValueError(f"n_prompts must be >= 1, got {n_prompts}")
-        a, b = difficulty
-        if not (a > 0 and b > 0):
-            raise ValueError(f"difficulty must be two positive Beta parameters, got {difficulty}")
-        if not 0.0 < p_min < 0.5:
-            raise ValueError(f"p_min must lie in (0, 0.5), got {p_min}")
+        n_responses = _check.integer(n_responses, "n_responses", lo=2)
+        n_prompts = _check.integer(n_prompts, "n_prompts", lo=1)
+        try:
+            a, b = (_check.real(v, "difficulty", lo=0.0, lo_open=True) for v in difficulty)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"difficulty must be two positive Beta parameters, got {difficulty!r}"
+            ) from None
+        p_min = _check.real(p_min, "p_min", lo=0.0, hi=0.5, lo_open=True, hi_open=True)
+        logit_scale = _check.real(logit_scale, "logit_scale", lo=0.0)
         rng = np.random.default_rng(seed)
         p = np.clip(rng.beta(a, b, size=n_prompts), p_min, 1.0 - p_min)
         m = rng.integers(1, n_responses, size=n_prompts)

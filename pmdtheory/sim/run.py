@@ -15,7 +15,11 @@ THEORY.md §3,
 .. math:: L(\theta) = \frac{\tau}{2k} \sum_{i=1}^k
           \Big(\frac{A_i}{\tau} - \log\frac{\pi_\theta(y_i)}{\pi_{old}(y_i)}\Big)^2,
 
-the sequence-level OpenKimi loss with unit lengths and weights. On an MDP the
+the sequence-level OpenKimi loss with unit lengths and weights. The method
+``"grpo"`` is real GRPO instead: TRL's clipped-ratio surrogate on
+std-normalised group advantages, maximised by ``fit_steps`` policy-gradient
+steps on the same samples (``"grpo_regression"`` is the regression above on
+GRPO's targets). On an MDP the
 contexts are the states and the rewards are :math:`Q^{\pi_t}(s, \cdot)`, exact
 (linear solve) or Monte-Carlo (``q="mc"``).
 
@@ -31,17 +35,21 @@ import pandas as pd
 
 from pmdtheory import kl_chi2_update
 from pmdtheory.estimators import BASELINES
+from pmdtheory.sim import _check
 from pmdtheory.sim import _kernels as K
 from pmdtheory.sim.envs import Bandit, PromptPopulation
 from pmdtheory.sim.mdp import TabularMDP
 
 
 class Method(NamedTuple):
-    """How a method updates: ``kind`` is "population" or "sampled"."""
+    """How a method updates: ``kind`` is "population" or "sampled"; a sampled
+    method either fits regression targets (``fit="regression"``) or takes
+    GRPO's clipped policy-gradient steps (``fit="grpo"``)."""
 
     kind: str
     baseline: str | None
     description: str
+    fit: str = "regression"
 
 
 METHODS = {
@@ -53,7 +61,15 @@ METHODS = {
     ),
     "mean_sampled": Method("sampled", "mean", "regression, group mean baseline (PMD-mean)"),
     "rloo_sampled": Method("sampled", "loo_mean", "regression, leave-one-out mean (RLOO)"),
-    "grpo": Method("sampled", "grpo", "regression on GRPO advantages (r - mean)/std"),
+    "grpo": Method(
+        "sampled",
+        None,
+        "GRPO: clipped-ratio policy gradient on (r - mean)/(std + eps) (TRL's loss)",
+        "grpo",
+    ),
+    "grpo_regression": Method(
+        "sampled", "grpo", "PMD regression on GRPO's targets (r - mean)/((std + eps) tau)"
+    ),
 }
 _BASELINE_CODE = {
     "mean": K.MEAN,
@@ -63,6 +79,10 @@ _BASELINE_CODE = {
     "grpo": K.GRPO,
 }
 assert set(_BASELINE_CODE) == set(BASELINES)
+_FIT_CODE = {"regression": K.FIT_REGRESSION, "grpo": K.FIT_GRPO}
+#: default std offset of the GRPO advantage: TRL's for ``grpo``,
+#: :func:`pmdtheory.estimators.advantages`' for ``grpo_regression``
+GRPO_EPS = {"grpo": 1e-4, "grpo_regression": 1e-6}
 
 #: summary columns of :func:`run`, in order
 COLUMNS = (
@@ -87,47 +107,117 @@ COLUMNS = (
 
 # runs with more (contexts x actions x iterations x runs) than this show a progress bar
 _PROGRESS_WORK = 5e8
+#: with ``diagnostics=True``, the diagnostics use about this many contexts (every
+#: s-th, s = ceil(P / DIAG_CONTEXTS)); ``diagnostics="full"`` uses all
+DIAG_CONTEXTS = 2048
+#: largest (reward spread) / tau the kernels are tested at (THEORY §4: the
+#: PMD-mean solve stays accurate to 1e-13 up to about 1e150)
+SPREAD_OVER_TAU_MAX = 1e100
+#: smallest tau (1/tau and the learning rate 1/tau stay far from overflow)
+TAU_MIN = 1e-200
+#: most samples per context (scratch arrays of k entries per thread block)
+K_MAX = 2**20
+# Box-Muller normals are bounded: |z| <= sqrt(-2 log 2^-53) < 8.6
+_NORMAL_MAX = 8.6
 
 
-def _check_config(env, methods, iters, seeds, tau, beta, k, baseline, fit_steps, lr, staleness):
+def _reward_spread(env, grpo_eps):
+    """Upper bound on (max - min) of every reward the kernels see, over tau's scale."""
+    R = env.R
+    spread = float(R.max() - R.min())
+    if isinstance(env, TabularMDP):
+        spread /= 1.0 - env.gamma  # Q values (exact or Monte-Carlo) of rewards in [min, max]
+    elif env.noise == "gaussian":
+        spread += 2 * _NORMAL_MAX * env.sigma
+    elif env.noise == "bernoulli":
+        spread = 1.0
+    if grpo_eps is not None:  # grpo_regression's diagnostics divide rewards by sd + eps
+        spread *= max(1.0, 1.0 / grpo_eps)
+    return spread
+
+
+def _as_list(value, name, kind):
+    if isinstance(value, kind):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ValueError(
+            f"{name} must be one value or a sequence of them, got {value!r}"
+        ) from None
+
+
+def _check_config(env, methods, iters, seeds, o):
+    """Check every argument of :func:`run` before any work; returns the checked options."""
     if not isinstance(env, Bandit | PromptPopulation | TabularMDP):
         raise ValueError(f"env must be a Bandit, PromptPopulation or TabularMDP, got {env!r}")
-    for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"method must be one of {tuple(METHODS)}, got {m!r}")
     if not methods:
         raise ValueError("method must name at least one method")
-    if not (isinstance(iters, int | np.integer) and iters >= 0):
-        raise ValueError(f"iters must be a non-negative integer, got {iters!r}")
-    for s in seeds:
-        if not (isinstance(s, int | np.integer) and 0 <= s < 2**63):
-            raise ValueError(f"seed must be a non-negative integer, got {s!r}")
-    if not (np.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau must be finite and > 0, got {tau}")
-    if "kl_chi2" in methods and (beta is None or not (np.isfinite(beta) and beta >= 0)):
-        raise ValueError(f"beta must be finite and >= 0 for method 'kl_chi2', got {beta}")
+    for m in methods:
+        if not isinstance(m, str) or m not in METHODS:
+            raise ValueError(f"method must be one of {tuple(METHODS)}, got {m!r}")
+    iters = _check.integer(iters, "iters", lo=0)
+    if not seeds:
+        raise ValueError("seed must name at least one seed, got an empty sequence")
+    seeds = [_check.integer(s, "seed", lo=0, hi=2**63 - 1) for s in seeds]
+    tau = _check.real(o["tau"], "tau", lo=0.0, lo_open=True)
+    if tau < TAU_MIN:
+        raise ValueError(f"tau must be >= {TAU_MIN:g}, got {tau!r}")
+    c = dict(o, tau=tau)
+    if "kl_chi2" in methods:
+        if o["beta"] is None:
+            raise ValueError("beta must be given for method 'kl_chi2'")
+        c["beta"] = _check.real(o["beta"], "beta", lo=0.0, hi=SPREAD_OVER_TAU_MAX)
     sampled = [m for m in methods if METHODS[m].kind == "sampled"]
-    if sampled:
-        if not (isinstance(k, int | np.integer) and k >= 1):
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        if baseline is not None and baseline not in _BASELINE_CODE:
-            raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
-        for m in sampled:
-            b = baseline or METHODS[m].baseline
-            if k < 2 and b in ("loo_mean", "loo_partition", "grpo"):
-                raise ValueError(f"k must be >= 2 for the {b!r} baseline (method {m!r}), got {k}")
-        if not (isinstance(fit_steps, int | np.integer) and fit_steps >= 0):
-            raise ValueError(f"fit_steps must be a non-negative integer, got {fit_steps!r}")
-        if lr is not None and not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be finite and > 0, got {lr}")
-        if not (isinstance(staleness, int | np.integer) and staleness >= 0):
-            raise ValueError(f"staleness must be a non-negative integer, got {staleness!r}")
+    c["k"] = _check.integer(o["k"], "k", lo=1, hi=K_MAX) if sampled else 1
+    if o["baseline"] is not None and o["baseline"] not in _BASELINE_CODE:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {o['baseline']!r}")
+    for m in sampled:
+        b = "grpo" if METHODS[m].fit == "grpo" else o["baseline"] or METHODS[m].baseline
+        if c["k"] < 2 and b in ("loo_mean", "loo_partition", "grpo"):
+            raise ValueError(f"k must be >= 2 for method {m!r} (baseline {b!r}), got {o['k']}")
+    c["fit_steps"] = _check.integer(o["fit_steps"], "fit_steps", lo=0)
+    c["lr"] = 1.0 / tau if o["lr"] is None else _check.real(o["lr"], "lr", lo=0.0, lo_open=True)
+    c["staleness"] = _check.integer(o["staleness"], "staleness", lo=0)
+    c["clip"] = _check.real(o["clip"], "clip", lo=0.0, lo_open=True)
+    eps = {}
+    for m in sampled:
+        if m in GRPO_EPS or (o["baseline"] == "grpo" and METHODS[m].fit == "regression"):
+            e = GRPO_EPS.get(m, GRPO_EPS["grpo_regression"]) if o["eps"] is None else o["eps"]
+            # eps = 0 divides a constant group's zero advantages by zero
+            eps[m] = _check.real(e, "eps", lo=0.0, lo_open=True)
+    c["eps"] = eps
+    for m in methods:
+        grpo_eps = eps[m] if m in eps and METHODS[m].fit == "regression" else None
+        spread = _reward_spread(env, grpo_eps)
+        if spread / tau > SPREAD_OVER_TAU_MAX:
+            raise ValueError(
+                f"tau must be >= {spread / SPREAD_OVER_TAU_MAX:.3g} for method {m!r}, got "
+                f"{tau:g}: the rewards span up to {spread:.3g}"
+                f"{' (over eps)' if grpo_eps else ''} and spread/tau must be "
+                f"<= {SPREAD_OVER_TAU_MAX:g} (the updates would overflow)"
+            )
+    if o["q"] not in ("exact", "mc"):
+        raise ValueError(f"q must be 'exact' or 'mc', got {o['q']!r}")
+    if isinstance(env, TabularMDP) and o["q"] == "mc":
+        c["n_rollouts"], c["horizon"] = env._mc_budget(o["n_rollouts"], o["horizon"])
+    if o["diagnostics"] not in (True, False, "full"):
+        raise ValueError(f"diagnostics must be True, False or 'full', got {o['diagnostics']!r}")
+    P = env.shape[0]
+    if o["diagnostics"] == "full":
+        c["diag_stride"] = 1
+    elif o["diagnostics"]:
+        c["diag_stride"] = -(-P // DIAG_CONTEXTS)  # ceil: about DIAG_CONTEXTS rows
+    else:
+        c["diag_stride"] = 0
+    return iters, seeds, c
 
 
 def _summary(stats, tau, rewards):
     """One summary row from per-context statistics (NaN where undefined)."""
     q10, q50, q90 = np.quantile(rewards, [0.1, 0.5, 0.9])
     beta = tau * stats[:, K.LAM]
+    beta = beta[~np.isnan(beta)]  # rows without diagnostics
     row = {
         "reward_mean": rewards.mean(),
         "reward_q10": q10,
@@ -135,8 +225,8 @@ def _summary(stats, tau, rewards):
         "reward_q90": q90,
         "kl_prev": stats[:, K.KL].mean(),
         "entropy": stats[:, K.ENTROPY].mean(),
-        "beta_mean": beta.mean() if not np.isnan(beta).all() else np.nan,
-        "beta_median": np.median(beta) if not np.isnan(beta).all() else np.nan,
+        "beta_mean": beta.mean() if beta.size else np.nan,
+        "beta_median": np.median(beta) if beta.size else np.nan,
     }
     for sign, col in (("pos", K.ERR_POS), ("neg", K.ERR_NEG)):
         w = stats[:, col + 2].sum()
@@ -160,7 +250,8 @@ def run(
     fit_steps=1,
     lr=None,
     staleness=0,
-    eps=1e-6,
+    eps=None,
+    clip=0.2,
     q="exact",
     n_rollouts=16,
     horizon=None,
@@ -176,42 +267,74 @@ def run(
         The environment; its ``logpi0`` is the initial policy of every run.
     method : str or sequence of str
         Names from :data:`METHODS`: population ``"exact"``, ``"mean"``,
-        ``"kl_chi2"``; sampled ``"part_sampled"`` (leave-one-out partition
-        baseline), ``"mean_sampled"`` (group mean), ``"rloo_sampled"``
-        (leave-one-out mean), ``"grpo"`` (``(r - mean)/std``).
+        ``"kl_chi2"``; sampled regression (THEORY §3) ``"part_sampled"``
+        (leave-one-out partition baseline), ``"mean_sampled"`` (group mean),
+        ``"rloo_sampled"`` (leave-one-out mean), ``"grpo_regression"`` (the PMD
+        regression on GRPO's std-normalised targets, not GRPO); and ``"grpo"``,
+        real GRPO: TRL's clipped-ratio policy gradient (see ``clip``).
     iters : int
         Number of PMD iterations (the frame also has iteration 0, the start).
     seed : int or sequence of int
-        Seeds of the counter-based random stream (sampled methods, ``q="mc"``).
+        Non-empty; seeds of the counter-based random stream (sampled methods, ``q="mc"``).
     tau : float
-        KL strength, > 0: the step is :math:`\pi_{t+1} \propto \pi_t e^{r/\tau}`.
+        KL strength: the step is :math:`\pi_{t+1} \propto \pi_t e^{r/\tau}`.
+        Tested domain: tau >= 1e-200 and (reward spread)/tau <= 1e100 (the
+        spread of Q values on an MDP is bounded by (max R - min R)/(1 - gamma);
+        for ``"grpo_regression"`` it is divided by ``eps``); outside, ValueError.
+        A step that still overflows raises ValueError naming tau: never NaN.
     beta : float, optional
         Fixed chi2 weight of ``"kl_chi2"`` (required for it), >= 0.
     k : int
-        Responses sampled per context; >= 2 for leave-one-out and GRPO baselines.
+        Responses sampled per context, 1 to 2**20; >= 2 for leave-one-out and
+        GRPO baselines and for ``"grpo"``.
     baseline : str, optional
-        Override the method's baseline: one of :data:`BASELINES`.
+        Override the regression methods' baseline: one of :data:`BASELINES`
+        (``"grpo"`` itself ignores it).
     fit_steps : int
-        Gradient steps on the regression loss per iteration (sampled methods).
+        Gradient steps per iteration of the sampled methods, all on the same
+        on-policy sample set: steps on the regression loss, or for ``"grpo"``
+        its inner epochs (TRL's ``num_iterations``; the default 1 is TRL's).
     lr : float, optional
-        Learning rate of those steps; default ``1/tau``. The loss Hessian in the
-        logits is at most ``tau`` (times a sample frequency), so any
-        ``lr < 2/tau`` is stable near the minimiser.
+        Learning rate of those steps; default ``1/tau``. The regression loss's
+        Hessian in the logits is at most ``tau`` (times a sample frequency), so
+        any ``lr < 2/tau`` is stable near the minimiser. For ``"grpo"`` it is
+        the logit step per unit of advantage: one step moves
+        :math:`\theta \leftarrow \theta + \frac{lr}{k}\sum_i \rho_i A_i
+        (e_{y_i} - \pi_\theta)`; the default ``1/tau`` keeps ``tau`` the one
+        step-size knob of every method.
     staleness : int
         Sample from the policy of ``staleness`` iterations ago (0: on-policy;
         before iteration ``staleness + 1`` the initial policy). The regression
         is then relative to that stale policy, as in asynchronous RL. Sampled
         methods only; population methods ignore it.
-    eps : float
-        GRPO's std offset.
+    eps : float, optional
+        GRPO's std offset, > 0: the advantage is :math:`(r - \bar r)/(s + \epsilon)`
+        with :math:`s` the group's standard deviation (Bessel-corrected, as
+        TRL). Default 1e-4 for ``"grpo"`` (TRL's) and 1e-6 for
+        ``"grpo_regression"`` (:func:`pmdtheory.estimators.advantages`).
+    clip : float
+        GRPO's clipping :math:`\epsilon` (TRL's ``epsilon``, default 0.2), > 0:
+        the surrogate is :math:`\frac1k\sum_i \min(\rho_i A_i,
+        \operatorname{clip}(\rho_i, 1-\epsilon, 1+\epsilon) A_i)` with
+        :math:`\rho_i = \pi_\theta(y_i)/\pi_{old}(y_i)`, :math:`\pi_{old}` the
+        sampling policy. With ``fit_steps=1`` on-policy :math:`\rho = 1` and
+        the step is plain policy gradient; clipping acts from the second inner
+        epoch on (or with ``staleness``). No KL penalty (TRL's default
+        ``beta = 0``).
     q : {"exact", "mc"}
         MDPs only: Q by linear solve, or by ``n_rollouts`` Monte-Carlo rollouts
-        of length ``horizon`` per state-action pair.
-    diagnostics : bool
-        Compute the implied :math:`\beta_t = \tau\lambda_t` (a PMD-mean solve per
+        of length ``horizon`` per state-action pair (at most 1e9 transitions
+        per estimate, see :meth:`TabularMDP.mc_q`).
+    diagnostics : {True, "full", False}
+        The implied :math:`\beta_t = \tau\lambda_t` (a PMD-mean solve per
         context, for methods that do not produce it anyway) and the target
-        errors; without them those columns are NaN (PMD-mean keeps its beta)
-        and a sampled step is about 1.5x faster.
+        errors. ``"full"``: over every context. ``True`` (default): over every
+        s-th context, s = ceil(P / :data:`DIAG_CONTEXTS`) (all contexts up to
+        2048; at 100k contexts every 49th), so that they cost little (a
+        PMD-mean solve costs several times a sampled step); the
+        ``beta_*`` and ``target_*`` columns then describe that systematic
+        sample of contexts, everything else is unchanged. ``False``: those
+        columns are NaN (PMD-mean keeps its beta).
     per_prompt : bool
         Also return a frame with the expected reward (MDP: ``V(s)``) of every
         context at every iteration (P x iters rows per run: mind the memory).
@@ -237,7 +360,8 @@ def run(
         :math:`(r - \tau\log Z)/\tau`, for the partition baselines; PMD-mean
         (Lambert W) for the mean baselines, so that its chi2 pull
         :math:`\omega = \lambda x` shows as a systematic offset; PMD-mean with
-        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for GRPO. Population
+        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for ``grpo_regression``;
+        NaN for ``grpo`` (it fits no targets). Population
         methods: 0 for ``exact``, :math:`\omega` for ``mean`` (weights
         :math:`\pi_t`), NaN for ``kl_chi2``. NaN also where no positive
         (negative) response was sampled or keeps a nonzero probability.
@@ -254,30 +378,29 @@ def run(
     >>> list(df.groupby("method").size())
     [6, 6, 6]
     """
-    methods = [method] if isinstance(method, str) else list(method)
-    seeds = [seed] if isinstance(seed, int | np.integer) else list(seed)
-    _check_config(env, methods, iters, seeds, tau, beta, k, baseline, fit_steps, lr, staleness)
-    if q not in ("exact", "mc"):
-        raise ValueError(f"q must be 'exact' or 'mc', got {q!r}")
-    if not (np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be finite and >= 0, got {eps}")
-    P, n = env.shape
-    if progress is None:
-        progress = P * n * iters * len(methods) * len(seeds) > _PROGRESS_WORK
+    methods = _as_list(method, "method", str)
+    seeds = _as_list(seed, "seed", int | np.integer)
+    if eps is not None:
+        _check.real(eps, "eps", lo=0.0, lo_open=True)
     opts = dict(
-        tau=float(tau),
+        tau=tau,
         beta=beta,
-        k=int(k),
+        k=k,
         baseline=baseline,
-        fit_steps=int(fit_steps),
-        lr=float(1.0 / tau if lr is None else lr),
-        staleness=int(staleness),
-        eps=float(eps),
+        fit_steps=fit_steps,
+        lr=lr,
+        staleness=staleness,
+        eps=eps,
+        clip=clip,
         q=q,
         n_rollouts=n_rollouts,
         horizon=horizon,
-        diagnostics=bool(diagnostics),
+        diagnostics=diagnostics,
     )
+    iters, seeds, opts = _check_config(env, methods, iters, seeds, opts)
+    P, n = env.shape
+    if progress is None:
+        progress = P * n * iters * len(methods) * len(seeds) > _PROGRESS_WORK
     v_star = env.solve().v if isinstance(env, TabularMDP) else None
     from tqdm.auto import tqdm
 
@@ -285,7 +408,7 @@ def run(
     with tqdm(total=len(methods) * len(seeds) * iters, disable=not progress) as bar:
         for name in methods:
             for s in seeds:
-                r, f = _run_one(env, name, int(s), int(iters), opts, v_star, per_prompt, bar)
+                r, f = _run_one(env, name, s, iters, opts, v_star, bool(per_prompt), bar)
                 rows.extend(r)
                 frames.extend(f)
     summary = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -332,7 +455,8 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
     # newest staleness + 1 are the sampling history, the next one takes the
     # output. Fresh arrays every iteration would page-fault on first touch, which
     # costs as much as a third of a sampled step at 100k x 64.
-    ring = o["staleness"] + 2 if spec.kind == "sampled" else 2
+    # staleness beyond iters acts like staleness = iters (always the initial policy)
+    ring = min(o["staleness"], iters) + 2 if spec.kind == "sampled" else 2
     lp_buf = [logpi] + [np.empty_like(logpi) for _ in range(ring - 1)]
     pi_buf = [pi] + [np.empty_like(pi) for _ in range(ring - 1)] if spec.kind == "sampled" else []
     stats = np.empty((P, K.N_STATS))
@@ -353,15 +477,24 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
             code = {"exact": K.POP_EXACT, "mean": K.POP_MEAN}.get(name, K.POP_NONE)
             if code == K.POP_NONE:
                 out[:] = kl_chi2_update(logpi, R, tau, o["beta"], log=True)
-            K._population_step(logpi, R, tau, code, o["diagnostics"], out, stats)
+            K._population_step(logpi, R, tau, code, o["diag_stride"], out, stats)
         else:
-            base = o["baseline"] or spec.baseline
+            base = o["baseline"] or spec.baseline or "mean"  # grpo: unused
             old = (cur - min(o["staleness"], t - 1)) % ring  # the sampling policy's slot
             K._sampled_step(
                 logpi, pi_buf[cur], lp_buf[old], pi_buf[old], old == cur, R, env.noise_code,
-                float(env.sigma), o["k"], _BASELINE_CODE[base], tau, o["eps"], o["lr"],
-                o["fit_steps"], seed, t, o["diagnostics"], out, pi_buf[nxt], stats,
+                float(env.sigma), o["k"], _BASELINE_CODE[base], tau, o["eps"].get(name, 1.0),
+                o["lr"], o["fit_steps"], _FIT_CODE[spec.fit], o["clip"], seed, t,
+                o["diag_stride"], out, pi_buf[nxt], stats,
             )  # fmt: skip
+        if not np.all(np.isfinite(stats[:, K.REWARD : K.ENTROPY + 1])):
+            # never return NaN: a step that left the floating-point range is an error
+            what = f"beta ({o['beta']:g}) and " if name == "kl_chi2" else ""
+            raise ValueError(
+                f"{what}tau ({tau:g}) out of range: method {name!r} produced a non-finite "
+                f"policy at iteration {t} (the update overflowed); use a larger tau or a "
+                "smaller learning rate lr"
+            )
         logpi = out
         if mdp:
             values, R_exact = env.evaluate(np.exp(logpi))
