@@ -108,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     default_out = root / "figures"
     out = (args.out or default_out).resolve()
+    try:  # before any script runs: the timings and figures go there
+        (out / "data").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"pmdtheory repro: error: --out: cannot write to {out} ({exc.strerror or exc})",
+              file=sys.stderr)  # fmt: skip
+        return 2
     missing = [n for n in names if not (folder / f"{n}.py").is_file()]
 
     timings, failed = [], []

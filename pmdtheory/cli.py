@@ -7,7 +7,8 @@ Subcommands::
     pmdtheory simulate --env prompts --methods ...       simulators -> CSV / plot
     pmdtheory repro [--only NAME ...] [--quick]          paper figures + REPORT.md
 
-Bad arguments print one line on stderr and exit with code 2.
+Bad arguments, and any ValueError or OSError, print one line on stderr and exit
+with code 2 (never a traceback); Ctrl-C prints one line and exits with 130.
 """
 
 from __future__ import annotations
@@ -48,17 +49,36 @@ def _update(args) -> int:
         raise ValueError(f"r: {r.size} rewards given for {pi.size} probabilities")
     exact = exact_update(pi, r, args.tau)
     mean, lam = mean_update(pi, r, args.tau, return_lambda=True)
+    logz = log_partition(pi, r, args.tau)
+    # never print NaN or inf: a result the floating-point range cannot hold is an error
+    if not all(np.all(np.isfinite(v)) for v in (exact, mean, lam, logz, args.tau * lam)):
+        raise ValueError(
+            f"tau: the update at tau={args.tau:g} is not representable in floating point "
+            "(non-finite result); use a larger tau"
+        )
     print(f"{'action':>6} {'r':>10} {'pi_t':>12} {'exact':>14} {'PMD-mean':>14}")
     for a in range(pi.size):
         print(f"{a:>6} {r[a]:>10.4g} {pi[a]:>12.6g} {exact[a]:>14.8g} {mean[a]:>14.8g}")
     print(f"mean reward       {pi @ r:.8g}")
-    print(f"log-partition     {log_partition(pi, r, args.tau):.8g}   (tau log E exp(r/tau))")
+    print(f"log-partition     {logz:.8g}   (tau log E exp(r/tau))")
     print(f"lambda            {lam:.8g}")
     print(f"beta_t = tau*lam  {args.tau * lam:.8g}   (implicit chi^2 strength)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pmdtheory`` console script; returns the exit code."""
+    try:
+        return _main(argv)
+    except (ValueError, OSError) as exc:  # a subcommand's last line of defence
+        print(f"pmdtheory: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pmdtheory: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _Parser(prog="pmdtheory", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -76,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return _update(args)
-    except ValueError as exc:
-        print(f"pmdtheory: error: {exc}", file=sys.stderr)
-        return 2
+    return _update(args)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ def test_update_prints_the_issue_example(capsys):
         ["update", "--pi", "x", "--r", "1", "--tau", "0.1"],
         ["update", "--pi", "0.5,0.5"],
         ["frobnicate"],
+        # issue 12: printed nan and exited 0 before the CLI checked its results
+        ["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "1e-200"],
+        ["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "1e-160"],
+        ["update", "--pi", "0.5,0.5", "--r", "1,0", "--tau", "nan"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, capsys):
@@ -69,3 +73,18 @@ def test_module_entry_point_and_lazy_import():
         text=True,
     )
     assert run.returncode == 0 and "PMD-mean" in run.stdout
+
+
+@pytest.mark.parametrize("exc, code", [(KeyboardInterrupt, 130), (OSError, 2), (ValueError, 2)])
+def test_subcommand_errors_and_interrupts_are_one_line(monkeypatch, capsys, exc, code):
+    """Whatever a delegated subcommand raises of these, the console script prints one
+    line: exit 2 for errors, 130 for Ctrl-C."""
+    import pmdtheory._repro
+
+    def fail(argv):
+        raise exc("no space left") if exc is not KeyboardInterrupt else exc()
+
+    monkeypatch.setattr(pmdtheory._repro, "main", fail)
+    assert main(["repro", "--quick"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("pmdtheory: ") and err.count("\n") == 1 and "Traceback" not in err

@@ -7,10 +7,12 @@ Example::
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 ENVS = ("prompts", "bandit", "mdp", "gridworld")
+_MDP_BYTES = 2 * 2**30  # largest dense transition tensor --env mdp builds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,29 +21,79 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _int_at_least(lo):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def _finite(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
 def _parser():
+    nonneg, pos = _int_at_least(0), _int_at_least(1)
     p = _Parser(prog="pmdtheory simulate", description=__doc__.split("\n")[0])
     p.add_argument("--env", choices=ENVS, default="prompts", help="environment")
     p.add_argument("--methods", default="exact,mean,part_sampled,mean_sampled",
                    help="comma-separated method names (pmdtheory.sim.METHODS)")  # fmt: skip
-    p.add_argument("--iters", type=int, default=50, help="PMD iterations")
+    p.add_argument("--iters", type=nonneg, default=50, help="PMD iterations")
     p.add_argument("--seed", default="0", help="seed, or comma-separated seeds")
-    p.add_argument("--tau", type=float, default=0.05, help="KL strength > 0")
-    p.add_argument("--beta", type=float, default=None, help="chi2 weight of kl_chi2")
-    p.add_argument("--contexts", type=int, default=None,
+    p.add_argument("--tau", type=_finite, default=0.05, help="KL strength > 0")
+    p.add_argument("--beta", type=_finite, default=None, help="chi2 weight of kl_chi2")
+    p.add_argument("--contexts", type=pos, default=None,
                    help="prompts / contexts / states (default 1000, 1000, 20, 25)")  # fmt: skip
-    p.add_argument("--actions", type=int, default=None,
+    p.add_argument("--actions", type=pos, default=None,
                    help="responses / actions per context (default 64, 10, 4)")  # fmt: skip
-    p.add_argument("--k", type=int, default=16, help="samples per context (sampled methods)")
+    p.add_argument("--k", type=pos, default=16, help="samples per context (sampled methods)")
     p.add_argument("--baseline", default=None, help="override the sampled baseline")
-    p.add_argument("--fit-steps", type=int, default=1, help="gradient steps per iteration")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1/tau)")
-    p.add_argument("--staleness", type=int, default=0, help="sampling policy age in iterations")
+    p.add_argument("--fit-steps", type=nonneg, default=1,
+                   help="gradient steps per iteration (grpo: inner epochs)")  # fmt: skip
+    p.add_argument("--lr", type=_finite, default=None, help="learning rate (default 1/tau)")
+    p.add_argument("--staleness", type=nonneg, default=0, help="sampling policy age in iterations")
+    p.add_argument("--eps", type=_finite, default=None,
+                   help="GRPO std offset (default 1e-4 grpo, 1e-6 grpo_regression)")  # fmt: skip
+    p.add_argument("--clip", type=_finite, default=0.2, help="GRPO clipping epsilon")
     p.add_argument("--q", choices=("exact", "mc"), default="exact", help="MDP Q estimates")
-    p.add_argument("--env-seed", type=int, default=0, help="seed of the random environment")
+    p.add_argument("--env-seed", type=nonneg, default=0, help="seed of the random environment")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--plot", default=None, help="figure file (.png, .pdf, .svg)")
     return p
+
+
+def _check_writable(path, flag):
+    """Raise ``ValueError`` naming ``flag`` unless ``path`` can be written as a file.
+
+    Done before any simulation: creates missing parent folders (they would be
+    created anyway), and opens the file for appending (nothing is truncated; a
+    file that did not exist is removed again).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag}: {path} is a directory, not a file")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{flag}: cannot write {path} ({exc.strerror or exc})") from None
+    if not existed:
+        os.remove(path)
 
 
 # default (contexts, actions) per environment; a gridworld has 4 actions
@@ -65,9 +117,10 @@ def _env(args):
 
 def plot(df, path, *, mdp=False):
     """Reward (or MDP suboptimality) and KL step size per iteration, one line per method."""
+    import matplotlib.pyplot as plt
     import numpy as np
 
-    from pmdtheory.plotting import METHOD_STYLES, figure, method_style, save
+    from pmdtheory.plotting import METHOD_STYLES, figure, method_style
 
     extra = iter([("#000000", ":"), ("#009E73", "-."), ("#56B4E9", "--"), ("#999999", "-")])
     fig, (ax0, ax1) = figure(1, 2)
@@ -89,52 +142,82 @@ def plot(df, path, *, mdp=False):
     ax1.set(xlabel="iteration", ylabel=r"KL$(\pi_t \| \pi_{t-1})$")
     ax0.legend()
     path = Path(path)
-    return save(fig, path.stem, path.parent, formats=(path.suffix.lstrip(".") or "png",))
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a fixed creation date keeps PDFs byte-stable across reruns (as plotting.save)
+    fig.savefig(path, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else {})
+    plt.close(fig)
+    return [path]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``pmdtheory simulate``; returns the exit code."""
+    """Entry point of ``pmdtheory simulate``; returns the exit code.
+
+    Bad arguments, unwritable outputs and every ``ValueError``/``OSError`` print
+    one line on stderr and return 2; Ctrl-C prints one line and returns 130.
+    Arguments and output paths are checked before any simulation runs.
+    """
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except (ValueError, OSError) as exc:
+        print(f"pmdtheory simulate: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("pmdtheory simulate: error: out of memory (use fewer --contexts)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pmdtheory simulate: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(args) -> int:
     try:
         seeds = [int(s) for s in args.seed.split(",") if s.strip()]
     except ValueError:
         seeds = None
     if not seeds:
-        print(f"pmdtheory simulate: error: --seed: expected integers, got {args.seed!r}",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        raise ValueError(f"--seed: expected integers, got {args.seed!r}")
     if args.plot is not None and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
-        print("pmdtheory simulate: error: --plot must end in .png, .pdf or .svg", file=sys.stderr)
-        return 2
+        raise ValueError("--plot must end in .png, .pdf or .svg")
+    if args.env == "prompts" and args.actions is not None and args.actions < 2:
+        raise ValueError(f"--actions must be >= 2 for --env prompts, got {args.actions}")
+    if args.env == "gridworld" and args.contexts is not None and args.contexts > 64**2:
+        raise ValueError(f"--contexts must be <= 4096 for --env gridworld, got {args.contexts}")
+    if args.env == "mdp" and (args.contexts or 20) ** 2 * (args.actions or 4) * 8 > _MDP_BYTES:
+        raise ValueError(
+            f"--contexts: a {args.contexts}-state MDP's transition tensor (S x A x S) would "
+            f"take more than {_MDP_BYTES / 2**30:.0f} GiB"
+        )
+    _check_writable(args.out, "--out")
+    if args.plot:
+        _check_writable(args.plot, "--plot")
     from pmdtheory.sim import TabularMDP, run
 
-    try:
-        env = _env(args)
-        df = run(
-            env,
-            [m.strip() for m in args.methods.split(",") if m.strip()],
-            iters=args.iters,
-            seed=seeds,
-            tau=args.tau,
-            beta=args.beta,
-            k=args.k,
-            baseline=args.baseline,
-            fit_steps=args.fit_steps,
-            lr=args.lr,
-            staleness=args.staleness,
-            q=args.q,
-        )
-    except ValueError as exc:
-        print(f"pmdtheory simulate: error: {exc}", file=sys.stderr)
-        return 2
+    env = _env(args)
+    df = run(
+        env,
+        [m.strip() for m in args.methods.split(",") if m.strip()],
+        iters=args.iters,
+        seed=seeds,
+        tau=args.tau,
+        beta=args.beta,
+        k=args.k,
+        baseline=args.baseline,
+        fit_steps=args.fit_steps,
+        lr=args.lr,
+        staleness=args.staleness,
+        eps=args.eps,
+        clip=args.clip,
+        q=args.q,
+    )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     last = df[df["iter"] == df["iter"].max()].groupby("method", sort=False)
     col = "subopt" if isinstance(env, TabularMDP) else "reward_mean"
     print(f"wrote {out} ({len(df)} rows); final {col}:")
     for name, value in last[col].mean().items():
-        print(f"  {name:<14} {value:.6g}")
+        print(f"  {name:<16} {value:.6g}")
     if args.plot:
         for p in plot(df, args.plot, mdp=isinstance(env, TabularMDP)):
             print(f"wrote {p}")
