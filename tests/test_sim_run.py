@@ -368,6 +368,18 @@ def test_mdp_run_arguments_checked_before_work():
         run(mdp, ["exact"], q="mc", n_rollouts=2.5)
 
 
+def test_kl_chi2_out_of_range_names_beta_and_tau(prompts):
+    """Issue 12: kl_chi2_update at tau = beta = 1e-62 returned rows that are not
+    distributions (the next iteration then blamed pi_t): run() now names beta and tau,
+    unless the core computes the step, in which case every row is finite."""
+    try:
+        df = run(prompts, "kl_chi2", iters=2, beta=1e-62, tau=1e-62)
+    except ValueError as exc:
+        assert str(exc).startswith(("beta", "tau")), exc
+    else:
+        assert np.isfinite(df[df["iter"] > 0][["reward_mean", "kl_prev"]]).all().all()
+
+
 def test_tau_at_the_edge_of_the_domain_is_right():
     """(reward spread)/tau = 1e100, the largest allowed: population steps still equal
     the core updates, sampled ones stay finite; 1e-200 alone is allowed for small spreads."""

@@ -117,6 +117,8 @@ SPREAD_OVER_TAU_MAX = 1e100
 TAU_MIN = 1e-200
 #: most samples per context (scratch arrays of k entries per thread block)
 K_MAX = 2**20
+# a kl_chi2 row's probabilities must sum to 1 to this tolerance
+_MASS_TOL = 1e-9
 # Box-Muller normals are bounded: |z| <= sqrt(-2 log 2^-53) < 8.6
 _NORMAL_MAX = 8.6
 
@@ -477,6 +479,15 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
             code = {"exact": K.POP_EXACT, "mean": K.POP_MEAN}.get(name, K.POP_NONE)
             if code == K.POP_NONE:
                 out[:] = kl_chi2_update(logpi, R, tau, o["beta"], log=True)
+                # the core's answer must be a distribution: a row that is not one is an
+                # error here (with the arguments' names), not a wrong next iteration
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mass = np.exp(out).sum(axis=1)
+                if not np.all(np.abs(mass - 1.0) <= _MASS_TOL):
+                    raise ValueError(
+                        f"beta ({o['beta']:g}) and tau ({tau:g}) out of range: kl_chi2_update "
+                        f"returned rows that are not distributions at iteration {t}"
+                    )
             K._population_step(logpi, R, tau, code, o["diag_stride"], out, stats)
         else:
             base = o["baseline"] or spec.baseline or "mean"  # grpo: unused
