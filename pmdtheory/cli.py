@@ -8,12 +8,15 @@ Subcommands::
     pmdtheory repro [--only NAME ...] [--quick]          paper figures + REPORT.md
 
 Bad arguments, and any ValueError or OSError, print one line on stderr and exit
-with code 2 (never a traceback); Ctrl-C prints one line and exits with 130.
+with code 2 (never a traceback); Ctrl-C prints one line and exits with 130; an
+unexpected exception (a bug) prints one line and exits with 1 (set
+``PMDTHEORY_DEBUG=1`` to see its traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 # Subcommands implemented elsewhere: name -> (module, help). Imported only when used,
@@ -76,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pmdtheory: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("pmdtheory: error: out of memory", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one line (PMDTHEORY_DEBUG=1 shows the traceback)
+        if os.environ.get("PMDTHEORY_DEBUG"):
+            raise
+        print(f"pmdtheory: internal error ({type(exc).__name__}: {exc}); please report it, "
+              "with PMDTHEORY_DEBUG=1 for the traceback", file=sys.stderr)  # fmt: skip
+        return 1
 
 
 def _main(argv: list[str] | None) -> int:

@@ -75,7 +75,9 @@ def test_module_entry_point_and_lazy_import():
     assert run.returncode == 0 and "PMD-mean" in run.stdout
 
 
-@pytest.mark.parametrize("exc, code", [(KeyboardInterrupt, 130), (OSError, 2), (ValueError, 2)])
+@pytest.mark.parametrize(
+    "exc, code", [(KeyboardInterrupt, 130), (OSError, 2), (ValueError, 2), (RuntimeError, 1)]
+)
 def test_subcommand_errors_and_interrupts_are_one_line(monkeypatch, capsys, exc, code):
     """Whatever a delegated subcommand raises of these, the console script prints one
     line: exit 2 for errors, 130 for Ctrl-C."""

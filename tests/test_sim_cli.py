@@ -113,7 +113,9 @@ def test_unwritable_outputs_fail_before_work(tmp_path, capsys, no_simulation):
     assert not (tmp_path / "ok.csv").exists()  # the check leaves no empty file behind
 
 
-@pytest.mark.parametrize("exc, code", [(KeyboardInterrupt, 130), (OSError, 2), (ValueError, 2)])
+@pytest.mark.parametrize(
+    "exc, code", [(KeyboardInterrupt, 130), (OSError, 2), (ValueError, 2), (SystemError, 1)]
+)
 def test_interrupts_and_errors_are_one_line(tmp_path, capsys, monkeypatch, exc, code):
     def fail(*args, **kwargs):
         raise exc("disk full") if exc is not KeyboardInterrupt else exc()

@@ -169,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pmdtheory simulate: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line (PMDTHEORY_DEBUG=1 shows the traceback)
+        if os.environ.get("PMDTHEORY_DEBUG"):
+            raise
+        print(f"pmdtheory simulate: internal error ({type(exc).__name__}: {exc}); please "
+              "report it, with PMDTHEORY_DEBUG=1 for the traceback", file=sys.stderr)  # fmt: skip
+        return 1
 
 
 def _main(args) -> int:
@@ -189,6 +195,8 @@ def _main(args) -> int:
             f"--contexts: a {args.contexts}-state MDP's transition tensor (S x A x S) would "
             f"take more than {_MDP_BYTES / 2**30:.0f} GiB"
         )
+    args.out = os.path.expanduser(args.out)
+    args.plot = os.path.expanduser(args.plot) if args.plot else None
     _check_writable(args.out, "--out")
     if args.plot:
         _check_writable(args.plot, "--plot")
