@@ -22,7 +22,7 @@ from pmdtheory import (
     mean_update,
 )
 from pmdtheory.estimators import BASELINES, baseline
-from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, run
+from pmdtheory.sim import METHODS, Bandit, PromptPopulation, TabularMDP, run
 from pmdtheory.sim import _kernels as K
 from pmdtheory.sim.run import DIAG_CONTEXTS
 
@@ -433,3 +433,41 @@ def test_mdp_sampled_and_mc_run():
     df = run(mdp, ["exact", "mean_sampled"], iters=4, q="mc", n_rollouts=8, tau=0.5)
     assert np.isfinite(df[["value", "subopt"]].to_numpy()).all()
     assert (df["subopt"] >= -1e-12).all()
+
+
+_ODD = [0.0, -1.0, np.nan, np.inf, 1e-320, 1e-250, 1e-150, 1e-50, 1e300, "0.1", None, True, []]
+
+
+def _mostly(*valid, odd=_ODD):
+    """Valid values seven times out of eight, an odd one otherwise."""
+    return st.one_of(*(valid * 7), st.sampled_from(odd))
+
+
+@given(
+    method=st.sampled_from(sorted(METHODS)),
+    tau=_mostly(st.floats(1e-8, 1e8)),
+    k=_mostly(st.integers(1, 6), st.integers(7, 40), odd=[-1, 0, 2**21, 3.0, "4"]),
+    eps=_mostly(st.none(), st.floats(1e-12, 10), st.just(0.0)),
+    clip=_mostly(st.floats(1e-3, 5)),
+    lr=_mostly(st.none(), st.floats(1e-6, 1e6)),
+    beta=_mostly(st.floats(0, 1e6)),
+    fit_steps=_mostly(st.integers(0, 3), odd=[-1, 1.5]),
+    staleness=_mostly(st.integers(0, 3), odd=[-2, 10**9, 0.5]),
+    noise=st.sampled_from(["none", "bernoulli", "gaussian"]),
+)
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_run_is_right_or_raises_value_error(
+    method, tau, k, eps, clip, lr, beta, fit_steps, staleness, noise
+):
+    """Issue 12, systematically: for any arguments, run() returns finite step
+    statistics or raises a ValueError; never NaN, never another exception."""
+    # binary means: groups of equal rewards (std 0) are common
+    R = np.array([[1.0, 0, 0, 0], [0, 1, 1, 0], [1, 1, 1, 0], [0, 0, 0, 1], [0.5, 0, 1, 0]])
+    env = Bandit(R, noise=noise, sigma=0.3)
+    kw = dict(tau=tau, k=k, eps=eps, clip=clip, lr=lr, beta=beta, fit_steps=fit_steps)
+    try:
+        df = run(env, method, iters=2, staleness=staleness, **kw)
+    except ValueError:
+        return
+    steps = df[df["iter"] > 0][["reward_mean", "kl_prev", "entropy"]]
+    assert np.isfinite(steps.to_numpy(float)).all()
