@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv test lint repro bench notebooks clean
+.PHONY: venv test lint repro bench notebooks mutation clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ repro: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+
+mutation: $(STAMP)
+	$(PY) tools/mutation.py $(MUTATION_ARGS)
 
 notebooks: $(STAMP)
 	$(PY) notebooks/render.py

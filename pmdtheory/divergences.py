@@ -45,9 +45,9 @@ def chi2(p, q, *, axis=-1, log=False):
         d = logp - logq
         # q (p/q - 1)^2 with expm1: exact when p and q are close, where the
         # textbook sum p^2/q - 1 cancels.
+        # p = 0 < q gives d = -inf and expm1(-inf)^2 = 1: the term q, as it should be.
         terms = np.exp(logq) * np.expm1(d) ** 2
         big = d > _BIG_LOG_RATIO
         terms = np.where(big, np.exp(2 * logp - logq), terms)
         terms = np.where(logq == -np.inf, np.where(logp == -np.inf, 0.0, np.inf), terms)
-        terms = np.where((logp == -np.inf) & (logq > -np.inf), np.exp(logq), terms)
     return rows.restore_batch(np.sum(terms, axis=-1))

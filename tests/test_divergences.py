@@ -71,3 +71,19 @@ def test_broadcast_one_reference_against_a_batch():
     p, q = rng.dirichlet(np.ones(4), 5), rng.dirichlet(np.ones(4))
     np.testing.assert_allclose(kl(p, q), [kl(row, q) for row in p], rtol=1e-15)
     np.testing.assert_allclose(chi2(q, p), [chi2(q, row) for row in p], rtol=1e-15)
+
+
+def test_common_zeros_contribute_nothing():
+    # an action outside both supports adds 0, not NaN (0 * log 0/0, 0^2/0)
+    p, q = np.array([0.0, 0.25, 0.75]), np.array([0.0, 0.5, 0.5])
+    assert chi2(p, q) == pytest.approx(chi2(p[1:], q[1:]), rel=DIV_RTOL)
+    assert kl(p, q) == pytest.approx(kl(p[1:], q[1:]), rel=DIV_RTOL)
+    assert chi2(q, q) == 0 and kl(q, q) == 0
+
+
+def test_options_are_keyword_only():
+    p = np.array([0.25, 0.75])
+    with pytest.raises(TypeError):
+        kl(p, p, -1)
+    with pytest.raises(TypeError):
+        chi2(p, p, -1)
