@@ -27,7 +27,7 @@ from pmdtheory.sim import PromptPopulation, TabularMDP, run
 
 NAME = "convergence"
 MDP_TAUS = (0.03, 0.1, 0.3)
-SAMPLED = ("part_sampled", "mean_sampled", "grpo")
+SAMPLED = ("part_sampled", "mean_sampled", "grpo", "grpo_regression")
 ALL_METHODS = ("exact", "mean", *SAMPLED)
 KEEP = ["method", "seed", "iter", "reward_mean", "reward_q10", "kl_prev", "beta_mean", "subopt"]
 SUBOPT_FLOOR = 1e-14  # below this the MDP suboptimality is rounding noise

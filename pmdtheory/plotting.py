@@ -57,7 +57,12 @@ METHOD_STYLES: dict[str, dict[str, object]] = {
     "kl_chi2": {"color": PALETTE[2], "linestyle": ":", "label": r"KL-$\chi^2$ (fixed $\beta$)"},
     "part_sampled": {"color": PALETTE[5], "linestyle": "-.", "label": "PMD-part (sampled, LOO)"},
     "mean_sampled": {"color": PALETTE[4], "linestyle": (0, (5, 1)), "label": "PMD-mean (sampled)"},
-    "grpo": {"color": PALETTE[3], "linestyle": (0, (3, 1, 1, 1)), "label": "GRPO"},
+    "grpo": {"color": PALETTE[3], "linestyle": (0, (3, 1, 1, 1)), "label": "GRPO (clipped PG)"},
+    "grpo_regression": {
+        "color": "#7F7F7F",  # grey: yellow (PALETTE[6]) is too faint for a line
+        "linestyle": (0, (3, 1, 1, 1, 1, 1)),
+        "label": "PMD regression on GRPO targets",
+    },
     "rloo_sampled": {"color": PALETTE[7], "linestyle": (0, (1, 1)), "label": "PMD-RLOO (sampled)"},
     "reference": {"color": "#555555", "linestyle": ":", "label": "reference"},
 }
@@ -142,7 +147,8 @@ def method_style(method: str, **overrides) -> dict[str, object]:
     ----------
     method : str
         A key of :data:`METHOD_STYLES` ("exact", "mean", "kl_chi2",
-        "part_sampled", "mean_sampled", "grpo", "reference").
+        "part_sampled", "mean_sampled", "grpo", "grpo_regression", "rloo_sampled",
+        "reference").
     **overrides
         Replace or add keyword arguments (e.g. ``label=...``).
     """
