@@ -145,6 +145,51 @@ def copy_sources() -> None:
         shutil.copy2(nb, target / nb.name)
 
 
+def constant_docs() -> dict[str, dict[str, list[str]]]:
+    """The ``#:`` comments of module-level constants, per module: ``{module: {name: lines}}``.
+
+    A re-exported constant (``pmdtheory.sim.COLUMNS`` is defined in ``sim/run.py``)
+    carries no docstring of its own, and autodoc would show its type's (``tuple``).
+    """
+    from sphinx.errors import PycodeError
+    from sphinx.pycode import ModuleAnalyzer
+
+    found = {}
+    for info in [*pkgutil.walk_packages(pmdtheory.__path__, "pmdtheory."), None]:
+        name = "pmdtheory" if info is None else info.name
+        if name in SKIP_MODULES:  # importing __main__ would run the command line
+            continue
+        try:
+            analyzer = ModuleAnalyzer.for_module(name)
+            attr_docs = analyzer.find_attr_docs()
+        except PycodeError:
+            continue
+        found[name] = {attr: list(lines) for (ns, attr), lines in attr_docs.items() if not ns}
+    return found
+
+
+CONSTANT_DOCS = constant_docs()
+
+
+def document_constant(app, what, name, obj, options, lines) -> None:
+    """Give a re-exported constant the ``#:`` comment written where it is defined."""
+    if what != "data":
+        return
+    module, attr = name.rsplit(".", 1)
+    # the documented module first, then its submodules, then any module of the package
+    order = sorted(CONSTANT_DOCS, key=lambda m: (m != module, not m.startswith(module + ".")))
+    for candidate in order:
+        if attr in CONSTANT_DOCS[candidate]:
+            lines[:] = CONSTANT_DOCS[candidate][attr]
+            return
+    if "\n".join(lines).strip() == (type(obj).__doc__ or "").strip():
+        lines[:] = []  # no comment anywhere: show the value only, not the type's docstring
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", document_constant)
+
+
 templates_path = ["_templates"]
 write_api_pages()
 copy_sources()
