@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=work)
         py = venv / "bin" / "python"
         # the running pip installs into the new venv: core dependencies, from pip's cache
-        _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet",
+        _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-compile",
               "--disable-pip-version-check", str(wheel)], cwd=work)  # fmt: skip
         t = step("venv + install", t)
 
