@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -186,8 +187,25 @@ def document_constant(app, what, name, obj, options, lines) -> None:
         lines[:] = []  # no comment anywhere: show the value only, not the type's docstring
 
 
+#: "THEORY §4", "THEORY.md §8.3", "../shared/THEORY.md §3" (older docstrings) -> a link
+THEORY_CITATION = re.compile(r"(?:\.\./shared/)?THEORY(?:\.md)? §(\d+)(?:\.(\d+))?")
+
+
+def link_theory(app, what, name, obj, options, lines) -> None:
+    """Turn each "THEORY §n" of a docstring into a link to that section of theory.md."""
+
+    def to_ref(match: re.Match) -> str:
+        section, sub = match.group(1), match.group(2)
+        label = f"theory-s{section}" + (f"-{sub}" if sub else "")
+        text = f"THEORY §{section}" + (f".{sub}" if sub else "")
+        return f":ref:`{text} <{label}>`"
+
+    lines[:] = [THEORY_CITATION.sub(to_ref, line) for line in lines]
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", document_constant)
+    app.connect("autodoc-process-docstring", link_theory)
 
 
 templates_path = ["_templates"]
