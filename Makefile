@@ -45,6 +45,9 @@ notebooks: $(STAMP)
 # Sphinx site from the committed sources (notebooks are not re-executed), warnings are errors
 docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@# pages must render offline: no script or stylesheet from the network
+	@! grep -rlE '<(script|link)[^>]*(src|href)="(https?:)?//' --include=*.html docs/_build/html \
+		|| { echo "docs: the pages above load a script or stylesheet from the network"; exit 1; }
 	@echo "docs: docs/_build/html/index.html"
 
 # sdist + wheel, twine check, install into a clean venv, README quick start + CLI there
