@@ -15,7 +15,7 @@
 #
 # So far one prompt was one context. In a Markov decision process every state
 # is a context, and the "reward" of action $a$ in state $s$ is its action value
-# $Q^{\pi_t}(s, a)$ (`THEORY.md` §7):
+# $Q^{\pi_t}(s, a)$ (THEORY §7, in `docs/theory.md`):
 #
 # $$\text{exact PMD:}\quad \pi_{t+1}(a\mid s) \propto \pi_t(a\mid s)\, e^{Q^{\pi_t}(s,a)/\tau},
 # \qquad \text{PMD-mean: §4 per state with } r \to Q^{\pi_t}(s,\cdot).$$
