@@ -117,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(venv, ignore_errors=True)
         _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=work)
         py = venv / "bin" / "python"
-        # the running pip installs into the new venv: core dependencies, from pip's cache
-        _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-compile",
-              "--disable-pip-version-check", str(wheel)], cwd=work)  # fmt: skip
+        # the running pip installs into the new venv: core dependencies, from pip's cache;
+        # no byte-compiling of every installed file (sympy alone: minutes on 2 cores)
+        pip = [sys.executable, "-m", "pip", "--python", str(py), "--disable-pip-version-check"]
+        _run([*pip, "install", "--quiet", "--no-compile", str(wheel)], cwd=work)
         t = step("venv + install", t)
 
         env = clean_env(venv)
