@@ -15,14 +15,15 @@
 #
 # So far one prompt was one context. In a Markov decision process every state
 # is a context, and the "reward" of action $a$ in state $s$ is its action value
-# $Q^{\pi_t}(s, a)$ (`THEORY.md` §7):
+# $Q^{\pi_t}(s, a)$ (THEORY §7, in `docs/theory.md`):
 #
 # $$\text{exact PMD:}\quad \pi_{t+1}(a\mid s) \propto \pi_t(a\mid s)\, e^{Q^{\pi_t}(s,a)/\tau},
 # \qquad \text{PMD-mean: §4 per state with } r \to Q^{\pi_t}(s,\cdot).$$
 #
 # We run both on a small gridworld with the simulator `pmdtheory.sim`, watch the
 # suboptimality $\rho^\top(V^\star - V^{\pi_t})$ shrink geometrically, and see
-# why PMD-mean ends up tracking exact PMD here. Run time: about 10-15 s.
+# why PMD-mean ends up tracking exact PMD here, and what Monte-Carlo estimates
+# of $Q$ cost. Run time: about 15-25 s.
 
 # %%
 import warnings
@@ -152,6 +153,86 @@ for ax, (t, v) in zip(axs, snapshots.items(), strict=False):
     ax.set(title=f"$V^{{\\pi_{{{t}}}}}$", xticks=[], yticks=[])
 fig.colorbar(im, cax=axs[3])
 fig.tight_layout()
+
+# %% [markdown]
+# ## 5. Monte-Carlo $Q$: what sampling costs
+#
+# An LLM never gets exact action values: it estimates them from rollouts.
+# `env.mc_q(pi, n_rollouts=n)` does the same here: $n$ truncated rollouts from each
+# $(s, a)$, following $\pi$ (horizon $H$ with $\gamma^H < 10^{-4}$, so the truncation
+# bias is below $10^{-3}$). The estimate is unbiased up to that truncation, and its
+# variance is the variance of one discounted return divided by $n$. We measure both
+# at the uniform policy, over 12 seeds.
+
+# %%
+pi0 = np.exp(env.logpi0)
+q_exact = env.evaluate(pi0).q
+mc_seeds = range(12)
+noise = {}
+for n in (4, 16, 64):
+    est = np.stack([env.mc_q(pi0, n_rollouts=n, seed=s) for s in mc_seeds])
+    err = est - q_exact
+    noise[n] = {
+        "mean error": err.mean(),  # over seeds and (s, a): the bias, up to noise
+        "variance": err.var(axis=0, ddof=1).mean(),  # per (s, a), averaged
+        "variance x n": n * err.var(axis=0, ddof=1).mean(),
+    }
+noise = pd.DataFrame(noise).T.rename_axis("n_rollouts")
+noise.round(4)
+
+# %% [markdown]
+# The variance falls as $1/n$ (the last column is constant: about 2.8 per rollout,
+# against $Q$ values between 0 and 10), the mean error stays at the noise level. The
+# PMD step divides $Q$ by $\tau$, so with $\tau = 0.1$ and $n = 16$ the logits move by
+# random amounts of standard deviation $\sqrt{2.8/16}/0.1 \approx 4$ per step: noise
+# that exact $Q$ does not have. Next, exact PMD ($\tau = 0.1$) fed with Monte-Carlo
+# $Q$ (`run(..., q="mc", n_rollouts=n)`), three seeds each, against exact $Q$.
+
+# %%
+per_rollout = noise["variance x n"].to_numpy()
+assert np.all(np.abs(per_rollout / per_rollout.mean() - 1) < 0.25)  # variance ~ 1/n
+assert np.all(np.abs(noise["mean error"]) < 3 * np.sqrt(noise["variance"] / (12 * 100)))
+
+mc_runs = []
+for n in (4, 16):
+    frame = run(env, "exact", iters=30, tau=0.1, q="mc", n_rollouts=n, seed=[0, 1, 2])
+    mc_runs.append(frame.assign(n_rollouts=n))
+mc_runs = pd.concat(mc_runs, ignore_index=True)
+exact_q = df[(df.method == "exact") & (df.tau == 0.1) & (df.iter <= 30)]
+fig, ax = plt.subplots(figsize=(6, 3.6))
+ax.semilogy(exact_q.iter, exact_q.subopt, color="k", label="exact $Q$")
+for j, (n, g) in enumerate(mc_runs.groupby("n_rollouts")):
+    band = g.groupby("iter").subopt
+    ax.semilogy(band.mean().index, band.mean(), color=f"C{j}", label=f"MC $Q$, n = {n}")
+    ax.fill_between(band.min().index, band.min(), band.max(), color=f"C{j}", alpha=0.2)
+ax.set(
+    xlabel="iteration $t$",
+    ylabel=r"$\rho^\top(V^\star - V^{\pi_t})$",
+    title=r"Exact PMD, $\tau = 0.1$: Monte-Carlo $Q$ stalls at a noise floor",
+)
+ax.legend(fontsize=8)
+fig.tight_layout()
+
+
+# %%
+def window(frame, lo, hi):
+    """Mean suboptimality over iterations lo..hi (and over seeds)."""
+    return frame[frame.iter.between(lo, hi)].subopt.mean()
+
+
+early_x, late_x = window(exact_q, 10, 15), window(exact_q, 25, 30)
+print(f"exact Q:       iterations 10-15 {early_x:.4f}, 25-30 {late_x:.4f}")
+for n, g in mc_runs.groupby("n_rollouts"):
+    early, late = window(g, 10, 15), window(g, 25, 30)
+    print(f"MC Q, n = {n:2d}: iterations 10-15 {early:.4f}, 25-30 {late:.4f}")
+    assert late > 0.7 * early and late > 5 * late_x  # stalled, far above exact Q
+assert late_x < 0.5 * early_x  # exact Q keeps converging linearly
+
+# %% [markdown]
+# With exact $Q$ the suboptimality keeps shrinking geometrically; with sampled $Q$ it
+# stops at a floor set by the noise, lower with more rollouts per estimate. This is
+# the tabular picture of the paper's concern with sampled targets: notebook 03 shows
+# the same noise in the baselines of one prompt.
 
 # %% [markdown]
 # ## Exercises

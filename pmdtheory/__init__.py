@@ -19,7 +19,7 @@ from .updates import (
     mean_update,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BinaryUpdate",
