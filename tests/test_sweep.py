@@ -189,6 +189,11 @@ def test_reference_table_is_tidy_and_rerun_skips(reference, scheduler, tmp_path)
     assert not reference.duplicated(keys).any()
     sampled = reference[reference.method == "mean_sampled"]
     assert sampled.groupby("seed").reward_mean.last().nunique() == 5  # seeds differ
+    # a worker's cell (one Numba thread) equals the same cell here (all threads)
+    one = {**GRID, "method": "mean_sampled", "tau": 0.1, "seed": 2}
+    here = run_cell(one)
+    there = sampled[(sampled.tau == 0.1) & (sampled.seed == 2)].reset_index(drop=True)
+    assert_identical(there, here)
     # a second run of the same grid into the same folder runs nothing
     out = tmp_path / "again"
     sweep(GRID, out, scheduler=scheduler, progress=False)

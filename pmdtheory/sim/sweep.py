@@ -341,12 +341,23 @@ def _cell_bytes(params: dict) -> tuple[str, bytes | str]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        _limit_numba_threads()
         table = pa.Table.from_pandas(run_cell(params), preserve_index=False)
         buf = io.BytesIO()
         pq.write_table(table, buf)
         return "ok", buf.getvalue()
     except Exception as exc:  # reported with the cell's parameters by the client
         return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _limit_numba_threads() -> None:
+    """Honour NUMBA_NUM_THREADS set for a worker after Numba was imported (spawn imports
+    the parent's main module first, and Numba reads the variable once, at import)."""
+    n = os.environ.get("NUMBA_NUM_THREADS", "")
+    if n.isdigit() and int(n) >= 1:
+        import numba
+
+        numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
 
 
 def dask_setup(worker) -> None:  # noqa: ARG001 - the Dask preload hook
