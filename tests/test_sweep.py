@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pmdtheory._sweep_cli import main as cli_main
 from pmdtheory.sim import PromptPopulation, TabularMDP, load_sweep, run, sweep
-from pmdtheory.sim._sweep_cli import main as cli_main
 from pmdtheory.sim.sweep import (
     PARAMS,
     SweepError,

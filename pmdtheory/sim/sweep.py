@@ -45,6 +45,7 @@ import logging
 import os
 import re
 import signal
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,15 +217,19 @@ def _normalise(cell: dict) -> dict:
 
 
 def cell_id(params: Mapping) -> str:
-    """Stable id of a cell: 16 hex digits of a SHA-256 of its normalised parameters.
+    """Stable id of a cell: 16 hex digits of a SHA-256 of its normalised parameters
+    and the pmdtheory version (a new release recomputes, local edits do not).
 
     Examples
     --------
     >>> cell_id({"method": "exact", "tau": 0.1}) == cell_id({"tau": 0.1, "method": "exact"})
     True
     """
+    from pmdtheory import __version__
+
     p = _normalise(dict(params))
-    text = json.dumps({"format": _FORMAT, **p}, sort_keys=True, separators=(",", ":"))
+    head = {"format": _FORMAT, "pmdtheory": __version__}
+    text = json.dumps({**head, **p}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -360,7 +365,7 @@ def _limit_numba_threads() -> None:
         numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
 
 
-def dask_setup(worker) -> None:  # noqa: ARG001 - the Dask preload hook
+def dask_setup(worker) -> None:
     """Worker preload: Ctrl-C reaches the client only (it shuts the workers down)."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -369,20 +374,33 @@ def dask_setup(worker) -> None:  # noqa: ARG001 - the Dask preload hook
 
 
 def _local_cluster(n_workers: int | None = None):
-    """A LocalCluster of single-threaded worker processes (one per core by default)."""
+    """A LocalCluster of single-threaded worker processes (one per core by default).
+
+    Ctrl-C is ignored while it starts: the worker processes inherit the ignored
+    SIGINT (an ignored signal stays ignored across exec), so a Ctrl-C in the
+    terminal reaches only this process and never a worker in mid start-up (its
+    traceback would reach the terminal). A Ctrl-C pressed during those seconds is
+    lost; the next one stops the sweep.
+    """
     from distributed import LocalCluster
 
-    return LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1,
-        threads_per_worker=1,
-        processes=True,
-        # the scheduler's HTTP server: any free port, this machine only
-        dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,  # worker restarts are reported per cell instead
-        preload=["pmdtheory.sim.sweep"],
-        # one process per core: Numba's parallel kernels get one thread each
-        env={"NUMBA_NUM_THREADS": "1"},
-    )
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            # the scheduler's HTTP server: any free port, this machine only
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,  # worker restarts are reported per cell instead
+            preload=["pmdtheory.sim.sweep"],
+            # one process per core: Numba's parallel kernels get one thread each
+            env={"NUMBA_NUM_THREADS": "1"},
+        )
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
 
 
 def _client(scheduler, n_workers):
