@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from pmdtheory._sweep_cli import main as cli_main
-from pmdtheory.sim import PromptPopulation, TabularMDP, load_sweep, run, sweep
+from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, load_sweep, run, sweep
 from pmdtheory.sim.sweep import (
     PARAMS,
     SweepError,
@@ -160,6 +160,27 @@ def test_cell_is_a_slice_of_run():
     ref = run(TabularMDP.random(5, 3, seed=0), "mean", iters=3)
     np.testing.assert_array_equal(mdp["subopt"].to_numpy(), ref["subopt"].to_numpy())
     assert (mdp["gamma"] == 0.9).all()
+
+
+@pytest.mark.parametrize(
+    ("cell", "env"),
+    [
+        ({"env": "bandit", "contexts": 6, "actions": 3, "env_seed": 2, "method": "rloo_sampled",
+          "k": 3}, lambda: Bandit.random(6, 3, noise="bernoulli", seed=2)),
+        ({"env": "gridworld", "contexts": 9, "actions": 4, "gamma": 0.8, "method": "exact"},
+         lambda: TabularMDP.gridworld(3, gamma=0.8)),
+        ({"env": "mdp", "contexts": 4, "actions": 2, "method": "mean", "q": "mc",
+          "n_rollouts": 3}, lambda: TabularMDP.random(4, 2, seed=0)),
+        ({"env": "prompts", "contexts": 7, "actions": 5, "method": "kl_chi2", "beta": 0.5},
+         lambda: PromptPopulation.random(7, 5, seed=0)),
+    ],
+)  # fmt: skip
+def test_cell_builds_each_environment_as_documented(cell, env):
+    got = run_cell({**cell, "iters": 3, "seed": 4})
+    kwargs = {n: cell[n] for n in ("k", "q", "n_rollouts", "beta") if n in cell}
+    want = run(env(), cell["method"], iters=3, seed=4, **kwargs)
+    cols = [c for c in want.columns if c not in ("method", "seed")]
+    assert_identical(got[cols], want[cols])
 
 
 def test_cell_id_is_stable_across_processes_and_import_is_light():

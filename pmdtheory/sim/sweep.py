@@ -542,9 +542,13 @@ def sweep(
 
     Notes
     -----
-    Tested with a local cluster of 1-2 processes on the four environments'
-    small instances, ``seed`` 0-99, interrupts by SIGINT and a worker killed by
-    SIGKILL. Needs ``dask[distributed]`` and ``pyarrow`` (extra ``sweep``).
+    Tested domain: local clusters of 1 and 2 worker processes, used directly and
+    through ``scheduler``; grids of 20 prompt-population cells (100 x 8, 20
+    iterations); a SIGINT to the whole process group after 3 saved cells, a
+    worker killed by SIGKILL in mid-cell, a cell that raises ValueError. Each of
+    the four environments is tested through :func:`run_cell` against
+    :func:`pmdtheory.sim.run`. Needs ``dask[distributed]`` and ``pyarrow``
+    (extra ``sweep``).
 
     Examples
     --------
