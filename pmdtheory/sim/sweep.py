@@ -409,7 +409,11 @@ def _client(scheduler, n_workers):
     if scheduler is not None:
         return Client(scheduler), None
     cluster = _local_cluster(n_workers)
-    return Client(cluster), cluster
+    try:
+        return Client(cluster), cluster
+    except BaseException:
+        cluster.close()
+        raise
 
 
 def _write(out: Path, cid: str, data: bytes) -> None:
@@ -460,8 +464,10 @@ def _execute(
         try:
             with tqdm(total=len(cells), initial=report.n_skipped, unit="cell",
                       disable=None if progress is None else not progress) as bar:  # fmt: skip
+                # a fresh key per run: a scheduler never hands back another run's result
+                token = os.urandom(4).hex()
                 for cid, p in todo:
-                    fut = client.submit(fn, p, key=f"pmdtheory-cell-{cid}", pure=False)
+                    fut = client.submit(fn, p, key=f"pmdtheory-cell-{cid}-{token}", pure=False)
                     futures[fut] = (cid, p)
                 for fut in as_completed(futures):
                     cid, p = futures[fut]
