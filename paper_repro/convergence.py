@@ -13,17 +13,24 @@ Built on :func:`pmdtheory.sim.run` (THEORY §7).
   probabilities): mean success probability against iteration, mean over seeds, with
   the seed range shaded.
 
+The three panels are one grid run by :func:`pmdtheory.sim.sweep` (a local Dask
+cluster; ``--scheduler ADDRESS`` for a running one). The cells go to a temporary
+folder, or to ``--sweep-dir DIR``, where a rerun resumes an interrupted run (stale
+cells from older code are reused there: delete the folder after changing the code).
+
 CSV columns: panel, env, tau, k, method, seed, iter, reward_mean, reward_q10, kl_prev,
 beta_mean, subopt.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+import argparse
+import tempfile
+
 from _common import finish, parse_args
 
 from pmdtheory.plotting import PALETTE, figure, method_style, panel_label
-from pmdtheory.sim import PromptPopulation, TabularMDP, run
+from pmdtheory.sim import load_sweep, sweep
 
 NAME = "convergence"
 MDP_TAUS = (0.03, 0.1, 0.3)
@@ -33,33 +40,52 @@ KEEP = ["method", "seed", "iter", "reward_mean", "reward_q10", "kl_prev", "beta_
 SUBOPT_FLOOR = 1e-14  # below this the MDP suboptimality is rounding noise
 
 
+def _sweep_options(argv):
+    """``--scheduler`` and ``--sweep-dir`` say where to run, not what: not in the file name."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--scheduler", default=None)
+    p.add_argument("--sweep-dir", default=None)
+    return p.parse_known_args(argv)
+
+
 def main(argv=None) -> None:
     def extra(parser):
         parser.add_argument("--tau-prompts", type=float, default=0.05)
         parser.add_argument("--tau-sampled-mdp", type=float, default=0.1)
         parser.add_argument("--k", type=int, default=8, help="responses per context")
 
+    where, argv = _sweep_options(argv)
     args = parse_args(__doc__, argv, extra)
     q = args.quick
     pop_iters, mdp_iters, prompt_iters = (40, 20, 10) if q else (300, 120, 40)
     seeds = [args.seed] if q else [args.seed + i for i in range(3)]
     n_prompts = 100 if q else 1000
-    mdp = TabularMDP.random(20, 4, gamma=0.9, seed=args.seed)
-    env = PromptPopulation.random(n_prompts, 32, seed=args.seed)
-
-    frames = []
-    for tau in MDP_TAUS:
-        d = run(mdp, ["exact", "mean"], iters=pop_iters, tau=tau)[KEEP]
-        frames.append(d.assign(panel="a", env="mdp", tau=tau, k=0))
-    tau_s = args.tau_sampled_mdp
-    d = run(mdp, list(ALL_METHODS), iters=mdp_iters, tau=tau_s, k=args.k, seed=seeds)[KEEP]
-    frames.append(d.assign(panel="b", env="mdp", tau=tau_s, k=args.k))
-    tau_p = args.tau_prompts
-    d = run(env, list(ALL_METHODS), iters=prompt_iters, tau=tau_p, k=args.k, seed=seeds)[KEEP]
-    frames.append(d.assign(panel="c", env="prompts", tau=tau_p, k=args.k))
-    df = pd.concat(frames, ignore_index=True)
+    tau_s, tau_p = args.tau_sampled_mdp, args.tau_prompts
+    mdp = {"env": "mdp", "contexts": 20, "actions": 4, "gamma": 0.9, "env_seed": args.seed}
+    prompts = {"env": "prompts", "contexts": n_prompts, "actions": 32, "env_seed": args.seed}
+    grid = [
+        {**mdp, "method": ["exact", "mean"], "tau": list(MDP_TAUS), "iters": pop_iters},
+        {**mdp, "method": list(ALL_METHODS), "tau": tau_s, "k": args.k, "iters": mdp_iters,
+         "seed": seeds},
+        {**prompts, "method": list(ALL_METHODS), "tau": tau_p, "k": args.k,
+         "iters": prompt_iters, "seed": seeds},
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        out = where.sweep_dir or tmp
+        sweep(grid, out, scheduler=where.scheduler, progress=False)
+        df = load_sweep(out)
+    # the panels' cells differ in env and iters (the population panel runs longer)
+    assert pop_iters != mdp_iters
+    panel = {("mdp", pop_iters): "a", ("mdp", mdp_iters): "b", ("prompts", prompt_iters): "c"}
+    df["panel"] = [panel[key] for key in zip(df["env"], df["iters"], strict=True)]
+    df["k"] = [0 if p == "a" else args.k for p in df["panel"]]
+    df["seed"] = df["seed"].astype(int)
+    # rows in the order of the old per-panel loops: method as listed, then seed, iter
+    order = {m: i for i, m in enumerate(ALL_METHODS)}
+    df = df.assign(_m=df["method"].map(order))
+    df = df.sort_values(["panel", "tau", "_m", "seed", "iter"], kind="mergesort")
     cols = ["panel", "env", "tau", "k"]
-    df = df[cols + [c for c in df.columns if c not in cols]]
+    df = df[cols + KEEP].reset_index(drop=True)
 
     fig, (ax, bx, cx) = figure(1, 3, panel_size=(3.3, 2.9))
     for color, tau in zip(PALETTE, MDP_TAUS, strict=False):

@@ -25,6 +25,7 @@ _DELEGATED = {
     "derive": ("pmdtheory.symbolic", "verify every derivation with sympy, write Markdown"),
     "simulate": ("pmdtheory.sim.cli", "run the simulators, write a CSV (and a plot)"),
     "repro": ("pmdtheory._repro", "regenerate the paper figures and REPORT.md"),
+    "sweep": ("pmdtheory._sweep_cli", "a grid of simulator runs on Dask, resumable"),
 }
 
 

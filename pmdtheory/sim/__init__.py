@@ -7,6 +7,7 @@
 from pmdtheory.sim.envs import Bandit, PromptPopulation
 from pmdtheory.sim.mdp import DPResult, PolicyValue, TabularMDP
 from pmdtheory.sim.run import BASELINES, COLUMNS, METHODS, Method, run
+from pmdtheory.sim.sweep import load_sweep, sweep  # dask is imported only when a sweep runs
 
 __all__ = [
     "BASELINES",
@@ -18,5 +19,7 @@ __all__ = [
     "PolicyValue",
     "PromptPopulation",
     "TabularMDP",
+    "load_sweep",
     "run",
+    "sweep",
 ]
