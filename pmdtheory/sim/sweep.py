@@ -124,7 +124,7 @@ def _limit_numba_threads() -> None:
     if n.isdigit() and int(n) >= 1:
         import numba
 
-        numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def dask_setup(worker) -> None:
