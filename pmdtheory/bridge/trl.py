@@ -10,24 +10,51 @@ Switching a TRL GRPO script to PMD-mean is a change of two class names::
 
 What changes against :class:`trl.GRPOTrainer` (tested with trl 1.16.0, :data:`TESTED_TRL_VERSION`):
 
-1. Advantages. After the rewards of the whole generation batch are gathered (before
-   TRL shuffles and splits it into micro-batches), each prompt's ``num_generations``
-   responses form a group and :func:`~pmdtheory.bridge.group_advantages` gives
-   :math:`A_i = r_i - B_i` on the *raw* weighted reward sum (no standard-deviation
-   scaling; ``scale_rewards`` is ignored).
+1. Advantages. After the rewards of the whole generation batch are gathered from every
+   process (before TRL shuffles and splits it into micro-batches), each prompt's
+   ``num_generations`` responses form a group and
+   :func:`~pmdtheory.bridge.group_advantages` gives :math:`A_i = r_i - B_i` on the
+   weighted reward sum. Rewards are not standardised: ``scale_rewards`` must be
+   ``"none"`` (the default of :class:`PMDConfig`), because the regression target
+   :math:`A/\tau` is in reward units and dividing by a group's standard deviation would
+   change :math:`\tau` group by group. With
+   ``multi_objective_aggregation="normalize_then_sum"`` each reward function is first
+   standardised within its group (TRL's formula), then weighted and summed.
 2. Loss. :func:`~pmdtheory.bridge.pmd_loss`, the sequence-level regression of
    ../shared/THEORY.md §3,
 
-   .. math:: \frac1B\sum_i \tfrac12\tau w_i\big(A_i/\tau - \log\tfrac{\pi_\theta(y_i)}
-             {\pi_{old}(y_i)}\big)^2 / L_i ,
+   .. math:: \frac1{B_+}\sum_{i:\,L_i>0} \tfrac12\tau w_i\big(A_i/\tau -
+             \log\tfrac{\pi_\theta(y_i)}{\pi_{old}(y_i)}\big)^2 / L_i ,
 
-   on the completion mask (times the tool mask), divided by the number of
-   gradient-accumulation steps as TRL's own ``grpo`` loss is. No clipping.
-3. Metrics beside TRL's: ``pmd/beta_mean`` and ``pmd/beta_median`` (the implied
+   on the completion mask (times the tool mask). :math:`B_+` counts the responses with
+   at least one unmasked token over the whole generation batch and every process,
+   divided as TRL's ``dapo`` loss divides its token count, so that the micro-batch
+   losses of one optimizer step add up to the loss of the whole batch (gradient
+   accumulation and data parallelism give the large-batch update). A completion
+   masked by ``mask_truncated_completions`` drops out of the sum and of :math:`B_+`.
+   No clipping.
+3. Sampler mismatch. With vLLM generation and ``vllm_importance_sampling_correction``
+   (TRL's default), the responses come from the sampler :math:`\mu` (vLLM), not from
+   :math:`\pi_{old}` (the trainer's weights). The sequence weight is TRL's sequence-level
+   ratio :math:`w_i = \pi_{old}(y_i)/\mu(y_i)`, truncated at
+   ``vllm_importance_sampling_clip_max`` (mode ``sequence_truncate``) or set to 0
+   outside ``[clip_min, clip_max]`` (``sequence_mask``, TRL's default). The weighted
+   loss is then the (truncated) importance-sampling estimate of the regression's
+   expectation under :math:`\pi_{old}`,
+   :math:`\mathbb E_{y\sim\mu}[w(y)\,\ell(y)] = \mathbb E_{y\sim\pi_{old}}[\ell(y)]`
+   (exact without truncation), like OpenKimi's ``opmd`` with its rollout weights.
+   Token-level modes are refused: the regression has one term per sequence.
+4. Metrics beside TRL's: ``pmd/beta_mean`` and ``pmd/beta_median`` (the implied
    :math:`\chi^2` strength :math:`\beta_t = \tau\lambda_t` of THEORY.md §5 over the
    groups whose rewards are not all equal), ``pmd/frac_constant_groups``,
    ``pmd/abs_target`` (mean :math:`|A_i/\tau|`), and from the loss
    ``pmd/residual_sq``, ``pmd/abs_log_ratio``, ``pmd/frac_residual_gt1``, ``pmd/loss``.
+
+Every field of :class:`trl.GRPOConfig` is in exactly one of :data:`HONOURED`,
+:data:`REFUSED` (any value other than GRPOConfig's default raises a ``ValueError``
+naming the field, the reason and what to use instead) and :data:`IRRELEVANT` (used
+unchanged by the inherited generation, logging and ``transformers.Trainer`` code);
+the tests fail when an installed TRL has a field in none of them.
 
 Why ``num_iterations`` defaults to 2: the regression needs :math:`\pi_{old} \ne
 \pi_\theta`. With a single on-policy pass (TRL's default ``num_iterations=1`` and
@@ -46,25 +73,37 @@ response gets weight 0 too).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import transformers
 import trl
 from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import get_config_model_id, nanstd
 
 from pmdtheory.bridge.advantages import group_advantages, group_implicit_beta
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
 
-__all__ = ["PMD_BASELINES", "TESTED_TRL_VERSION", "PMDConfig", "PMDTrainer"]
+__all__ = [
+    "HONOURED",
+    "IRRELEVANT",
+    "PMD_BASELINES",
+    "REFUSED",
+    "TESTED_TRL_VERSION",
+    "PMDConfig",
+    "PMDTrainer",
+]
 
 #: The TRL release this module was written against and tested with.
 TESTED_TRL_VERSION = "1.16.0"
 #: Baselines :class:`PMDConfig` accepts (PMD-mean: ``mean``/``loo_mean``; PMD-part: the others).
 PMD_BASELINES = ("mean", "loo_mean", "partition", "loo_partition")
 _LOO = ("loo_mean", "loo_partition")
+_SEQUENCE_IS_MODES = ("sequence_mask", "sequence_truncate")
 # Extra model inputs TRL may carry for multimodal models; forwarded untouched.
 _FORWARD_KEYS = (
     "pixel_values",
@@ -78,6 +117,183 @@ _FORWARD_KEYS = (
     "mm_token_type_ids",
     "image_position_ids",
 )
+
+_NO_REF = (
+    "PMD has no reference model: its anchor is the previous policy, with strength tau",
+    "set tau (PMDConfig) and leave this option at its default",
+)
+_OTHER_LOSS = (
+    "it belongs to another policy loss than the PMD regression",
+    "use GRPOTrainer for that loss; PMDConfig's pmd_agg sets the per-sequence normalisation",
+)
+_NO_CLIP = (
+    "the PMD regression has no ratio clipping: its squared residual already pulls the "
+    "log-ratio to A/tau",
+    "set the step size with tau (larger tau: smaller step)",
+)
+_NO_ENTROPY = (
+    "an entropy bonus or entropy mask is not part of the PMD update",
+    "the KL term (tau) keeps the policy close to the previous one; raise tau instead",
+)
+
+#: GRPOConfig fields that select another algorithm than the PMD regression:
+#: field -> (reason, what to use instead). Any value other than GRPOConfig's default
+#: raises (``scale_rewards``: any value but ``"none"``).
+REFUSED = {
+    "beta": _NO_REF,
+    "sync_ref_model": _NO_REF,
+    "ref_model_mixup_alpha": _NO_REF,
+    "ref_model_sync_steps": _NO_REF,
+    "use_bias_correction_kl": _NO_REF,
+    "loss_type": _OTHER_LOSS,
+    "importance_sampling_level": (
+        "it selects token- or sequence-level PPO ratios; the PMD regression always uses "
+        "the sequence log-ratio",
+        "leave it at 'token' (it has no effect on PMD)",
+    ),
+    "sapo_temperature_neg": _OTHER_LOSS,
+    "sapo_temperature_pos": _OTHER_LOSS,
+    "vespo_k_pos": _OTHER_LOSS,
+    "vespo_lambda_pos": _OTHER_LOSS,
+    "vespo_k_neg": _OTHER_LOSS,
+    "vespo_lambda_neg": _OTHER_LOSS,
+    "epsilon": _NO_CLIP,
+    "epsilon_high": _NO_CLIP,
+    "delta": _NO_CLIP,
+    "top_entropy_quantile": _NO_ENTROPY,
+    "entropy_coef": _NO_ENTROPY,
+    "use_adaptive_entropy": _NO_ENTROPY,
+    "entropy_coef_min": _NO_ENTROPY,
+    "entropy_coef_max": _NO_ENTROPY,
+    "entropy_coef_delta": _NO_ENTROPY,
+    "entropy_target": _NO_ENTROPY,
+    "off_policy_mask_threshold": (
+        "the DeepSeek-V3.2 off-policy mask drops sequences by a KL estimate, which the PMD "
+        "regression does not apply",
+        "vllm_importance_sampling_mode='sequence_mask' drops sequences whose importance "
+        "ratio leaves [clip_min, clip_max]",
+    ),
+    "scale_rewards": (
+        "the PMD target A/tau is in reward units; dividing by a group's (or the batch's) "
+        "standard deviation changes tau from group to group",
+        "scale_rewards='none' (PMDConfig's default); rescale the reward function or tau",
+    ),
+}
+
+#: GRPOConfig fields that PMDTrainer's own code reads: field -> what it does there.
+HONOURED = {
+    "num_generations": "group size of the PMD baselines",
+    "num_generations_eval": "group size in evaluation",
+    "generation_batch_size": "the batch whose groups are scored together and whose "
+    "non-empty responses normalise the loss",
+    "steps_per_generation": "splits the generation batch; enters the loss normaliser",
+    "num_iterations": "passes per generation batch (PMDConfig default 2)",
+    "gradient_accumulation_steps": "the loss normaliser: micro-batch losses add up to "
+    "the batch loss",
+    "per_device_train_batch_size": "micro-batch size",
+    "per_device_eval_batch_size": "evaluation batch size",
+    "reward_weights": "weights of the reward sum that the baselines act on",
+    "multi_objective_aggregation": "'sum_then_normalize': weighted sum of raw rewards; "
+    "'normalize_then_sum': per-function group standardisation, then the weighted sum",
+    "mask_truncated_completions": "a masked completion leaves the loss and its normaliser",
+    "vllm_importance_sampling_correction": "sequence weights w = pi_old/mu of the regression",
+    "vllm_importance_sampling_mode": "'sequence_mask' or 'sequence_truncate' (token modes "
+    "are refused: the regression has one term per sequence)",
+    "vllm_importance_sampling_clip_min": "lower bound of the sequence ratio (TRL's code)",
+    "vllm_importance_sampling_clip_max": "upper bound of the sequence ratio (TRL's code)",
+    "vllm_importance_sampling_cap": "deprecated alias of vllm_importance_sampling_clip_max",
+    "router_aux_loss_coef": "mixture-of-experts router loss, added as in GRPOTrainer",
+    "log_completions": "the completions table shows PMD's advantages",
+}
+
+_GENERATION = "generation (inherited, unchanged); the loss sees only its completions"
+_VLLM = "vLLM server/colocate set-up (inherited, unchanged)"
+_MODEL = "model loading (inherited, unchanged)"
+_LOGGING = "logging (inherited, unchanged)"
+#: GRPOConfig's own fields that do not reach PMD's advantages or loss except through the
+#: inherited, unchanged GRPOTrainer code: field -> where it acts. Every field of
+#: :class:`transformers.TrainingArguments` not in :data:`HONOURED` is handled by
+#: ``transformers.Trainer`` exactly as for GRPOTrainer and counts as irrelevant too
+#: (:func:`option_status`).
+IRRELEVANT = {
+    "model_init_kwargs": _MODEL,
+    "trust_remote_code": _MODEL,
+    "disable_dropout": _MODEL,
+    "cast_lm_head_to_fp32": _MODEL,
+    "max_completion_length": _GENERATION + " (GRPO's dr_grpo loss also used it; refused)",
+    "ds3_gather_for_generation": _GENERATION,
+    "shuffle_dataset": "prompt sampler (inherited, unchanged)",
+    "pad_to_multiple_of": "padding (inherited); padded positions are masked in the loss",
+    "temperature": _GENERATION + "; TRL also divides the logits by it when it computes the "
+    "log-probs that the loss reads (inherited, unchanged)",
+    "top_p": _GENERATION,
+    "top_k": _GENERATION,
+    "min_p": _GENERATION,
+    "generation_kwargs": _GENERATION,
+    "chat_template_kwargs": _GENERATION,
+    "repetition_penalty": _GENERATION,
+    "cache_implementation": _GENERATION,
+    "use_transformers_continuous_batching": _GENERATION,
+    "transformers_continuous_batching_config": _GENERATION,
+    "use_transformers_paged": _GENERATION,
+    "max_tool_calling_iterations": _GENERATION + " (tool tokens are masked by tool_mask)",
+    "use_vllm": _VLLM + "; with it the importance-sampling correction applies",
+    "vllm_mode": _VLLM,
+    "vllm_model_impl": _VLLM,
+    "vllm_enable_sleep_mode": _VLLM,
+    "vllm_structured_outputs_regex": _VLLM,
+    "vllm_server_base_url": _VLLM,
+    "vllm_server_host": _VLLM,
+    "vllm_server_port": _VLLM,
+    "vllm_server_timeout": _VLLM,
+    "vllm_group_port": _VLLM,
+    "vllm_gpu_memory_utilization": _VLLM,
+    "vllm_max_model_length": _VLLM,
+    "vllm_tensor_parallel_size": _VLLM,
+    "log_multimodal": _LOGGING,
+    "num_completions_to_print": _LOGGING,
+    "log_unique_prompts": _LOGGING,
+    "log_completions_hub_repo": _LOGGING,
+}
+
+_TRAINING_ARGUMENTS = frozenset(f.name for f in dataclasses.fields(transformers.TrainingArguments))
+
+
+def _default(f):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+#: GRPOConfig's defaults, against which :data:`REFUSED` fields are checked.
+GRPO_DEFAULTS = {f.name: _default(f) for f in dataclasses.fields(GRPOConfig)}
+
+
+def option_status(name):
+    """How :class:`PMDTrainer` treats GRPOConfig field ``name``.
+
+    Returns
+    -------
+    {"honoured", "refused", "irrelevant"} or None
+        None for a GRPOConfig field that is in none of :data:`HONOURED`, :data:`REFUSED`,
+        :data:`IRRELEVANT` and not a ``transformers.TrainingArguments`` field (a TRL
+        release newer than this module; the tests fail on it).
+
+    Examples
+    --------
+    >>> option_status("loss_type"), option_status("reward_weights"), option_status("top_p")
+    ('refused', 'honoured', 'irrelevant')
+    """
+    if name in REFUSED:
+        return "refused"
+    if name in HONOURED:
+        return "honoured"
+    if name in IRRELEVANT or name in _TRAINING_ARGUMENTS:
+        return "irrelevant"
+    return None
+
 
 if trl.__version__ != TESTED_TRL_VERSION:
     warnings.warn(
@@ -104,13 +320,29 @@ class PMDConfig(GRPOConfig):
     num_iterations : int, default 2
         Optimisation passes per generation batch; TRL's default 1 makes the regression a
         plain policy gradient (module docstring).
+    scale_rewards : {"none"}, default "none"
+        TRL's reward standardisation; only ``"none"`` (see :data:`REFUSED`).
+
+    Every other field is GRPOConfig's; :data:`HONOURED`, :data:`REFUSED` and
+    :data:`IRRELEVANT` say what PMDTrainer does with each.
 
     Raises
     ------
     ValueError
-        ``tau`` not finite and > 0, an unknown ``pmd_baseline`` or ``pmd_agg``, or a GRPO
-        loss option the PMD loss does not apply (``beta != 0``, ``top_entropy_quantile <
-        1``, ``off_policy_mask_threshold``, an entropy bonus), each naming the argument.
+        ``tau`` not finite and > 0, an unknown ``pmd_baseline`` or ``pmd_agg``, a
+        :data:`REFUSED` field away from GRPOConfig's default, a token-level
+        ``vllm_importance_sampling_mode`` with the correction on, or
+        ``num_iterations < 1``; each names the field, says why and what to use instead.
+
+    Examples
+    --------
+    >>> args = PMDConfig(output_dir="out", use_cpu=True, report_to="none", tau=0.05)
+    >>> args.num_iterations, args.scale_rewards
+    (2, 'none')
+    >>> PMDConfig(output_dir="out", use_cpu=True, loss_type="dr_grpo")
+    Traceback (most recent call last):
+    ...
+    ValueError: loss_type='dr_grpo' is not supported by PMDTrainer: ...
     """
 
     tau: float = field(
@@ -139,9 +371,18 @@ class PMDConfig(GRPOConfig):
             "regression's gradient is a plain policy gradient."
         },
     )
+    scale_rewards: str = field(
+        default="none",
+        metadata={
+            "help": "Reward standardisation; PMD needs rewards in their own units: 'none'.",
+        },
+    )
 
     def __post_init__(self):
-        tau = float(self.tau)
+        try:
+            tau = float(self.tau)
+        except (TypeError, ValueError):
+            raise ValueError(f"tau must be a real number, got {self.tau!r}") from None
         if not math.isfinite(tau) or tau <= 0.0:
             raise ValueError(f"tau must be finite and > 0, got {self.tau!r}")
         self.tau = tau
@@ -151,18 +392,29 @@ class PMDConfig(GRPOConfig):
             )
         if self.pmd_agg not in AGGREGATIONS:
             raise ValueError(f"pmd_agg must be one of {AGGREGATIONS}, got {self.pmd_agg!r}")
-        if self.beta != 0.0:
+        if not isinstance(self.num_iterations, int) or self.num_iterations < 1:
             raise ValueError(
-                f"beta must be 0 for PMDTrainer (got {self.beta}): the KL to the previous "
-                "policy is tau; a reference-model KL term is not part of the PMD loss"
+                f"num_iterations must be an integer >= 1, got {self.num_iterations!r}"
             )
-        if self.top_entropy_quantile < 1.0:
-            raise ValueError("top_entropy_quantile must be 1.0: PMDTrainer has no entropy mask")
-        if self.off_policy_mask_threshold is not None:
-            raise ValueError("off_policy_mask_threshold must be None: not applied by PMDTrainer")
-        if self.entropy_coef != 0.0 or self.use_adaptive_entropy:
-            raise ValueError("entropy_coef must be 0 and use_adaptive_entropy False (PMDTrainer)")
-        super().__post_init__()
+        super().__post_init__()  # maps scale_rewards True/False, the deprecated IS cap, ...
+        for name, (why, instead) in REFUSED.items():
+            value = getattr(self, name)
+            allowed = "none" if name == "scale_rewards" else GRPO_DEFAULTS[name]
+            if value != allowed:
+                raise ValueError(
+                    f"{name}={value!r} is not supported by PMDTrainer: {why}. Instead: "
+                    f"{instead} ({name}={allowed!r})."
+                )
+        if (
+            self.vllm_importance_sampling_correction
+            and self.vllm_importance_sampling_mode not in _SEQUENCE_IS_MODES
+        ):
+            raise ValueError(
+                f"vllm_importance_sampling_mode={self.vllm_importance_sampling_mode!r} is not "
+                "supported by PMDTrainer: the PMD regression has one term per sequence, so it "
+                "takes one importance weight per sequence. Instead: use one of "
+                f"{_SEQUENCE_IS_MODES}, or vllm_importance_sampling_correction=False."
+            )
         generate_every = self.steps_per_generation * self.num_iterations
         if self.gradient_accumulation_steps % generate_every == 0:
             warnings.warn(
@@ -171,6 +423,34 @@ class PMDConfig(GRPOConfig):
                 "gradient and tau has no effect. Use num_iterations >= 2.",
                 stacklevel=2,
             )
+
+
+def _pmd_rewards(rewards_per_func, reward_weights, num_generations, aggregation):
+    """The reward each PMD baseline acts on, NaN where no reward function scored.
+
+    ``sum_then_normalize``: the weighted sum of raw rewards. ``normalize_then_sum``: each
+    function standardised within its group as TRL does (``(r - mean) / (std + 1e-4)``,
+    NaN-aware, ``ddof=1``), then the weighted sum; TRL's final batch standardisation is
+    left out, as ``scale_rewards`` is.
+    """
+    weights = reward_weights.to(rewards_per_func.device).unsqueeze(0)
+    unscored = torch.isnan(rewards_per_func).all(dim=1)
+    if aggregation == "sum_then_normalize":
+        rewards = (rewards_per_func * weights).nansum(dim=1)
+    elif aggregation == "normalize_then_sum":
+        n_funcs = rewards_per_func.shape[1]
+        grouped = rewards_per_func.view(-1, num_generations, n_funcs)
+        mean_k = torch.nanmean(grouped, dim=1, keepdim=True)
+        std_k = nanstd(grouped, dim=1, keepdim=True)
+        normalised = ((grouped - mean_k) / (std_k + 1e-4)).view(-1, n_funcs)
+        rewards = (normalised * weights).nansum(dim=1)
+    else:
+        raise ValueError(
+            "multi_objective_aggregation must be 'sum_then_normalize' or 'normalize_then_sum', "
+            f"got {aggregation!r}"
+        )
+    rewards[unscored] = torch.nan
+    return rewards
 
 
 def _score_groups(rewards, num_generations, *, baseline, tau):
@@ -236,21 +516,35 @@ def _score_groups(rewards, num_generations, *, baseline, tau):
 class PMDTrainer(GRPOTrainer):
     r"""GRPOTrainer whose advantages and loss are those of policy mirror descent.
 
-    Takes the arguments of :class:`trl.GRPOTrainer`; ``args`` must be a
-    :class:`PMDConfig`. Overrides three methods: ``_calculate_rewards`` (keeps the
-    gathered raw rewards), ``_generate_and_score_completions`` (replaces the
-    advantages by PMD ones while whole groups are together, adds per-response loss
-    weights) and ``_compute_loss`` (the PMD regression). See the module docstring.
+    Takes the arguments of :class:`trl.GRPOTrainer`. ``args`` must be a
+    :class:`PMDConfig`; without it a default one is built (output directory
+    ``"<model name>-PMD"``), as GRPOTrainer builds a default GRPOConfig. Overrides three
+    methods: ``_calculate_rewards`` (keeps the gathered raw rewards),
+    ``_generate_and_score_completions`` (replaces the advantages by PMD ones while whole
+    groups are together; adds per-response loss weights and the batch's count of
+    non-empty responses) and ``_compute_loss`` (the PMD regression). See the module
+    docstring.
+
+    Raises
+    ------
+    ValueError
+        ``args`` given but not a :class:`PMDConfig`.
     """
 
     _tag_names = ["trl", "pmd", "pmdtheory"]
     _name = "PMD"
 
-    def __init__(self, *args, **kwargs):
-        config = kwargs.get("args", args[2] if len(args) > 2 else None)
-        if not isinstance(config, PMDConfig):
-            raise ValueError("args must be a PMDConfig")
-        super().__init__(*args, **kwargs)
+    def __init__(self, model, reward_funcs, args=None, *rest, **kwargs):
+        if args is None:
+            name = model if isinstance(model, str) else get_config_model_id(model.config)
+            args = PMDConfig(f"{name.split('/')[-1]}-PMD")
+        elif not isinstance(args, PMDConfig):
+            raise ValueError(
+                f"args must be a PMDConfig, got {type(args).__name__}: build a PMDConfig "
+                "with the same keyword arguments (its defaults differ from GRPOConfig's in "
+                "num_iterations=2 and scale_rewards='none')"
+            )
+        super().__init__(model, reward_funcs, args, *rest, **kwargs)
         self._pmd_rewards_per_func = None
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -265,10 +559,12 @@ class PMDTrainer(GRPOTrainer):
         output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         num_generations = self.num_generations if mode == "train" else self.num_generations_eval
-        per_func = self._pmd_rewards_per_func
-        weights = self.reward_weights.to(per_func.device).unsqueeze(0)
-        rewards = (per_func * weights).nansum(dim=1)
-        rewards[torch.isnan(per_func).all(dim=1)] = torch.nan
+        rewards = _pmd_rewards(
+            self._pmd_rewards_per_func,
+            self.reward_weights,
+            num_generations,
+            self.args.multi_objective_aggregation,
+        )
         adv, loss_weights, stats = _score_groups(
             rewards, num_generations, baseline=self.args.pmd_baseline, tau=self.args.tau
         )
@@ -279,6 +575,13 @@ class PMDTrainer(GRPOTrainer):
         device = output["advantages"].device
         output["advantages"] = adv[local].to(device=device, dtype=torch.float32)
         output["pmd_weights"] = loss_weights[local].to(device=device, dtype=torch.float32)
+        # Responses with at least one loss token, over the generation batch of every process
+        # (0-d: TRL's shuffle and split pass it to every micro-batch, like num_items_in_batch).
+        loss_mask = output["completion_mask"]
+        if "tool_mask" in output:
+            loss_mask = loss_mask * output["tool_mask"]
+        n_local = (loss_mask.sum(-1) > 0).sum().to(torch.float32)
+        output["pmd_num_sequences"] = self.accelerator.gather(n_local.reshape(1)).sum()
         for key, value in stats.items():
             self._metrics[mode][key].append(value)
         # The completions table shows the advantages the loss uses, not GRPO's.
@@ -288,6 +591,25 @@ class PMDTrainer(GRPOTrainer):
                 logged.pop()
             logged.extend(adv.tolist())
         return output
+
+    def _loss_normaliser(self, inputs, mask, mode):
+        """:math:`B_+` of this micro-batch.
+
+        Training: the non-empty responses of the generation batch over all processes, per
+        process and per accumulation window (TRL's ``dapo`` rule), so that DDP's average of
+        the summed micro-batch losses is the mean over the optimizer step's batch. Without
+        the count (inputs not made by ``_generate_and_score_completions``): this
+        micro-batch's non-empty responses times the accumulation steps. Evaluation: the
+        micro-batch's own count (None).
+        """
+        if mode != "train":
+            return None
+        steps = self.current_gradient_accumulation_steps
+        total = inputs.get("pmd_num_sequences")
+        if total is None:
+            return max(float((mask.sum(-1) > 0).sum()), 1.0) * steps
+        per_process = float(total) / self.accelerator.num_processes
+        return max(per_process * steps / self.args.steps_per_generation, 1.0)
 
     def _compute_loss(self, model, inputs):
         prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
@@ -309,22 +631,38 @@ class PMDTrainer(GRPOTrainer):
         # TRL leaves old_per_token_logps out when the batch is on-policy (old == current).
         logp_old = inputs.get("old_per_token_logps")
         logp_old = logp.detach() if logp_old is None else logp_old
-        # Sequence log-probs are sums over up to thousands of tokens: accumulate in float32.
+        weights = inputs.get("pmd_weights")
+        ratio = inputs.get("importance_sampling_ratio")
+        if ratio is not None and getattr(self, "vllm_importance_sampling_correction", False):
+            # TRL's sequence-level ratio pi_old(y)/mu(y), (B, 1), truncated or masked.
+            if ratio.ndim != 2 or ratio.shape[1] != 1:
+                raise ValueError(
+                    "importance_sampling_ratio must be per sequence (B, 1): set "
+                    f"vllm_importance_sampling_mode to one of {_SEQUENCE_IS_MODES}"
+                )
+            ratio = ratio[:, 0].float()
+            weights = ratio if weights is None else weights * ratio
+        mode = "train" if self.model.training else "eval"
+        # Sequence log-probs are sums over up to thousands of tokens: pmd_loss works in
+        # float32 (float64 when given float64) whatever the model's dtype.
         loss, metrics = pmd_loss(
-            logp.float(),
-            logp_old.float(),
+            logp,
+            logp_old,
             inputs["advantages"],
             mask,
             tau=self.args.tau,
             agg=self.args.pmd_agg,
-            weights=inputs.get("pmd_weights"),
+            weights=weights,
+            num_sequences=self._loss_normaliser(inputs, mask, mode),
         )
-        mode = "train" if self.model.training else "eval"
-        # The loss is a mean over this micro-batch; TRL sums gradients over the accumulation
-        # window and does not rescale (loss_is_scaled_for_ga), so divide as its grpo loss does.
-        normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
-        loss = loss / normalizer
+        # TRL sums gradients over the accumulation window without rescaling
+        # (loss_is_scaled_for_ga); the normaliser above already covers the whole window.
+        # Logged: this micro-batch's share times the window, so that the mean over the
+        # window's micro-batches (TRL averages logged values) is the step's loss.
+        if mode == "train":
+            metrics["pmd/loss"] = float(loss.detach()) * self.current_gradient_accumulation_steps
         if self.aux_loss_enabled:
+            normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
             loss = loss + self.router_aux_loss_coef * aux_loss / normalizer
 
         device = logp.device
@@ -332,6 +670,9 @@ class PMDTrainer(GRPOTrainer):
         values = [float((entropies.detach() * masked).sum() / masked.sum().clamp(min=1.0))]
         values += list(metrics.values())
         gathered = self.accelerator.gather(torch.tensor(values, device=device).unsqueeze(0))
-        for key, value in zip(["entropy", *metrics], gathered.mean(dim=0).tolist(), strict=True):
+        # nanmean: a process whose micro-batch holds only empty responses has NaN metrics.
+        for key, value in zip(
+            ["entropy", *metrics], gathered.nanmean(dim=0).tolist(), strict=True
+        ):
             self._metrics[mode][key].append(value)
         return loss
