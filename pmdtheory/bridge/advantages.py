@@ -179,8 +179,8 @@ def group_advantages(rewards, index, *, baseline, tau=None, eps=1e-6):
     Tensor, shape (N,)
         The advantages on the device of ``rewards``; float64 for float64 rewards (lists
         and numpy arrays are read as float64), else float32 (bfloat16, float16 and
-        integer tensors are computed and returned in float32). The regression target of THEORY.md §3 is ``A / tau``. For ``grpo`` a
-        group of size 1 gets advantage 0.
+        integer tensors are computed and returned in float32). The regression target
+        of THEORY.md §3 is ``A / tau``. For ``grpo`` a group of size 1 gets advantage 0.
 
     Raises
     ------
