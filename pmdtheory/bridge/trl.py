@@ -665,14 +665,22 @@ class PMDTrainer(GRPOTrainer):
             normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
             loss = loss + self.router_aux_loss_coef * aux_loss / normalizer
 
-        device = logp.device
+        # Logged over all processes: the entropy as TRL logs it (mean of the processes'
+        # token means), pmd/loss as the mean of the processes' shares (their sum is the loss),
+        # the per-sequence metrics as sums over every process's non-empty responses divided
+        # by their total count (equal to the one-process numbers whatever the split).
         masked = mask.to(entropies.dtype)
+        n_seq = float((mask.sum(-1) > 0).sum())
+        per_seq = [k for k in metrics if k != "pmd/loss"]
         values = [float((entropies.detach() * masked).sum() / masked.sum().clamp(min=1.0))]
-        values += list(metrics.values())
-        gathered = self.accelerator.gather(torch.tensor(values, device=device).unsqueeze(0))
-        # nanmean: a process whose micro-batch holds only empty responses has NaN metrics.
-        for key, value in zip(
-            ["entropy", *metrics], gathered.nanmean(dim=0).tolist(), strict=True
-        ):
+        values += [metrics["pmd/loss"], n_seq]
+        values += [metrics[k] * n_seq if n_seq else 0.0 for k in per_seq]
+        gathered = self.accelerator.gather(torch.tensor(values, device=logp.device)[None, :])
+        logged = {"entropy": float(gathered[:, 0].mean())}
+        logged["pmd/loss"] = float(gathered[:, 1].mean())
+        count = float(gathered[:, 2].sum())
+        for col, key in enumerate(per_seq, start=3):
+            logged[key] = float(gathered[:, col].sum()) / count if count else math.nan
+        for key, value in logged.items():
             self._metrics[mode][key].append(value)
         return loss
