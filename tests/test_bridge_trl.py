@@ -333,6 +333,35 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
         assert len(metrics[key]) == 1
 
 
+def test_eval_mode_groups_by_num_generations_eval(monkeypatch):
+    """In evaluation the groups have num_generations_eval responses (here 2, not 4)."""
+    per_func = torch.tensor([[1.0], [0.0], [1.0], [1.0], [0.0], [2.0], [3.0], [1.0]])
+
+    def fake_parent(self, inputs):
+        return {
+            "advantages": torch.zeros(len(inputs)),
+            "completion_mask": torch.ones(len(inputs), 2, dtype=torch.long),
+        }
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
+    args = SimpleNamespace(
+        pmd_baseline="mean", tau=0.1, multi_objective_aggregation="sum_then_normalize"
+    )
+    trainer = bare_trainer(
+        args=args,
+        num_generations=4,
+        num_generations_eval=2,
+        reward_weights=torch.ones(1),
+        _pmd_rewards_per_func=per_func,
+    )
+    trainer.model.training = False
+    out = trainer._generate_and_score_completions([{}] * 8)
+    want = [0.5, -0.5, 0.0, 0.0, -1.0, 1.0, 1.0, -1.0]
+    np.testing.assert_allclose(out["advantages"].numpy(), want, atol=1e-7)
+    assert len(trainer._metrics["eval"]["pmd/abs_target"]) == 1
+    assert not trainer._metrics["train"]
+
+
 def stub_logps(logp, entropy):
     calls = []
 

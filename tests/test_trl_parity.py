@@ -188,7 +188,7 @@ class _NoVLLM:
         pass
 
 
-def is_trainer(tmp_path, mode, clip_max, shifts):
+def is_trainer(tmp_path, mode, clip_max, shifts, clip_min=None):
     """A PMDTrainer whose sampler log-probs differ from the trainer's by known amounts.
 
     TRL computes the importance ratio only with ``use_vllm``; vLLM needs a GPU, so the
@@ -202,6 +202,7 @@ def is_trainer(tmp_path, mode, clip_max, shifts):
             **common(tmp_path),
             vllm_importance_sampling_mode=mode,
             vllm_importance_sampling_clip_max=clip_max,
+            vllm_importance_sampling_clip_min=clip_min,
         )
         trainer = PMDTrainer(
             model=model,
@@ -224,8 +225,8 @@ def test_vllm_importance_weights_enter_the_regression(tmp_path, mode):
     """TRL's sequence ratio w = pi_old(y)/mu(y) (truncated at clip_max or masked outside
     [clip_min, clip_max]) multiplies each sequence's squared residual: the loss is the
     importance-sampling estimate of the regression under pi_old."""
-    clip_max = 3.0
-    trainer = is_trainer(tmp_path, mode, clip_max, shifts=[0.0, 3.0, -0.7, 0.5])
+    clip_max, clip_min = 3.0, (0.6 if mode == "sequence_mask" else None)
+    trainer = is_trainer(tmp_path, mode, clip_max, [0.0, 3.0, -0.7, 0.5], clip_min=clip_min)
     inputs = [{"prompt": p} for p in tiny.prompt_dataset()["prompt"][:2] for _ in range(4)]
     out = trainer._generate_and_score_completions(inputs)
     ratio = out["importance_sampling_ratio"]
@@ -233,7 +234,11 @@ def test_vllm_importance_weights_enter_the_regression(tmp_path, mode):
     mask = out["completion_mask"].float()
     sampler = out["sampling_per_token_logps"]
     raw = torch.exp(((out["old_per_token_logps"] - sampler) * mask).sum(-1))
-    want = raw.clamp(max=clip_max) if mode == "sequence_truncate" else raw * (raw <= clip_max)
+    if mode == "sequence_truncate":
+        want = raw.clamp(max=clip_max)
+    else:  # masked outside [clip_min, clip_max]
+        want = raw * ((raw <= clip_max) & (raw >= clip_min))
+        assert 0 < int((raw < clip_min).sum()) < 8
     np.testing.assert_allclose(ratio[:, 0].numpy(), want.numpy(), rtol=RATIO_RTOL)
     assert 0 < int((raw > clip_max).sum()) < 8  # some sequences hit the bound, some do not
     assert not torch.allclose(ratio[:, 0], torch.ones(8))

@@ -191,7 +191,6 @@ HONOURED = {
     "gradient_accumulation_steps": "the loss normaliser: micro-batch losses add up to "
     "the batch loss",
     "per_device_train_batch_size": "micro-batch size",
-    "per_device_eval_batch_size": "evaluation batch size",
     "reward_weights": "weights of the reward sum that the baselines act on",
     "multi_objective_aggregation": "'sum_then_normalize': weighted sum of raw rewards; "
     "'normalize_then_sum': per-function group standardisation, then the weighted sum",
@@ -339,7 +338,7 @@ class PMDConfig(GRPOConfig):
     >>> args = PMDConfig(output_dir="out", use_cpu=True, report_to="none", tau=0.05)
     >>> args.num_iterations, args.scale_rewards
     (2, 'none')
-    >>> PMDConfig(output_dir="out", use_cpu=True, loss_type="dr_grpo")
+    >>> PMDConfig(output_dir="out", use_cpu=True, loss_type="dr_grpo")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: loss_type='dr_grpo' is not supported by PMDTrainer: ...
