@@ -34,6 +34,22 @@ def _as_float(name, value):
         raise ValueError(f"{name} must be a real number, got {value!r}") from None
 
 
+def _is_binary(mask):
+    """Whether every entry of ``mask`` is 0 or 1 (a cheap test: the range, then for
+    floating masks "count of non-zeros == sum", which for entries in [0, 1] holds only
+    when every non-zero entry is exactly 1; NaN fails the range test)."""
+    if mask.dtype == torch.bool or mask.numel() == 0:
+        return True
+    if mask.is_complex():
+        return False
+    lo, hi = torch.aminmax(mask)
+    if not (bool(lo >= 0) and bool(hi <= 1)):
+        return False
+    if not mask.is_floating_point():
+        return True
+    return int(torch.count_nonzero(mask)) == float(mask.sum(dtype=torch.float64))
+
+
 def _compute_dtype(dtype):
     """float64 stays float64; float32, bfloat16 and float16 are computed in float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
@@ -148,12 +164,13 @@ def pmd_loss(
     mask = torch.as_tensor(mask, device=device)
     if mask.shape != shape:
         raise ValueError(f"mask must have shape {tuple(shape)}, got {tuple(mask.shape)}")
-    mask = mask.detach().to(dtype)
-    if not bool(((mask == 0) | (mask == 1)).all()):
+    mask = mask.detach()
+    if not _is_binary(mask):
         raise ValueError(
             "mask must hold only 0 and 1 (a fractional or negative mask rescales the loss); "
             "put per-sequence weights in weights"
         )
+    mask = mask.to(dtype)
     advantages = torch.as_tensor(advantages, device=device).detach().to(dtype)
     if advantages.shape != shape[:1]:
         raise ValueError(
