@@ -202,9 +202,12 @@ def group_advantages(rewards, index, *, baseline, tau=None, eps=1e-6):
     ----------
     ../shared/THEORY.md §3; Xu, Lu, Yu, Zhao (2026), arXiv:2602.05933.
 
-    Tested domain: N from 1 to 4096, group sizes 1 to 64, rewards in [-1e3, 1e3],
-    :math:`\tau` from 1e-3 to 10 (float64 against numpy/scipy to 1e-12; bfloat16 and
-    float16 inputs against float64 on the same rounded values).
+    Tested domain: rewards in [-3, 10] (hypothesis: up to 12 responses in up to 4 ragged
+    groups, tau from 1e-3 to 10, against a 50-digit mpmath transcription to 1e-11), 64
+    rewards in groups of 8 (float32 against float64; N = 65,536 in groups of 16 against a
+    per-group loop in benchmarks/bench_bridge.py), group ids any int64 (hashed ids up to
+    2**62, unsorted), and bfloat16/float16 rewards against float64 on the same rounded
+    values (A/tau at tau = 0.01 to 1e-4).
 
     Examples
     --------

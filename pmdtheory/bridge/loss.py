@@ -127,8 +127,10 @@ def pmd_loss(
         \frac{\partial\mathcal L}{\partial \log\pi_\theta(y_{i,t})}
         = -\frac{\tau\, w_i\, \rho_i\, m_{it}}{B_+\, L_i}.
 
-    Tested domain: B from 1 to 64 and T from 0 to 1000 (float64, float32, bfloat16,
-    float16 inputs), :math:`\tau` from 1e-3 to 1.
+    Tested domain: B from 1 to 200,000 and T from 0 to 1,000 (float64 against a numpy
+    transcription to 1e-13, gradients by gradcheck), bfloat16/float16 inputs against
+    float64 on the same rounded values (1e-5 relative, A/tau up to 300, 1000-token
+    log-ratios), tau from 0.01 to 0.5.
 
     References
     ----------
