@@ -103,6 +103,14 @@ OPTIONS = {
     # The random model never samples EOS: a rollout_func makes 3 of 4 responses end in it.
     "mask_truncated_completions": {"mask_truncated_completions": True, "rollout": True},
     "num_iterations_3": {"num_iterations": 3},
+    # Evaluation after each step, in groups of num_generations_eval = 2.
+    "evaluation": {
+        "eval_strategy": "steps",
+        "eval_steps": 1,
+        "per_device_eval_batch_size": 4,
+        "num_generations_eval": 2,
+        "eval": True,
+    },
 }
 
 
@@ -112,6 +120,8 @@ def test_pmd_trains_wherever_grpo_does(tmp_path, option):
     funcs = kw.pop("reward_funcs", tiny.reward_even)
     if kw.pop("rollout", False):
         kw["trainer_kw"] = {"rollout_func": tiny.make_rollout(4)}
+    if kw.pop("eval", False):
+        kw["trainer_kw"] = {"eval_dataset": tiny.prompt_dataset(2)}
     grpo_kw = dict(kw)
     grpo_kw.setdefault("num_iterations", 2)  # PMDConfig's default; compare like with like
     g_steps, g_moved, _ = run(
@@ -129,6 +139,10 @@ def test_pmd_trains_wherever_grpo_does(tmp_path, option):
         assert key in second, key
     assert first["loss"] == pytest.approx(first["pmd/loss"], rel=1e-6)
     assert isinstance(trainer.args, PMDConfig)
+    if option == "evaluation":
+        evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+        assert len(evals) == 2 and all(math.isfinite(h["eval_loss"]) for h in evals)
+        assert all("eval_pmd/residual_sq" in h and "eval_pmd/beta_mean" in h for h in evals)
 
 
 def test_every_completion_truncated_and_masked_gives_loss_zero(tmp_path):
@@ -137,9 +151,10 @@ def test_every_completion_truncated_and_masked_gives_loss_zero(tmp_path):
     kw = dict(mask_truncated_completions=True, num_iterations=2)
     rollout = {"rollout_func": tiny.make_rollout(4, eos=False)}
     g_steps, _, _ = run(GRPOTrainer, GRPOConfig, tmp_path / "g", trainer_kw=rollout, **kw)
-    p_steps, _, _ = run(PMDTrainer, PMDConfig, tmp_path / "p", trainer_kw=rollout, **kw)
+    p_steps, p_moved, _ = run(PMDTrainer, PMDConfig, tmp_path / "p", trainer_kw=rollout, **kw)
     assert [h["loss"] for h in g_steps] == [0.0, 0.0]
     assert [h["loss"] for h in p_steps] == [0.0, 0.0]
+    assert not p_moved  # zero gradient: the parameters stay put, as GRPO's do
     assert all(h["completions/clipped_ratio"] == 1.0 for h in p_steps if "reward" in h)
     # The same run without masking has a positive PMD loss (the check can fail).
     unmasked, _, _ = run(PMDTrainer, PMDConfig, tmp_path / "u", trainer_kw=rollout)
