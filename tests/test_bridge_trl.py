@@ -699,3 +699,20 @@ def test_script_reward_dataset_and_figure(tmp_path):
     paths = script.plot(df, args)
     assert (tmp_path / "trl_training.png") in paths
     assert (tmp_path / "trl_training.png").stat().st_size > 10_000
+
+
+def test_config_from_the_command_line(tmp_path):
+    """TRL scripts parse their config with HfArgumentParser: PMD's fields and refusals too."""
+    parser = transformers.HfArgumentParser(PMDConfig)
+    base = ["--output_dir", str(tmp_path), "--use_cpu", "--report_to", "none"]
+    (args,) = parser.parse_args_into_dataclasses(
+        base + ["--tau", "0.05", "--pmd_agg", "seq-mean-token-sum-norm"]
+    )
+    assert (args.tau, args.pmd_agg, args.scale_rewards, args.num_iterations) == (
+        0.05,
+        "seq-mean-token-sum-norm",
+        "none",
+        2,
+    )
+    with pytest.raises(ValueError, match="loss_type='grpo'"):
+        parser.parse_args_into_dataclasses(base + ["--loss_type", "grpo"])
