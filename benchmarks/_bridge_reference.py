@@ -26,3 +26,14 @@ def loo_partition_loop(rewards, index, tau):
         s = torch.where(others, torch.exp((r[None, :] - m[:, None]) / tau), 0.0).sum(dim=1)
         out[sel] = r - (m + tau * torch.log(s / (k - 1)))
     return out
+
+
+def pmd_loss_bare(logp, logp_old, adv, mask, tau):
+    """The PMD regression loss with no validation and no dtype handling (mean over
+    non-empty sequences): the floor that pmd_loss's checks are measured against."""
+    on = mask > 0
+    log_ratio = torch.where(on, logp - logp_old, 0.0).sum(-1)
+    length = mask.sum(-1)
+    per_seq = 0.5 * tau * (adv / tau - log_ratio) ** 2 / length.clamp(min=1)
+    active = length > 0
+    return torch.where(active, per_seq, 0.0).sum() / active.sum().clamp(min=1)

@@ -5,6 +5,10 @@
    formula): goal >= 100x faster, equal results (float64, 1e-12).
 2. ``pmd_loss`` forward + backward against the SmolLM2-135M forward + backward on the
    same batch (8 responses of 32 tokens after a chat prompt): goal < 2%.
+3. ``pmd_loss`` forward + backward on bfloat16 inputs (computed in float32, issue 12)
+   against float32 inputs, 64 responses of 4,096 tokens: goal <= 2x (the price of the
+   upcast copies), and the mask/weight validation against the bare formula on float32
+   (benchmarks/_bridge_reference.py): goal <= 2x.
 
 Run: ``python benchmarks/bench_bridge.py`` (loads the model: ~15-45 s on CPU).
 """
@@ -19,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
-from _bridge_reference import loo_partition_loop  # noqa: E402
+from _bridge_reference import loo_partition_loop, pmd_loss_bare  # noqa: E402
 
 from pmdtheory.bridge import group_advantages, pmd_loss  # noqa: E402
 from pmdtheory.bridge.llm import (  # noqa: E402
@@ -99,12 +103,48 @@ def bench_loss():
     return frac
 
 
+def bench_half():
+    b, t = 64, 4096
+    g = torch.Generator().manual_seed(2)
+    old32 = -3.0 * torch.rand(b, t, generator=g)
+    mask = (torch.arange(t)[None, :] < torch.randint(1, t, (b, 1), generator=g)).long()
+    adv = torch.randn(b, generator=g)
+    times = {}
+    for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+        old = old32.to(dtype)
+        logp = (old32 + 1e-3).to(dtype).requires_grad_(True)
+
+        def step(logp=logp, old=old):
+            logp.grad = None
+            pmd_loss(logp, old, adv, mask, tau=TAU)[0].backward()
+
+        times[name] = best_of(step, 10)
+    logp = (old32 + 1e-3).requires_grad_(True)
+
+    def bare():
+        logp.grad = None
+        pmd_loss_bare(logp, old32, adv, mask, TAU).backward()
+
+    times["bare"] = best_of(bare, 10)
+    half_ratio = times["bfloat16"] / times["float32"]
+    check_ratio = times["float32"] / times["bare"]
+    print(
+        f"pmd_loss fwd+bwd {b}x{t}: float32 {times['float32'] * 1e3:.1f} ms, bfloat16 "
+        f"(upcast) {times['bfloat16'] * 1e3:.1f} ms, ratio {half_ratio:.2f}x (goal <= 2x) -> "
+        f"{'OK' if half_ratio <= 2 else 'MISSED'}; bare formula {times['bare'] * 1e3:.1f} ms, "
+        f"validation overhead {check_ratio:.2f}x (goal <= 2x) -> "
+        f"{'OK' if check_ratio <= 2 else 'MISSED'}"
+    )
+    return half_ratio, check_ratio
+
+
 def main():
     print(
         f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
     bench_advantages()
+    bench_half()
     bench_loss()
 
 

@@ -14,6 +14,8 @@ from pmdtheory.bridge import BASELINES, group_advantages, group_implicit_beta
 TOL64 = 1e-12  # float64 against the numpy estimators and the mpmath transcription
 TOL32 = 2e-5  # float32 against float64 (absolute, rewards and advantages of order 1)
 TOL_BETA = 1e-9  # implicit beta against an independent Lambert-W root find
+TOL_HALF_TARGET = 1e-4  # A/tau from bfloat16/float16 rewards against float64 on the same values
+BAD_HALF_TARGET = 0.05  # what computing in bfloat16 itself gets wrong (shows the check can fail)
 EPS = 1e-6
 mpmath.mp.dps = 50
 
@@ -150,7 +152,7 @@ def test_loo_partition_bounded_by_loo_mean_and_max_of_others():
 def test_integer_rewards_and_device():
     r = torch.tensor([1, 0, 1, 1])
     adv = group_advantages(r, torch.tensor([0, 0, 1, 1]), baseline="mean")
-    assert adv.dtype == torch.get_default_dtype()
+    assert adv.dtype == torch.float32
     np.testing.assert_allclose(adv.numpy(), [0.5, -0.5, 0.0, 0.0])
     if torch.cuda.is_available():
         rc = r.double().cuda()
@@ -178,6 +180,11 @@ def test_grpo_singleton_group_has_zero_advantage():
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "loo_partition", "tau": 0}, "tau"),
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "partition", "tau": -1}, "tau"),
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "ploo"}, "baseline"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "partition", "tau": "x"}, "tau"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "grpo", "eps": -1.0}, "eps"),
+        ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "grpo", "eps": "x"}, "eps"),
+        ({"rewards": [1.0, 0.0], "index": [True, False], "baseline": "mean"}, "index"),
+        ({"rewards": [], "index": [], "baseline": "mean"}, "empty"),
     ],
 )
 def test_bad_input_raises(kwargs, match):
@@ -239,3 +246,131 @@ def test_implicit_beta_keeps_torch_thread_count():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(n)
+
+
+# ---------------------------------------------------------------- inputs that are not tensors
+
+
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "loo_partition", "grpo"])
+def test_list_and_numpy_rewards(baseline):
+    """Lists and numpy arrays take the non-tensor path: read as float64, same numbers."""
+    r = [1.0, 0.0, 0.25, 0.5, 0.5, 2.0]
+    index = [3, 3, 3, 9, 9, 9]
+    want = reference(r, index, baseline, 0.2)
+    for rewards in (r, np.array(r), np.array(r, dtype=np.float32).astype(np.float64)):
+        for idx in (index, np.array(index), np.array(index, dtype=np.uint32)):
+            got = group_advantages(rewards, idx, baseline=baseline, tau=0.2)
+            assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
+            np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=TOL64)
+    ints = group_advantages([1, 0, 0, 0], [0, 0, 0, 0], baseline=baseline, tau=0.2)
+    np.testing.assert_allclose(ints.numpy(), reference([1, 0, 0, 0], [0] * 4, baseline, 0.2))
+
+
+@pytest.mark.parametrize(
+    ("rewards", "index", "match"),
+    [
+        ([], [], "empty"),
+        (np.zeros(0), np.zeros(0, dtype=np.int64), "empty"),
+        (["a", "b"], [0, 0], "rewards"),
+        ([1.0, 0.0], ["a", "a"], "index"),
+        ([1.0, 0.0], np.array(["p1", "p2"]), "index"),
+        ([1.0, 0.0], [0.0, 1.0], "index"),
+        ([1.0, 0.0], np.array([2**63, 2**63], dtype=np.uint64), "index"),
+        ([1.0, 0.0, 1.0], [0, 0], "index"),
+    ],
+)
+def test_non_tensor_bad_inputs_raise(rewards, index, match):
+    with pytest.raises(ValueError, match=match):
+        group_advantages(rewards, index, baseline="mean")
+    with pytest.raises(ValueError, match=match):
+        group_implicit_beta(rewards, index, 0.5)
+
+
+def test_empty_tensor_raises_before_any_reduction():
+    with pytest.raises(ValueError, match="empty"):
+        group_advantages(torch.zeros(0), torch.zeros(0, dtype=torch.long), baseline="loo_mean")
+
+
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "loo_partition", "grpo"])
+def test_unsorted_hashed_group_ids_beyond_int32(baseline):
+    """Hashed prompt ids: unsorted int64 ids >= 2**31. Ids 5 and 2**32 + 5 agree in their
+    low 32 bits: a narrowing to int32 would merge their groups."""
+    big = 2**32 + 5
+    ids = np.array([big, 5, -(2**40), big, 5, 2**62 + 1, -(2**40), 2**62 + 1, big], np.int64)
+    r = np.array([1.0, 0.0, 0.5, 0.0, 1.0, 0.25, 0.0, 1.0, 0.0])
+    want = reference(r, ids, baseline, 0.3)
+    got = group_advantages(torch.tensor(r), torch.tensor(ids), baseline=baseline, tau=0.3)
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=TOL64)
+    # Unsorted ids that do fit int32 take the int32 sort; same answer as the int64 ids + 0.
+    small = np.array([7, -3, 7, 2**31 - 1, -3, 2**31 - 1, -(2**31), -(2**31)], np.int64)
+    r8 = r[:8]
+    got = group_advantages(torch.tensor(r8), torch.tensor(small), baseline=baseline, tau=0.3)
+    np.testing.assert_allclose(got.numpy(), reference(r8, small, baseline, 0.3), atol=TOL64)
+    betas = group_implicit_beta(torch.tensor(r), torch.tensor(ids), 0.3)
+    assert betas.shape == (4,)  # four groups, not three
+    order = np.unique(ids)
+    want_beta = [lambert_beta(r[ids == g], 0.3) for g in order]
+    np.testing.assert_allclose(betas.numpy(), want_beta, rtol=TOL_BETA, atol=1e-15)
+
+
+# ---------------------------------------------------------------- half precision
+
+
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "loo_partition"])
+def test_half_rewards_are_computed_in_float32(half, baseline):
+    """A/tau at tau = 0.01 from half-precision rewards: float32 result, float64 accuracy on
+    the same rounded inputs (computing in bfloat16 is off by up to ~0.6)."""
+    tau = 0.01
+    gen = torch.Generator().manual_seed(11)
+    r = (torch.rand(64, generator=gen) * 0.9 + 0.05).to(half)  # rounded rewards
+    index = torch.arange(64) // 8
+    got = group_advantages(r, index, baseline=baseline, tau=tau)
+    assert got.dtype == torch.float32
+    want = group_advantages(r.double(), index, baseline=baseline, tau=tau)
+    err = float(((got.double() - want) / tau).abs().max())
+    assert err < TOL_HALF_TARGET
+    if half == torch.bfloat16 and baseline == "mean":
+        # The same sum in bfloat16: what the float32 upcast avoids (the check can fail).
+        naive = r - r.view(8, 8).mean(1).repeat_interleave(8)
+        assert float(((naive.double() - want) / tau).abs().max()) > BAD_HALF_TARGET
+    beta = group_implicit_beta(r, index, 0.1)
+    assert beta.dtype == torch.float32
+    np.testing.assert_allclose(
+        beta.double().numpy(), group_implicit_beta(r.double(), index, 0.1).numpy(), rtol=1e-6
+    )
+
+
+# ---------------------------------------------------------------- tau too small for beta
+
+
+@pytest.mark.parametrize("tau", [1e-200, 1e-30, 1e-4])
+def test_implicit_beta_tiny_tau_raises_naming_tau_never_zero(tau):
+    """e^((r - mean)/tau) overflows float64 for tau <~ spread/709: a ValueError naming tau,
+    never the 0 that a constant group gets."""
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.5, 0.5], dtype=torch.float64)
+    index = [0, 0, 0, 0, 1, 1]
+    try:
+        beta = group_implicit_beta(r, index, tau)
+    except ValueError as err:
+        assert "tau" in str(err)
+        assert tau < 1e-3  # at tau = 1e-4 the answer exists and must come back
+        return
+    assert float(beta[0]) > 0.0 and float(beta[1]) == 0.0
+    np.testing.assert_allclose(float(beta[0]), mp_beta(r[:4].numpy(), tau), rtol=1e-9)
+
+
+def mp_beta(r, tau):
+    """beta = tau*lam for a uniform group at 50 digits (no overflow at any tau): bisection in
+    ell = log lam of mean_a W(lam e^b_a)/lam = 1 (decreasing in lam)."""
+    b = [(mpmath.mpf(float(x)) - mpmath.mpf(float(np.mean(r)))) / tau for x in r]
+
+    def excess(ell):
+        lam = mpmath.exp(ell)
+        return sum(mpmath.lambertw(lam * mpmath.exp(x)).real / lam for x in b) / len(b) - 1
+
+    lo, hi = mpmath.mpf(-50), mpmath.mpf(50) + mpmath.log(1 / mpmath.mpf(tau))
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+    return float(tau * mpmath.exp((lo + hi) / 2))

@@ -10,14 +10,19 @@ TOL_VALUE = 1e-13  # loss and metrics against a numpy transcription (float64)
 TOL_GRAD = 1e-13  # autograd against the hand-derived gradient (float64)
 TOL_POP = 1e-6  # tabular population fit against the core's closed-form updates
 TOL_STEP = 1e-10  # one optimizer step against a numpy transcription of the same step
+TOL_HALF = 1e-5  # half-precision inputs (computed in float32) against float64, same values
+BAD_HALF = 0.1  # what computing in bfloat16 itself gets wrong (shows the check can fail)
 
 
 def numpy_loss(logp, logp_old, adv, mask, tau, agg, w):
-    """THEORY.md §3, transcribed: 0.5*tau*w*(A/tau - sum_t m*(logp - logp_old))^2 / L, mean."""
+    """THEORY.md §3, transcribed: 0.5*tau*w*(A/tau - sum_t m*(logp - logp_old))^2 / L, mean
+    over the sequences with at least one response token."""
+    active = mask.sum(-1) > 0
     delta = np.where(mask > 0, logp - logp_old, 0.0).sum(-1)
     rho = adv / tau - delta
     length = np.maximum(mask.sum(-1), 1.0) if agg == "seq-mean-token-mean" else logp.shape[1]
-    return np.mean(0.5 * tau * w * rho**2 / length), rho, delta
+    per_seq = 0.5 * tau * w * rho**2 / length
+    return per_seq[active].sum() / max(active.sum(), 1), rho, delta
 
 
 def batch(seed, b=5, t=7, dtype=torch.float64):
@@ -74,15 +79,45 @@ def test_padding_may_hold_minus_inf_and_empty_rows():
     mask[0] = 0.0
     padded = torch.where(mask > 0, logp, torch.tensor(-torch.inf, dtype=logp.dtype))
     padded.requires_grad_(True)
-    loss, _ = pmd_loss(padded, logp_old, adv, mask, tau=0.2)
-    ref, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.2)
-    assert torch.isfinite(loss) and abs(loss.item() - ref.item()) < TOL_VALUE
+    loss, metrics = pmd_loss(padded, logp_old, adv, mask, tau=0.2)
+    want, rho, _ = numpy_loss(
+        logp.numpy(), logp_old.numpy(), adv.numpy(), mask.numpy(), 0.2, "seq-mean-token-mean", 1.0
+    )
+    assert torch.isfinite(loss) and abs(loss.item() - want) < TOL_VALUE
     (grad,) = torch.autograd.grad(loss, padded)
     assert bool(torch.isfinite(grad).all()) and bool((grad[mask == 0] == 0).all())
-    # An empty response has log-ratio 0 and length clamped to 1.
-    want = 0.5 * 0.2 * (float(adv[0]) / 0.2) ** 2 / 5
-    single, _ = pmd_loss(padded[:1], logp_old[:1], adv[:1], mask[:1], tau=0.2)
-    assert abs(single.item() - 5 * want) < TOL_VALUE
+    # The empty response drops out of the sum AND the count: the loss of the other four.
+    rest, _ = pmd_loss(logp[1:], logp_old[1:], adv[1:], mask[1:], tau=0.2)
+    assert abs(loss.item() - rest.item()) < TOL_VALUE
+    assert abs(metrics["pmd/residual_sq"] - np.mean(rho[1:] ** 2)) < TOL_VALUE * 100
+    # Only empty responses (TRL: every completion truncated and masked): loss 0, no NaN.
+    single, m1 = pmd_loss(padded[:1], logp_old[:1], adv[:1], mask[:1], tau=0.2)
+    assert single.item() == 0.0 and m1["pmd/loss"] == 0.0
+    assert np.isnan(m1["pmd/residual_sq"]) and np.isnan(m1["pmd/abs_log_ratio"])
+    (g1,) = torch.autograd.grad(single, padded)
+    assert not g1.any()
+
+
+def test_zero_length_responses_t0():
+    """T = 0: every response is empty; the loss is a differentiable 0."""
+    logp = torch.zeros(3, 0, requires_grad=True)
+    loss, metrics = pmd_loss(logp, torch.zeros(3, 0), torch.ones(3), torch.ones(3, 0), tau=0.1)
+    assert loss.item() == 0.0 and loss.requires_grad and metrics["pmd/loss"] == 0.0
+    for agg in ("seq-mean-token-mean", "seq-mean-token-sum-norm"):
+        loss, _ = pmd_loss(logp, logp.detach(), torch.ones(3), torch.ones(3, 0), tau=0.1, agg=agg)
+        assert loss.item() == 0.0
+
+
+def test_num_sequences_sets_the_normaliser():
+    logp, logp_old, adv, mask, w = batch(4)
+    mean, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.3, weights=w)
+    total, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.3, weights=w, num_sequences=1)
+    scaled, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.3, weights=w, num_sequences=12.5)
+    assert abs(total.item() - 5 * mean.item()) < TOL_VALUE
+    assert abs(scaled.item() - 5 * mean.item() / 12.5) < TOL_VALUE
+    for bad in (0, -1.0, float("inf"), "x"):
+        with pytest.raises(ValueError, match="num_sequences"):
+            pmd_loss(logp, logp_old, adv, mask, tau=0.3, num_sequences=bad)
 
 
 def test_float32_and_no_gradient_into_old_or_advantages():
@@ -106,7 +141,25 @@ def test_float32_and_no_gradient_into_old_or_advantages():
         ({"weights": torch.ones(4)}, "weights"),
         ({"tau": 0.0}, "tau"),
         ({"tau": float("nan")}, "tau"),
+        ({"tau": "abc"}, "tau"),
+        ({"tau": None}, "tau"),
+        ({"tau": -0.1}, "tau"),
         ({"agg": "token-mean"}, "agg"),
+        # B = 0 (an empty batch would give 0/0 = NaN)
+        ({"logp": torch.zeros(0, 4), "logp_old": torch.zeros(0, 4)}, "B = 0"),
+        ({"logp": torch.zeros(3, 4, dtype=torch.long)}, "floating"),
+        # shape[0] is checked, not shape[1]: advantages of length T (= 4) != B (= 3)
+        ({"advantages": torch.zeros(4)}, "advantages"),
+        ({"weights": torch.ones(4)}, "weights"),
+        ({"advantages": torch.tensor([0.0, float("nan"), 0.0])}, "advantages"),
+        # fractional, negative or NaN masks (a 0.5 mask would double the loss)
+        ({"mask": torch.full((3, 4), 0.5)}, "mask"),
+        ({"mask": -torch.ones(3, 4)}, "mask"),
+        ({"mask": torch.full((3, 4), float("nan"))}, "mask"),
+        ({"mask": 2 * torch.ones(3, 4)}, "mask"),
+        ({"weights": torch.tensor([1.0, -0.5, 1.0])}, "weights"),
+        ({"weights": torch.tensor([1.0, float("nan"), 1.0])}, "weights"),
+        ({"weights": torch.tensor([1.0, float("inf"), 1.0])}, "weights"),
     ],
 )
 def test_bad_input_raises(change, match):
@@ -223,3 +276,48 @@ def test_sgd_steps_match_simulator_mean_sampled_fit(fit_steps):
     got = torch.log_softmax(theta.detach(), 0).numpy()
     np.testing.assert_allclose(got, theta_sim, atol=TOL_STEP, rtol=0)
     assert np.max(np.abs(got - logpi)) > 1e-3  # the step moved the policy
+
+
+# ---------------------------------------------------------------- half precision
+
+
+@pytest.mark.parametrize("half", [torch.bfloat16, torch.float16])
+def test_half_inputs_are_computed_in_float32(half):
+    """1000-token responses whose true log-ratio is 1.0, A/tau = 300 at tau = 0.01: the
+    loss comes back in float32, equal to float64 on the same rounded inputs; float16 never
+    gives inf (300**2 > 65504) and bfloat16 never loses the log-ratio."""
+    b, t, tau = 4, 1000, 0.01
+    gen = torch.Generator().manual_seed(5)
+    old64 = -torch.rand(b, t, generator=gen, dtype=torch.float64) * 2.0
+    logp = (old64 + 1.0 / t).to(half).requires_grad_(True)
+    logp_old = old64.to(half)
+    adv = torch.tensor([3.0, -3.0, 0.5, 0.0], dtype=half)
+    mask = torch.ones(b, t, dtype=half)
+    mask[3, 700:] = 0
+    loss, metrics = pmd_loss(logp, logp_old, adv, mask, tau=tau)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    ref, ref_metrics = pmd_loss(
+        logp.detach().double(), logp_old.double(), adv.double(), mask, tau=tau
+    )
+    assert abs(loss.item() - ref.item()) <= TOL_HALF * ref.item()
+    for key in ("pmd/residual_sq", "pmd/abs_log_ratio"):
+        assert abs(metrics[key] - ref_metrics[key]) <= TOL_HALF * ref_metrics[key]
+    (grad,) = torch.autograd.grad(loss, logp)
+    assert grad.dtype == half and bool(torch.isfinite(grad).all())
+    if half == torch.float16:
+        naive = (0.5 * tau * (adv / tau) ** 2).sum()  # the square alone overflows float16
+        assert torch.isinf(naive)
+    else:
+        # Sequence log-probs (about -1000) in bfloat16, then subtracted: the 1.0 is lost.
+        naive = (logp.detach() * mask)[0].sum() - (logp_old * mask)[0].sum()
+        true = float(((logp.detach().double() - logp_old.double()) * mask.double())[0].sum())
+        assert abs(float(naive) - true) > BAD_HALF
+        assert abs(metrics["pmd/abs_log_ratio"] - ref_metrics["pmd/abs_log_ratio"]) < 1e-4
+
+
+def test_bool_and_integer_masks_are_accepted():
+    logp, logp_old, adv, mask, w = batch(6)
+    want, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.2, weights=w)
+    for m in (mask.bool(), mask.long(), mask.numpy()):
+        got, _ = pmd_loss(logp, logp_old, adv, m, tau=0.2, weights=w)
+        assert abs(got.item() - want.item()) < TOL_VALUE

@@ -21,9 +21,22 @@ from scipy.special import lambertw, logsumexp
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
+import dataclasses  # noqa: E402
+
+import transformers  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
-from pmdtheory.bridge.trl import PMDConfig, PMDTrainer, _score_groups  # noqa: E402
+from pmdtheory.bridge.trl import (  # noqa: E402
+    GRPO_DEFAULTS,
+    HONOURED,
+    IRRELEVANT,
+    REFUSED,
+    PMDConfig,
+    PMDTrainer,
+    _pmd_rewards,
+    _score_groups,
+    option_status,
+)
 
 RTOL = 1e-10  # float64 group arithmetic against float64 references
 BETA_RTOL = 1e-7  # implicit beta against a brentq / Lambert-W reference
@@ -90,12 +103,11 @@ def test_config_defaults_and_on_policy_warning(tmp_path):
     [
         ({"tau": 0.0}, "tau"),
         ({"tau": float("nan")}, "tau"),
+        ({"tau": None}, "tau"),
+        ({"tau": "abc"}, "tau"),
         ({"pmd_baseline": "grpo"}, "pmd_baseline"),
         ({"pmd_agg": "token-mean"}, "pmd_agg"),
-        ({"beta": 0.04}, "beta"),
-        ({"top_entropy_quantile": 0.2}, "top_entropy_quantile"),
-        ({"off_policy_mask_threshold": 0.5}, "off_policy_mask_threshold"),
-        ({"entropy_coef": 0.01}, "entropy_coef"),
+        ({"num_iterations": 0}, "num_iterations"),
     ],
 )
 def test_config_rejects_bad_values(tmp_path, kw, name):
@@ -105,8 +117,106 @@ def test_config_rejects_bad_values(tmp_path, kw, name):
 
 def test_trainer_requires_pmd_config(tmp_path):
     args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none")
-    with pytest.raises(ValueError, match="args"):
+    with pytest.raises(ValueError, match="args must be a PMDConfig"):
         PMDTrainer(model=None, reward_funcs=[], args=args)
+
+
+# ---------------------------------------------------------------- every GRPOConfig field
+
+
+def test_every_grpo_config_field_has_exactly_one_status():
+    """Honoured, refused or irrelevant: a TRL release with a new GRPOConfig field fails here
+    until the field is classified, so no option can be silently ignored."""
+    names = [f.name for f in dataclasses.fields(GRPOConfig)]
+    unclassified = [n for n in names if option_status(n) is None]
+    assert not unclassified, f"GRPOConfig fields PMDTrainer does not classify: {unclassified}"
+    lists = [set(HONOURED), set(REFUSED), set(IRRELEVANT)]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not lists[i] & lists[j], lists[i] & lists[j]
+    stale = (set(HONOURED) | set(REFUSED) | set(IRRELEVANT)) - set(names)
+    assert not stale, f"listed but not GRPOConfig fields: {stale}"
+    own = {n for n in names} - {f.name for f in dataclasses.fields(transformers.TrainingArguments)}
+    assert own <= set(HONOURED) | set(REFUSED) | set(IRRELEVANT)  # TRL's own: all explicit
+    assert len(own) >= 70  # TRL 1.16 has 77 (the check is not vacuous)
+
+
+def test_an_unknown_field_is_caught(monkeypatch):
+    """The classification test can fail: a field TRL might add is reported as None."""
+    assert option_status("grpo_option_from_the_future") is None
+    monkeypatch.setitem(IRRELEVANT, "grpo_option_from_the_future", "test")
+    assert option_status("grpo_option_from_the_future") == "irrelevant"
+
+
+def non_default(name):
+    """A valid value of GRPOConfig field ``name`` other than its default."""
+    special = {
+        "loss_type": "grpo",
+        "importance_sampling_level": "sequence",
+        "scale_rewards": "group",
+        "delta": 1.5,
+        "epsilon_high": 0.28,
+        "off_policy_mask_threshold": 0.5,
+        "top_entropy_quantile": 0.2,
+        "entropy_coef_max": 0.5,
+        "entropy_coef_min": 0.001,
+        "sync_ref_model": True,
+        "use_adaptive_entropy": True,
+    }
+    if name in special:
+        return special[name]
+    default = GRPO_DEFAULTS[name]
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return default * 0.5 + 0.01
+    raise AssertionError(f"no test value for {name}")
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_every_refused_field_raises_naming_it(tmp_path, name):
+    value = non_default(name)
+    kw = {name: value}
+    if name == "use_adaptive_entropy":
+        kw["entropy_coef"] = 0.0
+    with pytest.raises(ValueError) as err:
+        make_config(tmp_path, **kw)
+    message = str(err.value)
+    assert message.startswith(f"{name}=") and "not supported by PMDTrainer" in message
+    assert "Instead:" in message  # what to use instead
+    # The same value is accepted by GRPOConfig (a refusal by PMD, not by TRL).
+    GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none", **kw)
+
+
+@pytest.mark.parametrize(
+    "loss_type", ["grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo"]
+)
+def test_every_other_loss_type_is_refused(tmp_path, loss_type):
+    with pytest.raises(ValueError, match="loss_type"):
+        make_config(tmp_path, loss_type=loss_type)
+
+
+@pytest.mark.parametrize("value", ["group", "batch", True])
+def test_scale_rewards_other_than_none_is_refused(tmp_path, value):
+    with pytest.raises(ValueError, match="scale_rewards"):
+        make_config(tmp_path, scale_rewards=value)
+    assert make_config(tmp_path, scale_rewards=False).scale_rewards == "none"
+
+
+def test_refused_defaults_are_accepted(tmp_path):
+    """GRPOConfig's defaults of the refused fields pass (with a valid loss_type default)."""
+    args = make_config(tmp_path, **{n: GRPO_DEFAULTS[n] for n in REFUSED if n != "scale_rewards"})
+    assert args.loss_type == GRPO_DEFAULTS["loss_type"]
+
+
+def test_readme_refusal_table_lists_every_refused_field():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("#### Refused GRPOConfig options", 1)[1].split("\n#", 1)[0]
+    for name in REFUSED:
+        assert f"`{name}`" in section, name
+    assert "`vllm_importance_sampling_mode`" in section
 
 
 # ---------------------------------------------------------------- group scoring
@@ -167,7 +277,7 @@ def bare_trainer(**attrs):
     trainer = object.__new__(PMDTrainer)
     trainer.__dict__.update(
         model=SimpleNamespace(training=True),
-        accelerator=SimpleNamespace(process_index=0, gather=lambda t: t),
+        accelerator=SimpleNamespace(process_index=0, num_processes=1, gather=lambda t: t),
         _metrics={"train": defaultdict(list), "eval": defaultdict(list)},
         aux_loss_enabled=False,
     )
@@ -185,10 +295,16 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
 
     def fake_parent(self, inputs):
         self._logs["advantages"].extend([99.0] * 16)  # TRL logs the gathered GRPO advantages
-        return {"advantages": torch.full((len(inputs),), 99.0), "prompt_ids": torch.zeros(8, 3)}
+        return {
+            "advantages": torch.full((len(inputs),), 99.0),
+            "prompt_ids": torch.zeros(8, 3),
+            "completion_mask": torch.ones(8, 3, dtype=torch.long),
+        }
 
     monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
-    args = SimpleNamespace(pmd_baseline="loo_mean", tau=0.05)
+    args = SimpleNamespace(
+        pmd_baseline="loo_mean", tau=0.05, multi_objective_aggregation="sum_then_normalize"
+    )
     trainer = bare_trainer(
         args=args,
         num_generations=4,
@@ -211,9 +327,39 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
     np.testing.assert_array_equal(out["pmd_weights"].numpy(), scored[8:].astype(np.float32))
     assert out["advantages"].dtype == torch.float32
     np.testing.assert_allclose(list(trainer._logs["advantages"]), expected, rtol=1e-6, atol=1e-7)
+    assert float(out["pmd_num_sequences"]) == 8.0  # non-empty responses (one process here)
     metrics = trainer._metrics["train"]
     for key in ("pmd/beta_mean", "pmd/beta_median", "pmd/frac_constant_groups", "pmd/abs_target"):
         assert len(metrics[key]) == 1
+
+
+def test_eval_mode_groups_by_num_generations_eval(monkeypatch):
+    """In evaluation the groups have num_generations_eval responses (here 2, not 4)."""
+    per_func = torch.tensor([[1.0], [0.0], [1.0], [1.0], [0.0], [2.0], [3.0], [1.0]])
+
+    def fake_parent(self, inputs):
+        return {
+            "advantages": torch.zeros(len(inputs)),
+            "completion_mask": torch.ones(len(inputs), 2, dtype=torch.long),
+        }
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
+    args = SimpleNamespace(
+        pmd_baseline="mean", tau=0.1, multi_objective_aggregation="sum_then_normalize"
+    )
+    trainer = bare_trainer(
+        args=args,
+        num_generations=4,
+        num_generations_eval=2,
+        reward_weights=torch.ones(1),
+        _pmd_rewards_per_func=per_func,
+    )
+    trainer.model.training = False
+    out = trainer._generate_and_score_completions([{}] * 8)
+    want = [0.5, -0.5, 0.0, 0.0, -1.0, 1.0, 1.0, -1.0]
+    np.testing.assert_allclose(out["advantages"].numpy(), want, atol=1e-7)
+    assert len(trainer._metrics["eval"]["pmd/abs_target"]) == 1
+    assert not trainer._metrics["train"]
 
 
 def stub_logps(logp, entropy):
@@ -269,6 +415,176 @@ def test_compute_loss_scales_for_accumulation_and_masks(with_old):
     metrics = trainer._metrics["train"]
     assert metrics["entropy"] == [pytest.approx(1.0)]
     assert metrics["pmd/residual_sq"] == [pytest.approx(float((rho**2).mean()), rel=LOSS_RTOL)]
+
+
+def loss_inputs(b=6, t=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    logp = (-2.0 * torch.rand(b, t, generator=g, dtype=torch.float64)).requires_grad_()
+    old = logp.detach() + 0.05 * torch.randn(b, t, generator=g, dtype=torch.float64)
+    lengths = torch.tensor([5, 2, 0, 3, 0, 1])[:b]  # two fully masked (truncated) responses
+    mask = (torch.arange(t)[None, :] < lengths[:, None]).long()
+    inputs = {
+        "prompt_ids": torch.zeros(b, 2, dtype=torch.long),
+        "prompt_mask": torch.ones(b, 2, dtype=torch.long),
+        "completion_ids": torch.zeros(b, t, dtype=torch.long),
+        "completion_mask": mask,
+        "advantages": torch.linspace(-1.0, 1.0, b),
+        "pmd_weights": torch.ones(b),
+        "old_per_token_logps": old,
+    }
+    return logp, old, inputs
+
+
+@pytest.mark.parametrize(("procs", "accum", "steps_per_gen"), [(1, 1, 1), (2, 3, 3), (2, 2, 4)])
+def test_compute_loss_normaliser_is_the_batch_count(procs, accum, steps_per_gen):
+    """B+ = non-empty responses of the generation batch / processes * accumulation /
+    steps_per_generation: micro-batch losses add up to the mean over the step's batch."""
+    logp, old, inputs = loss_inputs()
+    inputs["pmd_num_sequences"] = torch.tensor(37.0)
+    get, _ = stub_logps(logp, torch.ones_like(logp))
+    trainer = bare_trainer(
+        args=SimpleNamespace(
+            tau=0.1, pmd_agg="seq-mean-token-mean", steps_per_generation=steps_per_gen
+        ),
+        current_gradient_accumulation_steps=accum,
+        _get_per_token_logps_and_entropies=get,
+    )
+    trainer.accelerator.num_processes = procs
+    loss = trainer._compute_loss(None, inputs)
+    mask = inputs["completion_mask"].double()
+    rho = inputs["advantages"].double() / 0.1 - ((logp.detach() - old) * mask).sum(1)
+    per_seq = torch.where(mask.sum(1) > 0, 0.5 * 0.1 * rho**2 / mask.sum(1).clamp(min=1), 0.0)
+    expected = per_seq.sum() / (37.0 / procs * accum / steps_per_gen)
+    assert math.isclose(float(loss.detach()), float(expected), rel_tol=LOSS_RTOL)
+    logged = trainer._metrics["train"]["pmd/loss"][0]
+    assert math.isclose(logged, float(expected) * accum, rel_tol=LOSS_RTOL)
+    # Fully masked responses: no gradient, no term, no count.
+    loss.backward()
+    assert not logp.grad[mask.sum(1) == 0].any()
+
+
+def test_compute_loss_eval_mode_uses_the_micro_batch_mean():
+    logp, old, inputs = loss_inputs()
+    inputs["pmd_num_sequences"] = torch.tensor(37.0)
+    get, _ = stub_logps(logp, torch.ones_like(logp))
+    trainer = bare_trainer(
+        args=SimpleNamespace(tau=0.1, pmd_agg="seq-mean-token-mean", steps_per_generation=1),
+        current_gradient_accumulation_steps=4,
+        _get_per_token_logps_and_entropies=get,
+    )
+    trainer.model.training = False
+    loss = trainer._compute_loss(None, inputs)
+    from pmdtheory.bridge import pmd_loss
+
+    want, _ = pmd_loss(
+        logp.detach(), old, inputs["advantages"], inputs["completion_mask"], tau=0.1
+    )
+    assert math.isclose(float(loss.detach()), float(want), rel_tol=LOSS_RTOL)
+    assert trainer._metrics["eval"]["pmd/loss"] == [pytest.approx(float(want), rel=LOSS_RTOL)]
+
+
+@pytest.mark.parametrize("correction", [True, False])
+def test_compute_loss_importance_weights(correction):
+    """vLLM correction on: TRL's (B, 1) sequence ratio multiplies the regression weights;
+    off: it is ignored. A token-level (B, T) ratio is refused."""
+    logp, old, inputs = loss_inputs()
+    ratio = torch.tensor([[0.5], [2.0], [1.0], [0.0], [3.0], [1.5]])
+    inputs["importance_sampling_ratio"] = ratio
+    inputs["pmd_weights"] = torch.tensor([1.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    get, _ = stub_logps(logp, torch.ones_like(logp))
+    trainer = bare_trainer(
+        args=SimpleNamespace(tau=0.2, pmd_agg="seq-mean-token-mean", steps_per_generation=1),
+        current_gradient_accumulation_steps=1,
+        _get_per_token_logps_and_entropies=get,
+        vllm_importance_sampling_correction=correction,
+    )
+    loss = trainer._compute_loss(None, inputs)
+    from pmdtheory.bridge import pmd_loss
+
+    w = inputs["pmd_weights"] * (ratio[:, 0] if correction else 1.0)
+    mask = inputs["completion_mask"]
+    want, _ = pmd_loss(logp.detach(), old, inputs["advantages"], mask, tau=0.2, weights=w)
+    assert math.isclose(float(loss.detach()), float(want), rel_tol=LOSS_RTOL)
+    if correction:
+        inputs["importance_sampling_ratio"] = torch.ones_like(logp)
+        with pytest.raises(ValueError, match="vllm_importance_sampling_mode"):
+            trainer._compute_loss(None, inputs)
+
+
+def test_importance_weights_estimate_the_regression_under_pi_old():
+    """The estimator: responses drawn from the sampler mu, weighted by w = pi_old/mu, give
+    an unbiased estimate of the regression's expectation under pi_old (one-token
+    responses over 5 actions, 200,000 draws; within 4 standard errors). Unweighted, the
+    estimate is off by more than 20 standard errors (the check can fail); truncated at 3
+    it is biased downwards."""
+    rng = np.random.default_rng(0)
+    pi_old = np.array([0.4, 0.3, 0.15, 0.1, 0.05])
+    mu = np.array([0.1, 0.2, 0.2, 0.2, 0.3])
+    logp = np.log(pi_old) + np.array([0.3, -0.2, 0.5, 0.0, -0.4])  # current policy
+    adv, tau = np.array([0.5, -0.2, 0.1, 0.3, -0.6]), 0.5
+    per_action = 0.5 * tau * (adv / tau - (logp - np.log(pi_old))) ** 2
+    exact = float(pi_old @ per_action)
+    a = rng.choice(5, size=200_000, p=mu)
+    w = pi_old[a] / mu[a]
+    t = lambda x: torch.tensor(x)  # noqa: E731
+    lp, lo = t(logp[a])[:, None], t(np.log(pi_old[a]))[:, None]
+    ones = torch.ones_like(lp)
+    weighted, _ = pmd_loss_fn()(lp, lo, t(adv[a]), ones, tau=tau, weights=t(w))
+    plain, _ = pmd_loss_fn()(lp, lo, t(adv[a]), ones, tau=tau)
+    truncated, _ = pmd_loss_fn()(lp, lo, t(adv[a]), ones, tau=tau, weights=t(np.minimum(w, 3.0)))
+    se = float(np.std(w * per_action[a]) / np.sqrt(a.size))
+    assert abs(float(weighted) - exact) < 4 * se
+    assert abs(float(plain) - exact) > 20 * se
+    assert float(truncated) < exact - 4 * se
+
+
+def pmd_loss_fn():
+    from pmdtheory.bridge import pmd_loss
+
+    return pmd_loss
+
+
+def test_aux_loss_added_as_in_grpo():
+    logp, _, inputs = loss_inputs()
+
+    def get(model, *a, **kw):
+        return logp, torch.ones_like(logp), torch.tensor(2.0, dtype=torch.float64)
+
+    kw = dict(
+        args=SimpleNamespace(tau=0.1, pmd_agg="seq-mean-token-mean", steps_per_generation=2),
+        current_gradient_accumulation_steps=2,
+        _get_per_token_logps_and_entropies=get,
+    )
+    plain = bare_trainer(**kw)._compute_loss(None, inputs)
+    with_aux = bare_trainer(aux_loss_enabled=True, router_aux_loss_coef=0.3, **kw)
+    total = with_aux._compute_loss(None, inputs)
+    assert math.isclose(float((total - plain).detach()), 0.3 * 2.0 / 2, rel_tol=1e-9)
+
+
+def test_normalize_then_sum_rewards():
+    """Each function standardised within its group (TRL's formula), then weighted; NaN rows
+    (no function scored) stay NaN; sum_then_normalize is the plain weighted sum."""
+    per_func = torch.tensor(
+        [[1.0, 10.0], [0.0, 30.0], [1.0, float("nan")], [0.0, 20.0],
+         [float("nan"), float("nan")], [2.0, 0.0], [4.0, 1.0], [0.0, 0.0]]
+    )  # fmt: skip
+    w = torch.tensor([1.0, 0.5])
+    got = _pmd_rewards(per_func, w, 4, "normalize_then_sum")
+    expected = np.full(8, np.nan)
+    x = per_func.double().numpy()
+    for g in range(2):
+        block = x[4 * g : 4 * g + 4]
+        z = (block - np.nanmean(block, 0)) / (np.nanstd(block, 0, ddof=1) + 1e-4)
+        total = np.nansum(z * w.numpy(), 1)
+        total[np.isnan(block).all(1)] = np.nan
+        expected[4 * g : 4 * g + 4] = total
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+    plain = _pmd_rewards(per_func, w, 4, "sum_then_normalize")
+    np.testing.assert_allclose(plain.numpy()[[0, 2, 5]], [6.0, 1.0, 2.0])
+    assert torch.isnan(plain[4]) and torch.isnan(got[4])
+    assert not np.allclose(got.numpy()[:4], plain.numpy()[:4])
+    with pytest.raises(ValueError, match="multi_objective_aggregation"):
+        _pmd_rewards(per_func, w, 4, "sum")
 
 
 # ---------------------------------------------------------------- real model, 2 steps
@@ -383,3 +699,20 @@ def test_script_reward_dataset_and_figure(tmp_path):
     paths = script.plot(df, args)
     assert (tmp_path / "trl_training.png") in paths
     assert (tmp_path / "trl_training.png").stat().st_size > 10_000
+
+
+def test_config_from_the_command_line(tmp_path):
+    """TRL scripts parse their config with HfArgumentParser: PMD's fields and refusals too."""
+    parser = transformers.HfArgumentParser(PMDConfig)
+    base = ["--output_dir", str(tmp_path), "--use_cpu", "--report_to", "none"]
+    (args,) = parser.parse_args_into_dataclasses(
+        base + ["--tau", "0.05", "--pmd_agg", "seq-mean-token-sum-norm"]
+    )
+    assert (args.tau, args.pmd_agg, args.scale_rewards, args.num_iterations) == (
+        0.05,
+        "seq-mean-token-sum-norm",
+        "none",
+        2,
+    )
+    with pytest.raises(ValueError, match="loss_type='grpo'"):
+        parser.parse_args_into_dataclasses(base + ["--loss_type", "grpo"])

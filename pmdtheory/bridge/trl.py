@@ -10,24 +10,51 @@ Switching a TRL GRPO script to PMD-mean is a change of two class names::
 
 What changes against :class:`trl.GRPOTrainer` (tested with trl 1.16.0, :data:`TESTED_TRL_VERSION`):
 
-1. Advantages. After the rewards of the whole generation batch are gathered (before
-   TRL shuffles and splits it into micro-batches), each prompt's ``num_generations``
-   responses form a group and :func:`~pmdtheory.bridge.group_advantages` gives
-   :math:`A_i = r_i - B_i` on the *raw* weighted reward sum (no standard-deviation
-   scaling; ``scale_rewards`` is ignored).
+1. Advantages. After the rewards of the whole generation batch are gathered from every
+   process (before TRL shuffles and splits it into micro-batches), each prompt's
+   ``num_generations`` responses form a group and
+   :func:`~pmdtheory.bridge.group_advantages` gives :math:`A_i = r_i - B_i` on the
+   weighted reward sum. Rewards are not standardised: ``scale_rewards`` must be
+   ``"none"`` (the default of :class:`PMDConfig`), because the regression target
+   :math:`A/\tau` is in reward units and dividing by a group's standard deviation would
+   change :math:`\tau` group by group. With
+   ``multi_objective_aggregation="normalize_then_sum"`` each reward function is first
+   standardised within its group (TRL's formula), then weighted and summed.
 2. Loss. :func:`~pmdtheory.bridge.pmd_loss`, the sequence-level regression of
    ../shared/THEORY.md §3,
 
-   .. math:: \frac1B\sum_i \tfrac12\tau w_i\big(A_i/\tau - \log\tfrac{\pi_\theta(y_i)}
-             {\pi_{old}(y_i)}\big)^2 / L_i ,
+   .. math:: \frac1{B_+}\sum_{i:\,L_i>0} \tfrac12\tau w_i\big(A_i/\tau -
+             \log\tfrac{\pi_\theta(y_i)}{\pi_{old}(y_i)}\big)^2 / L_i ,
 
-   on the completion mask (times the tool mask), divided by the number of
-   gradient-accumulation steps as TRL's own ``grpo`` loss is. No clipping.
-3. Metrics beside TRL's: ``pmd/beta_mean`` and ``pmd/beta_median`` (the implied
+   on the completion mask (times the tool mask). :math:`B_+` counts the responses with
+   at least one unmasked token over the whole generation batch and every process,
+   divided as TRL's ``dapo`` loss divides its token count, so that the micro-batch
+   losses of one optimizer step add up to the loss of the whole batch (gradient
+   accumulation and data parallelism give the large-batch update). A completion
+   masked by ``mask_truncated_completions`` drops out of the sum and of :math:`B_+`.
+   No clipping.
+3. Sampler mismatch. With vLLM generation and ``vllm_importance_sampling_correction``
+   (TRL's default), the responses come from the sampler :math:`\mu` (vLLM), not from
+   :math:`\pi_{old}` (the trainer's weights). The sequence weight is TRL's sequence-level
+   ratio :math:`w_i = \pi_{old}(y_i)/\mu(y_i)`, truncated at
+   ``vllm_importance_sampling_clip_max`` (mode ``sequence_truncate``) or set to 0
+   outside ``[clip_min, clip_max]`` (``sequence_mask``, TRL's default). The weighted
+   loss is then the (truncated) importance-sampling estimate of the regression's
+   expectation under :math:`\pi_{old}`,
+   :math:`\mathbb E_{y\sim\mu}[w(y)\,\ell(y)] = \mathbb E_{y\sim\pi_{old}}[\ell(y)]`
+   (exact without truncation), like OpenKimi's ``opmd`` with its rollout weights.
+   Token-level modes are refused: the regression has one term per sequence.
+4. Metrics beside TRL's: ``pmd/beta_mean`` and ``pmd/beta_median`` (the implied
    :math:`\chi^2` strength :math:`\beta_t = \tau\lambda_t` of THEORY.md §5 over the
    groups whose rewards are not all equal), ``pmd/frac_constant_groups``,
    ``pmd/abs_target`` (mean :math:`|A_i/\tau|`), and from the loss
    ``pmd/residual_sq``, ``pmd/abs_log_ratio``, ``pmd/frac_residual_gt1``, ``pmd/loss``.
+
+Every field of :class:`trl.GRPOConfig` is in exactly one of :data:`HONOURED`,
+:data:`REFUSED` (any value other than GRPOConfig's default raises a ``ValueError``
+naming the field, the reason and what to use instead) and :data:`IRRELEVANT` (used
+unchanged by the inherited generation, logging and ``transformers.Trainer`` code);
+the tests fail when an installed TRL has a field in none of them.
 
 Why ``num_iterations`` defaults to 2: the regression needs :math:`\pi_{old} \ne
 \pi_\theta`. With a single on-policy pass (TRL's default ``num_iterations=1`` and
@@ -54,11 +81,30 @@ import numpy as np
 import torch
 import trl
 from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import get_config_model_id, nanstd
 
 from pmdtheory.bridge.advantages import group_advantages, group_implicit_beta
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
+from pmdtheory.bridge.trl_options import (
+    GRPO_DEFAULTS,
+    HONOURED,
+    IRRELEVANT,
+    REFUSED,
+    SEQUENCE_IS_MODES,
+    option_status,
+)
 
-__all__ = ["PMD_BASELINES", "TESTED_TRL_VERSION", "PMDConfig", "PMDTrainer"]
+__all__ = [
+    "GRPO_DEFAULTS",
+    "HONOURED",
+    "IRRELEVANT",
+    "PMD_BASELINES",
+    "REFUSED",
+    "TESTED_TRL_VERSION",
+    "PMDConfig",
+    "PMDTrainer",
+    "option_status",
+]
 
 #: The TRL release this module was written against and tested with.
 TESTED_TRL_VERSION = "1.16.0"
@@ -104,13 +150,29 @@ class PMDConfig(GRPOConfig):
     num_iterations : int, default 2
         Optimisation passes per generation batch; TRL's default 1 makes the regression a
         plain policy gradient (module docstring).
+    scale_rewards : {"none"}, default "none"
+        TRL's reward standardisation; only ``"none"`` (see :data:`REFUSED`).
+
+    Every other field is GRPOConfig's; :data:`HONOURED`, :data:`REFUSED` and
+    :data:`IRRELEVANT` say what PMDTrainer does with each.
 
     Raises
     ------
     ValueError
-        ``tau`` not finite and > 0, an unknown ``pmd_baseline`` or ``pmd_agg``, or a GRPO
-        loss option the PMD loss does not apply (``beta != 0``, ``top_entropy_quantile <
-        1``, ``off_policy_mask_threshold``, an entropy bonus), each naming the argument.
+        ``tau`` not finite and > 0, an unknown ``pmd_baseline`` or ``pmd_agg``, a
+        :data:`REFUSED` field away from GRPOConfig's default, a token-level
+        ``vllm_importance_sampling_mode`` with the correction on, or
+        ``num_iterations < 1``; each names the field, says why and what to use instead.
+
+    Examples
+    --------
+    >>> args = PMDConfig(output_dir="out", use_cpu=True, report_to="none", tau=0.05)
+    >>> args.num_iterations, args.scale_rewards
+    (2, 'none')
+    >>> PMDConfig(output_dir="out", use_cpu=True, loss_type="dr_grpo")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: loss_type='dr_grpo' is not supported by PMDTrainer: ...
     """
 
     tau: float = field(
@@ -139,9 +201,18 @@ class PMDConfig(GRPOConfig):
             "regression's gradient is a plain policy gradient."
         },
     )
+    scale_rewards: str = field(
+        default="none",
+        metadata={
+            "help": "Reward standardisation; PMD needs rewards in their own units: 'none'.",
+        },
+    )
 
     def __post_init__(self):
-        tau = float(self.tau)
+        try:
+            tau = float(self.tau)
+        except (TypeError, ValueError):
+            raise ValueError(f"tau must be a real number, got {self.tau!r}") from None
         if not math.isfinite(tau) or tau <= 0.0:
             raise ValueError(f"tau must be finite and > 0, got {self.tau!r}")
         self.tau = tau
@@ -151,18 +222,29 @@ class PMDConfig(GRPOConfig):
             )
         if self.pmd_agg not in AGGREGATIONS:
             raise ValueError(f"pmd_agg must be one of {AGGREGATIONS}, got {self.pmd_agg!r}")
-        if self.beta != 0.0:
+        if not isinstance(self.num_iterations, int) or self.num_iterations < 1:
             raise ValueError(
-                f"beta must be 0 for PMDTrainer (got {self.beta}): the KL to the previous "
-                "policy is tau; a reference-model KL term is not part of the PMD loss"
+                f"num_iterations must be an integer >= 1, got {self.num_iterations!r}"
             )
-        if self.top_entropy_quantile < 1.0:
-            raise ValueError("top_entropy_quantile must be 1.0: PMDTrainer has no entropy mask")
-        if self.off_policy_mask_threshold is not None:
-            raise ValueError("off_policy_mask_threshold must be None: not applied by PMDTrainer")
-        if self.entropy_coef != 0.0 or self.use_adaptive_entropy:
-            raise ValueError("entropy_coef must be 0 and use_adaptive_entropy False (PMDTrainer)")
-        super().__post_init__()
+        super().__post_init__()  # maps scale_rewards True/False, the deprecated IS cap, ...
+        for name, (why, instead) in REFUSED.items():
+            value = getattr(self, name)
+            allowed = "none" if name == "scale_rewards" else GRPO_DEFAULTS[name]
+            if value != allowed:
+                raise ValueError(
+                    f"{name}={value!r} is not supported by PMDTrainer: {why}. Instead: "
+                    f"{instead} ({name}={allowed!r})."
+                )
+        if (
+            self.vllm_importance_sampling_correction
+            and self.vllm_importance_sampling_mode not in SEQUENCE_IS_MODES
+        ):
+            raise ValueError(
+                f"vllm_importance_sampling_mode={self.vllm_importance_sampling_mode!r} is not "
+                "supported by PMDTrainer: the PMD regression has one term per sequence, so it "
+                "takes one importance weight per sequence. Instead: use one of "
+                f"{SEQUENCE_IS_MODES}, or vllm_importance_sampling_correction=False."
+            )
         generate_every = self.steps_per_generation * self.num_iterations
         if self.gradient_accumulation_steps % generate_every == 0:
             warnings.warn(
@@ -171,6 +253,34 @@ class PMDConfig(GRPOConfig):
                 "gradient and tau has no effect. Use num_iterations >= 2.",
                 stacklevel=2,
             )
+
+
+def _pmd_rewards(rewards_per_func, reward_weights, num_generations, aggregation):
+    """The reward each PMD baseline acts on, NaN where no reward function scored.
+
+    ``sum_then_normalize``: the weighted sum of raw rewards. ``normalize_then_sum``: each
+    function standardised within its group as TRL does (``(r - mean) / (std + 1e-4)``,
+    NaN-aware, ``ddof=1``), then the weighted sum; TRL's final batch standardisation is
+    left out, as ``scale_rewards`` is.
+    """
+    weights = reward_weights.to(rewards_per_func.device).unsqueeze(0)
+    unscored = torch.isnan(rewards_per_func).all(dim=1)
+    if aggregation == "sum_then_normalize":
+        rewards = (rewards_per_func * weights).nansum(dim=1)
+    elif aggregation == "normalize_then_sum":
+        n_funcs = rewards_per_func.shape[1]
+        grouped = rewards_per_func.view(-1, num_generations, n_funcs)
+        mean_k = torch.nanmean(grouped, dim=1, keepdim=True)
+        std_k = nanstd(grouped, dim=1, keepdim=True)
+        normalised = ((grouped - mean_k) / (std_k + 1e-4)).view(-1, n_funcs)
+        rewards = (normalised * weights).nansum(dim=1)
+    else:
+        raise ValueError(
+            "multi_objective_aggregation must be 'sum_then_normalize' or 'normalize_then_sum', "
+            f"got {aggregation!r}"
+        )
+    rewards[unscored] = torch.nan
+    return rewards
 
 
 def _score_groups(rewards, num_generations, *, baseline, tau):
@@ -236,21 +346,35 @@ def _score_groups(rewards, num_generations, *, baseline, tau):
 class PMDTrainer(GRPOTrainer):
     r"""GRPOTrainer whose advantages and loss are those of policy mirror descent.
 
-    Takes the arguments of :class:`trl.GRPOTrainer`; ``args`` must be a
-    :class:`PMDConfig`. Overrides three methods: ``_calculate_rewards`` (keeps the
-    gathered raw rewards), ``_generate_and_score_completions`` (replaces the
-    advantages by PMD ones while whole groups are together, adds per-response loss
-    weights) and ``_compute_loss`` (the PMD regression). See the module docstring.
+    Takes the arguments of :class:`trl.GRPOTrainer`. ``args`` must be a
+    :class:`PMDConfig`; without it a default one is built (output directory
+    ``"<model name>-PMD"``), as GRPOTrainer builds a default GRPOConfig. Overrides three
+    methods: ``_calculate_rewards`` (keeps the gathered raw rewards),
+    ``_generate_and_score_completions`` (replaces the advantages by PMD ones while whole
+    groups are together; adds per-response loss weights and the batch's count of
+    non-empty responses) and ``_compute_loss`` (the PMD regression). See the module
+    docstring.
+
+    Raises
+    ------
+    ValueError
+        ``args`` given but not a :class:`PMDConfig`.
     """
 
     _tag_names = ["trl", "pmd", "pmdtheory"]
     _name = "PMD"
 
-    def __init__(self, *args, **kwargs):
-        config = kwargs.get("args", args[2] if len(args) > 2 else None)
-        if not isinstance(config, PMDConfig):
-            raise ValueError("args must be a PMDConfig")
-        super().__init__(*args, **kwargs)
+    def __init__(self, model, reward_funcs, args=None, *rest, **kwargs):
+        if args is None:
+            name = model if isinstance(model, str) else get_config_model_id(model.config)
+            args = PMDConfig(f"{name.split('/')[-1]}-PMD")
+        elif not isinstance(args, PMDConfig):
+            raise ValueError(
+                f"args must be a PMDConfig, got {type(args).__name__}: build a PMDConfig "
+                "with the same keyword arguments (its defaults differ from GRPOConfig's in "
+                "num_iterations=2 and scale_rewards='none')"
+            )
+        super().__init__(model, reward_funcs, args, *rest, **kwargs)
         self._pmd_rewards_per_func = None
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -265,10 +389,12 @@ class PMDTrainer(GRPOTrainer):
         output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
         num_generations = self.num_generations if mode == "train" else self.num_generations_eval
-        per_func = self._pmd_rewards_per_func
-        weights = self.reward_weights.to(per_func.device).unsqueeze(0)
-        rewards = (per_func * weights).nansum(dim=1)
-        rewards[torch.isnan(per_func).all(dim=1)] = torch.nan
+        rewards = _pmd_rewards(
+            self._pmd_rewards_per_func,
+            self.reward_weights,
+            num_generations,
+            self.args.multi_objective_aggregation,
+        )
         adv, loss_weights, stats = _score_groups(
             rewards, num_generations, baseline=self.args.pmd_baseline, tau=self.args.tau
         )
@@ -279,6 +405,13 @@ class PMDTrainer(GRPOTrainer):
         device = output["advantages"].device
         output["advantages"] = adv[local].to(device=device, dtype=torch.float32)
         output["pmd_weights"] = loss_weights[local].to(device=device, dtype=torch.float32)
+        # Responses with at least one loss token, over the generation batch of every process
+        # (0-d: TRL's shuffle and split pass it to every micro-batch, like num_items_in_batch).
+        loss_mask = output["completion_mask"]
+        if "tool_mask" in output:
+            loss_mask = loss_mask * output["tool_mask"]
+        n_local = (loss_mask.sum(-1) > 0).sum().to(torch.float32)
+        output["pmd_num_sequences"] = self.accelerator.gather(n_local.reshape(1)).sum()
         for key, value in stats.items():
             self._metrics[mode][key].append(value)
         # The completions table shows the advantages the loss uses, not GRPO's.
@@ -288,6 +421,25 @@ class PMDTrainer(GRPOTrainer):
                 logged.pop()
             logged.extend(adv.tolist())
         return output
+
+    def _loss_normaliser(self, inputs, mask, mode):
+        """:math:`B_+` of this micro-batch.
+
+        Training: the non-empty responses of the generation batch over all processes, per
+        process and per accumulation window (TRL's ``dapo`` rule), so that DDP's average of
+        the summed micro-batch losses is the mean over the optimizer step's batch. Without
+        the count (inputs not made by ``_generate_and_score_completions``): this
+        micro-batch's non-empty responses times the accumulation steps. Evaluation: the
+        micro-batch's own count (None).
+        """
+        if mode != "train":
+            return None
+        steps = self.current_gradient_accumulation_steps
+        total = inputs.get("pmd_num_sequences")
+        if total is None:
+            return max(float((mask.sum(-1) > 0).sum()), 1.0) * steps
+        per_process = float(total) / self.accelerator.num_processes
+        return max(per_process * steps / self.args.steps_per_generation, 1.0)
 
     def _compute_loss(self, model, inputs):
         prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
@@ -309,29 +461,56 @@ class PMDTrainer(GRPOTrainer):
         # TRL leaves old_per_token_logps out when the batch is on-policy (old == current).
         logp_old = inputs.get("old_per_token_logps")
         logp_old = logp.detach() if logp_old is None else logp_old
-        # Sequence log-probs are sums over up to thousands of tokens: accumulate in float32.
+        weights = inputs.get("pmd_weights")
+        ratio = inputs.get("importance_sampling_ratio")
+        if ratio is not None and getattr(self, "vllm_importance_sampling_correction", False):
+            # TRL's sequence-level ratio pi_old(y)/mu(y), (B, 1), truncated or masked.
+            if ratio.ndim != 2 or ratio.shape[1] != 1:
+                raise ValueError(
+                    "importance_sampling_ratio must be per sequence (B, 1): set "
+                    f"vllm_importance_sampling_mode to one of {SEQUENCE_IS_MODES}"
+                )
+            ratio = ratio[:, 0].float()
+            weights = ratio if weights is None else weights * ratio
+        mode = "train" if self.model.training else "eval"
+        # Sequence log-probs are sums over up to thousands of tokens: pmd_loss works in
+        # float32 (float64 when given float64) whatever the model's dtype.
         loss, metrics = pmd_loss(
-            logp.float(),
-            logp_old.float(),
+            logp,
+            logp_old,
             inputs["advantages"],
             mask,
             tau=self.args.tau,
             agg=self.args.pmd_agg,
-            weights=inputs.get("pmd_weights"),
+            weights=weights,
+            num_sequences=self._loss_normaliser(inputs, mask, mode),
         )
-        mode = "train" if self.model.training else "eval"
-        # The loss is a mean over this micro-batch; TRL sums gradients over the accumulation
-        # window and does not rescale (loss_is_scaled_for_ga), so divide as its grpo loss does.
-        normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
-        loss = loss / normalizer
+        # TRL sums gradients over the accumulation window without rescaling
+        # (loss_is_scaled_for_ga); the normaliser above already covers the whole window.
+        # Logged: this micro-batch's share times the window, so that the mean over the
+        # window's micro-batches (TRL averages logged values) is the step's loss.
+        if mode == "train":
+            metrics["pmd/loss"] = float(loss.detach()) * self.current_gradient_accumulation_steps
         if self.aux_loss_enabled:
+            normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
             loss = loss + self.router_aux_loss_coef * aux_loss / normalizer
 
-        device = logp.device
+        # Logged over all processes: the entropy as TRL logs it (mean of the processes'
+        # token means), pmd/loss as the mean of the processes' shares (their sum is the loss),
+        # the per-sequence metrics as sums over every process's non-empty responses divided
+        # by their total count (equal to the one-process numbers whatever the split).
         masked = mask.to(entropies.dtype)
+        n_seq = float((mask.sum(-1) > 0).sum())
+        per_seq = [k for k in metrics if k != "pmd/loss"]
         values = [float((entropies.detach() * masked).sum() / masked.sum().clamp(min=1.0))]
-        values += list(metrics.values())
-        gathered = self.accelerator.gather(torch.tensor(values, device=device).unsqueeze(0))
-        for key, value in zip(["entropy", *metrics], gathered.mean(dim=0).tolist(), strict=True):
+        values += [metrics["pmd/loss"], n_seq]
+        values += [metrics[k] * n_seq if n_seq else 0.0 for k in per_seq]
+        gathered = self.accelerator.gather(torch.tensor(values, device=logp.device)[None, :])
+        logged = {"entropy": float(gathered[:, 0].mean())}
+        logged["pmd/loss"] = float(gathered[:, 1].mean())
+        count = float(gathered[:, 2].sum())
+        for col, key in enumerate(per_seq, start=3):
+            logged[key] = float(gathered[:, col].sum()) / count if count else math.nan
+        for key, value in logged.items():
             self._metrics[mode][key].append(value)
         return loss
