@@ -22,10 +22,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler  # the object matplotlib exports as mpl.cycler
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "PALETTE",
@@ -51,7 +57,7 @@ PALETTE = (
 )
 
 #: One colour, line style and label per update rule / estimator.
-METHOD_STYLES: dict[str, dict[str, object]] = {
+METHOD_STYLES: dict[str, dict[str, Any]] = {
     "exact": {"color": PALETTE[0], "linestyle": "-", "label": "exact PMD (PMD-part, oracle Z)"},
     "mean": {"color": PALETTE[1], "linestyle": "--", "label": "PMD-mean"},
     "kl_chi2": {"color": PALETTE[2], "linestyle": ":", "label": r"KL-$\chi^2$ (fixed $\beta$)"},
@@ -68,7 +74,7 @@ METHOD_STYLES: dict[str, dict[str, object]] = {
 }
 
 #: rcParams applied by :func:`apply_style`.
-STYLE: dict[str, object] = {
+STYLE: dict[RcKeyType, Any] = {  # mypy checks the keys
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "savefig.bbox": "tight",
@@ -87,7 +93,7 @@ STYLE: dict[str, object] = {
     "grid.linewidth": 0.5,
     "lines.linewidth": 1.5,
     "lines.markersize": 4,
-    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
     "image.cmap": "viridis",
     "pdf.fonttype": 42,  # embed TrueType so the PDF text stays editable and searchable
     "svg.fonttype": "none",
@@ -100,13 +106,26 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 def apply_style() -> None:
-    """Set the shared matplotlib rcParams (idempotent)."""
+    """Set the shared matplotlib rcParams :data:`STYLE` (idempotent).
+
+    :func:`figure` calls it; call it yourself before plotting with pyplot.
+    Tested (``tests/test_plotting.py``): it overwrites a changed rcParam and a
+    second call changes nothing.
+
+    Examples
+    --------
+    >>> import matplotlib as mpl
+    >>> from pmdtheory.plotting import apply_style
+    >>> apply_style()
+    >>> mpl.rcParams["savefig.bbox"], mpl.rcParams["axes.spines.top"]
+    ('tight', False)
+    """
     mpl.rcParams.update(STYLE)
 
 
 def figure(
-    nrows: int = 1, ncols: int = 1, *, panel_size: tuple[float, float] = PANEL_SIZE, **kw
-) -> tuple[Figure, object]:
+    nrows: int = 1, ncols: int = 1, *, panel_size: tuple[float, float] = PANEL_SIZE, **kw: Any
+) -> tuple[Figure, Any]:
     """A styled figure with a grid of axes, like ``plt.subplots`` but without pyplot.
 
     Parameters
@@ -126,6 +145,27 @@ def figure(
     fig : matplotlib.figure.Figure
     axes : Axes or ndarray of Axes
         A single Axes for a 1x1 grid (``squeeze=True``), otherwise an array.
+
+    Raises
+    ------
+    ValueError
+        Naming ``nrows`` or ``ncols`` unless it is a positive integer.
+
+    Notes
+    -----
+    Tested (``tests/test_plotting.py``): grid shapes, the figure size from
+    :data:`PANEL_SIZE` or ``figsize``, shared axes; 0, -1 and 1.5 raise.
+
+    Examples
+    --------
+    >>> from pmdtheory.plotting import figure
+    >>> fig, axes = figure(2, 3)
+    >>> axes.shape, fig.get_size_inches().round(2).tolist()
+    ((2, 3), [10.2, 5.4])
+    >>> fig, ax = figure()  # one panel: a single Axes
+    >>> _ = ax.plot([0, 1], [1, 0])
+    >>> len(ax.lines)
+    1
     """
     if not (isinstance(nrows, int | np.integer) and nrows >= 1):
         raise ValueError(f"nrows must be a positive integer, got {nrows!r}")
@@ -140,7 +180,7 @@ def figure(
     return fig, axes
 
 
-def method_style(method: str, **overrides) -> dict[str, object]:
+def method_style(method: str, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for ``ax.plot`` that draw `method` in its shared style.
 
     Parameters
@@ -151,14 +191,51 @@ def method_style(method: str, **overrides) -> dict[str, object]:
         "reference").
     **overrides
         Replace or add keyword arguments (e.g. ``label=...``).
+
+    Returns
+    -------
+    dict
+        ``color``, ``linestyle`` and ``label`` (and the overrides): a new
+        dict, so changing it leaves :data:`METHOD_STYLES` as it is.
+
+    Raises
+    ------
+    ValueError
+        Naming ``method`` if it is not a key of :data:`METHOD_STYLES`.
+
+    Notes
+    -----
+    Tested (``tests/test_plotting.py``): every method has its own colour, an
+    override does not leak into :data:`METHOD_STYLES`, an unknown name raises.
+
+    Examples
+    --------
+    >>> from pmdtheory.plotting import method_style
+    >>> style = method_style("mean", label="PMD-mean, tau = 0.1")
+    >>> style["color"], style["linestyle"], style["label"]
+    ('#D55E00', '--', 'PMD-mean, tau = 0.1')
     """
     if method not in METHOD_STYLES:
         raise ValueError(f"method must be one of {sorted(METHOD_STYLES)}, got {method!r}")
     return {**METHOD_STYLES[method], **overrides}
 
 
-def panel_label(ax, text: str) -> None:
-    """Write a bold panel tag (``"a"``, ``"b"``, ...) in the upper left corner of `ax`."""
+def panel_label(ax: Axes, text: str) -> None:
+    """Write a bold panel tag (``"a"``, ``"b"``, ...) in the upper left corner of `ax`.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    text : str
+
+    Examples
+    --------
+    >>> from pmdtheory.plotting import figure, panel_label
+    >>> fig, ax = figure()
+    >>> panel_label(ax, "a")
+    >>> ax.texts[0].get_text(), ax.texts[0].get_fontweight()
+    ('a', 'bold')
+    """
     ax.text(
         -0.02,
         1.02,
@@ -193,6 +270,29 @@ def save(
     -------
     list of Path
         The files written, in the order of `formats`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` (empty, a path, a space, not a string) or ``formats``
+        (empty, not alphanumeric).
+
+    Notes
+    -----
+    Tested (``tests/test_plotting.py``): PNG and PDF files start with their
+    magic bytes, two PDFs of the same figure are byte-identical (no creation
+    date), the bad names and formats above raise.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pmdtheory.plotting import figure, method_style, save
+    >>> fig, ax = figure()
+    >>> _ = ax.plot([0, 1, 2], [0, 1, 4], **method_style("exact"))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = save(fig, "demo", tmp, formats=("png", "pdf"))
+    ...     [p.name for p in paths], all(p.stat().st_size > 0 for p in paths)
+    (['demo.png', 'demo.pdf'], True)
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ValueError(f"name must be a plain file stem (letters, digits, _ - .), got {name!r}")

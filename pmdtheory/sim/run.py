@@ -28,7 +28,10 @@ References
 THEORY.md §2 (exact), §3 (sampled regression), §4 (PMD-mean), §5 (KL-chi2), §7 (MDPs).
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -42,17 +45,37 @@ from pmdtheory.sim.mdp import TabularMDP
 
 
 class Method(NamedTuple):
-    """How a method updates: ``kind`` is "population" or "sampled"; a sampled
-    method either fits regression targets (``fit="regression"``) or takes
-    GRPO's clipped policy-gradient steps (``fit="grpo"``)."""
+    """How a method of :data:`METHODS` updates (a read-only record, one per name).
 
+    ``kind`` is "population" or "sampled"; a sampled method either fits
+    regression targets (``fit="regression"``) with its default ``baseline``
+    or takes GRPO's clipped policy-gradient steps (``fit="grpo"``).
+
+    Examples
+    --------
+    >>> from pmdtheory.sim import METHODS
+    >>> METHODS["mean_sampled"].kind, METHODS["mean_sampled"].baseline
+    ('sampled', 'mean')
+    >>> METHODS["grpo"].fit
+    'grpo'
+    """
+
+    #: "population" (exact expected rewards) or "sampled" (``k`` responses per context)
     kind: str
+    #: default group baseline of a regression method (a name of :data:`BASELINES`);
+    #: None for population methods and ``"grpo"``
     baseline: str | None
+    #: one line for tables and ``--help``
     description: str
+    #: "regression" (the PMD loss of THEORY §3) or "grpo" (TRL's clipped surrogate)
     fit: str = "regression"
 
 
-METHODS = {
+#: the method names :func:`run` accepts, each with its :class:`Method` record:
+#: population ``exact``, ``mean``, ``kl_chi2``; sampled regression
+#: ``part_sampled``, ``mean_sampled``, ``rloo_sampled``, ``grpo_regression``;
+#: and real GRPO, ``grpo``
+METHODS: dict[str, Method] = {
     "exact": Method("population", None, "exact PMD, pi' ~ pi exp(r/tau) (THEORY §2)"),
     "mean": Method("population", None, "PMD-mean population solution (Lambert W, §4)"),
     "kl_chi2": Method("population", None, "KL + (beta/2) chi2 regularised step, fixed beta (§5)"),
@@ -121,6 +144,10 @@ K_MAX = 2**20
 _MASS_TOL = 1e-9
 # Box-Muller normals are bounded: |z| <= sqrt(-2 log 2^-53) < 8.6
 _NORMAL_MAX = 8.6
+
+
+#: the environments :func:`run` accepts
+Env = Bandit | PromptPopulation | TabularMDP
 
 
 def _reward_spread(env, grpo_eps):
@@ -239,28 +266,103 @@ def _summary(stats, tau, rewards):
     return row
 
 
+@overload
 def run(
-    env,
-    method="mean",
-    iters=50,
-    seed=0,
+    env: Env,
+    method: str | Iterable[str] = "mean",
+    iters: int = 50,
+    seed: int | Iterable[int] = 0,
     *,
-    tau=0.05,
-    beta=None,
-    k=16,
-    baseline=None,
-    fit_steps=1,
-    lr=None,
-    staleness=0,
-    eps=None,
-    clip=0.2,
-    q="exact",
-    n_rollouts=16,
-    horizon=None,
-    diagnostics=True,
-    per_prompt=False,
-    progress=None,
-):
+    tau: float = 0.05,
+    beta: float | None = None,
+    k: int = 16,
+    baseline: str | None = None,
+    fit_steps: int = 1,
+    lr: float | None = None,
+    staleness: int = 0,
+    eps: float | None = None,
+    clip: float = 0.2,
+    q: str = "exact",
+    n_rollouts: int = 16,
+    horizon: int | None = None,
+    diagnostics: bool | str = True,
+    per_prompt: Literal[False] = False,
+    progress: bool | None = None,
+) -> pd.DataFrame: ...
+
+
+@overload
+def run(
+    env: Env,
+    method: str | Iterable[str] = "mean",
+    iters: int = 50,
+    seed: int | Iterable[int] = 0,
+    *,
+    tau: float = 0.05,
+    beta: float | None = None,
+    k: int = 16,
+    baseline: str | None = None,
+    fit_steps: int = 1,
+    lr: float | None = None,
+    staleness: int = 0,
+    eps: float | None = None,
+    clip: float = 0.2,
+    q: str = "exact",
+    n_rollouts: int = 16,
+    horizon: int | None = None,
+    diagnostics: bool | str = True,
+    per_prompt: Literal[True],
+    progress: bool | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+
+@overload
+def run(
+    env: Env,
+    method: str | Iterable[str] = "mean",
+    iters: int = 50,
+    seed: int | Iterable[int] = 0,
+    *,
+    tau: float = 0.05,
+    beta: float | None = None,
+    k: int = 16,
+    baseline: str | None = None,
+    fit_steps: int = 1,
+    lr: float | None = None,
+    staleness: int = 0,
+    eps: float | None = None,
+    clip: float = 0.2,
+    q: str = "exact",
+    n_rollouts: int = 16,
+    horizon: int | None = None,
+    diagnostics: bool | str = True,
+    per_prompt: bool,
+    progress: bool | None = None,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]: ...
+
+
+def run(
+    env: Env,
+    method: str | Iterable[str] = "mean",
+    iters: int = 50,
+    seed: int | Iterable[int] = 0,
+    *,
+    tau: float = 0.05,
+    beta: float | None = None,
+    k: int = 16,
+    baseline: str | None = None,
+    fit_steps: int = 1,
+    lr: float | None = None,
+    staleness: int = 0,
+    eps: float | None = None,
+    clip: float = 0.2,
+    q: str = "exact",
+    n_rollouts: int = 16,
+    horizon: int | None = None,
+    diagnostics: bool | str = True,
+    per_prompt: bool = False,
+    progress: bool | None = None,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     r"""Iterate PMD methods on ``env`` and return a tidy DataFrame.
 
     Parameters
@@ -372,13 +474,61 @@ def run(
     per_prompt : pandas.DataFrame
         Only with ``per_prompt=True``: columns method, seed, iter, context, reward.
 
+    Raises
+    ------
+    ValueError
+        Naming the argument, for any argument outside its domain (checked
+        before any work), and naming ``tau`` (and ``beta``) for a step that
+        overflows.
+
+    Notes
+    -----
+    Tested domain (``tests/test_sim_run.py``, ``test_sim_grpo.py``,
+    ``test_sim_mdp.py``):
+
+    - population methods equal repeated :func:`pmdtheory.exact_update`,
+      :func:`pmdtheory.mean_update` and :func:`pmdtheory.kl_chi2_update` to
+      1e-10 (300 prompts x 12 responses, tau 0.3), also over 45 iterations at
+      tau 0.05 where wrong answers' probabilities underflow, and at the edge
+      (spread/tau = 1e100; tau = 1e-200 for rewards of size 1e-110);
+    - the sampled step (every baseline, noise, ``fit_steps`` 0 to 4,
+      ``staleness``, 9 to 300 actions; random shapes up to 30 x 12, k 2 to 9,
+      tau 0.01 to 10) equals a plain-numpy reference on the same draws to
+      1e-11; ``"grpo"``'s gradient equals torch autograd of TRL's clipped loss
+      to 1e-12; as k grows (1,000 and 16,000) sampled fits approach the
+      population limit at the CLT rate;
+    - results are bit-identical with 1 and 2 Numba threads;
+    - any arguments (300 random combinations, tau 1e-8 to 1e8 with odd values
+      mixed in) give finite step statistics or a ``ValueError``;
+    - on MDPs, exact and PMD-mean converge linearly at rate
+      :math:`e^{-\Delta/\tau}` (to 1 %, tau 0.25 and 0.5, 15 states x 3
+      actions) and PMD-mean never gains more per step than exact PMD.
+
     Examples
     --------
-    >>> from pmdtheory.sim import PromptPopulation, run
+    Population and sampled methods on a small prompt population:
+
+    >>> from pmdtheory.sim import PromptPopulation, TabularMDP, run
     >>> env = PromptPopulation.random(200, 16, seed=0)
     >>> df = run(env, ["exact", "mean", "mean_sampled"], iters=5, tau=0.1)
     >>> list(df.groupby("method").size())
     [6, 6, 6]
+    >>> exact = df[df["method"] == "exact"]["reward_mean"]
+    >>> bool(exact.is_monotonic_increasing)
+    True
+
+    With ``per_prompt=True`` a second frame holds every context's reward:
+
+    >>> df, per = run(env, "exact", iters=2, per_prompt=True)
+    >>> per.shape, list(per.columns)
+    ((600, 5), ['method', 'seed', 'iter', 'context', 'reward'])
+
+    On an MDP, the ``subopt`` column shrinks to zero:
+
+    >>> mdp = TabularMDP.gridworld(3, gamma=0.9, slip=0.0)
+    >>> df = run(mdp, "mean", iters=40, tau=0.1)
+    >>> bool(df["subopt"].iloc[-1] < 1e-3 * df["subopt"].iloc[0])
+    True
     """
     methods = _as_list(method, "method", str)
     seeds = _as_list(seed, "seed", int | np.integer)
