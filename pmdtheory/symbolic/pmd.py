@@ -25,7 +25,7 @@ from pmdtheory.symbolic.numeric import (
     mp_mean,
     random_cases,
 )
-from pmdtheory.symbolic.solutions import W_NOTE, exact_solution, mean_solution, w_rule
+from pmdtheory.symbolic.solutions import exact_solution, mean_solution, zero_after_w_rule
 
 N_ACTIONS = 3
 
@@ -174,12 +174,12 @@ def pmd_mean_regression(*, solution: Callable | None = None, seed: int = 0) -> D
         method=SYMBOLIC,
     )
     rec.zero(r"W_0(z)\, e^{W_0(z)} = z \ \text{(the same, evaluated)}", w * sp.exp(w) - Z, DOMAIN)
-    rec.zero(
+    zero_after_w_rule(
+        rec,
         r"x = W_0(\lambda e^b)/\lambda \text{ solves } \log x + \lambda x = b"
         r"\ (\text{using } \log W_0(z) = \log z - W_0(z))",
-        w_rule(star.subs(x, claim)),
+        star.subs(x, claim),
         DOMAIN,
-        note=W_NOTE,
     )
     rec.sign(
         r"\partial_x(\log x + \lambda x) = 1/x + \lambda > 0 \ (\text{unique root})",
@@ -353,12 +353,12 @@ def limits(*, seed: int = 0) -> Derivation:
         sp.limit(stat, beta_pos, 0) - (sp.log(x) - (r - nu) / tau),
         DOMAIN,
     )
-    rec.zero(
+    zero_after_w_rule(
+        rec,
         r"x_\beta = \tfrac{\tau}{\beta} W_0\big(\tfrac\beta\tau e^{(r-\nu)/\tau}\big)"
         r" \text{ solves the KL-}\chi^2\text{ stationarity}",
-        w_rule(stat.subs(x, x_beta)),
+        stat.subs(x, x_beta),
         DOMAIN,
-        note=W_NOTE,
     )
     rec.zero(
         r"\lim_{\beta\to0} x_\beta = e^{(r-\nu)/\tau}",

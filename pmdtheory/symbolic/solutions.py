@@ -4,7 +4,8 @@ r"""The closed-form solutions that several derivations share, and the Lambert W 
 derivations 1 and 2 (:mod:`pmdtheory.symbolic.pmd`), reused by the limits, the
 binary-reward closed forms (:mod:`pmdtheory.symbolic.consequences`) and the
 solver's calculus (:mod:`pmdtheory.symbolic.calculus`); :func:`w_rule` is the one
-identity of :math:`W_0` that sympy does not apply by itself. See ../shared/THEORY.md
+identity of :math:`W_0` that sympy does not apply by itself, and
+:func:`zero_after_w_rule` the check that uses it. See ../shared/THEORY.md
 §2 and §4.
 
 Examples
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["W_NOTE", "exact_solution", "mean_solution", "w_rule"]
+__all__ = ["W_NOTE", "exact_solution", "mean_solution", "w_rule", "zero_after_w_rule"]
 
 #: appended to the detail of a check closed with :func:`w_rule`
 W_NOTE = " (after rewriting log W0(z) = log z - W0(z), the log of W0(z) e^W0(z) = z)"
@@ -49,3 +50,10 @@ def w_rule(expr: sp.Basic) -> sp.Basic:
         if len(w.args) == 1
     }
     return sp.expand_log(expr.subs(rule))
+
+
+def zero_after_w_rule(rec, claim: str, expr: sp.Basic, domain) -> None:
+    """Record on ``rec`` (a :class:`~pmdtheory.symbolic.check.Recorder`) that ``expr``
+    vanishes on ``domain`` once :func:`w_rule` is applied; the detail says so
+    (:data:`W_NOTE`)."""
+    rec.zero(claim, w_rule(expr), domain, note=W_NOTE)
