@@ -90,3 +90,48 @@ def test_subcommand_errors_and_interrupts_are_one_line(monkeypatch, capsys, exc,
     assert main(["repro", "--quick"]) == code
     err = capsys.readouterr().err
     assert err.startswith("pmdtheory: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+HEAVY = ("sympy", "pandas", "matplotlib", "torch", "pmdtheory.sim", "pmdtheory.plotting")
+
+
+@pytest.mark.parametrize(
+    "module, absent",
+    [
+        # the console script and its registry: every subcommand imports its heavy parts late
+        ("pmdtheory.cli", HEAVY),
+        # the simulators never import plotting (the simulate subcommand's plot lives in cli/)
+        ("pmdtheory.sim", ("matplotlib", "pmdtheory.plotting", "pmdtheory.cli", "torch")),
+    ],
+)
+def test_layers_import_nothing_heavy(module, absent):
+    code = f"import sys, {module}; print([m for m in {absent!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_subcommand_is_one_module_in_the_registry(monkeypatch, capsys):
+    """What the registry promises a new subcommand: listed by --help, dispatched with
+    its own arguments, its errors made one line by the console script."""
+    import types
+
+    import pmdtheory.cli as cli
+
+    calls = []
+
+    def toy_main(argv):
+        calls.append(argv)
+        if argv == ["--fail"]:
+            raise ValueError("--fail: toy failure")
+        return 0
+
+    toy = types.SimpleNamespace(NAME="toy", HELP="a toy subcommand", main=toy_main)
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, toy))
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "a toy subcommand" in capsys.readouterr().out
+    assert main(["toy", "--x", "1"]) == 0 and calls == [["--x", "1"]]
+    assert main(["toy", "--fail"]) == 2
+    assert capsys.readouterr().err == "pmdtheory: error: --fail: toy failure\n"
+    names = [c.NAME for c in cli.SUBCOMMANDS]
+    assert names[:4] == ["update", "derive", "simulate", "repro"]

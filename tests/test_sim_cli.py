@@ -1,11 +1,11 @@
-"""Tests for ``pmdtheory simulate`` (pmdtheory.sim.cli)."""
+"""Tests for ``pmdtheory simulate`` (pmdtheory.cli.simulate)."""
 
 import pandas as pd
 import pytest
 
 import pmdtheory.sim
+from pmdtheory.cli.simulate import main
 from pmdtheory.sim import COLUMNS
-from pmdtheory.sim.cli import main
 
 
 def _one_line(err):

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmdtheory._sweep_cli import main as cli_main
+from pmdtheory.cli.sweep import main as cli_main
 from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, load_sweep, run, sweep
 from pmdtheory.sim.sweep import (
     PARAMS,

@@ -16,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-_PROG = "pmdtheory sweep"
+NAME = "sweep"
+HELP = "a grid of simulator runs on Dask, resumable"
+_PROG = f"pmdtheory {NAME}"
 
 
 class _Parser(argparse.ArgumentParser):

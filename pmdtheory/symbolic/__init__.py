@@ -27,6 +27,13 @@ Derivations (claims in parentheses can be replaced to show that a wrong one fail
 :func:`verify_all` runs all; :func:`main` is the ``pmdtheory derive`` command,
 which writes them as a Markdown document. Never imported by the numeric core.
 
+Modules: :mod:`~pmdtheory.symbolic.check` (records and check primitives),
+:mod:`~pmdtheory.symbolic.numeric` (mpmath evaluation for the numeric-core checks),
+:mod:`~pmdtheory.symbolic.solutions` (closed forms shared by several derivations),
+:mod:`~pmdtheory.symbolic.pmd` (1-4), :mod:`~pmdtheory.symbolic.consequences`
+(5-6), :mod:`~pmdtheory.symbolic.calculus` (7-8). A new derivation is a function
+in the module of its group, listed in :data:`DERIVATIONS` and ``__all__`` here.
+
 Examples
 --------
 >>> from pmdtheory.symbolic import kl_chi2_equivalence
@@ -47,10 +54,10 @@ from pathlib import Path
 import mpmath
 import sympy as sp
 
-from pmdtheory._symbolic_calculus import jensen_gap, solver_calculus
-from pmdtheory._symbolic_check import Check, Derivation
-from pmdtheory._symbolic_consequences import binary_rewards, large_tau
-from pmdtheory._symbolic_pmd import exact_pmd, kl_chi2_equivalence, limits, pmd_mean_regression
+from pmdtheory.symbolic.calculus import jensen_gap, solver_calculus
+from pmdtheory.symbolic.check import Check, Derivation
+from pmdtheory.symbolic.consequences import binary_rewards, large_tau
+from pmdtheory.symbolic.pmd import exact_pmd, kl_chi2_equivalence, limits, pmd_mean_regression
 
 __all__ = [
     "DERIVATIONS",

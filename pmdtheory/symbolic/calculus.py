@@ -1,7 +1,7 @@
 r"""Derivations 7-8: the calculus behind the numeric solver, and Jensen's gap.
 
 See ../shared/THEORY.md §2 and §4. Each function returns a
-:class:`~pmdtheory._symbolic_check.Derivation`.
+:class:`~pmdtheory.symbolic.check.Derivation`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import sympy as sp
 
 from pmdtheory import log_partition, mean_update, wright_omega
-from pmdtheory._symbolic_check import NUMERIC, Derivation, Recorder
-from pmdtheory._symbolic_numeric import DPS, random_cases
-from pmdtheory._symbolic_pmd import N_CASES, W_NOTE, _w_rule
+from pmdtheory.symbolic.check import NUMERIC, Derivation, Recorder
+from pmdtheory.symbolic.numeric import DPS, N_CASES, random_cases
+from pmdtheory.symbolic.solutions import zero_after_w_rule
 
 N_ACTIONS = 3
 tau, s = sp.symbols("tau s", positive=True)  # q = 1/(1+s) ranges over (0, 1)
@@ -62,11 +62,11 @@ def solver_calculus(*, omega_derivative: Callable | None = None, seed: int = 0) 
         DOMAIN,
     )
     om = sp.LambertW(sp.exp(y))
-    rec.zero(
+    zero_after_w_rule(
+        rec,
         r"\omega(y) = W_0(e^y) \text{ satisfies } \omega + \log\omega = y",
-        _w_rule(om + sp.log(om) - y),
+        om + sp.log(om) - y,
         DOMAIN,
-        note=W_NOTE,
     )
     rec.zero(
         r"\tfrac{d}{dy} W_0(e^y) = \text{claim}", sp.diff(om, y) - omega_derivative(om), DOMAIN
@@ -74,11 +74,11 @@ def solver_calculus(*, omega_derivative: Callable | None = None, seed: int = 0) 
     lam = sp.exp(ell)
     w_ab = sp.LambertW(sp.exp(ell + bs[0]))
     x_claim = sp.LambertW(lam * sp.exp(bs[0])) / lam
-    rec.zero(
+    zero_after_w_rule(
+        rec,
         r"\log\frac{W_0(\lambda e^b)}{\lambda} = b - \omega(\ell + b),\ \ell = \log\lambda",
-        _w_rule(sp.log(x_claim)) - (bs[0] - w_ab),
+        sp.log(x_claim) - (bs[0] - w_ab),
         DOMAIN,
-        note=W_NOTE,
     )
     rec.zero(r"\lambda x = \omega(\ell + b)", sp.powsimp(lam * x_claim) - w_ab, DOMAIN)
 

@@ -8,17 +8,14 @@ Example::
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
+from pmdtheory.cli._common import Parser, guarded
+
+NAME = "simulate"
+HELP = "run the simulators, write a CSV (and a plot)"
 ENVS = ("prompts", "bandit", "mdp", "gridworld")
 _MDP_BYTES = 2 * 2**30  # largest dense transition tensor --env mdp builds
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line on stderr, exit code 2, no usage dump
-        print(f"pmdtheory simulate: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def _int_at_least(lo):
@@ -47,7 +44,7 @@ def _finite(text):
 
 def _parser():
     nonneg, pos = _int_at_least(0), _int_at_least(1)
-    p = _Parser(prog="pmdtheory simulate", description=__doc__.split("\n")[0])
+    p = Parser(prog=f"pmdtheory {NAME}", description=__doc__.split("\n")[0])
     p.add_argument("--env", choices=ENVS, default="prompts", help="environment")
     p.add_argument("--methods", default="exact,mean,part_sampled,mean_sampled",
                    help="comma-separated method names (pmdtheory.sim.METHODS)")  # fmt: skip
@@ -116,7 +113,11 @@ def _env(args):
 
 
 def plot(df, path, *, mdp=False):
-    """Reward (or MDP suboptimality) and KL step size per iteration, one line per method."""
+    """Reward (or MDP suboptimality) and KL step size per iteration, one line per method.
+
+    The only plotting of the simulate subcommand: :mod:`pmdtheory.sim` itself never
+    imports matplotlib or :mod:`pmdtheory.plotting`.
+    """
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -158,23 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     Arguments and output paths are checked before any simulation runs.
     """
     args = _parser().parse_args(argv)
-    try:
-        return _main(args)
-    except (ValueError, OSError) as exc:
-        print(f"pmdtheory simulate: error: {exc}", file=sys.stderr)
-        return 2
-    except MemoryError:
-        print("pmdtheory simulate: error: out of memory (use fewer --contexts)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("pmdtheory simulate: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug: still one line (PMDTHEORY_DEBUG=1 shows the traceback)
-        if os.environ.get("PMDTHEORY_DEBUG"):
-            raise
-        print(f"pmdtheory simulate: internal error ({type(exc).__name__}: {exc}); please "
-              "report it, with PMDTHEORY_DEBUG=1 for the traceback", file=sys.stderr)  # fmt: skip
-        return 1
+    oom = "out of memory (use fewer --contexts)"
+    return guarded(f"pmdtheory {NAME}", _main, args, oom=oom)
 
 
 def _main(args) -> int:

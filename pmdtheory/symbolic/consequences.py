@@ -1,7 +1,7 @@
-r"""Derivations 5-8: large tau, binary rewards, the solver's calculus, Jensen's gap.
+r"""Derivations 5-6: large tau and binary rewards.
 
 See ../shared/THEORY.md §2, §4 and §6. Each function returns a
-:class:`~pmdtheory._symbolic_check.Derivation`.
+:class:`~pmdtheory.symbolic.check.Derivation`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import sympy as sp
 
 from pmdtheory import binary_update, log_partition, mean_update
-from pmdtheory._symbolic_check import Derivation, Recorder
-from pmdtheory._symbolic_numeric import DPS, mp_function, mp_mean, random_cases
-from pmdtheory._symbolic_pmd import N_CASES, _exact_solution, _mean_solution
+from pmdtheory.symbolic.check import Derivation, Recorder
+from pmdtheory.symbolic.numeric import DPS, N_CASES, mp_function, mp_mean, random_cases
+from pmdtheory.symbolic.solutions import exact_solution, mean_solution
 
 eps = sp.Symbol("epsilon", positive=True)  # 1/tau
 tau = sp.Symbol("tau", positive=True)
@@ -135,7 +135,7 @@ def binary_rewards(*, seed: int = 0) -> Derivation:
         seed,
     )
     z_val = p * sp.exp(1 / tau) + (1 - p)
-    p_new = _exact_solution(p, 1, tau, z_val)
+    p_new = exact_solution(p, 1, tau, z_val)
     closed = p * sp.exp(1 / tau) / (p * sp.exp(1 / tau) + 1 - p)
     rbar = p * 1 + (1 - p) * 0
     b_pos, b_neg = (1 - rbar) / tau, (0 - rbar) / tau
@@ -176,7 +176,7 @@ def binary_rewards(*, seed: int = 0) -> Derivation:
         sp.limit(sp.LambertW(z) / z, z, 0) - 1,
         DOMAIN,
     )
-    x_fn = mp_function((lam, b), _mean_solution(lam, b))
+    x_fn = mp_function((lam, b), mean_solution(lam, b))
     grid = [(pp, tt) for pp in (0.01, 0.05, 0.2, 0.5, 0.9) for tt in (0.02, 0.05, 0.3, 2.0)]
 
     def exact_vs_core():

@@ -17,6 +17,8 @@ import sympy as sp
 
 #: working precision of every mpmath evaluation in this module
 DPS = 30
+#: random (pi_t, r, tau) cases per numeric-core cross-check
+N_CASES = 25
 
 
 def random_cases(

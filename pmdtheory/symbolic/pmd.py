@@ -1,6 +1,6 @@
 r"""Derivations 1-4: exact PMD, PMD-mean (Lambert W), the KL-chi^2 equivalence, limits.
 
-Each function returns a :class:`~pmdtheory._symbolic_check.Derivation`; the
+Each function returns a :class:`~pmdtheory.symbolic.check.Derivation`; the
 Lagrangians are written for three actions (enough to exhibit the coupling through
 the normaliser), the per-action stationarity conditions hold for any number of
 actions. Claims can be replaced (``solution=``, ``beta_claim=``) so that tests can show
@@ -16,18 +16,18 @@ import numpy as np
 import sympy as sp
 
 from pmdtheory import exact_update, implicit_beta, kl_chi2_update, mean_update
-from pmdtheory._symbolic_check import NUMERIC, SYMBOLIC, Derivation, Recorder
-from pmdtheory._symbolic_numeric import (
+from pmdtheory.symbolic.check import NUMERIC, SYMBOLIC, Derivation, Recorder
+from pmdtheory.symbolic.numeric import (
+    N_CASES,
     max_abs_diff,
     mp_exact,
     mp_function,
     mp_mean,
     random_cases,
 )
+from pmdtheory.symbolic.solutions import exact_solution, mean_solution, zero_after_w_rule
 
 N_ACTIONS = 3
-#: random (pi_t, r, tau) cases per numeric-core cross-check
-N_CASES = 25
 
 tau = sp.Symbol("tau", positive=True)
 lam = sp.Symbol("lambda", positive=True)
@@ -62,29 +62,6 @@ def _star(x_, b_):
     return sp.log(x_) + lam * x_ - b_
 
 
-def _exact_solution(q, r_a, tau_, z):
-    return q * sp.exp(r_a / tau_) / z
-
-
-def _mean_solution(lam_, b_):
-    return sp.LambertW(lam_ * sp.exp(b_)) / lam_
-
-
-W_NOTE = " (after rewriting log W0(z) = log z - W0(z), the log of W0(z) e^W0(z) = z)"
-
-
-def _w_rule(expr: sp.Basic) -> sp.Basic:
-    r"""Rewrite ``log W(z)`` as ``log z - W(z)``: the log of :math:`W e^W = z`, valid for
-    real z > 0 (there W > 0). sympy does not apply this identity by itself."""
-    expr = sp.expand_log(expr)
-    rule = {
-        sp.log(w): sp.expand_log(sp.log(w.args[0])) - w
-        for w in expr.atoms(sp.LambertW)
-        if len(w.args) == 1
-    }
-    return sp.expand_log(expr.subs(rule))
-
-
 def exact_pmd(*, solution: Callable | None = None, seed: int = 0) -> Derivation:
     r"""Derivation 1: the exact PMD step :math:`\pi_{t+1} = \pi_t e^{r/\tau}/Z_t`.
 
@@ -96,7 +73,7 @@ def exact_pmd(*, solution: Callable | None = None, seed: int = 0) -> Derivation:
     seed : int
         Seed of the random points.
     """
-    solution = solution or _exact_solution
+    solution = solution or exact_solution
     rec = Recorder(
         "exact_pmd",
         "Exact PMD step",
@@ -164,7 +141,7 @@ def pmd_mean_regression(*, solution: Callable | None = None, seed: int = 0) -> D
     seed : int
         Seed of the random points.
     """
-    solution = solution or _mean_solution
+    solution = solution or mean_solution
     rec = Recorder(
         "pmd_mean_regression",
         "PMD-mean regression: Lambert W solution",
@@ -197,12 +174,12 @@ def pmd_mean_regression(*, solution: Callable | None = None, seed: int = 0) -> D
         method=SYMBOLIC,
     )
     rec.zero(r"W_0(z)\, e^{W_0(z)} = z \ \text{(the same, evaluated)}", w * sp.exp(w) - Z, DOMAIN)
-    rec.zero(
+    zero_after_w_rule(
+        rec,
         r"x = W_0(\lambda e^b)/\lambda \text{ solves } \log x + \lambda x = b"
         r"\ (\text{using } \log W_0(z) = \log z - W_0(z))",
-        _w_rule(star.subs(x, claim)),
+        star.subs(x, claim),
         DOMAIN,
-        note=W_NOTE,
     )
     rec.sign(
         r"\partial_x(\log x + \lambda x) = 1/x + \lambda > 0 \ (\text{unique root})",
@@ -363,8 +340,8 @@ def limits(*, seed: int = 0) -> Derivation:
     )
     beta_pos = sp.Symbol("beta", positive=True)
     stat = sp.log(x) + beta_pos / tau * x - (r - nu) / tau
-    x_beta = _mean_solution(beta_pos / tau, (r - nu) / tau)
-    series = sp.series(_mean_solution(lam, b), lam, 0, 3)
+    x_beta = mean_solution(beta_pos / tau, (r - nu) / tau)
+    series = sp.series(mean_solution(lam, b), lam, 0, 3)
     expected = sp.exp(b) - lam * sp.exp(2 * b) + sp.Rational(3, 2) * lam**2 * sp.exp(3 * b)
     nu_sol = sp.solve(sum(q * sp.exp((ra - nu) / tau) for q, ra in zip(qs, rs)) - 1, nu)
     z_val = sum(q * sp.exp(ra / tau) for q, ra in zip(qs, rs))
@@ -376,12 +353,12 @@ def limits(*, seed: int = 0) -> Derivation:
         sp.limit(stat, beta_pos, 0) - (sp.log(x) - (r - nu) / tau),
         DOMAIN,
     )
-    rec.zero(
+    zero_after_w_rule(
+        rec,
         r"x_\beta = \tfrac{\tau}{\beta} W_0\big(\tfrac\beta\tau e^{(r-\nu)/\tau}\big)"
         r" \text{ solves the KL-}\chi^2\text{ stationarity}",
-        _w_rule(stat.subs(x, x_beta)),
+        stat.subs(x, x_beta),
         DOMAIN,
-        note=W_NOTE,
     )
     rec.zero(
         r"\lim_{\beta\to0} x_\beta = e^{(r-\nu)/\tau}",

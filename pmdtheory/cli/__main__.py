@@ -1,0 +1,5 @@
+import sys
+
+from pmdtheory.cli import main
+
+sys.exit(main())
