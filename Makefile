@@ -45,9 +45,9 @@ VERL_STAMP := $(VERL_VENV)/.installed
 
 $(VERL_STAMP): pyproject.toml
 	test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
-	$(VERL_PY) -m pip install --quiet 'torch==2.13.0'
-	$(VERL_PY) -m pip install --quiet -e '.[verl,testing]' 'pytest>=8' 'mpmath>=1.3'
-	$(VERL_PY) -m pip install --quiet --no-deps 'verl==0.9.1'
+	$(VERL_PY) -m pip install --quiet --no-compile 'torch==2.13.0'
+	$(VERL_PY) -m pip install --quiet --no-compile -e '.[verl,testing]' 'pytest>=8' 'mpmath>=1.3'
+	$(VERL_PY) -m pip install --quiet --no-compile --no-deps 'verl==0.9.1'
 	touch $(VERL_STAMP)
 
 # PMD_REQUIRE_VERL: tests/verl fails, instead of skipping, if verl does not import.

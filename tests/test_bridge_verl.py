@@ -408,7 +408,7 @@ def test_bf16_inputs_are_upcast(agg):
         old16.double(), new64, adv16.double(), mask, loss_agg_mode=agg, config=config
     )
     assert loss16.dtype == torch.float32 and loss64.dtype == torch.float64
-    assert math.isclose(float(loss16), float(loss64), rel_tol=BF16_LOSS_RTOL)
+    assert math.isclose(float(loss16.detach()), float(loss64.detach()), rel_tol=BF16_LOSS_RTOL)
     assert math.isclose(m16["actor/ppo_kl"], m64["actor/ppo_kl"], rel_tol=1e-4, abs_tol=1e-7)
     loss16.backward()
     loss64.backward()

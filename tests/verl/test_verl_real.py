@@ -164,7 +164,8 @@ def _registered_in_fresh_process(env_update):
     env.update(env_update)
     code = (
         "import sys, verl\n"
-        "from verl.trainer.ppo import core_algos as c\n"
+        "c = sys.modules.get('verl.trainer.ppo.core_algos')\n"
+        "assert c is not None, 'verl did not import core_algos: no plugin ran'\n"
         "print('pmd_mean' in c.ADV_ESTIMATOR_REGISTRY, 'pmd' in c.POLICY_LOSS_REGISTRY,"
         " 'pmdtheory.bridge.verl' in sys.modules)\n"
     )
@@ -174,9 +175,10 @@ def _registered_in_fresh_process(env_update):
 
 
 def test_entry_point_registers_in_every_process_without_env_vars():
+    # Two fresh interpreters that only `import verl` (about 13 s of CPU each): one through
+    # the verl.plugins entry point alone, one through the documented fallback variable.
     runs = {
         "entry point": _registered_in_fresh_process({}),
-        "plugins off": _registered_in_fresh_process({"VERL_USE_EXTERNAL_PLUGINS": "none"}),
         "env var": _registered_in_fresh_process(
             {
                 "VERL_USE_EXTERNAL_PLUGINS": "none",
@@ -184,14 +186,10 @@ def test_entry_point_registers_in_every_process_without_env_vars():
             }
         ),
     }
-    out = {}
     for name, proc in runs.items():
         stdout, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, name
-        out[name] = stdout.split()
-    assert out["entry point"] == ["True", "True", "True"]
-    assert out["plugins off"] == ["False", "False", "False"]  # so the entry point did it
-    assert out["env var"] == ["True", "True", "True"]
+        assert stdout.split() == ["True", "True", "True"], name
     # And in this process (verl imported first, by the module header).
     assert pmd_verl.REGISTERED is True
     assert core_algos.get_adv_estimator_fn("pmd_mean") is pmd_verl.compute_pmd_mean_advantage
