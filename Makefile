@@ -50,10 +50,10 @@ $(VERL_STAMP): pyproject.toml
 	$(VERL_PY) -m pip install --quiet --no-compile --no-deps 'verl==0.9.1'
 	touch $(VERL_STAMP)
 
-# PMD_REQUIRE_VERL: tests/verl fails, instead of skipping, if verl does not import.
+# PMD_REQUIRE_VERL: tests/test_verl_real.py fails, instead of skipping, if verl does not import.
 test-verl: $(VERL_STAMP)
 	PMD_REQUIRE_VERL=1 $(VERL_PY) -m pytest -q -p no:cacheprovider \
-		--doctest-modules pmdtheory/bridge/verl.py tests/test_bridge_verl.py tests/verl
+		--doctest-modules pmdtheory/bridge/verl.py tests/test_bridge_verl.py tests/test_verl_real.py
 
 clean:
 	rm -rf $(VENV) $(VERL_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 These run in both venvs: in ``.venv`` (no verl; the registration against a fake
 ``verl.trainer.ppo.core_algos`` that behaves like verl's registries) and in ``.venv-verl``
-(``make test-verl``). The tests that drive verl 0.9.1's own callers are in tests/verl/.
+(``make test-verl``). The tests that drive verl 0.9.1's own callers are in tests/test_verl_real.py.
 """
 
 import importlib.util

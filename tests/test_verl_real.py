@@ -48,7 +48,7 @@ RLOO_ATOL = 1e-6  # pmd_mean vs verl's rloo, float32 rewards of size O(1)
 PART_RTOL = 1e-5  # pmd_part in float32 vs 50-digit mpmath
 LOSS_RTOL = 1e-7  # float64 loss vs verl's agg_loss, whose token-mean divides by L_i + 1e-8
 BF16_LOSS_RTOL = 1e-5  # bf16 log-probs (upcast to float32) vs float64 on the same values
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 CONFIG_DIR = str(Path(verl.__file__).parent / "trainer" / "config")
 mpmath.mp.dps = 50
 
