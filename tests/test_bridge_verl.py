@@ -205,6 +205,15 @@ def test_estimators_reject_bad_input():
         pmd_verl.compute_pmd_part_advantage(rew, mask, [0, 0, 0], config={"pmd_tau": -1.0})
     with pytest.raises(ValueError, match="finite"):
         pmd_verl.compute_pmd_mean_advantage(rew * float("nan"), mask, [0, 0, 0])
+    rew_inf = rew.clone()
+    rew_inf[2, 0] = float("inf")  # in a group of one, which no baseline looks at
+    with pytest.raises(ValueError, match="finite"):
+        pmd_verl.compute_pmd_mean_advantage(rew_inf, mask, [0, 0, 1])
+    # Integer rewards are summed, then cast to a float dtype (not truncated back).
+    adv, _ = pmd_verl.compute_pmd_mean_advantage(
+        torch.tensor([[1], [0], [0]]), torch.ones(3, 1), [0, 0, 0]
+    )
+    assert adv.is_floating_point() and adv[0, 0] == 1.0 and adv[1, 0] == -0.5
 
 
 # ---------------------------------------------------------------- policy loss
@@ -266,10 +275,16 @@ def test_policy_loss_rollout_weights_and_global_batch_rescale():
     assert math.isclose(float(scaled.detach()), unweighted * 5 * 2 / 20, rel_tol=RTOL)
 
 
-def test_policy_loss_rejects_unknown_agg():
+def test_policy_loss_rejects_unknown_agg_and_bad_shapes():
     old, new, adv, mask = _loss_inputs()
     with pytest.raises(ValueError, match="loss_agg_mode"):
         pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, loss_agg_mode="token-mean")
+    with pytest.raises(ValueError, match="advantages"):
+        pmd_verl.compute_policy_loss_pmd(old, new, adv[:, :1], mask)
+    with pytest.raises(ValueError, match="response_mask"):
+        pmd_verl.compute_policy_loss_pmd(old, new, adv, mask[:-1])
+    with pytest.raises(ValueError, match="log_prob"):
+        pmd_verl.compute_policy_loss_pmd(old, new[0], adv, mask)
 
 
 # ---------------------------------------------------------------- registration

@@ -187,6 +187,10 @@ def _outcome_advantage(token_level_rewards, response_mask, index, *, baseline, t
     group = group.reshape(-1)
     with torch.no_grad():
         scores = token_level_rewards.sum(dim=-1)  # in the rewards' dtype, as verl's rloo
+        if not scores.is_floating_point():
+            scores = scores.to(torch.get_default_dtype())
+        if not bool(torch.isfinite(scores).all()):
+            raise ValueError("token_level_rewards must be finite (no NaN or inf)")
         adv = scores.clone()
         # A group of one response has no leave-one-out baseline: it gets baseline 0
         # (advantage = its reward), the choice of verl's rloo.
@@ -229,7 +233,7 @@ def compute_pmd_mean_advantage(
     Raises
     ------
     ValueError
-        Shapes that disagree, a missing ``index``, non-finite rewards.
+        Shapes that disagree, a missing ``index``, non-finite rewards (singletons too).
 
     Notes
     -----
@@ -341,8 +345,9 @@ def compute_policy_loss_pmd(
     Raises
     ------
     ValueError
-        An aggregation mode other than the two above; ``tau`` or ``loss_scale_factor``
-        not > 0; ``dp_size > 1`` without ``global_batch_size`` (as verl's ``agg_loss``).
+        An aggregation mode other than the two above; tensors whose shapes differ from
+        ``log_prob``'s; ``tau`` or ``loss_scale_factor`` not > 0; ``dp_size > 1``
+        without ``global_batch_size`` (as verl's ``agg_loss``).
 
     Notes
     -----
@@ -361,6 +366,18 @@ def compute_policy_loss_pmd(
     """
     if loss_agg_mode not in AGGREGATIONS:
         raise ValueError(f"loss_agg_mode must be one of {AGGREGATIONS}, got {loss_agg_mode!r}")
+    if not isinstance(log_prob, torch.Tensor) or log_prob.ndim != 2:
+        raise ValueError("log_prob must be a 2-D tensor (bs, T)")
+    if not log_prob.is_floating_point():
+        raise ValueError("log_prob must be a floating-point tensor")
+    for name, value in (
+        ("old_log_prob", old_log_prob),
+        ("advantages", advantages),
+        ("response_mask", response_mask),
+        ("rollout_is_weights", rollout_is_weights),
+    ):
+        if value is not None and tuple(value.shape) != tuple(log_prob.shape):
+            raise ValueError(f"{name} must have the shape of log_prob {tuple(log_prob.shape)}")
     policy_loss = _get(config, "policy_loss")
     tau = _check_tau(_get(policy_loss, "pmd_tau", _get(config, "pmd_tau", _DEFAULT_TAU)), "tau")
     info = _get(config, "global_batch_info", {}) or {}
