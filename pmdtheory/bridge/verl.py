@@ -17,12 +17,12 @@ registers nothing and the functions still work on plain tensors.
 
 Every verl process (the driver, the Ray task runner, every worker on every node) must
 import this module. The ``verl.plugins`` entry point in pmdtheory's package metadata does
-that: verl >= 0.9 loads every ``verl.plugins`` entry point when ``verl`` is imported, so
+that: verl 0.9.1 loads every ``verl.plugins`` entry point when ``verl`` is imported, so
 installing pmdtheory into the Python environment that runs verl on each node is enough
-(no environment variable; ``VERL_USE_EXTERNAL_PLUGINS=none`` would switch it off). For an
-older verl, set ``VERL_USE_EXTERNAL_MODULES=pmdtheory.bridge.verl`` in every process; on a
-Ray cluster started beforehand with ``ray start``, a variable exported in the launching
-shell does not reach the workers: pass it as
+(no environment variable; ``VERL_USE_EXTERNAL_PLUGINS=none`` would switch it off). For a
+verl that does not load plugins, set ``VERL_USE_EXTERNAL_MODULES=pmdtheory.bridge.verl``
+in every process; on a Ray cluster started beforehand with ``ray start``, a variable
+exported in the launching shell does not reach the workers: pass it as
 ``+ray_kwargs.ray_init.runtime_env.env_vars.VERL_USE_EXTERNAL_MODULES=pmdtheory.bridge.verl``.
 (``actor_rollout_ref.model.external_lib=pmdtheory.bridge.verl`` also works in verl 0.9.1,
 which imports it wherever it builds the model config: the task runner and the workers.)
