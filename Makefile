@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv test lint typecheck doctest repro bench notebooks docs wheel-test mutation clean
+.PHONY: venv test lint typecheck doctest repro bench notebooks docs wheel-test mutation test-verl clean
 
 venv: $(STAMP)
 
@@ -57,5 +57,26 @@ docs: $(STAMP)
 wheel-test: $(STAMP)
 	$(PY) tests/check_wheel.py
 
+# verl 0.9.1 pins transformers<5.11, so its tests get their own venv. verl goes in with
+# --no-deps (its full requirements pull wandb, tensorboard and ray[default]); the `verl`
+# extra holds what verl's trainer, workers and our tests import. torch is pinned first so
+# that pip keeps the CPU wheel instead of pulling a CUDA build.
+VERL_VENV ?= .venv-verl
+VERL_PY := $(VERL_VENV)/bin/python
+VERL_STAMP := $(VERL_VENV)/.installed
+
+$(VERL_STAMP): pyproject.toml
+	test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_PY) -m pip install --quiet --no-compile 'torch==2.13.0'
+	$(VERL_PY) -m pip install --quiet --no-compile -e '.[verl,testing]' 'pytest>=8' 'mpmath>=1.3'
+	$(VERL_PY) -m pip install --quiet --no-compile --no-deps 'verl==0.9.1'
+	touch $(VERL_STAMP)
+
+# PMD_REQUIRE_VERL: tests/test_verl_real.py fails, instead of skipping, if verl does not import.
+test-verl: $(VERL_STAMP)
+	PMD_REQUIRE_VERL=1 $(VERL_PY) -m pytest -q -p no:cacheprovider \
+		--doctest-modules pmdtheory/bridge/verl.py tests/test_bridge_verl.py tests/test_verl_real.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache docs/_build docs/api docs/notebooks
+	rm -rf $(VENV) $(VERL_VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache \
+		docs/_build docs/api docs/notebooks

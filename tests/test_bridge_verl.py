@@ -1,8 +1,8 @@
-"""verl integration: the PMD advantage estimators and policy loss, without verl installed.
+"""verl integration on plain tensors: the PMD estimators, the policy loss, the registration.
 
-verl==0.9.1 would pull ray and a CUDA torch, so it is not installed here: the functions
-are tested on plain tensors with verl's call signatures, and the registration against a
-fake ``verl.trainer.ppo.core_algos`` that behaves like verl's registries.
+These run in both venvs: in ``.venv`` (no verl; the registration against a fake
+``verl.trainer.ppo.core_algos`` that behaves like verl's registries) and in ``.venv-verl``
+(``make test-verl``). The tests that drive verl 0.9.1's own callers are in tests/test_verl_real.py.
 """
 
 import importlib.util
@@ -160,16 +160,60 @@ def test_pmd_part_reads_openkimi_partition_tau_and_attribute_configs():
     )
 
 
+def ref_rloo(r, groups):
+    """verl 0.9.1's rloo written out: (r_i - mean) k / (k - 1); a group of one keeps r_i."""
+    out = []
+    for i, ri in enumerate(r):
+        members = [r[j] for j in range(len(r)) if groups[j] == groups[i]]
+        k = len(members)
+        out.append(ri if k == 1 else (ri - sum(members) / k) * k / (k - 1))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", ["pmd_mean", "pmd_part"])
+def test_singleton_groups_get_baseline_zero_like_rloo(name):
+    # A documented choice: a prompt with one response keeps A = r (verl's rloo), for both
+    # leave-one-out estimators; the other groups are untouched.
+    scores = [0.7, 1.0, 0.0, -0.5, 1.0, 0.0, 0.25]
+    uids = np.array(["s", "a", "a", "t", "b", "b", "b"], dtype=object)
+    rew, mask = token_rewards(scores, [2, 1, 3, 2, 1, 2, 3], 3)
+    fn = pmd_verl.ADV_ESTIMATORS[name]
+    adv, _ = fn(rew, mask, uids, config={"pmd_tau": 0.05})
+    seq = adv.sum(-1) / mask.sum(-1)
+    if name == "pmd_mean":
+        expected = ref_rloo(scores, list(uids))
+    else:
+        expected = ref_loo_partition(scores[1:3], [0, 0], 0.05).tolist()
+        expected += ref_loo_partition(scores[4:], [0, 0, 0], 0.05).tolist()
+        expected = [0.7, *expected[:2], -0.5, *expected[2:]]
+    np.testing.assert_allclose(seq.numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert seq[0] == 0.7 and seq[3] == -0.5
+    # Without leave-one-out, a lone response is its own baseline: advantage 0.
+    plain, _ = fn(rew, mask, uids, config={"pmd_tau": 0.05, "pmd_loo": False})
+    assert plain[0].abs().max() == 0.0 and plain[3].abs().max() == 0.0
+
+
 def test_estimators_reject_bad_input():
     rew, mask = token_rewards([1.0, 0.0, 1.0], [1, 1, 1], 1)
     with pytest.raises(ValueError, match="index"):
-        pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1])  # singleton LOO group
+        pmd_verl.compute_pmd_mean_advantage(rew, mask, None)
     with pytest.raises(ValueError, match="index"):
         pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0])
     with pytest.raises(ValueError, match="response_mask"):
         pmd_verl.compute_pmd_mean_advantage(rew, mask[:, :0], [0, 0, 0])
     with pytest.raises(ValueError, match="tau"):
         pmd_verl.compute_pmd_part_advantage(rew, mask, [0, 0, 0], config={"pmd_tau": -1.0})
+    with pytest.raises(ValueError, match="finite"):
+        pmd_verl.compute_pmd_mean_advantage(rew * float("nan"), mask, [0, 0, 0])
+    rew_inf = rew.clone()
+    rew_inf[2, 0] = float("inf")  # in a group of one, which no baseline looks at
+    with pytest.raises(ValueError, match="finite"):
+        pmd_verl.compute_pmd_mean_advantage(rew_inf, mask, [0, 0, 1])
+    # Integer rewards are summed, then cast to a float dtype (not truncated back).
+    adv, _ = pmd_verl.compute_pmd_mean_advantage(
+        torch.tensor([[1], [0], [0]]), torch.ones(3, 1), [0, 0, 0]
+    )
+    assert adv.is_floating_point() and adv[0, 0] == 1.0 and adv[1, 0] == -0.5
 
 
 # ---------------------------------------------------------------- policy loss
@@ -231,10 +275,16 @@ def test_policy_loss_rollout_weights_and_global_batch_rescale():
     assert math.isclose(float(scaled.detach()), unweighted * 5 * 2 / 20, rel_tol=RTOL)
 
 
-def test_policy_loss_rejects_unknown_agg():
+def test_policy_loss_rejects_unknown_agg_and_bad_shapes():
     old, new, adv, mask = _loss_inputs()
     with pytest.raises(ValueError, match="loss_agg_mode"):
         pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, loss_agg_mode="token-mean")
+    with pytest.raises(ValueError, match="advantages"):
+        pmd_verl.compute_policy_loss_pmd(old, new, adv[:, :1], mask)
+    with pytest.raises(ValueError, match="response_mask"):
+        pmd_verl.compute_policy_loss_pmd(old, new, adv, mask[:-1])
+    with pytest.raises(ValueError, match="log_prob"):
+        pmd_verl.compute_policy_loss_pmd(old, new[0], adv, mask)
 
 
 # ---------------------------------------------------------------- registration
@@ -289,7 +339,112 @@ def test_register_with_fake_verl(monkeypatch):
 
 
 def test_register_without_verl(monkeypatch):
-    monkeypatch.setitem(sys.modules, "verl", None)  # makes `import verl` raise ImportError
-    assert pmd_verl.register() is False
+    installed = importlib.util.find_spec("verl") is not None
     # The import-time registration reflects whether verl is installed here.
-    assert pmd_verl.REGISTERED is (importlib.util.find_spec("verl") is not None)
+    assert pmd_verl.REGISTERED is installed
+    # None in sys.modules makes an import raise ImportError; an already imported
+    # verl.trainer.ppo would otherwise be found without its parent, so hide them all.
+    for name in [n for n in sys.modules if n == "verl" or n.startswith("verl.")] + ["verl"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    assert pmd_verl.register() is False
+
+
+# ---------------------------------------------------------------- verl's aggregation rules
+
+BF16_LOSS_RTOL = 1e-5  # float32 arithmetic on bf16-rounded inputs vs float64 on the same
+BF16_GRAD_RTOL = 8e-3  # the gradient returns to a bf16 leaf: 2^-8 relative rounding, x2
+
+
+def test_fully_masked_rows_drop_out_like_verl():
+    old, new, adv, mask = _loss_inputs(seed=5)
+    mask[1] = 0.0  # a row with no response token (e.g. a truncated prompt)
+    adv = adv * mask
+    for agg in ("seq-mean-token-mean", "seq-mean-token-sum-norm"):
+        loss, metrics = pmd_verl.compute_policy_loss_pmd(
+            old, new, adv, mask, loss_agg_mode=agg, config={"pmd_tau": 0.1}
+        )
+        keep = [0, 2, 3, 4]
+        expected = ref_pmd_loss(old[keep], new.detach()[keep], adv[keep], mask[keep], 0.1, agg)
+        assert math.isclose(float(loss.detach()), expected, rel_tol=RTOL)
+        assert math.isfinite(metrics["actor/ppo_kl"])
+    # All rows empty: a zero loss that still reaches the graph, no NaN.
+    loss, metrics = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask * 0, config={})
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.equal(new.grad, torch.zeros_like(new))
+
+
+def test_loss_scale_factor_replaces_padded_width():
+    old, new, adv, mask = _loss_inputs(seed=6)
+    plain, _ = pmd_verl.compute_policy_loss_pmd(
+        old, new, adv, mask, loss_agg_mode="seq-mean-token-sum-norm", config={"pmd_tau": 0.1}
+    )
+    # Read from the actor config, or from global_batch_info where verl's ppo_loss puts it.
+    for config in (
+        {"pmd_tau": 0.1, "loss_scale_factor": 48},
+        {"pmd_tau": 0.1, "global_batch_info": {"loss_scale_factor": 48}},
+    ):
+        scaled, _ = pmd_verl.compute_policy_loss_pmd(
+            old, new, adv, mask, loss_agg_mode="seq-mean-token-sum-norm", config=config
+        )
+        assert math.isclose(float(scaled.detach()), float(plain.detach()) * 6 / 48, rel_tol=RTOL)
+    # token-mean ignores it, as verl's agg_loss does.
+    a, _ = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, config={"loss_scale_factor": 48})
+    b, _ = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, config={})
+    assert float(a.detach()) == float(b.detach())
+    with pytest.raises(ValueError, match="loss_scale_factor"):
+        pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, config={"loss_scale_factor": 0})
+    with pytest.raises(ValueError, match="global_batch_size"):
+        pmd_verl.compute_policy_loss_pmd(
+            old, new, adv, mask, config={"global_batch_info": {"dp_size": 2}}
+        )
+
+
+def _bf16_case(seed=7, bs=8, width=96):
+    g = torch.Generator().manual_seed(seed)
+    old = -2.0 * torch.rand(bs, width, generator=g, dtype=torch.float64) - 0.5
+    new = old + 0.02 * torch.randn(bs, width, generator=g, dtype=torch.float64)
+    lengths = torch.randint(1, width + 1, (bs,), generator=g)
+    mask = (torch.arange(width)[None, :] < lengths[:, None]).double()
+    adv = (torch.rand(bs, 1, generator=g, dtype=torch.float64) - 0.5) * mask
+    # One set of values, exactly representable in bfloat16.
+    return [t.to(torch.bfloat16) for t in (old, new, adv)] + [mask.bool()]
+
+
+@pytest.mark.parametrize("agg", ["seq-mean-token-mean", "seq-mean-token-sum-norm"])
+def test_bf16_inputs_are_upcast(agg):
+    old16, new16, adv16, mask = _bf16_case()
+    new16.requires_grad_()
+    new64 = new16.detach().double().requires_grad_()
+    config = {"pmd_tau": 0.01}
+    loss16, m16 = pmd_verl.compute_policy_loss_pmd(
+        old16, new16, adv16, mask, loss_agg_mode=agg, config=config
+    )
+    loss64, m64 = pmd_verl.compute_policy_loss_pmd(
+        old16.double(), new64, adv16.double(), mask, loss_agg_mode=agg, config=config
+    )
+    assert loss16.dtype == torch.float32 and loss64.dtype == torch.float64
+    assert math.isclose(float(loss16.detach()), float(loss64.detach()), rel_tol=BF16_LOSS_RTOL)
+    assert math.isclose(m16["actor/ppo_kl"], m64["actor/ppo_kl"], rel_tol=1e-4, abs_tol=1e-7)
+    loss16.backward()
+    loss64.backward()
+    assert new16.grad.dtype == torch.bfloat16
+    scale = float(new64.grad.abs().max())
+    err = float((new16.grad.double() - new64.grad).abs().max())
+    assert err <= BF16_GRAD_RTOL * scale
+
+
+def test_pmd_configs_validate_tau():
+    assert pmd_verl.PMDPolicyLossConfig(pmd_tau=0.05).pmd_tau == 0.05
+    assert pmd_verl.PMDAlgoConfig(pmd_tau=0.2).pmd_loo is True
+    for bad in (0.0, -1.0, float("inf"), float("nan"), "0.1", True):
+        with pytest.raises(ValueError, match="pmd_tau"):
+            pmd_verl.PMDPolicyLossConfig(pmd_tau=bad)
+        with pytest.raises(ValueError, match="pmd_tau"):
+            pmd_verl.PMDAlgoConfig(pmd_tau=bad)
+    # The loss reads tau from the config object's policy_loss, as verl's ActorConfig holds it.
+    old, new, adv, mask = _loss_inputs(seed=8)
+    config = SimpleNamespace(policy_loss=pmd_verl.PMDPolicyLossConfig(pmd_tau=0.3))
+    loss, metrics = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask, config=config)
+    expected = ref_pmd_loss(old, new.detach(), adv, mask, 0.3, "seq-mean-token-mean")
+    assert math.isclose(float(loss.detach()), expected, rel_tol=RTOL)
+    assert metrics["actor/pmd/tau"] == 0.3

@@ -1,6 +1,7 @@
 r"""PMD-mean and PMD-part for verl: an advantage estimator pair and the PMD policy loss.
 
-Importing this module registers, when verl is importable,
+Tested against verl 0.9.1 as installed (``make test-verl``). Importing this module
+registers, when verl is importable,
 
 =============================  ===============================================
 ``algorithm.adv_estimator``    ``pmd_mean`` (baseline: leave-one-out mean, verl's
@@ -12,23 +13,44 @@ Importing this module registers, when verl is importable,
 
 through verl's ``register_adv_est`` / ``register_policy_loss``
 (``verl.trainer.ppo.core_algos``). verl is not a dependency: without it the import
-registers nothing and the functions still work on plain tensors. verl's Ray workers
-import this module when it is named in ``actor_rollout_ref.model.external_lib``.
+registers nothing and the functions still work on plain tensors.
 
-Config keys read (``+`` adds a key hydra does not know):
+Every verl process (the driver, the Ray task runner, every worker on every node) must
+import this module. The ``verl.plugins`` entry point in pmdtheory's package metadata does
+that: verl 0.9.1 loads every ``verl.plugins`` entry point when ``verl`` is imported, so
+installing pmdtheory into the Python environment that runs verl on each node is enough
+(no environment variable; ``VERL_USE_EXTERNAL_PLUGINS=none`` would switch it off). For a
+verl that does not load plugins, set ``VERL_USE_EXTERNAL_MODULES=pmdtheory.bridge.verl``
+in every process; on a Ray cluster started beforehand with ``ray start``, a variable
+exported in the launching shell does not reach the workers: pass it as
+``+ray_kwargs.ray_init.runtime_env.env_vars.VERL_USE_EXTERNAL_MODULES=pmdtheory.bridge.verl``.
+(``actor_rollout_ref.model.external_lib=pmdtheory.bridge.verl`` also works in verl 0.9.1,
+which imports it wherever it builds the model config: the task runner and the workers.)
 
+Config keys (``+`` adds a key that verl's YAML does not have):
+
+- ``algorithm._target_=pmdtheory.bridge.verl.PMDAlgoConfig``: verl's ``AlgoConfig``
+  plus ``pmd_tau`` and ``pmd_loo``, so that ``+algorithm.pmd_tau`` survives verl's
+  dataclass conversion (verl's own ``AlgoConfig`` rejects unknown keys).
 - ``+algorithm.pmd_tau`` (default 0.01; OpenKimi's ``partition_tau`` is accepted too):
-  temperature of the partition baseline.
+  :math:`\tau` of the ``pmd_part`` baseline.
 - ``+algorithm.pmd_loo`` (default true): leave-one-out baselines; false gives the
   plain group mean / group log-mean-exp.
-- ``+actor_rollout_ref.actor.policy_loss.pmd_tau`` (default 0.01): :math:`\tau` of
-  the loss; set it equal to ``algorithm.pmd_tau``.
-- ``actor_rollout_ref.actor.loss_agg_mode``: ``seq-mean-token-mean`` (divide each
-  squared residual by the response length) or ``seq-mean-token-sum-norm`` (by the
-  padded length).
+- ``actor_rollout_ref.actor.policy_loss._target_=pmdtheory.bridge.verl.PMDPolicyLossConfig``
+  and ``+actor_rollout_ref.actor.policy_loss.pmd_tau='${algorithm.pmd_tau}'``:
+  :math:`\tau` of the loss. verl's own ``PolicyLossConfig`` rejects ``pmd_tau``
+  (``TypeError`` in ``validate_config``); the interpolation makes one setting drive both
+  the estimator (task runner) and the loss (workers), which see different config nodes.
+- ``actor_rollout_ref.actor.loss_agg_mode``: ``seq-mean-token-mean`` or
+  ``seq-mean-token-sum-norm``, aggregated as verl's ``agg_loss`` does (including
+  ``actor.loss_scale_factor`` and the global-batch normalisation of verl's engine).
 """
 
 from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,10 +58,18 @@ import torch
 from pmdtheory.bridge.advantages import group_advantages
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
 
+try:  # verl's config dataclasses, extended below when verl is installed
+    from verl.trainer.config import AlgoConfig as _AlgoConfig
+    from verl.workers.config import PolicyLossConfig as _PolicyLossConfig
+except ImportError:
+    _AlgoConfig = _PolicyLossConfig = None
+
 __all__ = [
     "ADV_ESTIMATORS",
     "POLICY_LOSSES",
     "REGISTERED",
+    "PMDAlgoConfig",
+    "PMDPolicyLossConfig",
     "compute_pmd_mean_advantage",
     "compute_pmd_part_advantage",
     "compute_policy_loss_pmd",
@@ -47,6 +77,86 @@ __all__ = [
 ]
 
 _DEFAULT_TAU = 0.01
+
+
+def _check_tau(tau, name):
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
+        raise ValueError(f"{name} must be a number > 0, got {tau!r}")
+    if not math.isfinite(tau) or tau <= 0.0:
+        raise ValueError(f"{name} must be finite and > 0, got {tau}")
+    return float(tau)
+
+
+def _post_init(self, base):
+    if base is not None and hasattr(base, "__post_init__"):
+        base.__post_init__(self)
+    _check_tau(self.pmd_tau, "pmd_tau")
+
+
+if _PolicyLossConfig is not None:
+
+    @dataclass
+    class PMDPolicyLossConfig(_PolicyLossConfig):
+        """verl's ``PolicyLossConfig`` with the loss's :math:`\\tau` (``pmd_tau``, > 0).
+
+        Select it with
+        ``actor_rollout_ref.actor.policy_loss._target_=pmdtheory.bridge.verl.PMDPolicyLossConfig``.
+        Without verl installed it is a plain dataclass with ``loss_mode`` and ``pmd_tau``.
+
+        Examples
+        --------
+        >>> PMDPolicyLossConfig(pmd_tau=0.05).pmd_tau
+        0.05
+        """
+
+        loss_mode: str = "pmd"
+        pmd_tau: float = _DEFAULT_TAU
+
+        def __post_init__(self):
+            _post_init(self, _PolicyLossConfig)
+
+    @dataclass
+    class PMDAlgoConfig(_AlgoConfig):
+        """verl's ``AlgoConfig`` with ``pmd_tau`` (> 0) and ``pmd_loo`` for the estimators.
+
+        Select it with ``algorithm._target_=pmdtheory.bridge.verl.PMDAlgoConfig``.
+        Without verl installed it is a plain dataclass with ``adv_estimator``,
+        ``pmd_tau`` and ``pmd_loo``.
+
+        Examples
+        --------
+        >>> PMDAlgoConfig(adv_estimator="pmd_part", pmd_tau=0.1).pmd_loo
+        True
+        """
+
+        adv_estimator: str = "pmd_mean"
+        pmd_tau: float = _DEFAULT_TAU
+        pmd_loo: bool = True
+
+        def __post_init__(self):
+            _post_init(self, _AlgoConfig)
+
+else:
+
+    @dataclass
+    class PMDPolicyLossConfig:
+        loss_mode: str = "pmd"
+        pmd_tau: float = _DEFAULT_TAU
+
+        def __post_init__(self):
+            _post_init(self, None)
+
+    @dataclass
+    class PMDAlgoConfig:
+        adv_estimator: str = "pmd_mean"
+        pmd_tau: float = _DEFAULT_TAU
+        pmd_loo: bool = True
+
+        def __post_init__(self):
+            _post_init(self, None)
+
+    PMDPolicyLossConfig.__doc__ = "verl's PolicyLossConfig fields for PMD (verl not installed)."
+    PMDAlgoConfig.__doc__ = "verl's AlgoConfig fields for PMD (verl not installed)."
 
 
 def _get(config, key, default=None):
@@ -62,50 +172,84 @@ def _get(config, key, default=None):
 
 def _outcome_advantage(token_level_rewards, response_mask, index, *, baseline, tau):
     """Sequence reward = sum of token rewards; group advantage broadcast over response tokens."""
-    if token_level_rewards.ndim != 2:
-        raise ValueError("token_level_rewards must be 2-D (batch, response_length)")
-    if response_mask.shape != token_level_rewards.shape:
+    if not isinstance(token_level_rewards, torch.Tensor) or token_level_rewards.ndim != 2:
+        raise ValueError("token_level_rewards must be a 2-D tensor (batch, response_length)")
+    if tuple(response_mask.shape) != tuple(token_level_rewards.shape):
         raise ValueError("response_mask must have the shape of token_level_rewards")
+    n = token_level_rewards.shape[0]
+    if index is None:
+        raise ValueError("index (verl's uid) is required: the baselines are per prompt group")
     index = np.asarray(index)
-    if index.shape != (token_level_rewards.shape[0],):
-        raise ValueError(f"index must have shape ({token_level_rewards.shape[0]},)")
+    if index.shape != (n,):
+        raise ValueError(f"index must have shape ({n},), got {index.shape}")
     # verl's uids are strings (one per prompt): map them to integer group ids.
-    _, group = np.unique(index, return_inverse=True)
+    _, group, counts = np.unique(index, return_inverse=True, return_counts=True)
+    group = group.reshape(-1)
     with torch.no_grad():
-        scores = token_level_rewards.sum(dim=-1)
-        group = torch.as_tensor(group.reshape(-1), device=scores.device)
-        adv = group_advantages(scores, group, baseline=baseline, tau=tau)
-        adv = adv.unsqueeze(-1) * response_mask
+        scores = token_level_rewards.sum(dim=-1)  # in the rewards' dtype, as verl's rloo
+        if not scores.is_floating_point():
+            scores = scores.to(torch.get_default_dtype())
+        if not bool(torch.isfinite(scores).all()):
+            raise ValueError("token_level_rewards must be finite (no NaN or inf)")
+        adv = scores.clone()
+        # A group of one response has no leave-one-out baseline: it gets baseline 0
+        # (advantage = its reward), the choice of verl's rloo.
+        grouped = counts[group] > 1 if baseline.startswith("loo_") else np.ones(n, dtype=bool)
+        if grouped.any():
+            rows = torch.as_tensor(np.flatnonzero(grouped), device=scores.device)
+            ids = torch.as_tensor(group[grouped], device=scores.device)
+            sub = group_advantages(scores[rows], ids, baseline=baseline, tau=tau)
+            adv[rows] = sub.to(adv.dtype)
+        adv = adv.unsqueeze(-1) * response_mask.to(adv.dtype)
     return adv, adv
 
 
 def compute_pmd_mean_advantage(
-    token_level_rewards, response_mask, index, epsilon=1e-6, config=None, **kwargs
+    token_level_rewards, response_mask, index=None, epsilon=1e-6, config=None, **kwargs
 ):
     r"""PMD-mean advantages :math:`A_i = r_i - \bar r_{-i}` (verl ``adv_estimator=pmd_mean``).
 
     Parameters
     ----------
     token_level_rewards : Tensor, shape (bs, response_length)
-        Token rewards; a response's reward :math:`r_i` is their sum.
+        Token rewards; a response's reward :math:`r_i` is their sum (finite).
     response_mask : Tensor, shape (bs, response_length)
-        1 on response tokens.
+        1 (or True) on response tokens.
     index : array, shape (bs,)
-        Prompt id (verl's ``uid``) of each response; groups may be ragged.
+        Prompt id (verl's ``uid``, any hashable scalars) of each response; groups may be
+        ragged and in any order.
     epsilon : float
         Unused (verl passes it to every estimator).
-    config : AlgoConfig or DictConfig, optional
-        ``pmd_loo`` (default True): leave-one-out mean (every group needs >= 2
-        responses) or plain group mean.
+    config : PMDAlgoConfig, AlgoConfig, DictConfig or dict, optional
+        ``pmd_loo`` (default True): leave-one-out mean, or the plain group mean.
 
     Returns
     -------
     advantages, returns : Tensor, shape (bs, response_length)
-        Both :math:`A_i` on response tokens, 0 elsewhere (verl's convention).
+        Both :math:`A_i` on response tokens, 0 elsewhere (verl's convention), in the
+        rewards' dtype. A group of one response gets baseline 0 (:math:`A_i = r_i`), as
+        verl's ``rloo`` does; with ``pmd_loo=False`` its advantage is 0.
+
+    Raises
+    ------
+    ValueError
+        Shapes that disagree, a missing ``index``, non-finite rewards (singletons too).
+
+    Notes
+    -----
+    Tested domain: float32 and float64 rewards, groups of 1 to 8 responses, string and
+    integer uids; equal to verl 0.9.1's ``rloo`` estimator to float32 rounding.
 
     References
     ----------
     ../shared/THEORY.md §3.
+
+    Examples
+    --------
+    >>> r = torch.tensor([[1.0], [0.0], [0.0], [3.0]])
+    >>> adv, _ = compute_pmd_mean_advantage(r, torch.ones_like(r), ["a", "a", "b", "b"])
+    >>> adv[:, 0].tolist()
+    [1.0, -1.0, -3.0, 3.0]
     """
     baseline = "loo_mean" if bool(_get(config, "pmd_loo", True)) else "mean"
     return _outcome_advantage(
@@ -114,18 +258,26 @@ def compute_pmd_mean_advantage(
 
 
 def compute_pmd_part_advantage(
-    token_level_rewards, response_mask, index, epsilon=1e-6, config=None, **kwargs
+    token_level_rewards, response_mask, index=None, epsilon=1e-6, config=None, **kwargs
 ):
     r"""PMD-part advantages :math:`A_i = r_i - \tau\log\frac1{k-1}\sum_{j\ne i}e^{r_j/\tau}`.
 
-    verl ``adv_estimator=pmd_part``. Same parameters and returns as
+    verl ``adv_estimator=pmd_part``. Same parameters, returns and singleton rule as
     :func:`compute_pmd_mean_advantage`; ``config.pmd_tau`` (or OpenKimi's
-    ``partition_tau``, default 0.01) is :math:`\tau`, and ``pmd_loo=False`` uses the
+    ``partition_tau``, default 0.01, > 0) is :math:`\tau`, and ``pmd_loo=False`` uses the
     whole group's log-mean-exp. The leave-one-out baseline subtracts the maximum of
     the *other* rewards, so a group's only success gets baseline 0, not 0.816
-    (THEORY.md §3).
+    (THEORY.md §3). Tested domain: :math:`\tau \in [10^{-3}, 2]`, rewards in [-1, 2].
+
+    Examples
+    --------
+    >>> r = torch.tensor([[1.0], [0.0], [0.0], [0.0]])
+    >>> adv, _ = compute_pmd_part_advantage(r, torch.ones_like(r), [0, 0, 0, 0])
+    >>> adv[0, 0].item()
+    1.0
     """
-    tau = float(_get(config, "pmd_tau", _get(config, "partition_tau", _DEFAULT_TAU)))
+    tau = _get(config, "pmd_tau", _get(config, "partition_tau", _DEFAULT_TAU))
+    tau = _check_tau(tau, "pmd_tau")
     baseline = "loo_partition" if bool(_get(config, "pmd_loo", True)) else "partition"
     return _outcome_advantage(
         token_level_rewards, response_mask, index, baseline=baseline, tau=tau
@@ -146,26 +298,38 @@ def compute_policy_loss_pmd(
 
     .. math::
 
-        \mathcal L = \frac1B\sum_i \tfrac12\tau w_i
+        \mathcal L = \frac{D}{G}\sum_{i:\,L_i>0} \tfrac12\tau w_i
         \Big(\frac{A_i}{\tau} - \sum_t m_{it}(\log\pi_\theta - \log\pi_{old})_{it}\Big)^2
-        \Big/ L_i
+        \Big/ N_i
+
+    with verl's ``agg_loss`` normalisation: :math:`D` the data-parallel size and
+    :math:`G` the global batch size (from ``config.global_batch_info``, which verl's
+    engine fills), else :math:`D = 1` and :math:`G` the number of sequences with at
+    least one response token (fully masked sequences drop out, as in verl).
 
     Parameters
     ----------
-    old_log_prob, log_prob : Tensor, shape (bs, response_length)
-        Token log-probabilities under the sampling and the trained policy.
-    advantages : Tensor, shape (bs, response_length)
+    old_log_prob, log_prob : Tensor, shape (bs, T)
+        Token log-probabilities under the sampling and the trained policy. Any float
+        dtype; bfloat16/float16 are upcast to float32 before the loss (the residual
+        :math:`A_i/\tau - \delta_i` cancels), so the loss is float32 or float64.
+    advantages : Tensor, shape (bs, T)
         Token advantages; :math:`A_i` is their mean over the response tokens (for
         outcome estimators every token carries :math:`A_i`).
-    response_mask : Tensor, shape (bs, response_length)
+    response_mask : Tensor, shape (bs, T)
+        1 or True on response tokens (verl's ``ppo_loss`` passes a bool mask).
     loss_agg_mode : {"seq-mean-token-mean", "seq-mean-token-sum-norm"}
-        :math:`L_i` = response length, or the padded length ``response_length``.
-    config : ActorConfig or DictConfig, optional
-        :math:`\tau` from ``config.policy_loss.pmd_tau`` (else ``config.pmd_tau``,
-        default 0.01). When ``config.global_batch_info`` holds ``global_batch_size``
-        (verl's new engine), the micro-batch mean is rescaled by
-        ``bs * dp_size / global_batch_size`` so that micro-batches sum to the global mean.
-    rollout_is_weights : Tensor, shape (bs, response_length), optional
+        :math:`N_i` = the response length :math:`L_i`, or ``loss_scale_factor`` when
+        set (``actor.loss_scale_factor``), else ``T``. In verl 0.9.1 ``T`` is the padded
+        width of the *micro-batch* (its longest response), not
+        ``data.max_response_length``: set ``actor.loss_scale_factor`` for a constant
+        normaliser.
+    config : ActorConfig, DictConfig or dict, optional
+        :math:`\tau` from ``config.policy_loss.pmd_tau`` (see
+        :class:`PMDPolicyLossConfig`; else ``config.pmd_tau``, default 0.01);
+        ``global_batch_info`` (``dp_size``, ``global_batch_size``, ``loss_scale_factor``)
+        and ``loss_scale_factor``.
+    rollout_is_weights : Tensor, shape (bs, T), optional
         verl's rollout-correction weights; their masked token mean is the sequence
         weight :math:`w_i` (the sequence weight itself for sequence-level modes).
 
@@ -174,31 +338,96 @@ def compute_policy_loss_pmd(
     loss : Tensor, scalar
     metrics : dict[str, float]
         ``actor/ppo_kl`` (mean of :math:`-\delta_i/L_i`), ``actor/pg_clipfrac`` and
-        ``actor/pg_clipfrac_lower`` (0: no clipping), and ``actor/pmd/...`` from
-        :func:`~pmdtheory.bridge.pmd_loss`.
+        ``actor/pg_clipfrac_lower`` (0: no clipping), ``actor/pmd/tau`` and
+        ``actor/pmd/...`` from :func:`~pmdtheory.bridge.pmd_loss`, over the sequences
+        with response tokens.
+
+    Raises
+    ------
+    ValueError
+        An aggregation mode other than the two above; tensors whose shapes differ from
+        ``log_prob``'s; ``tau`` or ``loss_scale_factor`` not > 0; ``dp_size > 1``
+        without ``global_batch_size`` (as verl's ``agg_loss``).
+
+    Notes
+    -----
+    Tested domain: float64, float32 and bfloat16 inputs, micro-batches with fully
+    masked rows, through verl 0.9.1's ``workers/utils/losses.py:ppo_loss``.
+
+    Examples
+    --------
+    >>> old = torch.zeros(2, 3)
+    >>> new = torch.zeros(2, 3, requires_grad=True)
+    >>> adv = torch.tensor([[0.02, 0.02, 0.0], [-0.01, -0.01, -0.01]])
+    >>> mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    >>> loss, m = compute_policy_loss_pmd(old, new, adv, mask, config={"pmd_tau": 0.01})
+    >>> round(loss.item(), 6)  # (0.5*0.01*4/2 + 0.5*0.01*1/3) / 2
+    0.005833
     """
     if loss_agg_mode not in AGGREGATIONS:
         raise ValueError(f"loss_agg_mode must be one of {AGGREGATIONS}, got {loss_agg_mode!r}")
+    if not isinstance(log_prob, torch.Tensor) or log_prob.ndim != 2:
+        raise ValueError("log_prob must be a 2-D tensor (bs, T)")
+    if not log_prob.is_floating_point():
+        raise ValueError("log_prob must be a floating-point tensor")
+    for name, value in (
+        ("old_log_prob", old_log_prob),
+        ("advantages", advantages),
+        ("response_mask", response_mask),
+        ("rollout_is_weights", rollout_is_weights),
+    ):
+        if value is not None and tuple(value.shape) != tuple(log_prob.shape):
+            raise ValueError(f"{name} must have the shape of log_prob {tuple(log_prob.shape)}")
     policy_loss = _get(config, "policy_loss")
-    tau = float(_get(policy_loss, "pmd_tau", _get(config, "pmd_tau", _DEFAULT_TAU)))
-    mask = response_mask.to(log_prob.dtype)
-    length = mask.sum(-1).clamp(min=1.0)
-    seq_adv = (advantages * mask).sum(-1) / length
+    tau = _check_tau(_get(policy_loss, "pmd_tau", _get(config, "pmd_tau", _DEFAULT_TAU)), "tau")
+    info = _get(config, "global_batch_info", {}) or {}
+    dp_size = int(info.get("dp_size") or 1)
+    global_batch_size = info.get("global_batch_size")
+    scale = info.get("loss_scale_factor", None)
+    if scale is None:
+        scale = _get(config, "loss_scale_factor")
+    if scale is not None:
+        scale = _check_tau(scale, "loss_scale_factor")
+    if dp_size > 1 and not global_batch_size:
+        raise ValueError("global_batch_size is required when dp_size > 1 (verl's agg_loss)")
+
+    # Half precision cannot hold the residual A/tau - delta: compute in float32 or wider.
+    dtype = torch.promote_types(log_prob.dtype, torch.float32)
+    logp = log_prob.to(dtype)
+    old = old_log_prob.detach().to(dtype)
+    mask = response_mask.to(dtype)
+    length = mask.sum(-1)
+    keep = length > 0
+    n_seq = int(keep.sum())
+    width = logp.shape[-1]
+    seq_adv = (advantages.detach().to(dtype) * mask).sum(-1) / length.clamp(min=1.0)
     weights = None
     if rollout_is_weights is not None:
-        weights = (rollout_is_weights.detach() * mask).sum(-1) / length
+        weights = (rollout_is_weights.detach().to(dtype) * mask).sum(-1) / length.clamp(min=1.0)
+
+    metrics = {"actor/pg_clipfrac": 0.0, "actor/pg_clipfrac_lower": 0.0, "actor/pmd/tau": tau}
+    if n_seq == 0:  # nothing to fit: a zero that still reaches log_prob's graph
+        metrics["actor/ppo_kl"] = 0.0
+        return (logp * 0.0).sum(), metrics
+    # Only sequences with response tokens enter pmd_loss, so its mean runs over them.
+    rows = keep.nonzero().squeeze(-1)
     loss, pmd_metrics = pmd_loss(
-        log_prob, old_log_prob, seq_adv, mask, tau=tau, agg=loss_agg_mode, weights=weights
+        logp[rows],
+        old[rows],
+        seq_adv[rows],
+        mask[rows],
+        tau=tau,
+        agg=loss_agg_mode,
+        weights=None if weights is None else weights[rows],
     )
-    info = _get(config, "global_batch_info", {}) or {}
-    global_batch_size = info.get("global_batch_size")
-    if global_batch_size:
-        loss = loss * (log_prob.shape[0] * info.get("dp_size", 1) / global_batch_size)
+    # From pmd_loss's mean over n_seq to verl's sum / global_batch_size * dp_size.
+    loss = loss * (n_seq * dp_size / (global_batch_size or n_seq))
+    if loss_agg_mode == "seq-mean-token-sum-norm" and scale is not None:
+        loss = loss * (width / scale)  # pmd_loss divides by the padded width T
 
     with torch.no_grad():
-        log_ratio = ((log_prob - old_log_prob) * mask).sum(-1)
-        ppo_kl = float((-log_ratio / length).mean())
-    metrics = {"actor/ppo_kl": ppo_kl, "actor/pg_clipfrac": 0.0, "actor/pg_clipfrac_lower": 0.0}
+        log_ratio = ((logp - old) * mask).sum(-1)[rows]
+        metrics["actor/ppo_kl"] = float((-log_ratio / length[rows]).mean())
     metrics.update({f"actor/{key}": value for key, value in pmd_metrics.items()})
     return loss, metrics
 
@@ -211,6 +440,8 @@ POLICY_LOSSES = {"pmd": compute_policy_loss_pmd}
 def register(core_algos=None):
     """Add :data:`ADV_ESTIMATORS` and :data:`POLICY_LOSSES` to verl's registries.
 
+    Idempotent (verl's ``register_adv_est`` accepts the same function twice).
+
     Parameters
     ----------
     core_algos : module, optional
@@ -222,6 +453,16 @@ def register(core_algos=None):
     -------
     bool
         False when verl cannot be imported (nothing registered), else True.
+
+    Examples
+    --------
+    >>> import types
+    >>> reg = {}
+    >>> fake = types.SimpleNamespace(
+    ...     register_adv_est=lambda name: lambda fn: reg.setdefault(name, fn),
+    ...     register_policy_loss=lambda name: lambda fn: reg.setdefault(name, fn))
+    >>> register(fake), sorted(reg)
+    (True, ['pmd', 'pmd_mean', 'pmd_part'])
     """
     if core_algos is None:
         try:
