@@ -468,8 +468,9 @@ def claim_robust(data: Data) -> Claim:
             "At larger tau the order of final success reverses: PMD-part ends significantly "
             "higher at "
             + ", ".join(f"tau={r.tau:g},k={r.k}" for r in big.itertuples())
-            + " (PMD-mean's chi^2 restraint slows it when sampling noise is small relative to "
-            "the step); the paper's setting is small tau (0.01)."
+            + " (our reading, not tested: PMD-mean's chi^2 restraint costs speed where the "
+            "sampling noise it guards against is small); the paper's setting is small tau "
+            "(0.01)."
         )
     grpo = [m for m in ("grpo", "grpo_regression") if cv is not None and m in fin]
     for m in grpo:
