@@ -62,6 +62,33 @@ def rng(args) -> np.random.Generator:
     return np.random.default_rng(args.seed)
 
 
+def save_csv(df: pd.DataFrame, name: str, args) -> Path:
+    """Write ``<out>/data/<name><tag>.csv`` (a script's second table) and return its path."""
+    data = Path(args.out) / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    csv = data / f"{name}{args.tag}.csv"
+    df.to_csv(csv, index=False, float_format="%.12g")
+    return csv
+
+
+def unique_grid(grid, exact=()) -> np.ndarray:
+    """Sorted union of `grid` and the points `exact` without near-duplicates.
+
+    A grid point within 1e-9 (relative) of an `exact` point is replaced by it, so that
+    ``linspace`` rounding (``0.49999999999999994``) never puts p = 0.5 in twice and a
+    line drawn through the grid never runs back; near-duplicates inside `grid` merge.
+    """
+    grid = np.unique(np.asarray(grid, dtype=float))
+    exact = np.unique(np.asarray(exact, dtype=float))
+    if exact.size:
+        gap = np.abs(grid[:, None] - exact[None, :]).min(axis=1)
+        grid = grid[gap > 1e-9 * np.maximum(np.abs(grid), 1e-300)]
+    x = np.unique(np.concatenate([grid, exact]))
+    keep = np.ones(x.size, dtype=bool)
+    keep[1:] = np.diff(x) > 1e-9 * np.maximum(np.abs(x[1:]), 1e-300)
+    return x[keep]
+
+
 def finish(fig, df: pd.DataFrame, name: str, args) -> None:
     """Save the figure (PNG + PDF) and its data (CSV), then print what was written.
 

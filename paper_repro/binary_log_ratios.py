@@ -6,7 +6,10 @@ response is scaled by one ratio :math:`x_+` and every negative one by :math:`x_-
 :math:`\log x_- = -\log(p e^{1/\tau} + 1 - p)`; PMD-mean solves
 :math:`\log x_\pm + \lambda x_\pm = b_\pm` (Lambert W). The figure shows both ratios
 against p for several tau: PMD-mean's ratios are smaller in magnitude (more
-conservative) for positives and negatives alike.
+conservative) for positives and negatives alike. In panel (a) exact PMD's curves for
+tau <= 0.1 coincide where :math:`p e^{1/\tau} \gg 1` (then
+:math:`\log x_+ \approx -\log p` whatever tau): they are drawn with decreasing widths
+(widest for the smallest tau) so that each stays visible, and the legend says so.
 
 CSV columns: tau, p, method (exact | mean), log_x_pos, log_x_neg, lam.
 """
@@ -22,17 +25,14 @@ from pmdtheory.plotting import PALETTE, figure, panel_label
 
 NAME = "binary_log_ratios"
 TAUS = (0.01, 0.05, 0.1, 0.5)
+EXACT_WIDTHS = (5.0, 3.2, 1.6, 1.4)  # panel (a), by tau
 LOGIT_TICKS = (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999)
 
 
-def main(argv=None) -> None:
-    args = parse_args(__doc__, argv)
-    n_p = 60 if args.quick else 397
-    # p on a logit grid: both tails (hard and easy prompts) get resolution
-    p = 1.0 / (1.0 + np.exp(-np.linspace(-6.9, 6.9, n_p)))
-
+def table(p: np.ndarray, taus=TAUS) -> pd.DataFrame:
+    """The figure's data for success probabilities ``p`` and temperatures ``taus``."""
     rows = []
-    for tau in TAUS:
+    for tau in taus:
         for method in ("exact", "mean"):
             u = binary_update(p, tau, method=method)
             rows.append(
@@ -47,18 +47,27 @@ def main(argv=None) -> None:
                     }
                 )
             )
-    df = pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True)
+
+
+def main(argv=None) -> None:
+    args = parse_args(__doc__, argv)
+    n_p = 60 if args.quick else 397
+    # p on a logit grid: both tails (hard and easy prompts) get resolution
+    df = table(1.0 / (1.0 + np.exp(-np.linspace(-6.9, 6.9, n_p))))
 
     fig, axes = figure(1, 2, panel_size=(3.6, 3.0))
     for j, (col, title) in enumerate(
         [("log_x_pos", r"positives: $\log x_+$"), ("log_x_neg", r"negatives: $\log x_-$")]
     ):
         ax = axes[j]
-        for color, tau in zip(PALETTE, TAUS, strict=False):
+        for i, (color, tau) in enumerate(zip(PALETTE, TAUS, strict=False)):
             for method, ls in (("exact", "-"), ("mean", "--")):
                 d = df[(df.tau == tau) & (df.method == method)]
                 label = rf"$\tau$={tau:g}" if method == "exact" else None
-                ax.plot(d.p, d[col], color=color, linestyle=ls, label=label)
+                # coinciding exact curves (panel a): widest first, each one stays visible
+                lw = (EXACT_WIDTHS[i] if method == "exact" else 1.4) if j == 0 else 1.4
+                ax.plot(d.p, d[col], color=color, linestyle=ls, label=label, linewidth=lw)
         ax.set_xscale("logit")
         ax.set_xticks(LOGIT_TICKS, [f"{t:g}" for t in LOGIT_TICKS])
         ax.minorticks_off()
@@ -69,6 +78,9 @@ def main(argv=None) -> None:
         panel_label(ax, "ab"[j])
     axes[0].plot([], [], color="k", linestyle="-", label="exact PMD")
     axes[0].plot([], [], color="k", linestyle="--", label="PMD-mean")
+    axes[0].plot(
+        [], [], color="none", label=r"exact, $\tau\leq0.1$: coincide" "\n" r"($\approx-\log p$)"
+    )
     axes[0].legend(loc="upper right", ncol=1)
     axes[1].set_ylim(bottom=1.05 * df.log_x_neg.min())
     finish(fig, df, NAME, args)

@@ -31,13 +31,18 @@ from _claims import (  # noqa: F401  (re-exported for tests and callers)
     REPRODUCED,
     Claim,
     Data,
+    claim_beta_zero,
     claim_conservative,
     claim_equivalence,
+    claim_gentle_pull,
+    claim_lambda_unique,
+    claim_sampled_limit,
     claims_beta,
     claims_binary,
     claims_gap,
 )
 from _claims_sampled import (
+    claim_jump,
     claim_linear,
     claim_llm,
     claim_robust,
@@ -63,6 +68,11 @@ def all_claims(data: Data) -> list[Claim]:
         claim_stable_loo_partition(data),
         claim_linear(data),
         claim_robust(data),
+        claim_lambda_unique(data),
+        claim_beta_zero(data),
+        claim_sampled_limit(data),
+        claim_jump(data),
+        claim_gentle_pull(data),
         claim_llm(data),
     ]
 
