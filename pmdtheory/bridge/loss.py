@@ -224,13 +224,14 @@ def pmd_loss(
         )
     if not bool(torch.isfinite(advantages).all()):
         raise ValueError("advantages must be finite")
+    w: torch.Tensor  # the weights as a tensor (the parameter may be array_like or None)
     if weights is None:
-        weights = torch.ones_like(advantages)
+        w = torch.ones_like(advantages)
     else:
-        weights = torch.as_tensor(weights, device=device).detach().to(dtype)
-        if weights.shape != shape[:1]:
-            raise ValueError(f"weights must have shape ({shape[0]},), got {tuple(weights.shape)}")
-        if not bool((torch.isfinite(weights) & (weights >= 0)).all()):
+        w = torch.as_tensor(weights, device=device).detach().to(dtype)
+        if w.shape != shape[:1]:
+            raise ValueError(f"weights must have shape ({shape[0]},), got {tuple(w.shape)}")
+        if not bool((torch.isfinite(w) & (w >= 0)).all()):
             raise ValueError("weights must be finite and >= 0")
 
     # Mask with where, not a product: padded positions may hold -inf log-probs.
@@ -249,7 +250,7 @@ def pmd_loss(
         denom = _as_float("num_sequences", num_sequences)
         if not np.isfinite(denom) or denom <= 0.0:
             raise ValueError(f"num_sequences must be finite and > 0, got {num_sequences!r}")
-    per_seq = 0.5 * tau * weights * residual.square() / length.clamp(min=1.0)
+    per_seq = 0.5 * tau * w * residual.square() / length.clamp(min=1.0)
     loss = torch.where(active, per_seq, zero).sum() / denom
 
     with torch.no_grad():
