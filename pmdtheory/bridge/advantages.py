@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BASELINES", "group_advantages", "group_implicit_beta"]
 
-#: the ``baseline`` names :func:`group_advantages` accepts (table in the module docstring):
+#: the ``baseline`` names :func:`group_advantages` accepts (its Notes give the formulas):
 #: ``mean``, ``loo_mean`` (PMD-mean), ``partition``, ``loo_partition`` (PMD-part), ``grpo``
 BASELINES: tuple[str, ...] = ("mean", "loo_mean", "partition", "loo_partition", "grpo")
 _LOO = ("loo_mean", "loo_partition")
@@ -182,7 +182,7 @@ def group_advantages(
         Group (prompt) id of each response, any int64 values (e.g. hashed prompt ids),
         in any order. Groups may have different sizes.
     baseline : {"mean", "loo_mean", "partition", "loo_partition", "grpo"}
-        The baseline :math:`B_i` (table in the module docstring).
+        The baseline :math:`B_i` (table in the Notes).
     tau : float, optional
         KL strength :math:`\tau > 0`; required by ``partition`` and ``loo_partition``.
     eps : float, default 1e-6
@@ -206,6 +206,18 @@ def group_advantages(
 
     Notes
     -----
+    For a group of :math:`k` responses with rewards :math:`r_1, \dots, r_k`:
+
+    =================  =======================================================
+    ``mean``           :math:`B_i = \frac1k \sum_j r_j`
+    ``loo_mean``       :math:`B_i = \frac1{k-1} \sum_{j \ne i} r_j` (verl's ``rloo``)
+    ``partition``      :math:`B_i = \tau \log \frac1k \sum_j e^{r_j/\tau}`
+    ``loo_partition``  :math:`B_i = \tau \log \frac1{k-1} \sum_{j \ne i} e^{r_j/\tau}`
+                       (OpenKimi's ``ploo``)
+    ``grpo``           advantage :math:`(r_i - \bar r) / (\mathrm{std}(r) + \epsilon)`,
+                       ``std`` with ``ddof=1``
+    =================  =======================================================
+
     ``loo_partition`` subtracts :math:`\max_{j\ne i} r_j`, the maximum of the *other*
     rewards. The shortcut "group sum minus own term, group maximum subtracted" cancels
     when response :math:`i` is the group's only success: for rewards ``[1, 0, 0, 0]``

@@ -140,14 +140,16 @@ def pmd_loss(
     gradient against a numpy transcription and the hand-derived gradient above to 1e-13
     (B = 5, T = 7, ragged masks, weights in [0.5, 1.5], tau = 0.5, both ``agg``),
     ``gradcheck``/``gradgradcheck`` (B = 3, T = 4); ``-inf`` log-probs on padding,
-    all-zero mask rows and ``T = 0``; ``num_sequences`` from 1 to 12.5; a tabular
-    population fit converging to :func:`pmdtheory.mean_update` and
-    :func:`pmdtheory.exact_update` to 1e-6 (tau 0.1 to 1); SGD steps equal to the
-    simulator's ``mean_sampled`` fit to 1e-10 (tau 0.05 and 0.1); bfloat16/float16
-    inputs against float64 on the same rounded values to 1e-5 relative (B = 4,
-    T = 1,000, A/tau up to 300, tau = 0.01); float32 (tau = 0.05); importance weights
-    over B = 200,000 one-token sequences (tests/test_bridge_trl.py). So: B from 1 to
-    200,000, T from 0 to 1,000, tau from 0.01 to 1.
+    all-zero mask rows and ``T = 0``; ``num_sequences`` from 1 to 12.5; bool, integer
+    and numpy masks; a tabular population fit converging to
+    :func:`pmdtheory.mean_update` and :func:`pmdtheory.exact_update` to 1e-6 (tau 0.1
+    to 1); one SGD step against a numpy transcription (tau = 0.05) and 1 or 5 against
+    the simulator's ``mean_sampled`` fit (tau = 0.1), to 1e-10; bfloat16/float16 inputs
+    against float64 on the same rounded values to 1e-5 relative (B = 4, T = 1,000,
+    A/tau up to 300, tau = 0.01); float32 output and no gradient into ``logp_old`` or
+    ``advantages`` (tau = 0.05); importance weights over B = 200,000 one-token
+    sequences (tests/test_bridge_trl.py). So: B from 1 to 200,000, T from 0 to 1,000,
+    tau from 0.01 to 1.
 
     References
     ----------
