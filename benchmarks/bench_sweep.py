@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 
-from pmdtheory.sim.sweep import _check_cells, _execute, expand_grid, run_cell
+from pmdtheory.sim.sweeps import _check_cells, _execute, expand_grid, run_cell
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 CELL = {"env": "prompts", "contexts": 200, "actions": 32, "method": "mean_sampled", "k": 8,

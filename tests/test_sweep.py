@@ -25,7 +25,7 @@ import pytest
 
 from pmdtheory.cli.sweep import main as cli_main
 from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, load_sweep, run, sweep
-from pmdtheory.sim.sweep import (
+from pmdtheory.sim.sweeps import (
     PARAMS,
     SweepError,
     _cell_bytes,
@@ -187,7 +187,7 @@ def test_cell_builds_each_environment_as_documented(cell, env):
 def test_cell_id_is_stable_across_processes_and_import_is_light():
     """Another interpreter (other hash seed) gives the same ids; dask is not imported."""
     code = (
-        "import sys, json; from pmdtheory.sim.sweep import expand_grid, cell_id; "
+        "import sys, json; from pmdtheory.sim.sweeps import expand_grid, cell_id; "
         f"ids = [cell_id(c) for c in expand_grid({GRID!r})]; "
         "print(json.dumps([ids, any(m.split('.')[0] in ('dask', 'distributed') "
         "for m in sys.modules)]))"

@@ -139,7 +139,7 @@ if _PolicyLossConfig is not None:
 else:
 
     @dataclass
-    class PMDPolicyLossConfig:
+    class PMDPolicyLossConfig:  # type: ignore[no-redef]  # the same class without verl
         loss_mode: str = "pmd"
         pmd_tau: float = _DEFAULT_TAU
 
@@ -147,7 +147,7 @@ else:
             _post_init(self, None)
 
     @dataclass
-    class PMDAlgoConfig:
+    class PMDAlgoConfig:  # type: ignore[no-redef]  # the same class without verl
         adv_estimator: str = "pmd_mean"
         pmd_tau: float = _DEFAULT_TAU
         pmd_loo: bool = True

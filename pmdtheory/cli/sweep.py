@@ -61,7 +61,7 @@ def _parser():
 
 
 def _grid(args) -> dict:
-    from pmdtheory.sim.sweep import PARAMS
+    from pmdtheory.sim.sweeps import PARAMS
 
     grid = {}
     for opt, (name, _) in _LISTS.items():
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = Path(args.out)
     try:
-        from pmdtheory.sim.sweep import _check_cells, _describe, _execute, expand_grid
+        from pmdtheory.sim.sweeps import _check_cells, _describe, _execute, expand_grid
 
         cells = expand_grid(_grid(args))
         _check_cells(cells)

@@ -15,7 +15,7 @@ Examples
 from pmdtheory.sim.envs import Bandit, PromptPopulation
 from pmdtheory.sim.mdp import DPResult, PolicyValue, TabularMDP
 from pmdtheory.sim.run import BASELINES, COLUMNS, METHODS, Method, run
-from pmdtheory.sim.sweep import load_sweep, sweep  # dask is imported only when a sweep runs
+from pmdtheory.sim.sweeps import load_sweep, sweep  # dask is imported only when a sweep runs
 
 __all__ = [
     "BASELINES",

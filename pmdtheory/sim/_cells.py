@@ -1,6 +1,6 @@
 r"""Cells of a sweep: the parameters, their validation, a cell's id and its run.
 
-Private helper of :mod:`pmdtheory.sim.sweep`, which re-exports the public names;
+Private helper of :mod:`pmdtheory.sim.sweeps`, which re-exports the public names;
 no Dask here, so that checking a grid starts no cluster.
 """
 

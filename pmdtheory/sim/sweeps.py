@@ -156,7 +156,7 @@ def _local_cluster(n_workers: int | None = None):
             # the scheduler's HTTP server: any free port, this machine only
             dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,  # worker restarts are reported per cell instead
-            preload=["pmdtheory.sim.sweep"],
+            preload=["pmdtheory.sim.sweeps"],
             # one process per core: Numba's parallel kernels get one thread each
             env={"NUMBA_NUM_THREADS": "1"},
         )
