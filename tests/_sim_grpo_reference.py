@@ -1,6 +1,6 @@
 """Plain-numpy reference of the simulator's real GRPO step (tests only).
 
-Independent of the Numba kernel ``pmdtheory.sim._kernels._grpo_row``: it shares
+Independent of the Numba kernel ``pmdtheory.sim._fit._grpo_row``: it shares
 only the counter-based draws (``benchmarks/_sim_reference.draw``, so that both
 see the same responses). Written from TRL's ``GRPOTrainer`` loss with one-token
 responses: advantages ``(r - mean)/(std + eps)`` (std with Bessel's

@@ -247,7 +247,7 @@ def test_one_sgd_step_on_sampled_group_matches_numpy():
 @pytest.mark.parametrize("fit_steps", [1, 5])
 def test_sgd_steps_match_simulator_mean_sampled_fit(fit_steps):
     """The simulator's mean_sampled fit and the bridge's SGD steps give the same logits."""
-    from pmdtheory.sim._kernels import _fit_row
+    from pmdtheory.sim._fit import _fit_row
 
     rng = np.random.default_rng(6)
     n, k, tau, lr = 7, 16, 0.1, 0.05
