@@ -117,10 +117,17 @@ def _cell_bytes(params: dict) -> tuple[str, bytes | str]:
         return "error", f"{type(exc).__name__}: {exc}"
 
 
+#: Numba threads per cell on the local cluster's workers. Not NUMBA_NUM_THREADS itself:
+#: Numba re-reads that variable whenever it compiles, and a worker that imported Numba
+#: before the variable was set (spawn imports the parent's main module first) then fails
+#: with "Cannot set NUMBA_NUM_THREADS to a different value" on its first cold compile.
+_THREADS_ENV = "PMDTHEORY_SWEEP_NUMBA_THREADS"
+
+
 def _limit_numba_threads() -> None:
-    """Honour NUMBA_NUM_THREADS set for a worker after Numba was imported (spawn imports
-    the parent's main module first, and Numba reads the variable once, at import)."""
-    n = os.environ.get("NUMBA_NUM_THREADS", "")
+    """Limit this thread's Numba parallel regions to the local cluster's share of cores
+    (``numba.set_num_threads`` is per thread: it is called in the task's thread)."""
+    n = os.environ.get(_THREADS_ENV, "")
     if n.isdigit() and int(n) >= 1:
         import numba
 
@@ -158,7 +165,7 @@ def _local_cluster(n_workers: int | None = None):
             silence_logs=logging.ERROR,  # worker restarts are reported per cell instead
             preload=["pmdtheory.sim.sweeps"],
             # one process per core: Numba's parallel kernels get one thread each
-            env={"NUMBA_NUM_THREADS": "1"},
+            env={_THREADS_ENV: "1"},
         )
     finally:
         if main:
