@@ -293,10 +293,13 @@ def bootstrap_ci(values, *, n_boot=2000, level=0.95, seed=0):
 # ---------------------------------------------------------------- the training loop
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line via cli(), not a usage dump
+        raise CliError(message)
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--out", type=Path, default=REPO / "figures")
     p.add_argument("--methods", default=",".join(METHODS))

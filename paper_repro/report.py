@@ -37,6 +37,7 @@ from _claims import (  # noqa: F401  (re-exported for tests and callers)
     claims_binary,
     claims_gap,
 )
+from _claims_llm import claims_llm
 from _claims_sampled import (
     claim_linear,
     claim_llm,
@@ -64,6 +65,7 @@ def all_claims(data: Data) -> list[Claim]:
         claim_linear(data),
         claim_robust(data),
         claim_llm(data),
+        *claims_llm(data),
     ]
 
 

@@ -159,7 +159,7 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
     bad = (["--k", "1"], ["--methods", "ppo"], ["--seeds", "a"], ["--out", str(blocker)],
            ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"])  # fmt: skip
     for args in bad:
-        with pytest.raises((lc.CliError, SystemExit)):
+        with pytest.raises(lc.CliError):
             lc.parse_args(args)
     assert lc.cli(["--k", "1"]) == 2  # one line on stderr, exit code 2
 
@@ -237,6 +237,8 @@ def test_sim_order_claim_flips():
     assert cl.claim_sim_order(llm, sim).verdict == cl.REPRODUCED
     rev = sim.assign(reward_mean=[0.3, 0.4, 0.5])
     assert cl.claim_sim_order(llm, rev).verdict == cl.DIFFERS
+    flat = fake_frame(dict.fromkeys(FINAL, 0.3))  # no measured pair resolved
+    assert cl.claim_sim_order(flat, sim).verdict.startswith(cl.NOT_COMPARABLE)
 
 
 # ---------------------------------------------------------------- the real smoke run
