@@ -41,26 +41,33 @@ as many training prompts (``--p0-samples`` answers each) ->
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, few steps.
 Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-2;
-the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1).
+the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 3 steps of
+4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),
+12 new tokens, evaluation at steps 0 and 3 on 12 held-out prompts x 8 answers; on CUDA:
+60 steps of 16 x 8, all layers, 16 new tokens, 5 seeds, 96 eval prompts x 32.
+``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
+``--merge`` joins the parts into ``llm_compare.csv`` and draws the figure; ``--simulate``
+writes the simulator's prediction (below).
 
 Outputs
 -------
 ``figures/data/llm_compare.csv``, written after every run (a partial grid is usable):
 one row per (method, tau, reward_scale, seed, step). Columns: ``method, tau,
-reward_scale`` ("pm1" or "01"), ``seed, step``, ``answers`` (cumulative), ``reward_mean``
-(mean reward on the training batch, in the run's scale), ``success`` (fraction correct),
-``frac_all_fail`` (groups without a correct answer), ``frac_all_pass``, ``entropy`` (mean
-per-token entropy on the sampled tokens, nats), ``response_length`` (tokens, EOS
-included), ``kl_ref`` (sample estimate of KL(pi_t || pi_0): mean over the batch of the
-sequence log-ratio), ``beta_mean``, ``beta_median`` (implied beta_t = tau lambda_t over
-groups with unequal rewards), ``loss``, ``grad_norm``; eval columns (NaN when not
-evaluated): ``eval_avg_at_k, eval_pass_at_k, eval_maj_at_k``, ``eval_tier_hard,
-eval_tier_mid, eval_tier_easy`` (avg@k of the prompts whose measured p0 is 0, in
-(0, 0.5], above 0.5), ``eval_tier_low`` (p0 <= 0.5: where lone successes occur);
-timing ``time_rollout_s, time_update_s, time_eval_s, time_s``;
-then ``k, k_eval, prompts, lr, iterations, train_layers, max_new_tokens, device,
-threads``. Row ``step = s`` holds the training batch sampled at step s (before its
-update) and the evaluation of the policy after s updates.
+reward_scale`` ("pm1" or "01"), ``seed, step``, ``answers`` (cumulative),
+``reward_mean`` (mean reward on the training batch, in the run's scale), ``success``
+(fraction correct), ``frac_all_fail`` (groups without a correct answer),
+``frac_all_pass``, ``entropy`` (mean per-token entropy on the sampled tokens, nats),
+``response_length`` (tokens, EOS included), ``kl_ref`` (sample estimate of KL(pi_t ||
+pi_0): mean sequence log-ratio over the answers to the batch's first ``--kl-prompts``
+prompts), ``beta_mean``, ``beta_median`` (implied beta_t = tau lambda_t over groups with
+unequal rewards), ``loss``, ``grad_norm``; eval columns (NaN when not evaluated):
+``eval_avg_at_k, eval_pass_at_k, eval_maj_at_k``, ``eval_tier_hard, eval_tier_mid,
+eval_tier_easy`` (avg@k of the prompts whose measured p0 is 0, in (0, 0.5], above 0.5),
+``eval_tier_low`` (p0 <= 0.5: where lone successes occur); timing ``time_rollout_s,
+time_update_s, time_eval_s, time_s``; then ``k, k_eval, prompts, lr, iterations,
+train_layers, max_new_tokens, device, threads``. Row ``step = s`` holds the training
+batch sampled at step s (before its update) and the evaluation of the policy after s
+updates.
 ``figures/llm_compare.png``: train success, eval avg/pass/maj@k, entropy, length, KL,
 beta; mean over seeds with bootstrap 95% bands.
 ``figures/data/llm_compare_timing.csv``: wall time of the mode.
@@ -68,7 +75,13 @@ beta; mean over seeds with bootstrap 95% bands.
 Run::
 
     python paper_repro/llm_compare.py [--smoke | --quick] [--device cpu|cuda] [--out DIR]
-        [--measure-p0] [--steps N] [--seeds 0,1,2] [--threads 0]
+        [--measure-p0] [--steps N] [--seeds 0,1,2] [--threads 0] [--slice I/N] [--merge]
+        [--simulate]
+
+``figures/data/llm_compare_sim.csv`` and ``figures/llm_vs_sim.png`` (``--simulate``): a
+:class:`pmdtheory.sim.PromptPopulation` built from the measured p0 (same k, tau and reward
+scale) run with the simulator's counterparts of the methods; one row per (method, tau,
+reward_scale, seed, iter) with the mean success over prompts and over the low-p0 tiers.
 """
 
 from __future__ import annotations
@@ -325,7 +338,12 @@ def parse_args(argv=None):
         "--part", choices=("all", "main", "extra"), default="all",
         help="run only the main cell or only the extra cells (two processes), then --merge",
     )  # fmt: skip
-    p.add_argument("--merge", action="store_true", help="join the two parts' CSVs, plot")
+    p.add_argument(
+        "--slice", default=None,
+        help="I/N: run only cells I, I+N, ... of the grid (N processes in parallel), then --merge",
+    )  # fmt: skip
+    p.add_argument("--merge", action="store_true", help="join the parts' CSVs and plot")
+    p.add_argument("--kl-prompts", type=int, default=2, help="prompts whose answers estimate KL")
     p.add_argument(
         "--simulate", action="store_true",
         help="only the simulator prediction from the committed p0 and LLM CSVs",
@@ -348,7 +366,7 @@ def parse_args(argv=None):
         size = dict(seeds="0,1,2,3,4", steps=60, prompts=16, k=8, k_eval=32, n_eval=96)
         size.update(eval_every=10, max_new_tokens=16, train_layers=0)
     else:
-        size = dict(seeds="0,1,2", steps=4, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=4)
+        size = dict(seeds="0,1,2", steps=3, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=3)
         size.update(max_new_tokens=12, train_layers=4)
     for name, value in size.items():
         if getattr(args, name) is None:
@@ -377,6 +395,16 @@ def parse_args(argv=None):
         raise CliError("--lr must be finite and > 0")
     if args.threads < 0:
         raise CliError("--threads must be >= 0")
+    if args.kl_prompts < 1:
+        raise CliError("--kl-prompts must be >= 1")
+    args.slice_i, args.slice_n = 0, 1
+    if args.slice is not None:
+        try:
+            args.slice_i, args.slice_n = (int(x) for x in args.slice.split("/"))
+        except ValueError:
+            raise CliError(f"--slice must be I/N, got {args.slice!r}") from None
+        if not 0 <= args.slice_i < args.slice_n:
+            raise CliError(f"--slice I/N needs 0 <= I < N, got {args.slice!r}")
     if args.sim_iters < 1:
         raise CliError("--sim-iters must be >= 1")
     check_device(args.device)
@@ -417,7 +445,7 @@ def runs(args):
         pmd = [m for m in args.methods if m != "grpo"]
         for tau, scale in ((0.01, "pm1"), (0.1, "01")):
             cells += [(m, tau, scale, s) for s in args.seeds[:2] for m in pmd]
-    return cells
+    return cells[args.slice_i :: args.slice_n]
 
 
 class Experiment:
@@ -619,8 +647,9 @@ class Experiment:
                 t2 = time.perf_counter()
                 logp, ent, loss, gnorm = self.update(method, ro, adv, tau, opt)
                 mask = ro.response_mask.to(logp.dtype)
-                logp_ref = self.ref_logprobs(ro)
-                kl = float((((logp - logp_ref) * mask).sum(-1)).mean())
+                n_kl = min(a.kl_prompts, a.prompts) * a.k  # the first prompts' answers
+                logp_ref = self.ref_logprobs(head(ro, n_kl))
+                kl = float((((logp[:n_kl] - logp_ref) * mask[:n_kl]).sum(-1)).mean())
                 t3 = time.perf_counter()
                 c = correct.reshape(-1, a.k)
                 mixed = c.any(1) & ~c.all(1)
@@ -652,11 +681,22 @@ class Experiment:
         return rows
 
 
+def head(ro, n):
+    """The first ``n`` responses of a rollout (whole groups when ``n`` is a multiple of k)."""
+    from pmdtheory.bridge.llm import Rollout
+
+    return Rollout(
+        ro.input_ids[:n], ro.attention_mask[:n], ro.prompt_len, ro.response_mask[:n],
+        ro.index[:n], ro.texts[:n],
+    )  # fmt: skip
+
+
 def params(args, threads):
     return {
         "k": args.k, "k_eval": args.k_eval, "prompts": args.prompts, "lr": args.lr,
         "iterations": args.iterations, "train_layers": args.train_layers,
-        "max_new_tokens": args.max_new_tokens, "device": args.device, "threads": threads,
+        "kl_prompts": args.kl_prompts, "max_new_tokens": args.max_new_tokens,
+        "device": args.device, "threads": threads,
     }  # fmt: skip
 
 
@@ -900,7 +940,8 @@ def main(argv=None, *, model=None, tokenizer=None):
         )
         return sim
     if args.merge:
-        parts = [data / f"llm_compare_{part}.csv" for part in ("main", "extra")]
+        parts = sorted(data.glob("llm_compare_part*.csv"))
+        parts += [data / f"llm_compare_{part}.csv" for part in ("main", "extra")]
         df = pd.concat([pd.read_csv(q) for q in parts if q.is_file()], ignore_index=True)
         if df.empty:
             raise CliError(f"--merge found no rows in {', '.join(map(str, parts))}")
@@ -925,6 +966,8 @@ def main(argv=None, *, model=None, tokenizer=None):
         name = "llm_compare_quick.csv"
     elif args.part != "all":
         name = f"llm_compare_{args.part}.csv"
+    if args.slice is not None:
+        name = name.replace(".csv", f"_part{args.slice_i}of{args.slice_n}.csv")
     rows = []
 
     def write(row):

@@ -175,6 +175,15 @@ def test_grid_order():
     assert {c[3] for c in extra} == {0, 1}
 
 
+def test_slices_partition_the_grid():
+    full = lc.runs(lc.parse_args([]))
+    parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
+    assert sorted(sum(parts, [])) == sorted(full) and len(full) == 24
+    for bad in ("3/3", "x", "1/0"):
+        with pytest.raises(lc.CliError, match="slice"):
+            lc.parse_args(["--slice", bad])
+
+
 # ---------------------------------------------------------------- claims can fail
 
 
