@@ -70,7 +70,7 @@ batch sampled at step s (before its update) and the evaluation of the policy aft
 updates.
 ``figures/llm_compare.png``: train success, eval avg/pass/maj@k, entropy, length, KL,
 beta; mean over seeds with bootstrap 95% bands.
-``figures/data/llm_compare_timing.csv``: wall time of the mode.
+``figures/data/llm_compare_timing_<mode>[_part<I>of<N>].csv``: wall time of the mode.
 
 Run::
 
@@ -987,7 +987,9 @@ def main(argv=None, *, model=None, tokenizer=None):
         "steps": args.steps, "load_s": exp.load_s, "wall_s": wall,
     }])  # fmt: skip
     if not args.smoke:
-        timing.to_csv(data / f"llm_compare_timing_{mode}.csv", index=False, float_format="%.4g")
+        part = "" if args.slice is None else f"_part{args.slice_i}of{args.slice_n}"
+        path = data / f"llm_compare_timing_{mode}{part}.csv"
+        timing.to_csv(path, index=False, float_format="%.4g")
     print(f"wrote {data / name} {paths}; {mode} mode wall time {wall:.0f} s")
     return df
 
