@@ -309,6 +309,20 @@ def claim_sim_order(df, sim) -> Claim:
         + f"predicted wrong: {', '.join(disagree) or 'none'}; not resolved: "
         + f"{', '.join(unresolved) or 'none'}."
     )
+    if "reward_low" in s and "eval_tier_low" in df:
+        s0 = _cell(sim, *MAIN)
+        s0 = s0[s0.iter == 0].groupby("method").reward_low.mean()
+        low = []
+        for m in methods:
+            fin = per_seed(df, m, "eval_tier_low")
+            start = per_seed(df, m, "eval_tier_low", which="first")
+            gain = (fin - start.reindex(fin.index)).mean()
+            pg = s.groupby("method").reward_low.mean()[m] - s0[m]
+            low.append(f"{m} predicted {pg:+.3f}, measured {gain:+.3f}")
+        c.measured += f" Low-p0 prompts (p0 <= 0.5), gain over the start: {'; '.join(low)}."
+    if "sim_description" in s:
+        names = s.drop_duplicates("method").set_index("method").sim_description
+        c.measured += " Simulator methods: " + "; ".join(f"{m}: {names[m]}" for m in methods) + "."
     if disagree:
         c.verdict = DIFFERS
     elif agree:

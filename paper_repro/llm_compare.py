@@ -880,6 +880,9 @@ def simulate(p0, df, iters):
         out = out.reset_index().rename(columns={"method": "sim_method"})
         back = {v: key for key, v in names.items()}
         out.insert(0, "method", out.sim_method.map(back))
+        from pmdtheory.sim import METHODS as SIM
+
+        out["sim_description"] = out.sim_method.map(lambda n: SIM[n].description)
         frames.append(out.assign(tau=tau, reward_scale=scale, k=k))
     return pd.concat(frames, ignore_index=True)
 

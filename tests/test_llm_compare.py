@@ -175,6 +175,15 @@ def test_grid_order():
     assert {c[3] for c in extra} == {0, 1}
 
 
+def test_population_from_p0_has_the_measured_rates():
+    p0 = pd.DataFrame({"successes": [0, 1, 4, 8], "samples": 8, "p0": [0, 0.125, 0.5, 1.0]})
+    env = lc.population_from_p0(p0)
+    np.testing.assert_allclose(env.p0, (p0.successes + 0.5) / 9, rtol=1e-12)
+    assert env.shape == (4, lc.SIM_RESPONSES)
+    names = lc.sim_method_names()
+    assert names["pmd_part"] == "part_sampled" and "pmd_part_naive" not in names
+
+
 def test_slices_partition_the_grid():
     full = lc.runs(lc.parse_args([]))
     parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
@@ -276,3 +285,12 @@ def test_smoke_every_method_two_steps(tmp_path):
     first = saved[saved.step == 0]
     assert np.ptp(first.entropy) < 1e-3 and first.reward_mean.nunique() == 1  # TRL's forward
     assert len(df) == len(saved)
+    # The figure and the simulator's prediction run on the smoke data (committed p0).
+    assert (tmp_path / "llm_compare.png").exists() is False
+    paths = lc.plot(saved, tmp_path)
+    assert all(Path(q).is_file() for q in paths)
+    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    sim = lc.simulate(p0, saved, iters=2)
+    assert set(sim.method) == set(lc.sim_method_names())
+    assert sim.reward_mean.between(0, 1).all() and sim.iter.max() == 2
+    assert all(Path(q).is_file() for q in lc.plot_vs_sim(saved, sim, tmp_path))
