@@ -21,6 +21,7 @@ N_BOOT = 4000
 LEVEL = 0.95
 COLLAPSE = 0.5  # entropy below half its initial value counts as collapse
 FIG = "llm_compare"
+BOOT_TXT = "two-level bootstrap 95% CI: seeds, then Bin(n, p) eval answers"
 CANNOT_SHOW = (
     "What this scale cannot show: a 135M model, a few training steps of 16 answers with "
     "only the top layers trained, 3 seeds and 12 held-out prompts resolve only large "
@@ -30,17 +31,33 @@ CANNOT_SHOW = (
 )
 
 
-def _ci(values, seed=0):
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
+def boot_diff(a, b=None, n=None, seed=0):
+    r"""Mean over seeds of ``a - b`` and its two-level bootstrap CI.
+
+    Seeds are resampled with replacement; when ``n`` is given each resampled value (a
+    success rate over ``n`` answers) is also redrawn as :math:`\mathrm{Bin}(n, v)/n`, so
+    the CI includes the sampling noise of the evaluation itself (``a`` and ``b`` drawn
+    independently: conservative under common random numbers). Fewer than 2 seeds: the CI
+    is NaN (not resolved).
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.zeros_like(a) if b is None else np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if a.size == 0:
         return float("nan"), float("nan"), float("nan")
-    if v.size == 1:
-        return float(v[0]), float(v[0]), float(v[0])
+    m = float((a - b).mean())
+    if a.size < 2:
+        return m, float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(N_BOOT, v.size))].mean(1)
-    a = (1 - LEVEL) / 2
-    return float(v.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+    idx = rng.integers(0, a.size, size=(N_BOOT, a.size))
+    A, B = a[idx], b[idx]
+    if n:
+        A = rng.binomial(int(n), np.clip(A, 0, 1)) / n
+        B = rng.binomial(int(n), np.clip(B, 0, 1)) / n if np.any(b) else B
+    means = (A - B).mean(1)
+    q = (1 - LEVEL) / 2
+    return m, float(np.quantile(means, q)), float(np.quantile(means, 1 - q))
 
 
 def _fmt(m, lo, hi):
@@ -63,40 +80,41 @@ def per_seed(df, method, col, *, tau=MAIN[0], scale=MAIN[1], which="final"):
     return d[pick].set_index("seed")[col]
 
 
-def paired(df, a, b, col, **kw):
-    """Per-seed differences ``a - b`` of the final ``col`` on the seeds both have."""
+def three_way(ci, favour, neutral, against):
+    """Verdict from a CI ``(mean, lo, hi)``: above 0 ``favour``, below ``against``, else
+    (containing 0, or unresolved with fewer than 2 seeds) ``neutral``; no data: not run."""
+    m, lo, hi = ci
+    if not np.isfinite(m):
+        return NOT_RUN, ci
+    if lo > 0:
+        return favour, ci
+    if hi < 0:
+        return against, ci
+    return neutral, ci
+
+
+def pair_ci(df, a, b, col, n=None, **kw):
+    """Two-level bootstrap CI of the final ``col`` of method ``a`` minus method ``b``."""
     x, y = per_seed(df, a, col, **kw), per_seed(df, b, col, **kw)
     common = x.index.intersection(y.index)
-    return (x[common] - y[common]).to_numpy()
+    return boot_diff(x[common].to_numpy(), y[common].to_numpy(), n)
 
 
-def three_way(diff, favour, neutral, against):
-    """Verdict from the CI of a difference: > 0 ``favour``, contains 0 ``neutral``, < 0."""
-    m, lo, hi = _ci(diff)
-    if not np.isfinite(m):
-        return NOT_RUN, (m, lo, hi)
-    if lo > 0:
-        return favour, (m, lo, hi)
-    if hi < 0:
-        return against, (m, lo, hi)
-    return neutral, (m, lo, hi)
-
-
-def _table(df, tau=MAIN[0], scale=MAIN[1]):
+def _table(df, tau=MAIN[0], scale=MAIN[1], n=None):
     parts = []
     for method in METHODS:
         fin = per_seed(df, method, "eval_avg_at_k", tau=tau, scale=scale)
         if fin.empty:
             continue
         start = per_seed(df, method, "eval_avg_at_k", tau=tau, scale=scale, which="first")
-        gain = (fin - start.reindex(fin.index)).to_numpy()
+        gain = boot_diff(fin.to_numpy(), start.reindex(fin.index).to_numpy(), n)
         extra = ""
         for col, name in (("eval_pass_at_k", "pass@k"), ("eval_maj_at_k", "maj@k")):
             if col in df:
                 v = per_seed(df, method, col, tau=tau, scale=scale)
                 extra += f", {name} {v.mean():.3f}"
         parts.append(
-            f"{method}: avg@k {_fmt(*_ci(fin))} (gain over step 0 {_fmt(*_ci(gain))}, "
+            f"{method}: avg@k {_fmt(*boot_diff(fin, n=n))} (gain over step 0 {_fmt(*gain)}, "
             f"{len(fin)} seeds{extra})"
         )
     return "; ".join(parts)
@@ -105,7 +123,7 @@ def _table(df, tau=MAIN[0], scale=MAIN[1]):
 # ---------------------------------------------------------------- claims
 
 
-def claim_final_avg(df) -> Claim:
+def claim_final_avg(df, noise=None) -> Claim:
     c = Claim(
         "LLM at CPU scale: final eval avg@k per method",
         "issue 14; paper §5",
@@ -115,31 +133,63 @@ def claim_final_avg(df) -> Claim:
     if df is None or per_seed(df, "pmd_mean", "eval_avg_at_k").empty:
         c.measured = "no llm_compare run (python paper_repro/llm_compare.py)."
         return c
-    diff = paired(df, "pmd_mean", "grpo", "eval_avg_at_k")
-    c.verdict, ci = three_way(diff, REPRODUCED, PARTLY, DIFFERS)
+    n = (noise or {}).get("eval")
+    ci = pair_ci(df, "pmd_mean", "grpo", "eval_avg_at_k", n)
+    c.verdict, ci = three_way(ci, REPRODUCED, PARTLY, DIFFERS)
     c.measured = (
-        f"tau = 0.1, rewards in {{-1, +1}}, mean over seeds [bootstrap {LEVEL:.0%} CI]: "
-        f"{_table(df)}. Paired difference PMD-mean - GRPO: {_fmt(*ci)}."
+        f"tau = 0.1, rewards in {{-1, +1}}, mean over seeds [{BOOT_TXT}]: "
+        f"{_table(df, n=n)}. Paired difference PMD-mean - GRPO: {_fmt(*ci)}."
     )
     c.rule = (
-        "bootstrap CI of the per-seed paired difference PMD-mean - GRPO in final avg@k: "
-        "above 0: reproduced; containing 0: partly (no significant difference); below 0: "
-        "differs."
+        "two-level bootstrap CI of the difference PMD-mean - GRPO in final avg@k (seeds "
+        "and eval answers resampled): above 0: reproduced; containing 0 or fewer than 2 "
+        "seeds: partly (no significant difference); below 0: differs."
     )
     if c.verdict == PARTLY:
         c.notes = ("No significant difference between PMD-mean and GRPO at this scale.",)
     return c
 
 
-def _drawdown(df, method, tau, scale):
-    """Per seed: the largest drop of train success below its running maximum."""
+def _success(df, method, tau, scale):
+    """Per seed: the train-success curve (array over steps)."""
     d = _cell(df, tau, scale)
     d = d[(d.method == method) & d.success.notna()].sort_values("step")
-    out = {}
-    for seed, g in d.groupby("seed"):
-        s = g.success.to_numpy()
-        out[seed] = float(np.max(np.maximum.accumulate(s) - s))
-    return pd.Series(out, dtype=float)
+    return {seed: g.success.to_numpy() for seed, g in d.groupby("seed")}
+
+
+def drawdown(s):
+    """Largest drop of a curve below its running maximum (last axis)."""
+    s = np.asarray(s, dtype=float)
+    return np.max(np.maximum.accumulate(s, axis=-1) - s, axis=-1)
+
+
+def _drawdown(df, method, tau, scale):
+    """Per seed: the largest drop of train success below its running maximum."""
+    curves = _success(df, method, tau, scale)
+    return pd.Series({seed: float(drawdown(c)) for seed, c in curves.items()}, dtype=float)
+
+
+def drawdown_ci(df, a, b, tau, scale, n=None, seed=0):
+    """Two-level bootstrap of mean drawdown(a) - drawdown(b) over the common seeds: seeds
+    resampled, then each step's success redrawn as Bin(n, s)/n (``n`` answers per step)."""
+    ca, cb = _success(df, a, tau, scale), _success(df, b, tau, scale)
+    common = sorted(set(ca) & set(cb))
+    if not common:
+        return float("nan"), float("nan"), float("nan")
+    A = np.array([ca[s] for s in common])
+    B = np.array([cb[s] for s in common])
+    m = float((drawdown(A) - drawdown(B)).mean())
+    if len(common) < 2:
+        return m, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(common), size=(N_BOOT, len(common)))
+    Ab, Bb = A[idx], B[idx]
+    if n:
+        Ab = rng.binomial(int(n), np.clip(Ab, 0, 1)) / n
+        Bb = rng.binomial(int(n), np.clip(Bb, 0, 1)) / n
+    means = (drawdown(Ab) - drawdown(Bb)).mean(1)
+    q = (1 - LEVEL) / 2
+    return m, float(np.quantile(means, q)), float(np.quantile(means, 1 - q))
 
 
 def _entropy_ratio(df, method, tau, scale):
@@ -148,7 +198,7 @@ def _entropy_ratio(df, method, tau, scale):
     return d.groupby("seed").entropy.agg(lambda e: e.iloc[-1] / e.iloc[0])
 
 
-def claim_stability(df) -> Claim:
+def claim_stability(df, noise=None) -> Claim:
     c = Claim(
         "LLM at CPU scale: PMD-mean is more stable than PMD-part",
         "paper §5 (training curves), THEORY §8.4",
@@ -169,15 +219,14 @@ def claim_stability(df) -> Claim:
             er = _entropy_ratio(df, m, tau, scale)
             fin = per_seed(df, m, "eval_avg_at_k", tau=tau, scale=scale)
             txt.append(
-                f"{m} largest reward drop {_fmt(*_ci(dd))}, final/initial entropy "
+                f"{m} largest reward drop {dd.mean():.3f} (seeds: "
+                f"{', '.join(f'{v:.3f}' for v in dd)}), final/initial entropy "
                 f"{er.mean():.2f} (min {er.min():.2f}), across-seed sd of final avg@k "
                 f"{fin.std(ddof=1) if len(fin) > 1 else float('nan'):.3f}"
             )
         parts.append(f"tau = {tau:g}, rewards {scale}: " + "; ".join(txt))
-    a, b = _drawdown(df, "pmd_part", *MAIN), _drawdown(df, "pmd_mean", *MAIN)
-    common = a.index.intersection(b.index)
-    diff = (a[common] - b[common]).to_numpy()
-    c.verdict, ci = three_way(diff, REPRODUCED, PARTLY, DIFFERS)
+    ci = drawdown_ci(df, "pmd_part", "pmd_mean", *MAIN, n=(noise or {}).get("train"))
+    c.verdict, ci = three_way(ci, REPRODUCED, PARTLY, DIFFERS)
     collapsed = [
         f"{m} (tau {t:g}, {s})"
         for t, s in cells
@@ -190,9 +239,10 @@ def claim_stability(df) -> Claim:
         + f"Entropy collapse (< {COLLAPSE:g} x initial): {', '.join(collapsed) or 'none'}."
     )
     c.rule = (
-        "bootstrap CI of the per-seed paired difference of the largest train-success drop "
-        "(PMD-part - PMD-mean, tau = 0.1, rewards {-1, +1}): above 0: reproduced; "
-        "containing 0: partly; below 0: differs. Entropy collapse is reported, not scored."
+        "two-level bootstrap CI (seeds, then each step's Bin(n, success) train answers) of "
+        "the difference of the largest train-success drop (PMD-part - PMD-mean, tau = 0.1, "
+        "rewards {-1, +1}): above 0: reproduced; containing 0 or fewer than 2 seeds: "
+        "partly; below 0: differs. Entropy collapse is reported, not scored."
     )
     if c.verdict == PARTLY:
         c.notes = ("No measurable stability difference at this scale and length.",)
@@ -214,7 +264,7 @@ def lone_success_advantage(k, tau, scale):
     return naive, stable
 
 
-def claim_naive_cost(df) -> Claim:
+def claim_naive_cost(df, noise=None) -> Claim:
     c = Claim(
         "LLM at CPU scale: what the naive partition baseline costs on hard prompts",
         "issue 14; THEORY §3 (stable leave-one-out partition)",
@@ -241,8 +291,10 @@ def claim_naive_cost(df) -> Claim:
 
     g_part, g_naive = gain("pmd_part"), gain("pmd_part_naive")
     common = g_part.index.intersection(g_naive.index)
-    diff = (g_part[common] - g_naive[common]).to_numpy()
-    c.verdict, ci = three_way(diff, REPRODUCED, PARTLY, DIFFERS)
+    # Both start from the same base-model evaluation, so the gains differ as the finals do.
+    n = (noise or {}).get("low")
+    ci = pair_ci(df, "pmd_part", "pmd_part_naive", "eval_tier_low", n, tau=tau, scale=scale)
+    c.verdict, ci = three_way(ci, REPRODUCED, PARTLY, DIFFERS)
     lone = [
         f"tau {t:g}, {s}: {lone_success_advantage(k, t, s)[0]:.3f} vs "
         f"{lone_success_advantage(k, t, s)[1]:.3f}"
@@ -251,12 +303,13 @@ def claim_naive_cost(df) -> Claim:
     c.measured = (
         f"lone-success advantage naive vs stable at k = {k}: {'; '.join(lone)}. "
         f"Gain in eval avg@k on prompts with measured p0 <= 0.5 (final - step 0), tau = "
-        f"{tau:g}, rewards {scale}: PMD-part {_fmt(*_ci(g_part))}, naive "
-        f"{_fmt(*_ci(g_naive))}; paired difference {_fmt(*ci)} ({len(common)} seeds)."
+        f"{tau:g}, rewards {scale}: PMD-part {g_part.mean():.3f}, naive {g_naive.mean():.3f}; "
+        f"difference [{BOOT_TXT}] {_fmt(*ci)} ({len(common)} seeds)."
     )
     c.rule = (
-        "bootstrap CI of the per-seed paired difference (PMD-part - naive) of the low-p0 "
-        "gain: above 0: reproduced; containing 0: partly; below 0: differs."
+        "two-level bootstrap CI of the difference (PMD-part - naive) of the low-p0 gain at "
+        "tau = 0.01 (where the cancellation bites; tau = 0.1 if not run): above 0: "
+        "reproduced; containing 0 or fewer than 2 seeds: partly; below 0: differs."
     )
     if c.verdict == PARTLY:
         c.notes = ("The naive form's cost is not resolved by this run's eval set and length.",)
@@ -266,7 +319,7 @@ def claim_naive_cost(df) -> Claim:
 SIM_FOR = {"pmd_mean": "PMD-mean", "pmd_part": "PMD-part", "grpo": "GRPO"}
 
 
-def claim_sim_order(df, sim) -> Claim:
+def claim_sim_order(df, sim, noise=None) -> Claim:
     c = Claim(
         "Theory vs practice: does the simulator predict the LLM's ordering?",
         "issue 14; THEORY §3, §8",
@@ -293,8 +346,8 @@ def claim_sim_order(df, sim) -> Claim:
     agree, disagree, unresolved = [], [], []
     for i, a in enumerate(methods):
         for b in methods[i + 1 :]:
-            m, lo, hi = _ci(paired(df, a, b, "eval_avg_at_k"))
-            if lo <= 0 <= hi or not np.isfinite(m):
+            m, lo, hi = pair_ci(df, a, b, "eval_avg_at_k", (noise or {}).get("eval"))
+            if not (np.isfinite(lo) and (lo > 0 or hi < 0)):
                 unresolved.append(f"{a} vs {b}")
                 continue
             better, worse = (a, b) if m > 0 else (b, a)
@@ -330,8 +383,9 @@ def claim_sim_order(df, sim) -> Claim:
     else:
         c.verdict = f"{NOT_COMPARABLE}: no measured pair resolved"
     c.rule = (
-        "for every pair of methods whose per-seed paired difference in final avg@k has a "
-        "bootstrap CI excluding 0, the simulator must predict the same order. Any pair "
+        "for every pair of methods whose difference in final avg@k has a two-level "
+        "bootstrap CI (seeds, eval answers) excluding 0, the simulator must predict the "
+        "same order. Any pair "
         "predicted wrong: differs; all resolved pairs right: reproduced (partly if some pairs "
         "are unresolved); no pair resolved: not comparable."
     )
@@ -340,7 +394,7 @@ def claim_sim_order(df, sim) -> Claim:
     return c
 
 
-def claim_llm_scale(data: Data) -> Claim:
+def claim_llm_scale(data: Data, noise=None) -> Claim:
     """Replaces claim 18 ("not comparable"): what was measured at 135M scale."""
     c = Claim(
         "LLM training: PMD-mean beats GRPO/GSPO on AIME",
@@ -355,20 +409,22 @@ def claim_llm_scale(data: Data) -> Claim:
         return c
     fin = per_seed(df, "pmd_mean", "eval_avg_at_k")
     start = per_seed(df, "pmd_mean", "eval_avg_at_k", which="first")
-    up, ci_gain = three_way((fin - start.reindex(fin.index)).to_numpy(), "gains", "no", "loses")
+    n = (noise or {}).get("eval")
+    gain_ci = boot_diff(fin.to_numpy(), start.reindex(fin.index).to_numpy(), n)
+    up, ci_gain = three_way(gain_ci, "gains", "no", "loses")
     vs, ci = three_way(
-        paired(df, "pmd_mean", "grpo", "eval_avg_at_k"), "better than", "not distinguishable from",
-        "worse than",
+        pair_ci(df, "pmd_mean", "grpo", "eval_avg_at_k", n), "better than",
+        "not distinguishable from", "worse than",
     )  # fmt: skip
     c.measured = (
         f"SmolLM2-135M on reasoning-gym arithmetic, tau = 0.1, rewards in {{-1, +1}}: "
-        f"{_table(df)}. PMD-mean gain over the base model {_fmt(*ci_gain)}; PMD-mean - GRPO "
+        f"{_table(df, n=n)}. PMD-mean gain over the base model {_fmt(*ci_gain)}; PMD-mean - GRPO "
         f"{_fmt(*ci)}."
     )
     c.rule = (
         "we cannot train 7B/30B models on AIME here: the paper's numbers are not comparable. "
-        "At 135M: bootstrap CIs over seeds of the PMD-mean gain (final - step 0 eval avg@k) "
-        "and of the paired difference PMD-mean - GRPO."
+        f"At 135M: {BOOT_TXT} of the PMD-mean gain (final - step 0 eval avg@k) and of the "
+        "difference PMD-mean - GRPO."
     )
     gain = {"gains": "a significant eval gain", "no": "no significant eval gain",
             "loses": "a significant eval loss"}.get(up, "no data")  # fmt: skip
@@ -380,10 +436,25 @@ def claim_llm_scale(data: Data) -> Claim:
 def claims_llm(data: Data) -> list[Claim]:
     """The LLM-comparison claims, in report order (the first replaces claim_llm)."""
     df = data["llm_compare"]
+    noise = answer_counts(df, data["llm_compare_p0"])
     return [
-        claim_llm_scale(data),
-        claim_final_avg(df),
-        claim_stability(df),
-        claim_naive_cost(df),
-        claim_sim_order(df, data["llm_compare_sim"]),
+        claim_llm_scale(data, noise),
+        claim_final_avg(df, noise),
+        claim_stability(df, noise),
+        claim_naive_cost(df, noise),
+        claim_sim_order(df, data["llm_compare_sim"], noise),
     ]
+
+
+def answer_counts(df, p0):
+    """Answers behind each rate: ``eval`` (all eval prompts x k_eval), ``low`` (eval prompts
+    with measured p0 <= 0.5, x k_eval) and ``train`` (prompts x k per step); {} if unknown."""
+    if df is None or p0 is None or not {"k_eval", "k", "prompts"} <= set(df):
+        return {}
+    ev = p0[p0.split == "eval"]
+    k_eval = int(df.k_eval.iloc[0])
+    return {
+        "eval": len(ev) * k_eval,
+        "low": int((ev.p0 <= 0.5).sum()) * k_eval,
+        "train": int(df.prompts.iloc[0] * df.k.iloc[0]),
+    }

@@ -229,6 +229,16 @@ def test_final_avg_claim_flips():
     assert cl.claim_final_avg(None).verdict == cl.NOT_RUN
 
 
+def test_eval_noise_and_single_seeds_are_not_significant():
+    close = {**FINAL, "pmd_mean": 0.32}  # 0.02 above GRPO on every seed
+    assert cl.claim_final_avg(fake_frame(close)).verdict == cl.REPRODUCED
+    assert cl.claim_final_avg(fake_frame(close), {"eval": 96}).verdict == cl.PARTLY
+    assert cl.claim_final_avg(fake_frame(FINAL, seeds=(0,))).verdict == cl.PARTLY
+    m, lo, hi = cl.boot_diff([0.5, 0.5, 0.5], n=40)
+    assert m == 0.5 and lo < 0.45 and hi > 0.55  # mean of 3 Bin(40, 0.5)/40: sd 0.046
+    assert cl.boot_diff([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+
+
 def test_stability_claim_flips():
     ok = cl.claim_stability(fake_frame(FINAL, drop=("pmd_part", 0.3)))
     assert ok.verdict == cl.REPRODUCED
