@@ -389,8 +389,16 @@ def claim_sim_order(df, sim, noise=None) -> Claim:
         "predicted wrong: differs; all resolved pairs right: reproduced (partly if some pairs "
         "are unresolved); no pair resolved: not comparable."
     )
+    notes = []
     if order_p != order_m:
-        c.notes = (f"Order of the means: predicted {order_p}, measured {order_m}.",)
+        notes.append(f"Order of the means: predicted {order_p}, measured {order_m}.")
+    notes.append(
+        "The simulator's iteration is a near-exact tabular PMD step (regression fitted with "
+        "lr 1/tau); an LLM step here is a few small AdamW steps on part of the network. "
+        "Its learning speed is therefore not a prediction of the LLM's; only the ordering is "
+        "compared."
+    )
+    c.notes = tuple(notes)
     return c
 
 
