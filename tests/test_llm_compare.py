@@ -145,12 +145,11 @@ def run_cli(script, *args):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
 @pytest.mark.parametrize("script", ["llm_compare.py", "llm_e2e.py"])
 def test_cuda_without_cuda_is_one_line_exit_2(script):
-    t0 = time.perf_counter()
     res = run_cli(script, "--device", "cuda")
     assert res.returncode == 2
     assert "CUDA is not available" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    assert time.perf_counter() - t0 < 60  # refused before the model loads
+    assert "model ready" not in res.stdout  # refused before the model loads
 
 
 def test_bad_arguments_are_refused_before_work(tmp_path):
