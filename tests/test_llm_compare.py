@@ -138,7 +138,7 @@ def test_tiers_and_bootstrap():
 def run_cli(script, *args):
     return subprocess.run(
         [sys.executable, str(REPO / "paper_repro" / script), *args],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip
 
 
