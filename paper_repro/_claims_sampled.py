@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from _claims import NOT_COMPARABLE, PARTLY, Claim, Data, verdict
+from _claims import PARTLY, Claim, Data, verdict
 
 STALE_K = 8  # the k of the staleness sweep in stability.py
 NOISE_SD_RTOL = 0.15  # claim 13: mean ratio sample sd / theory sd (sd from 100 draws ~ 7%)
@@ -482,76 +482,4 @@ def claim_robust(data: Data) -> Claim:
                 "not refute the paper, but we do not reproduce PMD-mean > GRPO here."
             )
     c.notes = tuple(notes)
-    return c
-
-
-# --------------------------------------------------------------------------- LLM
-
-
-REWARD_COLUMNS = ("reward_mean", "reward", "rewards/mean")
-
-
-def _llm_one(df: pd.DataFrame, label: str) -> tuple[str, bool]:
-    col = next((c for c in REWARD_COLUMNS if c in df.columns), None)
-    if col is None:
-        return f"{label}: no reward column (looked for {', '.join(REWARD_COLUMNS)})", False
-    if "generated" in df:  # TRL reuses each generation batch: rewards only on new batches
-        df = df[df.generated == 1]
-    df = df[df[col].notna()]
-    n = len(df)
-    q = max(1, n // 4)
-    first, last = df[col].iloc[:q], df[col].iloc[-q:]
-    if q < 2:
-        return f"{label}: only {n} step(s), too few to judge a reward trend", False
-    se = np.sqrt(first.var(ddof=1) / q + last.var(ddof=1) / q)
-    up = bool(last.mean() > first.mean() + 2 * se)
-    params = ", ".join(
-        f"{c}={df[c].iloc[0]}" for c in ("baseline", "tau", "k", "prompts", "device") if c in df
-    )
-    txt = (
-        f"{label} ({n} steps; {params}): mean {col} over the first quarter {first.mean():.3f}, "
-        f"last quarter {last.mean():.3f} (2 s.e. = {2 * se:.3f})"
-    )
-    if "beta_mean" in df and df.beta_mean.notna().any():
-        txt += f", implied beta_t median {df.beta_mean.median():.3g}"
-    if "time_s" in df:
-        txt += f", {df.time_s.iloc[-1]:.0f} s"
-    return txt, up
-
-
-def claim_llm(data: Data) -> Claim:
-    c = Claim(
-        "LLM training: PMD-mean beats GRPO/GSPO on AIME",
-        "paper §5, THEORY §8.4",
-        "Qwen2.5-7B and Qwen3-30B-A3B-Base on DAPO-Math-17k: +2.6 and +14.6 points avg@32 on "
-        "AIME 2024 over the baseline, tau = 0.01, 4.6x time efficiency.",
-        "llm_training",
-    )
-    # CPU run of llm_e2e, the same script on a GPU (--device cuda), and the TRL trainer.
-    runs = [(n, data[n]) for n in ("llm_training", "llm_training_cuda", "trl_training")]
-    runs = [(n, d) for n, d in runs if d is not None and len(d)]
-    if not runs:
-        c.measured = "no LLM run in figures/data (run `pmdtheory repro --only llm_e2e`)."
-        return c
-    parts, ups = [], []
-    for name, d in runs:
-        txt, up = _llm_one(d, name)
-        parts.append(txt)
-        ups.append(up)
-    fit = data["llm_fit_check"]
-    if fit is not None and len(fit) > 1 and {"loss", "corr", "slope"} <= set(fit.columns):
-        parts.append(
-            f"fit check: loss {fit['loss'].iloc[0]:.3g} -> {fit['loss'].iloc[-1]:.3g}, "
-            f"corr(log ratio, target) {fit['corr'].iloc[-1]:.3f}, "
-            f"slope {fit['slope'].iloc[-1]:.3f}"
-        )
-    c.measured = "; ".join(parts) + "."
-    c.rule = (
-        "we cannot train 7B/30B models on AIME here: the paper's numbers are not comparable. "
-        "We check that our small run learns: last-quarter mean reward > first-quarter mean "
-        "+ 2 standard errors."
-    )
-    c.verdict = f"{NOT_COMPARABLE} (paper's scale); small-model run " + (
-        "learns" if all(ups) else "shows no significant reward gain"
-    )
     return c

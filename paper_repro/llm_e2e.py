@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -328,5 +329,21 @@ def main(argv=None, *, model=None, tokenizer=None):
     return df, fit, samples
 
 
+def cli(argv=None):
+    """Command-line entry: a bad argument (``--device cuda`` without CUDA, a size < 1) is one
+    line on stderr and exit code 2, checked before the model loads; Ctrl-C exits 130."""
+    try:
+        parse_args(argv)
+    except ValueError as e:
+        print(f"llm_e2e.py: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        main(argv)
+    except KeyboardInterrupt:
+        print("llm_e2e.py: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

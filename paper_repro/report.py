@@ -41,10 +41,10 @@ from _claims import (  # noqa: F401  (re-exported for tests and callers)
     claims_binary,
     claims_gap,
 )
+from _claims_llm import claims_llm
 from _claims_sampled import (
     claim_jump,
     claim_linear,
-    claim_llm,
     claim_robust,
     claim_stable_loo_partition,
     claims_noise,
@@ -73,7 +73,7 @@ def all_claims(data: Data) -> list[Claim]:
         claim_sampled_limit(data),
         claim_jump(data),
         claim_gentle_pull(data),
-        claim_llm(data),
+        *claims_llm(data),
     ]
 
 

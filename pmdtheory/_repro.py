@@ -36,7 +36,7 @@ SCRIPTS = (
     "stability",
 )
 #: slow LLM scripts, run only with --only
-OPTIONAL = ("llm_e2e", "trl_pmd")
+OPTIONAL = ("llm_e2e", "trl_pmd", "llm_compare")
 _TAIL = 3000  # characters of a failing script's output to show
 
 

