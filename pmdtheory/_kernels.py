@@ -52,10 +52,15 @@ def _log_partition_row(logpi, r, tau):
         for a in range(n):
             acc += w[a] * math.expm1(b[a])
         return rbar + tau * math.log1p(acc)
-    # Otherwise shift by the largest b: no overflow for any tau.
+    # Otherwise shift by the largest reward: no overflow for any tau, even where
+    # (r - rbar)/tau itself would overflow (then the sum is the top actions' weight).
+    rmax = -math.inf
     for a in range(n):
-        b[a] += logpi[a] - c  # stays -inf off the support
-    return rbar + tau * _lse_row(b)
+        if b[a] > -math.inf:
+            rmax = max(rmax, r[a])
+    for a in range(n):
+        b[a] = logpi[a] - c + (r[a] - rmax) / tau if b[a] > -math.inf else -math.inf
+    return rmax + tau * _lse_row(b)
 
 
 # --------------------------------------------------------------------------
@@ -68,11 +73,9 @@ def _log_partition_row(logpi, r, tau):
 _NEWTON_TOL = 1e-10
 _HALLEY_TOL = 1e-6
 _ULPS = 8.0 * 2.220446049250313e-16
-_NEWTON_MAXIT = 100
+_NEWTON_MAXIT = 300
 # KL-chi2 roots larger than this are polished in coordinates centred on the winner.
 _POLISH_S = 1e3
-# Without a finite bracket, a step of more than this (in log space) is shortened.
-_MAX_STEP = 30.0
 # Warm-start omega from the previous iterate when the argument moved less than this.
 _WARM_STEP = 0.05
 # Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root);
@@ -137,15 +140,23 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
 
     ``alpha = 1, gamma = 0`` is the PMD-mean condition (THEORY §4, ``s = log lam``,
     F decreasing); ``alpha = 0, gamma = log(beta/tau)`` is the KL-chi2 condition
-    (§5, F increasing). ``[lo, hi]`` brackets the root (infinite ends allowed),
-    ``s`` is the start. Safeguarded Halley (Newton where Halley's denominator is not
-    positive): a step that leaves a finite bracket becomes a bisection, an unbounded
-    one is capped. On return ``u[a] = omega(s + b_a)`` at the root.
+    (§5, F increasing). ``[lo, hi]`` is a finite bracket of the root and ``s`` the
+    start. Safeguarded Halley (Newton where Halley's denominator is not positive),
+    with bisection of the bracket whenever a step would leave it or does not halve
+    the step before last (as in rtsafe): the bracket then halves at least every
+    other iteration, so the iteration count is bounded by ~2 log2(width / tol).
+
+    Returns ``(s, converged)``; on return ``u[a] = omega(s + b_a)`` at ``s``. A
+    caller must never use a root with ``converged = False``.
     """
     n = w.size
     dirn = 1.0 if alpha == 0.0 else -1.0  # dirn * F is increasing in s
     step = math.inf
+    step_old = math.inf  # the step before last, for the halving test
     tol = _NEWTON_TOL
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi and math.isfinite(s)):
+        return s, False
+    s = min(max(s, lo), hi)
     for it in range(_NEWTON_MAXIT + 1):
         for a in range(n):
             if b[a] == -math.inf:  # off the support
@@ -160,7 +171,9 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                 u[a] = _omega_refine(y, guess) if guess > 0.0 else _omega_scalar(y)
             else:
                 u[a] = _omega_scalar(y)
-        if it == _NEWTON_MAXIT or abs(step) <= max(tol, _ULPS * abs(s)):
+        if abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi)):
+            return s, True
+        if it == _NEWTON_MAXIT:
             break
         precise = False
         if alpha == 1.0 and gamma == 0.0 and s < math.log(_PRECISE_LAM):
@@ -213,40 +226,38 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             fp = t_sum / s_sum if alpha == 0.0 else -v_sum / s_sum
             fpp = r_sum / s_sum - (t_sum / s_sum) ** 2
         if f == 0.0:
-            break
+            return s, True
+        if math.isnan(f):
+            # Only an overflow far from the root gets here (s_sum = inf at the top
+            # of the bracket): F > 0 there in the decreasing case, < 0 otherwise.
+            f = -dirn * math.inf
         if dirn * f < 0.0:
             lo = s
         else:
             hi = s
         denom = 2.0 * fp * fp - f * fpp
         if fp != 0.0 and denom > 0.0:
-            step = -2.0 * f * fp / denom  # Halley
-            tol = _HALLEY_TOL
+            new_step = -2.0 * f * fp / denom  # Halley
+            new_tol = _HALLEY_TOL
         else:
-            step = -f / fp if fp != 0.0 else -dirn * f * math.inf
-            tol = _NEWTON_TOL
-        if not math.isfinite(step):
-            # F or F' under/overflowed far from the root (e.g. every omega = 0):
-            # bisect a finite bracket, else head for the root's side.
-            if math.isfinite(lo) and math.isfinite(hi):
-                step = 0.5 * (lo + hi) - s
-            else:
-                step = _MAX_STEP if dirn * f < 0.0 else -_MAX_STEP
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            step = max(-_MAX_STEP, min(_MAX_STEP, step))  # a finite bracket bisects instead
-        s_new = s + step
+            new_step = -f / fp if fp != 0.0 else math.inf  # Newton fallback
+            new_tol = _NEWTON_TOL
+        s_new = s + new_step
+        # Bisect when the step is not finite, leaves the bracket or is not at
+        # least halving the step before last (slow, exponential-like regions of F).
         # A converging step is taken as it is: it may round onto a bracket end.
-        if abs(step) > max(tol, _ULPS * abs(s)) and not lo < s_new < hi:
-            if math.isfinite(lo) and math.isfinite(hi):
-                s_new = 0.5 * (lo + hi)
-            elif math.isfinite(lo):
-                s_new = lo + _MAX_STEP
-            else:
-                s_new = hi - _MAX_STEP
-            step = s_new - s
-            tol = _NEWTON_TOL
+        tiny = abs(new_step) <= max(new_tol, _ULPS * abs(s))
+        if not math.isfinite(s_new) or (
+            not tiny and (not lo < s_new < hi or abs(new_step) > 0.5 * abs(step_old))
+        ):
+            s_new = 0.5 * (lo + hi)
+            new_step = s_new - s
+            new_tol = 0.0  # a bisection proves nothing about the distance to the root
+        step_old = step
+        step = new_step
+        tol = new_tol
         s = s_new
-    return s
+    return s, False
 
 
 @njit(cache=True, error_model="numpy")
@@ -282,8 +293,70 @@ def _prepare(logpi, r, tau, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _log_expm1mx(b, shift):
+    """``log(e^b - 1 - b) - shift`` for ``b != 0``, without overflow or cancellation."""
+    if abs(b) < 1e-3:
+        # e^b - 1 - b = b^2/2 (1 + b/3 + b^2/12 + b^3/60), error < 1e-16 relative.
+        series = 1.0 + b * (1.0 / 3.0 + b * (1.0 / 12.0 + b / 60.0))
+        return math.log(0.5 * b * b * series) - shift
+    if b > 30.0:
+        # e^b (1 - (1 + b) e^-b): the shift is taken off b first (b ~ shift is huge).
+        return (b - shift) + math.log1p(-(1.0 + b) * math.exp(-b))
+    return math.log(math.expm1(b) - b) - shift
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_bracket(logpi, c, b):
+    """A bracket ``[lo, hi]`` of ``ell = log lam`` for PMD-mean (b centred, not constant).
+
+    Upper: ``omega(ell + b) <= omega(ell + b_top)`` and ``omega(log z + z) = z`` give
+    ``F(log b_top) <= 0``, so ``lam <= b_top``. Lower: ``W0(z) >= z/(1+z)`` gives
+    ``E omega(ell + b) >= lam E[e^b] / (1 + lam e^b_top)``, and with ``M = E[e^b] - 1
+    = E[e^b - 1 - b] > 0`` (``E b = 0``) this exceeds ``lam`` at ``lam = M e^-b_top / 2``:
+    ``lam >= M e^-b_top / 2``, evaluated in log space (``M e^-b_top`` never overflows).
+    Both ends are widened by a few ulps-worth so that rounding cannot exclude the root.
+    """
+    n = logpi.size
+    b_top = -math.inf
+    for a in range(n):
+        if b[a] > b_top:
+            b_top = b[a]
+    # log(M e^-b_top) = logsumexp_a(log w_a + log(e^b_a - 1 - b_a) - b_top)
+    m = -math.inf
+    for a in range(n):
+        if b[a] > -math.inf and b[a] != 0.0:
+            m = max(m, logpi[a] - c + _log_expm1mx(b[a], b_top))
+    acc = 0.0
+    for a in range(n):
+        if b[a] > -math.inf and b[a] != 0.0:
+            acc += math.exp(logpi[a] - c + _log_expm1mx(b[a], b_top) - m)
+    lo = m + math.log(acc) - math.log(2.0)
+    # b_top = (r_top - rbar)/tau <= (1 - w_top) (b_top - b_min): the same bound in log
+    # space, which survives where b_top itself rounds to 0 (other weights underflow).
+    b_min = math.inf
+    for a in range(n):
+        if b[a] > -math.inf:
+            b_min = min(b_min, b[a])
+    m = -math.inf
+    for a in range(n):
+        if -math.inf < b[a] < b_top:
+            m = max(m, logpi[a] - c)
+    acc = 0.0
+    for a in range(n):
+        if -math.inf < b[a] < b_top:
+            acc += math.exp(logpi[a] - c - m)
+    hi = m + math.log(acc) + math.log(b_top - b_min)
+    if b_top > 0.0:
+        hi = min(hi, math.log(b_top))
+    return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
+
+
+@njit(cache=True, error_model="numpy")
 def _mean_row(logpi, r, tau, out):
-    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam."""
+    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam.
+
+    Returns NaN if the root finder did not converge (the caller raises).
+    """
     w, b, u, c, constant = _prepare(logpi, r, tau, out)
     if constant:
         return 0.0
@@ -308,25 +381,30 @@ def _mean_row(logpi, r, tau, out):
         for a in range(n):
             out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))  # -inf off the support
         return small_b
+    lo, hi = _mean_bracket(logpi, c, b)
     # Start: the series for small b, lam ~ E[b+] for large b; the smaller is close
-    # to the root in both regimes.
+    # to the root in both regimes (m2, m3 may overflow for tiny tau: then bisect).
     lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
-    if not lam0 > 0.0:  # weights near the underflow threshold
-        lam0 = 1e-300
-    ell = _omega_root(w, logpi, c, b, 1.0, 0.0, math.log(lam0), -math.inf, math.inf, u)
+    ell0 = math.log(lam0) if lam0 > 0.0 and math.isfinite(lam0) else 0.5 * (lo + hi)
+    ell, ok = _omega_root(w, logpi, c, b, 1.0, 0.0, ell0, lo, hi, u)
+    if not ok:
+        return math.nan
     _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
     return math.exp(ell)
 
 
 @njit(cache=True, error_model="numpy")
 def _kl_chi2_row(logpi, r, tau, beta, out):
-    """Maximiser of E r - tau KL - beta/2 chi2 (THEORY §5) for one row."""
+    """Maximiser of E r - tau KL - beta/2 chi2 (THEORY §5) for one row.
+
+    Returns False if the root finder did not converge (the caller raises).
+    """
     if beta == 0.0:
         _exact_row(logpi, r, tau, out)
-        return
+        return True
     w, b, u, c, constant = _prepare(logpi, r, tau, out)
     if constant:
-        return
+        return True
     n = logpi.size
     # x = omega(s + d)/kappa with kappa = beta/tau, s fixed by E_w[omega(s + d)] = kappa.
     # d = (r - rmax)/tau instead of the centred b: the best action's argument is s
@@ -335,6 +413,7 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
     kappa = math.exp(log_kappa)
     rmax = -math.inf
     b_top = -math.inf
+    log_w_top = -math.inf  # log of the total weight of the best actions
     for a in range(n):
         if b[a] > -math.inf:
             rmax = max(rmax, r[a])
@@ -342,12 +421,22 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
     for a in range(n):
         b[a] = (r[a] - rmax) / tau if b[a] > -math.inf else -math.inf
         out[a] = (logpi[a] - c) + b[a]
+        if b[a] == 0.0:
+            lw = logpi[a] - c
+            hi_lw = max(log_w_top, lw)
+            log_w_top = hi_lw + math.log1p(math.exp(min(log_w_top, lw) - hi_lw))
     # Bracket: omega(y) <= e^y gives s >= log kappa - log E e^d; omega convex
-    # (Jensen, E b = 0) gives omega(s - b_top) <= kappa, i.e. s <= kappa + log kappa + b_top.
+    # (Jensen, E b = 0) gives omega(s - b_top) <= kappa, i.e. s <= kappa + log kappa + b_top;
+    # x_top <= 1/w_top gives omega(s) <= kappa / w_top, i.e. s <= z + log z, z = kappa/w_top.
     lo = log_kappa - _lse_row(out)
     hi = kappa + log_kappa + b_top
-    s = _omega_root(w, logpi, c, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u)
-    if abs(s) > _POLISH_S:
+    log_z = log_kappa - log_w_top
+    if log_z < 700.0:
+        hi = min(hi, math.exp(log_z) + log_z)
+    lo -= 1e-9 * (1.0 + abs(lo))
+    hi += 1e-9 * (1.0 + abs(hi))
+    s, ok = _omega_root(w, logpi, c, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u)
+    if ok and abs(s) > _POLISH_S:
         # y = s + d is then a difference of large numbers for the actions that end
         # up with the mass: re-measure d from the reward of the action with the
         # largest new probability and polish the root in those coordinates.
@@ -359,8 +448,11 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
         shift = b[ref]
         for a in range(n):
             b[a] = (r[a] - r[ref]) / tau if b[a] > -math.inf else -math.inf
-        s = _omega_root(w, logpi, c, b, 0.0, log_kappa, s + shift, lo + shift, hi + shift, u)
+        s, ok = _omega_root(w, logpi, c, b, 0.0, log_kappa, s + shift, lo + shift, hi + shift, u)
+    if not ok:
+        return False
     _finish(logpi, c, b, u, s, 0.0, log_kappa, out)
+    return True
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -382,6 +474,6 @@ def _mean_batch(logpi, r, tau, out, lam):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _kl_chi2_batch(logpi, r, tau, beta, out):
+def _kl_chi2_batch(logpi, r, tau, beta, out, ok):
     for i in prange(logpi.shape[0]):
-        _kl_chi2_row(logpi[i], r[i], tau[i], beta[i], out[i])
+        ok[i] = _kl_chi2_row(logpi[i], r[i], tau[i], beta[i], out[i])

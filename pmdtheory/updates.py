@@ -17,7 +17,14 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._validate import batch_param, broadcast, choice, policy_rows, probability
+from ._validate import (
+    batch_param,
+    broadcast,
+    check_spread,
+    choice,
+    policy_rows,
+    probability,
+)
 
 __all__ = [
     "exact_update",
@@ -28,6 +35,16 @@ __all__ = [
     "binary_update",
     "BinaryUpdate",
 ]
+
+
+def _require_converged(ok: np.ndarray, what: str) -> None:
+    """Raise if a row's root finder did not converge: an unconverged root is never returned."""
+    if not np.all(ok):
+        i = int(np.flatnonzero(~ok)[0])
+        raise ValueError(
+            f"tau: the {what} root finder did not converge on row {i} (an input far outside "
+            "the tested domain; please report it)"
+        )
 
 
 def _output(rows, logp_new: np.ndarray, log: bool, *, keep_constant=False) -> np.ndarray:
@@ -68,6 +85,7 @@ def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    check_spread(rows, None)
     out = np.empty_like(rows.logpi)
     _kernels._exact_batch(rows.logpi, rows.r, tau, out)
     return _output(rows, out, log, keep_constant=True)
@@ -86,6 +104,7 @@ def log_partition(pi_t, r, tau, *, axis=-1, log=False):
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    check_spread(rows, None)
     out = np.empty(rows.n_rows)
     _kernels._log_partition_batch(rows.logpi, rows.r, tau, out)
     return rows.restore_batch(out)
@@ -95,9 +114,11 @@ def _solve_mean(pi_t, r, tau, axis, log):
     """Validated rows, per-row tau, new log-policy rows and lam of PMD-mean."""
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    check_spread(rows, tau)
     out = np.empty_like(rows.logpi)
     lam = np.empty(rows.n_rows)
     _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    _require_converged(~np.isnan(lam), "PMD-mean")
     return rows, tau, out, lam
 
 
@@ -171,8 +192,11 @@ def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
     beta = batch_param(beta, "beta", rows.batch_shape, strict=False)
+    check_spread(rows, tau)
     out = np.empty_like(rows.logpi)
-    _kernels._kl_chi2_batch(rows.logpi, rows.r, tau, beta, out)
+    ok = np.empty(rows.n_rows, dtype=np.bool_)
+    _kernels._kl_chi2_batch(rows.logpi, rows.r, tau, beta, out, ok)
+    _require_converged(ok, "KL-chi2")
     return _output(rows, out, log, keep_constant=True)
 
 
@@ -223,7 +247,10 @@ def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
     if method == "exact":
         _kernels._exact_batch(logpi, r, tau_flat, new)
     else:
+        if np.any(~(1.0 / tau_flat < np.finfo(np.float64).max / 4)):
+            raise ValueError("tau: 1 / tau overflows float64 (the reward gap is 1)")
         _kernels._mean_batch(logpi, r, tau_flat, new, lam)
+        _require_converged(~np.isnan(lam), "PMD-mean")
     with np.errstate(invalid="ignore"):
         # Where p = 0 (or 1) one class is empty and its ratio undefined; it is
         # reported as 1 (log 0), since no probability moves.
