@@ -94,6 +94,14 @@ def logsumexp(a, *, axis=-1, keepdims: bool = False) -> np.ndarray | float:
     NaN or ``+inf`` raise ``ValueError``.
     """
     arr = float_array(a, "a")
+    if arr.ndim == 0:
+        raise ValueError("a: must have at least one dimension")
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise ValueError(f"axis: must be an integer, got {axis!r}")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis: {axis} is out of range for a of shape {arr.shape}")
+    if arr.shape[axis] == 0:
+        raise ValueError(f"a: the axis {axis} is empty (shape {arr.shape})")
     if np.any(np.isnan(arr)) or np.any(arr == np.inf):
         raise ValueError("a: must not contain NaN or +inf")
     m = np.max(arr, axis=axis, keepdims=True)
