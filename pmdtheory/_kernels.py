@@ -33,18 +33,72 @@ def _exact_row(logpi, r, tau, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _exact_prob_row(p, r, tau, tol, out):
+    """Exact PMD on probabilities, checking the row as it goes (the fast path).
+
+    ``out = p e^{(r - rmax)/tau} / sum(...)``: one exp per action, no logs. Returns
+    0 (done), 1 (an invalid row: the caller's checked path reports it) or 2 (the
+    normaliser is so small that products may have underflowed: use the log path).
+    """
+    n = p.size
+    total = 0.0
+    rmax = -math.inf
+    rmin = math.inf
+    for a in range(n):
+        pa = p[a]
+        if not (0.0 <= pa < math.inf) or not abs(r[a]) < math.inf:
+            return 1
+        total += pa
+        if pa > 0.0:
+            rmax = max(rmax, r[a])
+            rmin = min(rmin, r[a])
+    if not abs(total - 1.0) <= tol or rmax == -math.inf or not rmax - rmin < math.inf:
+        return 1
+    if rmax == rmin:  # constant on the support: the policy comes back bit for bit
+        for a in range(n):
+            out[a] = p[a]
+        return 0
+    z = 0.0
+    for a in range(n):
+        # min(., 0): an action off the support with a larger reward gives 0 * 1, not 0 * inf
+        e = p[a] * math.exp(min((r[a] - rmax) / tau, 0.0))
+        out[a] = e
+        z += e
+    if z < 1e-280:
+        return 2
+    inv = 1.0 / z
+    for a in range(n):
+        out[a] *= inv
+    return 0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _exact_prob_batch(p, r, tau, tol, out, status):
+    for i in prange(p.shape[0]):
+        status[i] = _exact_prob_row(p[i], r[i], tau, tol, out[i])
+
+
+@njit(cache=True, error_model="numpy")
 def _log_partition_row(logpi, r, tau):
     """tau log E_pi[exp(r / tau)], with the gap above rbar kept accurate."""
     n = logpi.size
     w = np.empty(n)
     b = np.empty(n)
-    c, rbar, constant = _centre(logpi, r, tau, w, b)
-    if constant:
-        return rbar
-    bmax = 0.0
+    rmin = math.inf
+    rmax = -math.inf
     for a in range(n):
-        if b[a] > -math.inf:
-            bmax = max(bmax, abs(b[a]))
+        if logpi[a] > -math.inf:
+            rmin = min(rmin, r[a])
+            rmax = max(rmax, r[a])
+    bmax = 2.0  # (r - rbar)/tau may overflow here: take the shifted sum below
+    if (rmax - rmin) / tau <= 1.0:
+        c, rbar, constant = _centre(logpi, r, tau, w, b)
+        if constant:
+            return rbar
+        bmax = 0.0
+        for a in range(n):
+            if b[a] > -math.inf:
+                bmax = max(bmax, abs(b[a]))
     if bmax <= 1.0:
         # tau log E e^b with expm1/log1p: the gap above rbar (~ Var/(2 tau) for
         # large tau) keeps its relative accuracy instead of eps * tau.
@@ -54,12 +108,11 @@ def _log_partition_row(logpi, r, tau):
         return rbar + tau * math.log1p(acc)
     # Otherwise shift by the largest reward: no overflow for any tau, even where
     # (r - rbar)/tau itself would overflow (then the sum is the top actions' weight).
-    rmax = -math.inf
+    if rmin == rmax:
+        return rmax
+    c = _lse_row(logpi)
     for a in range(n):
-        if b[a] > -math.inf:
-            rmax = max(rmax, r[a])
-    for a in range(n):
-        b[a] = logpi[a] - c + (r[a] - rmax) / tau if b[a] > -math.inf else -math.inf
+        b[a] = logpi[a] - c + (r[a] - rmax) / tau if logpi[a] > -math.inf else -math.inf
     return rmax + tau * _lse_row(b)
 
 
@@ -67,9 +120,9 @@ def _log_partition_row(logpi, r, tau):
 # PMD-mean and KL-chi2: one-dimensional root finding through Wright omega.
 # --------------------------------------------------------------------------
 
-# Root finding stops after a step below this: the error left is about the square of
-# a Newton step, the cube of a Halley step, both below 1e-16. Steps within a few
-# ulps of the root itself are rounding noise and stop it too.
+# Root finding stops after a step below this: the error left is about the cube of a
+# Halley step, below 1e-16 (_NEWTON_TOL: the first step, whose quality is unknown).
+# Steps within a few ulps of the root itself are rounding noise and stop it too.
 _NEWTON_TOL = 1e-10
 _HALLEY_TOL = 1e-6
 _ULPS = 8.0 * 2.220446049250313e-16
@@ -141,21 +194,24 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
     ``alpha = 1, gamma = 0`` is the PMD-mean condition (THEORY §4, ``s = log lam``,
     F decreasing); ``alpha = 0, gamma = log(beta/tau)`` is the KL-chi2 condition
     (§5, F increasing). ``[lo, hi]`` is a finite bracket of the root and ``s`` the
-    start. Safeguarded Halley (Newton where Halley's denominator is not positive),
-    with bisection of the bracket whenever a step would leave it or does not halve
-    the step before last (as in rtsafe): the bracket then halves at least every
+    start. Safeguarded Halley, with bisection of the bracket where Halley's
+    denominator is not positive, and whenever a step would leave the bracket or
+    does not halve the step before last (as in rtsafe): the bracket then halves at least every
     other iteration, so the iteration count is bounded by ~2 log2(width / tol).
 
-    Returns ``(s, converged)``; on return ``u[a] = omega(s + b_a)`` at ``s``. A
-    caller must never use a root with ``converged = False``.
+    Returns ``(s, iterations, fallbacks)``, ``iterations = -1`` if it did not
+    converge (a caller must never use that root); on return ``u[a] = omega(s + b_a)``.
+    ``fallbacks`` counts the bisections for a non-positive Halley denominator (tests
+    reach that branch through it).
     """
     n = w.size
     dirn = 1.0 if alpha == 0.0 else -1.0  # dirn * F is increasing in s
     step = math.inf
     step_old = math.inf  # the step before last, for the halving test
     tol = _NEWTON_TOL
+    fallbacks = 0
     if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi and math.isfinite(s)):
-        return s, False
+        return s, -1, fallbacks
     s = min(max(s, lo), hi)
     for it in range(_NEWTON_MAXIT + 1):
         for a in range(n):
@@ -172,7 +228,7 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             else:
                 u[a] = _omega_scalar(y)
         if abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi)):
-            return s, True
+            return s, it, fallbacks
         if it == _NEWTON_MAXIT:
             break
         precise = False
@@ -226,7 +282,7 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             fp = t_sum / s_sum if alpha == 0.0 else -v_sum / s_sum
             fpp = r_sum / s_sum - (t_sum / s_sum) ** 2
         if f == 0.0:
-            return s, True
+            return s, it, fallbacks
         if math.isnan(f):
             # Only an overflow far from the root gets here (s_sum = inf at the top
             # of the bracket): F > 0 there in the decreasing case, < 0 otherwise.
@@ -240,8 +296,11 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             new_step = -2.0 * f * fp / denom  # Halley
             new_tol = _HALLEY_TOL
         else:
-            new_step = -f / fp if fp != 0.0 else math.inf  # Newton fallback
-            new_tol = _NEWTON_TOL
+            # Far from the root (F's curvature beats its slope): bisect. A Newton step
+            # here was measured to be rejected by the safeguards or to cost iterations.
+            new_step = math.inf
+            new_tol = 0.0
+            fallbacks += 1
         s_new = s + new_step
         # Bisect when the step is not finite, leaves the bracket or is not at
         # least halving the step before last (slow, exponential-like regions of F).
@@ -257,7 +316,7 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
         step = new_step
         tol = new_tol
         s = s_new
-    return s, False
+    return s, -1, fallbacks
 
 
 @njit(cache=True, error_model="numpy")
@@ -386,8 +445,8 @@ def _mean_row(logpi, r, tau, out):
     # to the root in both regimes (m2, m3 may overflow for tiny tau: then bisect).
     lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
     ell0 = math.log(lam0) if lam0 > 0.0 and math.isfinite(lam0) else 0.5 * (lo + hi)
-    ell, ok = _omega_root(w, logpi, c, b, 1.0, 0.0, ell0, lo, hi, u)
-    if not ok:
+    ell, its, _ = _omega_root(w, logpi, c, b, 1.0, 0.0, ell0, lo, hi, u)
+    if its < 0:
         return math.nan
     _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
     return math.exp(ell)
@@ -399,12 +458,19 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
 
     Returns False if the root finder did not converge (the caller raises).
     """
+    its, _ = _kl_chi2_solve(logpi, r, tau, beta, out)
+    return its >= 0
+
+
+@njit(cache=True, error_model="numpy")
+def _kl_chi2_solve(logpi, r, tau, beta, out):
+    """The KL-chi2 row; returns the root finder's ``(iterations, fallbacks)``."""
     if beta == 0.0:
         _exact_row(logpi, r, tau, out)
-        return True
+        return 0, 0
     w, b, u, c, constant = _prepare(logpi, r, tau, out)
     if constant:
-        return True
+        return 0, 0
     n = logpi.size
     # x = omega(s + d)/kappa with kappa = beta/tau, s fixed by E_w[omega(s + d)] = kappa.
     # d = (r - rmax)/tau instead of the centred b: the best action's argument is s
@@ -435,8 +501,10 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
         hi = min(hi, math.exp(log_z) + log_z)
     lo -= 1e-9 * (1.0 + abs(lo))
     hi += 1e-9 * (1.0 + abs(hi))
-    s, ok = _omega_root(w, logpi, c, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u)
-    if ok and abs(s) > _POLISH_S:
+    s, its, fallbacks = _omega_root(
+        w, logpi, c, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u
+    )
+    if its >= 0 and abs(s) > _POLISH_S:
         # y = s + d is then a difference of large numbers for the actions that end
         # up with the mass: re-measure d from the reward of the action with the
         # largest new probability and polish the root in those coordinates.
@@ -448,11 +516,19 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
         shift = b[ref]
         for a in range(n):
             b[a] = (r[a] - r[ref]) / tau if b[a] > -math.inf else -math.inf
-        s, ok = _omega_root(w, logpi, c, b, 0.0, log_kappa, s + shift, lo + shift, hi + shift, u)
-    if not ok:
-        return False
+        s, its2, fallbacks2 = _omega_root(
+            w, logpi, c, b, 0.0, log_kappa, s + shift, lo + shift, hi + shift, u
+        )
+        its = its + its2 if its2 >= 0 else -1
+        fallbacks += fallbacks2
+    if its < 0:
+        return -1, fallbacks
     _finish(logpi, c, b, u, s, 0.0, log_kappa, out)
-    return True
+    if not abs(_lse_row(out)) <= 1e-9:
+        # A root that float64 cannot resolve (s + d a difference of numbers ~1/tau
+        # apart by more than s's ulp, tau ~ 1e-60): refuse it rather than return it.
+        return -1, fallbacks
+    return its, fallbacks
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
