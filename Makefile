@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv test lint repro bench notebooks clean
+.PHONY: venv test lint repro bench fuzz notebooks clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ repro: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+
+# The core against mpmath, ~2,000 examples per property (~20,000 cases, minutes).
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_core.py 2000
 
 notebooks: $(STAMP)
 	$(PY) notebooks/render.py
