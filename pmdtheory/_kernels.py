@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._omega import _OMEGA_SERIES_Y, _lse_row, _omega_refine, _omega_scalar
+from ._omega import _OMEGA_BIG_Y, _OMEGA_SERIES_Y, _lse_row, _omega_refine, _omega_scalar
 
 
 @njit(cache=True, error_model="numpy")
@@ -185,6 +185,13 @@ def _centre(logpi, r, tau, w, b):
 
 
 @njit(cache=True, error_model="numpy")
+def _log_x(b, u, s):
+    """log x = b - u = log(u) - s for u = omega(s + b), PMD-mean: the first form has
+    no cancellation while u <= 1, the second none once u is large (b ~ u, tiny tau)."""
+    return b - u if u <= 1.0 else math.log(u) - s
+
+
+@njit(cache=True, error_model="numpy")
 def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
     """Solve ``F(s) = log(sum_a w_a omega(s + b_a)) - alpha s - gamma = 0``.
 
@@ -219,7 +226,7 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                 continue
             y = s + b[a]
             uu = u[a]
-            if it > 0 and abs(step) < _WARM_STEP and y >= _OMEGA_SERIES_Y:
+            if it > 0 and abs(step) < _WARM_STEP and _OMEGA_SERIES_Y <= y <= _OMEGA_BIG_Y:
                 # Second-order Taylor predictor from the previous root estimate:
                 # omega' = omega/(1+omega), omega'' = omega/(1+omega)^3.
                 d1 = uu / (1.0 + uu)
@@ -238,7 +245,7 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             # which is larger than lam itself when lam is tiny.
             precise = True
             for a in range(n):
-                if b[a] - u[a] + min(0.0, logpi[a] - c) > 700.0:
+                if b[a] > -math.inf and _log_x(b[a], u[a], s) + min(0.0, logpi[a] - c) > 700.0:
                     precise = False
         # F and its first two derivatives for a Halley step (cubic convergence);
         # with h = u/(1+u): d(omega)/ds = omega h, d(h)/ds = h/(1+u)^2.
@@ -249,12 +256,13 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             for a in range(n):
                 if b[a] == -math.inf:
                     continue
+                lx = _log_x(b[a], u[a], s)
                 if w[a] > 0.0:
-                    em = math.expm1(b[a] - u[a])
+                    em = math.expm1(lx)
                     wx = w[a] * (1.0 + em)
                     x_sum += w[a] * em
                 else:  # underflowed weight: w (x - 1) = w x to double precision
-                    wx = math.exp(logpi[a] - c + b[a] - u[a])
+                    wx = math.exp(logpi[a] - c + lx)
                     x_sum += wx
                 h = u[a] / (1.0 + u[a])
                 d1 += wx * h
@@ -365,7 +373,7 @@ def _log_expm1mx(b, shift):
 
 
 @njit(cache=True, error_model="numpy")
-def _mean_bracket(logpi, c, b):
+def _mean_bracket(logpi, c, b, m2):
     """A bracket ``[lo, hi]`` of ``ell = log lam`` for PMD-mean (b centred, not constant).
 
     Upper: ``omega(ell + b) <= omega(ell + b_top)`` and ``omega(log z + z) = z`` give
@@ -374,12 +382,36 @@ def _mean_bracket(logpi, c, b):
     = E[e^b - 1 - b] > 0`` (``E b = 0``) this exceeds ``lam`` at ``lam = M e^-b_top / 2``:
     ``lam >= M e^-b_top / 2``, evaluated in log space (``M e^-b_top`` never overflows).
     Both ends are widened by a few ulps-worth so that rounding cannot exclude the root.
+    ``m2 = E b^2`` gives a cheaper lower end first: ``e^b - 1 - b >= b^2/2 min(1, e^b)``
+    (Taylor's remainder), so ``M >= m2/2 min(1, e^b_min)``; it is used when it is
+    already tight (within 40 of ``hi``), which saves an exp and a log per action.
     """
     n = logpi.size
     b_top = -math.inf
+    b_min = math.inf
     for a in range(n):
         if b[a] > b_top:
             b_top = b[a]
+        if -math.inf < b[a] < b_min:
+            b_min = b[a]
+    if b_top > 0.0:
+        hi = math.log(b_top)
+    else:
+        # b_top = (r_top - rbar)/tau <= (1 - w_top) (b_top - b_min): the same bound in
+        # log space, which survives where b_top rounds to 0 (other weights underflow).
+        m = -math.inf
+        for a in range(n):
+            if -math.inf < b[a] < b_top:
+                m = max(m, logpi[a] - c)
+        acc = 0.0
+        for a in range(n):
+            if -math.inf < b[a] < b_top:
+                acc += math.exp(logpi[a] - c - m)
+        hi = m + math.log(acc) + math.log(b_top - b_min)
+    if 0.0 < m2 < math.inf:
+        lo = math.log(0.25 * m2) + min(0.0, b_min) - b_top
+        if hi - lo < 40.0:
+            return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
     # log(M e^-b_top) = logsumexp_a(log w_a + log(e^b_a - 1 - b_a) - b_top)
     m = -math.inf
     for a in range(n):
@@ -390,23 +422,6 @@ def _mean_bracket(logpi, c, b):
         if b[a] > -math.inf and b[a] != 0.0:
             acc += math.exp(logpi[a] - c + _log_expm1mx(b[a], b_top) - m)
     lo = m + math.log(acc) - math.log(2.0)
-    # b_top = (r_top - rbar)/tau <= (1 - w_top) (b_top - b_min): the same bound in log
-    # space, which survives where b_top itself rounds to 0 (other weights underflow).
-    b_min = math.inf
-    for a in range(n):
-        if b[a] > -math.inf:
-            b_min = min(b_min, b[a])
-    m = -math.inf
-    for a in range(n):
-        if -math.inf < b[a] < b_top:
-            m = max(m, logpi[a] - c)
-    acc = 0.0
-    for a in range(n):
-        if -math.inf < b[a] < b_top:
-            acc += math.exp(logpi[a] - c - m)
-    hi = m + math.log(acc) + math.log(b_top - b_min)
-    if b_top > 0.0:
-        hi = min(hi, math.log(b_top))
     return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
 
 
@@ -440,7 +455,7 @@ def _mean_row(logpi, r, tau, out):
         for a in range(n):
             out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))  # -inf off the support
         return small_b
-    lo, hi = _mean_bracket(logpi, c, b)
+    lo, hi = _mean_bracket(logpi, c, b, m2)
     # Start: the series for small b, lam ~ E[b+] for large b; the smaller is close
     # to the root in both regimes (m2, m3 may overflow for tiny tau: then bisect).
     lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
