@@ -453,7 +453,10 @@ def _mean_row(logpi, r, tau, out):
         # The series is exact to double precision here, and log x = b - lam x with
         # x = 1 + b + O(b^2). Also covers m2 = 0 by underflow (no log(lam) exists).
         for a in range(n):
-            out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))  # -inf off the support
+            if b[a] == -math.inf:  # off the support (0 * inf would be NaN if lam underflows)
+                out[a] = -math.inf
+            else:
+                out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))
         return small_b
     lo, hi = _mean_bracket(logpi, c, b, m2)
     # Start: the series for small b, lam ~ E[b+] for large b; the smaller is close
