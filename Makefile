@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: venv test lint typecheck doctest repro bench notebooks docs wheel-test mutation test-verl clean
+.PHONY: venv test lint typecheck doctest repro bench fuzz notebooks docs wheel-test mutation test-verl clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ bench: $(STAMP)
 
 mutation: $(STAMP)
 	$(PY) tools/mutation.py $(MUTATION_ARGS)
+
+# The core against mpmath, ~2,000 examples per property (~20,000 cases, minutes).
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_core.py 2000
 
 notebooks: $(STAMP)
 	$(PY) notebooks/render.py

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._omega import _OMEGA_SERIES_Y, _lse_row, _omega_refine, _omega_scalar
+from ._omega import _OMEGA_BIG_Y, _OMEGA_SERIES_Y, _lse_row, _omega_refine, _omega_scalar
 
 
 @njit(cache=True, error_model="numpy")
@@ -33,18 +33,72 @@ def _exact_row(logpi, r, tau, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _exact_prob_row(p, r, tau, tol, out):
+    """Exact PMD on probabilities, checking the row as it goes (the fast path).
+
+    ``out = p e^{(r - rmax)/tau} / sum(...)``: one exp per action, no logs. Returns
+    0 (done), 1 (an invalid row: the caller's checked path reports it) or 2 (the
+    normaliser is so small that products may have underflowed: use the log path).
+    """
+    n = p.size
+    total = 0.0
+    rmax = -math.inf
+    rmin = math.inf
+    for a in range(n):
+        pa = p[a]
+        if not (0.0 <= pa < math.inf) or not abs(r[a]) < math.inf:
+            return 1
+        total += pa
+        if pa > 0.0:
+            rmax = max(rmax, r[a])
+            rmin = min(rmin, r[a])
+    if not abs(total - 1.0) <= tol or rmax == -math.inf or not rmax - rmin < math.inf:
+        return 1
+    if rmax == rmin:  # constant on the support: the policy comes back bit for bit
+        for a in range(n):
+            out[a] = p[a]
+        return 0
+    z = 0.0
+    for a in range(n):
+        # min(., 0): an action off the support with a larger reward gives 0 * 1, not 0 * inf
+        e = p[a] * math.exp(min((r[a] - rmax) / tau, 0.0))
+        out[a] = e
+        z += e
+    if z < 1e-280:
+        return 2
+    inv = 1.0 / z
+    for a in range(n):
+        out[a] *= inv
+    return 0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _exact_prob_batch(p, r, tau, tol, out, status):
+    for i in prange(p.shape[0]):
+        status[i] = _exact_prob_row(p[i], r[i], tau, tol, out[i])
+
+
+@njit(cache=True, error_model="numpy")
 def _log_partition_row(logpi, r, tau):
     """tau log E_pi[exp(r / tau)], with the gap above rbar kept accurate."""
     n = logpi.size
     w = np.empty(n)
     b = np.empty(n)
-    c, rbar, constant = _centre(logpi, r, tau, w, b)
-    if constant:
-        return rbar
-    bmax = 0.0
+    rmin = math.inf
+    rmax = -math.inf
     for a in range(n):
-        if b[a] > -math.inf:
-            bmax = max(bmax, abs(b[a]))
+        if logpi[a] > -math.inf:
+            rmin = min(rmin, r[a])
+            rmax = max(rmax, r[a])
+    bmax = 2.0  # (r - rbar)/tau may overflow here: take the shifted sum below
+    if (rmax - rmin) / tau <= 1.0:
+        c, rbar, constant = _centre(logpi, r, tau, w, b)
+        if constant:
+            return rbar
+        bmax = 0.0
+        for a in range(n):
+            if b[a] > -math.inf:
+                bmax = max(bmax, abs(b[a]))
     if bmax <= 1.0:
         # tau log E e^b with expm1/log1p: the gap above rbar (~ Var/(2 tau) for
         # large tau) keeps its relative accuracy instead of eps * tau.
@@ -52,27 +106,29 @@ def _log_partition_row(logpi, r, tau):
         for a in range(n):
             acc += w[a] * math.expm1(b[a])
         return rbar + tau * math.log1p(acc)
-    # Otherwise shift by the largest b: no overflow for any tau.
+    # Otherwise shift by the largest reward: no overflow for any tau, even where
+    # (r - rbar)/tau itself would overflow (then the sum is the top actions' weight).
+    if rmin == rmax:
+        return rmax
+    c = _lse_row(logpi)
     for a in range(n):
-        b[a] += logpi[a] - c  # stays -inf off the support
-    return rbar + tau * _lse_row(b)
+        b[a] = logpi[a] - c + (r[a] - rmax) / tau if logpi[a] > -math.inf else -math.inf
+    return rmax + tau * _lse_row(b)
 
 
 # --------------------------------------------------------------------------
 # PMD-mean and KL-chi2: one-dimensional root finding through Wright omega.
 # --------------------------------------------------------------------------
 
-# Root finding stops after a step below this: the error left is about the square of
-# a Newton step, the cube of a Halley step, both below 1e-16. Steps within a few
-# ulps of the root itself are rounding noise and stop it too.
+# Root finding stops after a step below this: the error left is about the cube of a
+# Halley step, below 1e-16 (_NEWTON_TOL: the first step, whose quality is unknown).
+# Steps within a few ulps of the root itself are rounding noise and stop it too.
 _NEWTON_TOL = 1e-10
 _HALLEY_TOL = 1e-6
 _ULPS = 8.0 * 2.220446049250313e-16
-_NEWTON_MAXIT = 100
+_NEWTON_MAXIT = 300
 # KL-chi2 roots larger than this are polished in coordinates centred on the winner.
 _POLISH_S = 1e3
-# Without a finite bracket, a step of more than this (in log space) is shortened.
-_MAX_STEP = 30.0
 # Warm-start omega from the previous iterate when the argument moved less than this.
 _WARM_STEP = 0.05
 # Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root);
@@ -129,6 +185,13 @@ def _centre(logpi, r, tau, w, b):
 
 
 @njit(cache=True, error_model="numpy")
+def _log_x(b, u, s):
+    """log x = b - u = log(u) - s for u = omega(s + b), PMD-mean: the first form has
+    no cancellation while u <= 1, the second none once u is large (b ~ u, tiny tau)."""
+    return b - u if u <= 1.0 else math.log(u) - s
+
+
+@njit(cache=True, error_model="numpy")
 def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
     """Solve ``F(s) = log(sum_a w_a omega(s + b_a)) - alpha s - gamma = 0``.
 
@@ -137,22 +200,33 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
 
     ``alpha = 1, gamma = 0`` is the PMD-mean condition (THEORY §4, ``s = log lam``,
     F decreasing); ``alpha = 0, gamma = log(beta/tau)`` is the KL-chi2 condition
-    (§5, F increasing). ``[lo, hi]`` brackets the root (infinite ends allowed),
-    ``s`` is the start. Safeguarded Halley (Newton where Halley's denominator is not
-    positive): a step that leaves a finite bracket becomes a bisection, an unbounded
-    one is capped. On return ``u[a] = omega(s + b_a)`` at the root.
+    (§5, F increasing). ``[lo, hi]`` is a finite bracket of the root and ``s`` the
+    start. Safeguarded Halley, with bisection of the bracket where Halley's
+    denominator is not positive, and whenever a step would leave the bracket or
+    does not halve the step before last (as in rtsafe): the bracket then halves at least every
+    other iteration, so the iteration count is bounded by ~2 log2(width / tol).
+
+    Returns ``(s, iterations, fallbacks)``, ``iterations = -1`` if it did not
+    converge (a caller must never use that root); on return ``u[a] = omega(s + b_a)``.
+    ``fallbacks`` counts the bisections for a non-positive Halley denominator (tests
+    reach that branch through it).
     """
     n = w.size
     dirn = 1.0 if alpha == 0.0 else -1.0  # dirn * F is increasing in s
     step = math.inf
+    step_old = math.inf  # the step before last, for the halving test
     tol = _NEWTON_TOL
+    fallbacks = 0
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi and math.isfinite(s)):
+        return s, -1, fallbacks
+    s = min(max(s, lo), hi)
     for it in range(_NEWTON_MAXIT + 1):
         for a in range(n):
             if b[a] == -math.inf:  # off the support
                 continue
             y = s + b[a]
             uu = u[a]
-            if it > 0 and abs(step) < _WARM_STEP and y >= _OMEGA_SERIES_Y:
+            if it > 0 and abs(step) < _WARM_STEP and _OMEGA_SERIES_Y <= y <= _OMEGA_BIG_Y:
                 # Second-order Taylor predictor from the previous root estimate:
                 # omega' = omega/(1+omega), omega'' = omega/(1+omega)^3.
                 d1 = uu / (1.0 + uu)
@@ -160,7 +234,9 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                 u[a] = _omega_refine(y, guess) if guess > 0.0 else _omega_scalar(y)
             else:
                 u[a] = _omega_scalar(y)
-        if it == _NEWTON_MAXIT or abs(step) <= max(tol, _ULPS * abs(s)):
+        if abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi)):
+            return s, it, fallbacks
+        if it == _NEWTON_MAXIT:
             break
         precise = False
         if alpha == 1.0 and gamma == 0.0 and s < math.log(_PRECISE_LAM):
@@ -169,7 +245,7 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             # which is larger than lam itself when lam is tiny.
             precise = True
             for a in range(n):
-                if b[a] - u[a] + min(0.0, logpi[a] - c) > 700.0:
+                if b[a] > -math.inf and _log_x(b[a], u[a], s) + min(0.0, logpi[a] - c) > 700.0:
                     precise = False
         # F and its first two derivatives for a Halley step (cubic convergence);
         # with h = u/(1+u): d(omega)/ds = omega h, d(h)/ds = h/(1+u)^2.
@@ -180,12 +256,13 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             for a in range(n):
                 if b[a] == -math.inf:
                     continue
+                lx = _log_x(b[a], u[a], s)
                 if w[a] > 0.0:
-                    em = math.expm1(b[a] - u[a])
+                    em = math.expm1(lx)
                     wx = w[a] * (1.0 + em)
                     x_sum += w[a] * em
                 else:  # underflowed weight: w (x - 1) = w x to double precision
-                    wx = math.exp(logpi[a] - c + b[a] - u[a])
+                    wx = math.exp(logpi[a] - c + lx)
                     x_sum += wx
                 h = u[a] / (1.0 + u[a])
                 d1 += wx * h
@@ -213,40 +290,41 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             fp = t_sum / s_sum if alpha == 0.0 else -v_sum / s_sum
             fpp = r_sum / s_sum - (t_sum / s_sum) ** 2
         if f == 0.0:
-            break
+            return s, it, fallbacks
+        if math.isnan(f):
+            # Only an overflow far from the root gets here (s_sum = inf at the top
+            # of the bracket): F > 0 there in the decreasing case, < 0 otherwise.
+            f = -dirn * math.inf
         if dirn * f < 0.0:
             lo = s
         else:
             hi = s
         denom = 2.0 * fp * fp - f * fpp
         if fp != 0.0 and denom > 0.0:
-            step = -2.0 * f * fp / denom  # Halley
-            tol = _HALLEY_TOL
+            new_step = -2.0 * f * fp / denom  # Halley
+            new_tol = _HALLEY_TOL
         else:
-            step = -f / fp if fp != 0.0 else -dirn * f * math.inf
-            tol = _NEWTON_TOL
-        if not math.isfinite(step):
-            # F or F' under/overflowed far from the root (e.g. every omega = 0):
-            # bisect a finite bracket, else head for the root's side.
-            if math.isfinite(lo) and math.isfinite(hi):
-                step = 0.5 * (lo + hi) - s
-            else:
-                step = _MAX_STEP if dirn * f < 0.0 else -_MAX_STEP
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            step = max(-_MAX_STEP, min(_MAX_STEP, step))  # a finite bracket bisects instead
-        s_new = s + step
+            # Far from the root (F's curvature beats its slope): bisect. A Newton step
+            # here was measured to be rejected by the safeguards or to cost iterations.
+            new_step = math.inf
+            new_tol = 0.0
+            fallbacks += 1
+        s_new = s + new_step
+        # Bisect when the step is not finite, leaves the bracket or is not at
+        # least halving the step before last (slow, exponential-like regions of F).
         # A converging step is taken as it is: it may round onto a bracket end.
-        if abs(step) > max(tol, _ULPS * abs(s)) and not lo < s_new < hi:
-            if math.isfinite(lo) and math.isfinite(hi):
-                s_new = 0.5 * (lo + hi)
-            elif math.isfinite(lo):
-                s_new = lo + _MAX_STEP
-            else:
-                s_new = hi - _MAX_STEP
-            step = s_new - s
-            tol = _NEWTON_TOL
+        tiny = abs(new_step) <= max(new_tol, _ULPS * abs(s))
+        if not math.isfinite(s_new) or (
+            not tiny and (not lo < s_new < hi or abs(new_step) > 0.5 * abs(step_old))
+        ):
+            s_new = 0.5 * (lo + hi)
+            new_step = s_new - s
+            new_tol = 0.0  # a bisection proves nothing about the distance to the root
+        step_old = step
+        step = new_step
+        tol = new_tol
         s = s_new
-    return s
+    return s, -1, fallbacks
 
 
 @njit(cache=True, error_model="numpy")
@@ -282,8 +360,77 @@ def _prepare(logpi, r, tau, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _log_expm1mx(b, shift):
+    """``log(e^b - 1 - b) - shift`` for ``b != 0``, without overflow or cancellation."""
+    if abs(b) < 1e-3:
+        # e^b - 1 - b = b^2/2 (1 + b/3 + b^2/12 + b^3/60), error < 1e-16 relative.
+        series = 1.0 + b * (1.0 / 3.0 + b * (1.0 / 12.0 + b / 60.0))
+        return math.log(0.5 * b * b * series) - shift
+    if b > 30.0:
+        # e^b (1 - (1 + b) e^-b): the shift is taken off b first (b ~ shift is huge).
+        return (b - shift) + math.log1p(-(1.0 + b) * math.exp(-b))
+    return math.log(math.expm1(b) - b) - shift
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_bracket(logpi, c, b, m2):
+    """A bracket ``[lo, hi]`` of ``ell = log lam`` for PMD-mean (b centred, not constant).
+
+    Upper: ``omega(ell + b) <= omega(ell + b_top)`` and ``omega(log z + z) = z`` give
+    ``F(log b_top) <= 0``, so ``lam <= b_top``. Lower: ``W0(z) >= z/(1+z)`` gives
+    ``E omega(ell + b) >= lam E[e^b] / (1 + lam e^b_top)``, and with ``M = E[e^b] - 1
+    = E[e^b - 1 - b] > 0`` (``E b = 0``) this exceeds ``lam`` at ``lam = M e^-b_top / 2``:
+    ``lam >= M e^-b_top / 2``, evaluated in log space (``M e^-b_top`` never overflows).
+    Both ends are widened by a few ulps-worth so that rounding cannot exclude the root.
+    ``m2 = E b^2`` gives a cheaper lower end first: ``e^b - 1 - b >= b^2/2 min(1, e^b)``
+    (Taylor's remainder), so ``M >= m2/2 min(1, e^b_min)``; it is used when it is
+    already tight (within 40 of ``hi``), which saves an exp and a log per action.
+    """
+    n = logpi.size
+    b_top = -math.inf
+    b_min = math.inf
+    for a in range(n):
+        if b[a] > b_top:
+            b_top = b[a]
+        if -math.inf < b[a] < b_min:
+            b_min = b[a]
+    if b_top > 0.0:
+        hi = math.log(b_top)
+    else:
+        # b_top = (r_top - rbar)/tau <= (1 - w_top) (b_top - b_min): the same bound in
+        # log space, which survives where b_top rounds to 0 (other weights underflow).
+        m = -math.inf
+        for a in range(n):
+            if -math.inf < b[a] < b_top:
+                m = max(m, logpi[a] - c)
+        acc = 0.0
+        for a in range(n):
+            if -math.inf < b[a] < b_top:
+                acc += math.exp(logpi[a] - c - m)
+        hi = m + math.log(acc) + math.log(b_top - b_min)
+    if 0.0 < m2 < math.inf:
+        lo = math.log(0.25 * m2) + min(0.0, b_min) - b_top
+        if hi - lo < 40.0:
+            return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
+    # log(M e^-b_top) = logsumexp_a(log w_a + log(e^b_a - 1 - b_a) - b_top)
+    m = -math.inf
+    for a in range(n):
+        if b[a] > -math.inf and b[a] != 0.0:
+            m = max(m, logpi[a] - c + _log_expm1mx(b[a], b_top))
+    acc = 0.0
+    for a in range(n):
+        if b[a] > -math.inf and b[a] != 0.0:
+            acc += math.exp(logpi[a] - c + _log_expm1mx(b[a], b_top) - m)
+    lo = m + math.log(acc) - math.log(2.0)
+    return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
+
+
+@njit(cache=True, error_model="numpy")
 def _mean_row(logpi, r, tau, out):
-    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam."""
+    """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam.
+
+    Returns NaN if the root finder did not converge (the caller raises).
+    """
     w, b, u, c, constant = _prepare(logpi, r, tau, out)
     if constant:
         return 0.0
@@ -306,27 +453,42 @@ def _mean_row(logpi, r, tau, out):
         # The series is exact to double precision here, and log x = b - lam x with
         # x = 1 + b + O(b^2). Also covers m2 = 0 by underflow (no log(lam) exists).
         for a in range(n):
-            out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))  # -inf off the support
+            if b[a] == -math.inf:  # off the support (0 * inf would be NaN if lam underflows)
+                out[a] = -math.inf
+            else:
+                out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))
         return small_b
+    lo, hi = _mean_bracket(logpi, c, b, m2)
     # Start: the series for small b, lam ~ E[b+] for large b; the smaller is close
-    # to the root in both regimes.
+    # to the root in both regimes (m2, m3 may overflow for tiny tau: then bisect).
     lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
-    if not lam0 > 0.0:  # weights near the underflow threshold
-        lam0 = 1e-300
-    ell = _omega_root(w, logpi, c, b, 1.0, 0.0, math.log(lam0), -math.inf, math.inf, u)
+    ell0 = math.log(lam0) if lam0 > 0.0 and math.isfinite(lam0) else 0.5 * (lo + hi)
+    ell, its, _ = _omega_root(w, logpi, c, b, 1.0, 0.0, ell0, lo, hi, u)
+    if its < 0:
+        return math.nan
     _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
     return math.exp(ell)
 
 
 @njit(cache=True, error_model="numpy")
 def _kl_chi2_row(logpi, r, tau, beta, out):
-    """Maximiser of E r - tau KL - beta/2 chi2 (THEORY §5) for one row."""
+    """Maximiser of E r - tau KL - beta/2 chi2 (THEORY §5) for one row.
+
+    Returns False if the root finder did not converge (the caller raises).
+    """
+    its, _ = _kl_chi2_solve(logpi, r, tau, beta, out)
+    return its >= 0
+
+
+@njit(cache=True, error_model="numpy")
+def _kl_chi2_solve(logpi, r, tau, beta, out):
+    """The KL-chi2 row; returns the root finder's ``(iterations, fallbacks)``."""
     if beta == 0.0:
         _exact_row(logpi, r, tau, out)
-        return
+        return 0, 0
     w, b, u, c, constant = _prepare(logpi, r, tau, out)
     if constant:
-        return
+        return 0, 0
     n = logpi.size
     # x = omega(s + d)/kappa with kappa = beta/tau, s fixed by E_w[omega(s + d)] = kappa.
     # d = (r - rmax)/tau instead of the centred b: the best action's argument is s
@@ -335,6 +497,7 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
     kappa = math.exp(log_kappa)
     rmax = -math.inf
     b_top = -math.inf
+    log_w_top = -math.inf  # log of the total weight of the best actions
     for a in range(n):
         if b[a] > -math.inf:
             rmax = max(rmax, r[a])
@@ -342,12 +505,24 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
     for a in range(n):
         b[a] = (r[a] - rmax) / tau if b[a] > -math.inf else -math.inf
         out[a] = (logpi[a] - c) + b[a]
+        if b[a] == 0.0:
+            lw = logpi[a] - c
+            hi_lw = max(log_w_top, lw)
+            log_w_top = hi_lw + math.log1p(math.exp(min(log_w_top, lw) - hi_lw))
     # Bracket: omega(y) <= e^y gives s >= log kappa - log E e^d; omega convex
-    # (Jensen, E b = 0) gives omega(s - b_top) <= kappa, i.e. s <= kappa + log kappa + b_top.
+    # (Jensen, E b = 0) gives omega(s - b_top) <= kappa, i.e. s <= kappa + log kappa + b_top;
+    # x_top <= 1/w_top gives omega(s) <= kappa / w_top, i.e. s <= z + log z, z = kappa/w_top.
     lo = log_kappa - _lse_row(out)
     hi = kappa + log_kappa + b_top
-    s = _omega_root(w, logpi, c, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u)
-    if abs(s) > _POLISH_S:
+    log_z = log_kappa - log_w_top
+    if log_z < 700.0:
+        hi = min(hi, math.exp(log_z) + log_z)
+    lo -= 1e-9 * (1.0 + abs(lo))
+    hi += 1e-9 * (1.0 + abs(hi))
+    s, its, fallbacks = _omega_root(
+        w, logpi, c, b, 0.0, log_kappa, lo if kappa < 1.0 else hi, lo, hi, u
+    )
+    if its >= 0 and abs(s) > _POLISH_S:
         # y = s + d is then a difference of large numbers for the actions that end
         # up with the mass: re-measure d from the reward of the action with the
         # largest new probability and polish the root in those coordinates.
@@ -359,8 +534,19 @@ def _kl_chi2_row(logpi, r, tau, beta, out):
         shift = b[ref]
         for a in range(n):
             b[a] = (r[a] - r[ref]) / tau if b[a] > -math.inf else -math.inf
-        s = _omega_root(w, logpi, c, b, 0.0, log_kappa, s + shift, lo + shift, hi + shift, u)
+        s, its2, fallbacks2 = _omega_root(
+            w, logpi, c, b, 0.0, log_kappa, s + shift, lo + shift, hi + shift, u
+        )
+        its = its + its2 if its2 >= 0 else -1
+        fallbacks += fallbacks2
+    if its < 0:
+        return -1, fallbacks
     _finish(logpi, c, b, u, s, 0.0, log_kappa, out)
+    if not abs(_lse_row(out)) <= 1e-9:
+        # A root that float64 cannot resolve (s + d a difference of numbers ~1/tau
+        # apart by more than s's ulp, tau ~ 1e-60): refuse it rather than return it.
+        return -1, fallbacks
+    return its, fallbacks
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -382,6 +568,6 @@ def _mean_batch(logpi, r, tau, out, lam):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _kl_chi2_batch(logpi, r, tau, beta, out):
+def _kl_chi2_batch(logpi, r, tau, beta, out, ok):
     for i in prange(logpi.shape[0]):
-        _kl_chi2_row(logpi[i], r[i], tau[i], beta[i], out[i])
+        ok[i] = _kl_chi2_row(logpi[i], r[i], tau[i], beta[i], out[i])

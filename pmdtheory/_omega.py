@@ -17,6 +17,9 @@ _OMEGA_SERIES_Y = -6.0
 _W_SMALL_Z = math.exp(_OMEGA_SERIES_Y)
 # Below this, omega(y) = e^y (1 - e^y + ...) equals e^y to double precision.
 _OMEGA_EXP_Y = -40.0
+# Above this, omega(y) = y - log(omega(y)) is iterated as a contraction (factor
+# 1/omega < 1e-11 per step): Fritsch's step squares omega and overflows past 1e154.
+_OMEGA_BIG_Y = 1e12
 # Fritsch's iteration is quartic: once a step changes w by less than this
 # (relative), the next error is ~1e-16 and the iteration stops.
 _FSC_STOP = 1e-4
@@ -59,6 +62,13 @@ def _omega_scalar(y):
         return math.nan
     if y == math.inf:
         return math.inf
+    if y > _OMEGA_BIG_Y:
+        # Asymptotic regime: w = y - log w, started from y - log y (error ~log(y)/y,
+        # shrunk by 1/w each pass; two passes reach rounding).
+        w = y - math.log(y)
+        for _ in range(3):
+            w = y - math.log(w)
+        return w
     if y < _OMEGA_SERIES_Y:
         x = math.exp(y)
         if y < _OMEGA_EXP_Y:

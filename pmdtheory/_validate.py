@@ -12,8 +12,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Relative tolerance on ``sum(pi) == 1`` (THEORY §1: policies are distributions).
+#: Tolerance on ``sum(pi) == 1`` for float64 (and integer) policies (THEORY §1:
+#: policies are distributions). Lower-precision policies get :func:`sum_tolerance`.
 SUM_RTOL = 1e-8
+
+
+def float_eps(x) -> float:
+    """Machine epsilon of ``x``'s floating dtype if it is coarser than float64, else 0."""
+    dtype = getattr(x, "dtype", None)
+    try:
+        if dtype is not None and np.issubdtype(dtype, np.floating):
+            eps = float(np.finfo(dtype).eps)
+            return eps if eps > np.finfo(np.float64).eps else 0.0
+    except TypeError:  # a dtype numpy does not know (e.g. a torch dtype)
+        pass
+    return 0.0
+
+
+def sum_tolerance(n: int, eps: float) -> float:
+    """Accepted ``|sum(pi) - 1|`` for ``n`` actions stored with machine epsilon ``eps``.
+
+    ``SUM_RTOL`` for float64; for coarser floats (float32: ``eps = 1.2e-7``) also
+    ``(n + 4) eps``: a sum of ``n`` terms rounded once each (``4 eps``, e.g. a
+    softmax's exp and division) and summed in that precision (``n eps``, the
+    worst case of sequential summation). Such policies are renormalised.
+    """
+    return SUM_RTOL + (n + 4) * eps if eps > 0 else SUM_RTOL
 
 
 def float_array(x, name: str) -> np.ndarray:
@@ -78,12 +102,14 @@ def _normalise_axis(axis, ndim: int) -> int:
     return int(axis) % ndim
 
 
-def log_policy(pi: np.ndarray, name: str, *, log: bool) -> np.ndarray:
+def log_policy(pi: np.ndarray, name: str, *, log: bool, eps: float = 0.0):
     """Check a (log-)policy along its last axis and return log-probabilities.
 
     ``pi`` holds probabilities (``log=False``) or log-probabilities
     (``log=True``, where ``-inf`` marks an action outside the support).
-    Each row must sum to one within :data:`SUM_RTOL` and have some support.
+    Each row must sum to one within :func:`sum_tolerance` (``eps`` is the machine
+    epsilon the caller's policy was stored with, 0 for float64) and have some
+    support. Returns ``(logpi, pi)``: with ``eps > 0`` both renormalised in float64.
     """
     if log:
         if np.any(np.isnan(pi)) or np.any(pi == np.inf):
@@ -103,15 +129,30 @@ def log_policy(pi: np.ndarray, name: str, *, log: bool) -> np.ndarray:
         total = np.sum(pi, axis=-1)
         with np.errstate(divide="ignore"):
             logpi = np.log(pi)
-    bad = np.abs(total - 1.0) > SUM_RTOL
+    tol = sum_tolerance(pi.shape[-1], eps)
+    bad = ~(np.abs(total - 1.0) <= tol)
     if np.any(bad):
         worst = float(total[bad].flat[0])
-        raise ValueError(f"{name}: probabilities must sum to 1 along the axis (found {worst!r})")
-    return logpi
+        raise ValueError(
+            f"{name}: probabilities must sum to 1 along the axis within {tol:.3g} "
+            f"(found {worst!r})"
+        )
+    if eps > 0:
+        # A float32 (or coarser) policy: renormalise in float64, so that a policy
+        # straight from torch.softmax(...).numpy() is used as the distribution it means.
+        with np.errstate(divide="ignore"):
+            logpi = logpi - np.log(total)[..., None]
+        pi = logpi if log else pi / total[..., None]
+    return logpi, pi
 
 
-def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r") -> Rows:
-    """Validate ``pi_t`` (and ``r``, unless ``None``) and lay them out as rows."""
+def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r", eps=None) -> Rows:
+    """Validate ``pi_t`` (and ``r``, unless ``None``) and lay them out as rows.
+
+    ``eps``: machine epsilon ``pi_t`` was stored with (default: from its dtype).
+    """
+    if eps is None:
+        eps = float_eps(pi_t)
     pi = float_array(pi_t, pi_name)
     if pi.ndim == 0:
         raise ValueError(f"{pi_name}: must have at least one dimension (the actions)")
@@ -124,7 +165,7 @@ def policy_rows(pi_t, r, *, axis, log: bool, pi_name="pi_t", r_name="r") -> Rows
     if pi.shape[-1] == 0:
         raise ValueError(f"{pi_name}: the action axis is empty")
     batch_shape = pi.shape[:-1]
-    logpi = log_policy(pi, pi_name, log=log)
+    logpi, pi = log_policy(pi, pi_name, log=log, eps=eps)
     logpi = np.ascontiguousarray(logpi.reshape(-1, pi.shape[-1]), dtype=np.float64)
     given = pi.reshape(logpi.shape)
     if rr is not None:
@@ -159,6 +200,40 @@ def batch_param(value, name: str, batch_shape: tuple[int, ...], *, strict: bool)
     if not strict and np.any(arr < 0):
         raise ValueError(f"{name}: must be >= 0")
     return np.ascontiguousarray(arr.reshape(-1), dtype=np.float64)
+
+
+def check_spread(rows: Rows, tau: np.ndarray | None) -> None:
+    """The rewards' spread on each row's support, and (with ``tau``) spread / tau, are finite.
+
+    PMD-mean and KL-chi2 work with ``b = (r - rbar) / tau``; where it overflows float64
+    no update can be formed, and the error names ``tau`` and that ratio.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        big = float(np.max(np.abs(rows.r))) if rows.r.size else 0.0
+        bound = 2.0 * big if tau is None else 2.0 * big / float(np.min(tau))
+        if bound < 1e300:  # fast path: nothing near overflow anywhere
+            return
+        support = rows.logpi > -np.inf
+        hi = np.max(np.where(support, rows.r, -np.inf), axis=-1)
+        lo = np.min(np.where(support, rows.r, np.inf), axis=-1)
+        spread = hi - lo
+        if not np.all(np.isfinite(spread)):
+            i = int(np.flatnonzero(~np.isfinite(spread))[0])
+            raise ValueError(
+                f"r: max(r) - min(r) on the support overflows float64 (row {i}: "
+                f"{hi[i]!r} - {lo[i]!r})"
+            )
+        if tau is None:
+            return
+        ratio = spread / tau
+        # a margin of 4: b is formed from differences to the mean and the best reward
+        bad = ~(ratio < np.finfo(np.float64).max / 4)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"tau: (max(r) - min(r)) / tau overflows float64 (row {i}: "
+                f"{spread[i]!r} / tau={tau[i]!r}); use a larger tau or smaller rewards"
+            )
 
 
 def probability(p, name: str = "p") -> np.ndarray:

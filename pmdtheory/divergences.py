@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import broadcast, float_array, policy_rows
+from ._validate import broadcast, float_array, float_eps, policy_rows
 
 __all__ = ["kl", "chi2"]
 
@@ -23,9 +23,10 @@ _BIG_LOG_RATIO = 40.0
 
 def _pair(p, q, axis, log):
     # p and q broadcast against each other (one reference policy for a batch).
+    eps_p, eps_q = float_eps(p), float_eps(q)
     p_arr, q_arr = broadcast(float_array(p, "p"), float_array(q, "q"), "p", "q")
-    rows_p = policy_rows(p_arr, None, axis=axis, log=log, pi_name="p")
-    rows_q = policy_rows(q_arr, None, axis=axis, log=log, pi_name="q")
+    rows_p = policy_rows(p_arr, None, axis=axis, log=log, pi_name="p", eps=eps_p)
+    rows_q = policy_rows(q_arr, None, axis=axis, log=log, pi_name="q", eps=eps_q)
     return rows_p, rows_p.logpi, rows_q.logpi
 
 

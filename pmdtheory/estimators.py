@@ -54,6 +54,14 @@ def _groups(r, axis, kind, tau):
     return arr, k, t
 
 
+def _check_eps(eps) -> None:
+    # eps <= 0 flips signs (eps < 0) or divides 0 by 0 on a constant group (eps = 0).
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
+        raise ValueError(f"eps: must be a real number > 0, got {eps!r}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps: must be finite and > 0, got {eps!r}")
+
+
 def _loo_partition(r: np.ndarray, tau: np.ndarray, k: int) -> np.ndarray:
     # For i other than the arg-max, the maximum of the others is the group
     # maximum m1, and sum_{j!=i} e^{(r_j - m1)/tau} = total - own >= 1 (the
@@ -107,9 +115,16 @@ def advantages(r, *, kind, tau=None, axis=-1, eps=1e-6) -> np.ndarray:
     r"""Advantages :math:`A_i = r_i - B_i`.
 
     For ``"grpo"`` the advantage is :math:`(r_i - \bar r)/(s + \epsilon)`, :math:`s` the
-    sample standard deviation of the group (``ddof=1``).
+    sample standard deviation of the group (``ddof=1``). ``eps`` must be finite and
+    ``> 0`` (``ValueError`` otherwise: ``eps < 0`` flips signs, ``eps = 0`` divides 0 by
+    0 on a constant group). The default ``1e-6`` is not TRL's: TRL's GRPO uses
+    ``1e-4`` (``r = [1, 0, 0, 0]`` gives 1.49970 there); pass ``eps=1e-4`` to match it.
+    Inputs go through ``np.asarray``: pandas objects are used by position.
+    Tested domain: ``|r| <= 1e6``, ``tau`` in ``[1e-4, 1e4]``, groups of 2-8, within
+    ``1e-12`` of mpmath relative to ``max |r|`` (divided by ``s + eps`` for grpo).
     """
     arr, k, t = _groups(r, axis, kind, tau)
+    _check_eps(eps)
     adv = arr - _baseline(arr, k, t, kind)
     if kind == "grpo":
         adv = adv / (np.std(arr, axis=-1, ddof=1, keepdims=True) + eps)

@@ -42,14 +42,22 @@ def wright_omega(y) -> np.ndarray | float:
     Notes
     -----
     For ``y < -6`` the Lambert-W series in :math:`x = e^y` is summed (ten terms);
+    above ``1e12`` the contraction :math:`w = y - \log w` (asymptotic regime);
     elsewhere a region-wise starting value is polished with the quartic
-    Fritsch-Shafer-Crowley iteration. Accuracy: about 2e-15 relative against
-    50-digit mpmath on ``[-700, 1e6]`` (see tests/test_special.py).
+    Fritsch-Shafer-Crowley iteration. Tested domain: every finite float64 ``y``
+    (``-1.8e308`` to ``1.8e308``), within ``4e-15`` relative of mpmath (absolute
+    ``4e-315`` where omega is subnormal); ``2e-15`` on ``[-700, 1e6]``
+    (tests/test_special.py, tests/test_fuzz.py).
 
     References
     ----------
     Lawrence, Corless, Jeffrey, "Algorithm 917: Complex double-precision
     evaluation of the Wright omega function", ACM TOMS 38 (2012).
+
+    Examples
+    --------
+    >>> wright_omega(1.0), round(wright_omega(0.0), 12), wright_omega(1e300) == 1e300
+    (1.0, 0.56714329041, True)
     """
     arr = float_array(y, "y")
     if np.any(np.isnan(arr)):
@@ -76,7 +84,9 @@ def lambertw0(z) -> np.ndarray | float:
     For ``z > 0`` this is :math:`\omega(\log z)`, which never overflows.
     For ``-1/e \le z < 0`` a series in :math:`p = \sqrt{2(ez + 1)}` starts
     Halley's iteration; near the branch point the function itself is
-    ill-conditioned (its derivative is infinite there).
+    ill-conditioned (its derivative is infinite there). Tested domain: ``-1/e`` to
+    ``1e308``, within ``1e-14`` relative of mpmath (``1e-7`` absolute within ``1e-3``
+    of the branch point).
     """
     arr = float_array(z, "z")
     if np.any(np.isnan(arr)):
@@ -91,9 +101,23 @@ def logsumexp(a, *, axis=-1, keepdims: bool = False) -> np.ndarray | float:
     r"""Stable :math:`\log \sum_i e^{a_i}` along ``axis``.
 
     ``-inf`` entries contribute nothing; an all ``-inf`` slice gives ``-inf``.
-    NaN or ``+inf`` raise ``ValueError``.
+    NaN or ``+inf``, an empty axis or a 0-d ``a`` raise ``ValueError``. Tested domain:
+    entries in ``[-1e300, 1e300]``, within ``1e-14 (n + |result|)`` of mpmath.
+
+    Examples
+    --------
+    >>> round(logsumexp([0.0, 0.0]), 12) == round(float(np.log(2)), 12)
+    True
     """
     arr = float_array(a, "a")
+    if arr.ndim == 0:
+        raise ValueError("a: must have at least one dimension")
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise ValueError(f"axis: must be an integer, got {axis!r}")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis: {axis} is out of range for a of shape {arr.shape}")
+    if arr.shape[axis] == 0:
+        raise ValueError(f"a: the axis {axis} is empty (shape {arr.shape})")
     if np.any(np.isnan(arr)) or np.any(arr == np.inf):
         raise ValueError("a: must not contain NaN or +inf")
     m = np.max(arr, axis=axis, keepdims=True)

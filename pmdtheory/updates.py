@@ -8,6 +8,19 @@ Every function accepts a batch (any leading shape), probabilities or, with
 ``log=True``, log-probabilities (``-inf`` outside the support) and returns
 the same kind. Actions with zero probability stay at zero and their rewards
 are ignored. All arithmetic is in log space: ``exp(r / tau)`` is never formed.
+
+Inputs go through ``np.asarray``: a pandas Series or DataFrame is used **by
+position**, its index is ignored (align ``pi_t`` and ``r`` yourself first).
+Policies must sum to 1 within ``1e-8`` (float64) or ``1e-8 + (n + 4) eps`` for
+coarser floats (a float32 softmax output), and are then renormalised.
+
+Tested domain (tests/test_fuzz.py, ``make fuzz``, tests/test_updates.py, against
+mpmath): ``tau`` in ``[1e-4, 1e4]``, ``|r| <= 1e3``, probabilities ``>= 1e-300`` or
+exactly 0, up to 1000 actions: log-probabilities within ``1e-11 max(1, |log p|)``,
+``lam`` and ``beta`` within ``1e-9`` relative. Outside it (``tau`` down to 1e-200 and
+subnormal, ``|r|`` to 1e300, log-probabilities to -1e4, ``beta`` to 1e200) every
+call returns the same accuracy or raises ``ValueError`` naming the argument (e.g.
+``tau`` when ``(max r - min r) / tau`` overflows float64).
 """
 
 from __future__ import annotations
@@ -17,7 +30,15 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._validate import batch_param, broadcast, choice, policy_rows, probability
+from ._validate import (
+    SUM_RTOL,
+    batch_param,
+    broadcast,
+    check_spread,
+    choice,
+    policy_rows,
+    probability,
+)
 
 __all__ = [
     "exact_update",
@@ -30,6 +51,16 @@ __all__ = [
 ]
 
 
+def _require_converged(ok: np.ndarray, what: str) -> None:
+    """Raise if a row's root finder did not converge: an unconverged root is never returned."""
+    if not np.all(ok):
+        i = int(np.flatnonzero(~ok)[0])
+        raise ValueError(
+            f"tau: the {what} root could not be resolved in float64 on row {i} (an input "
+            "far outside the tested domain, e.g. tau < 1e-50; please report it if not)"
+        )
+
+
 def _output(rows, logp_new: np.ndarray, log: bool, *, keep_constant=False) -> np.ndarray:
     out = logp_new if log else np.exp(logp_new)
     if keep_constant:
@@ -37,6 +68,24 @@ def _output(rows, logp_new: np.ndarray, log: bool, *, keep_constant=False) -> np
         const = rows.constant_rows()
         out[const] = rows.given[const]
     return rows.restore(out)
+
+
+def _exact_fast(pi_t, r, tau, axis):
+    """Exact PMD for the common case (see :func:`_fast_args`) in one checking pass
+    over probabilities; None if a row is invalid, so that the checked path raises."""
+    args = _fast_args(pi_t, r, tau, axis)
+    if args is None:
+        return None
+    p2, r2, tau = args
+    out = np.empty_like(p2)
+    status = np.empty(p2.shape[0], dtype=np.int8)
+    _kernels._exact_prob_batch(p2, r2, tau, SUM_RTOL, out, status)
+    if status.any():
+        if np.any(status == 1):
+            return None
+        tiny = status == 2  # normaliser near underflow: these rows in log space
+        out[tiny] = exact_update(p2[tiny], r2[tiny], np.full(tiny.sum(), tau), log=False)
+    return out.reshape(pi_t.shape)
 
 
 def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
@@ -66,8 +115,12 @@ def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
     ----------
     THEORY.md §2; Xu, Lu, Yu, Zhao (2026), arXiv:2602.05933, Eq. (2).
     """
+    fast = None if log else _exact_fast(pi_t, r, tau, axis)
+    if fast is not None:
+        return fast
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    check_spread(rows, None)
     out = np.empty_like(rows.logpi)
     _kernels._exact_batch(rows.logpi, rows.r, tau, out)
     return _output(rows, out, log, keep_constant=True)
@@ -86,6 +139,7 @@ def log_partition(pi_t, r, tau, *, axis=-1, log=False):
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    check_spread(rows, None)
     out = np.empty(rows.n_rows)
     _kernels._log_partition_batch(rows.logpi, rows.r, tau, out)
     return rows.restore_batch(out)
@@ -95,10 +149,32 @@ def _solve_mean(pi_t, r, tau, axis, log):
     """Validated rows, per-row tau, new log-policy rows and lam of PMD-mean."""
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
+    check_spread(rows, tau)
     out = np.empty_like(rows.logpi)
     lam = np.empty(rows.n_rows)
     _kernels._mean_batch(rows.logpi, rows.r, tau, out, lam)
+    _require_converged(~np.isnan(lam), "PMD-mean")
     return rows, tau, out, lam
+
+
+def _fast_args(pi_t, r, tau, axis):
+    """``(pi rows, r rows, tau)`` for the unchecked-layout fast paths, else None:
+    float64 C-ordered arrays of one shape with the actions last, a scalar tau."""
+    if not (type(pi_t) is np.ndarray and type(r) is np.ndarray):
+        return None
+    if pi_t.dtype != np.float64 or r.dtype != np.float64 or pi_t.shape != r.shape:
+        return None
+    if pi_t.ndim == 0 or pi_t.shape[-1] == 0 or axis not in (-1, pi_t.ndim - 1):
+        return None
+    if not (pi_t.flags.c_contiguous and r.flags.c_contiguous):
+        return None
+    if not isinstance(tau, float | int | np.floating | np.integer) or isinstance(tau, bool):
+        return None
+    tau = float(tau)
+    if not 0.0 < tau < np.inf:
+        return None
+    n = pi_t.shape[-1]
+    return pi_t.reshape(-1, n), r.reshape(-1, n), tau
 
 
 def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
@@ -142,7 +218,21 @@ def implicit_beta(pi_t, r, tau, *, axis=-1, log=False):
     with this ``beta`` (THEORY §5). Batch shape; 0 for constant rewards.
     """
     rows, tau, _, lam = _solve_mean(pi_t, r, tau, axis, log)
-    return rows.restore_batch(tau * lam)
+    beta = tau * lam
+    lost = (lam < 1e-280) & (lam > 0) | (lam == 0) & ~rows.constant_rows()
+    if np.any(lost):
+        # lam ~ Var(r)/(2 tau^2) underflowed (tau >> spread of r): beta from the same
+        # series in unscaled rewards, beta = E d^2/(2 tau) + E d^3/(6 tau^2), d = r - rbar.
+        logpi, r_rows, t = rows.logpi[lost], rows.r[lost], tau[lost]
+        with np.errstate(under="ignore"):
+            w = np.exp(logpi - np.logaddexp.reduce(logpi, axis=-1, keepdims=True))
+        d = np.where(w > 0, r_rows - np.sum(w * r_rows, -1, keepdims=True), 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            series = np.sum(w * d * d, -1) / (2 * t) + np.sum(w * d**3, -1) / (6 * t * t)
+        # only where the series is the answer (max |b| < 1e-10, as in the kernel)
+        use = np.max(np.abs(d), -1) / t < 1e-10
+        beta[np.flatnonzero(lost)[use]] = series[use]
+    return rows.restore_batch(beta)
 
 
 def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
@@ -169,10 +259,22 @@ def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
     THEORY.md §5.
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
+    tau_given = tau
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
     beta = batch_param(beta, "beta", rows.batch_shape, strict=False)
+    check_spread(rows, tau)
     out = np.empty_like(rows.logpi)
-    _kernels._kl_chi2_batch(rows.logpi, rows.r, tau, beta, out)
+    ok = np.empty(rows.n_rows, dtype=np.bool_)
+    _kernels._kl_chi2_batch(rows.logpi, rows.r, tau, beta, out, ok)
+    _require_converged(ok, "KL-chi2")
+    if np.any(beta == 0):
+        # beta = 0 is exact PMD: the same numbers as exact_update, bit for bit
+        exact = exact_update(pi_t, r, tau_given, axis=axis, log=log)
+        exact = np.moveaxis(exact, rows.axis, -1).reshape(out.shape)
+        res = _output(rows, out, log, keep_constant=True)
+        res = np.moveaxis(res, rows.axis, -1).reshape(out.shape)
+        res[beta == 0] = exact[beta == 0]
+        return rows.restore(res)
     return _output(rows, out, log, keep_constant=True)
 
 
@@ -223,7 +325,12 @@ def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
     if method == "exact":
         _kernels._exact_batch(logpi, r, tau_flat, new)
     else:
+        with np.errstate(over="ignore", divide="ignore"):
+            overflow = np.any(~(1.0 / tau_flat < np.finfo(np.float64).max / 4))
+        if overflow:
+            raise ValueError("tau: 1 / tau overflows float64 (the reward gap is 1)")
         _kernels._mean_batch(logpi, r, tau_flat, new, lam)
+        _require_converged(~np.isnan(lam), "PMD-mean")
     with np.errstate(invalid="ignore"):
         # Where p = 0 (or 1) one class is empty and its ratio undefined; it is
         # reported as 1 (log 0), since no probability moves.

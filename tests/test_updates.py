@@ -8,6 +8,7 @@ independent scipy solver of the KL-chi2 problem.
 import warnings
 
 import _mp_reference as ref
+import fuzz_core
 import mpmath as mp
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ PROPERTY_TOL = 1e-10  # invariances, normalisation
 KKT_TOL = 1e-9  # relative to max(|r|, tau)
 SCIPY_TOL = 1e-8  # independent brentq/lambertw solver
 CONSERVATIVE_SLACK = 1e-12
+NEWTON_MAX_ITERATIONS = 18  # of the safeguarded Halley solver on NEWTON_CASES
 
 pytestmark = pytest.mark.filterwarnings("error")  # numpy must stay silent on valid input
 
@@ -436,3 +438,174 @@ def test_extreme_log_policies_stay_normalised(depths, r_unit, log_scale, log_tau
     ):
         assert np.all(np.isfinite(out))
         assert abs(np.logaddexp.reduce(out)) < LOGP_RTOL
+
+
+# ----------------------------------------------------- issue 12: the whole domain
+MP_CORNERS = [
+    # (pi, r, tau, p_new[0] by mpmath, lam by mpmath): tiny probabilities at tiny tau,
+    # where the old solver stopped at its iteration cap and returned 4.2e-88
+    ([1e-300, 1.0], [1.0, 0.0], 1e-3),
+    ([1e-200, 1.0], [1.0, 0.0], 1e-4),
+    ([1e-250, 0.5, 0.5], [1.0, 0.0, 0.3], 1e-4),
+    ([0.01, 0.99], [1.0, 0.0], 1e-160),  # (r - rbar)/tau = 1e160: gave NaN
+    ([0.3, 0.7], [1.0, 0.0], 1e-200),
+]
+
+
+@pytest.mark.parametrize("case", MP_CORNERS, ids=lambda c: f"p{min(c[0]):g}-tau{c[2]:g}")
+def test_mean_update_corners_against_mpmath(case):
+    pi, r, tau = (np.array(v, dtype=float) if i < 2 else v for i, v in enumerate(case))
+    logp, lam = pmd.mean_update(np.log(pi), r, tau, log=True, return_lambda=True)
+    p_new, lam_p = pmd.mean_update(pi, r, tau, return_lambda=True)
+    with mp.workdps(60 + int(np.log10(1 / tau))):
+        mean_ref, lam_ref = fuzz_core.mp_mean(np.log(pi), r, tau, lam)  # lam: a start only
+    assert log_err(logp, mean_ref) < LOGP_RTOL
+    assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
+    assert lam_p == lam
+    np.testing.assert_allclose(p_new, [float(mp.exp(v)) for v in mean_ref], rtol=1e-9)
+    beta = pmd.implicit_beta(pi, r, tau)
+    assert abs(beta - tau * float(lam_ref)) <= LAM_RTOL * tau * float(lam_ref)
+    if len(pi) == 2 and r[0] == 1.0 and r[1] == 0.0:
+        res = pmd.binary_update(pi[0], tau)
+        assert res.p_new == pytest.approx(float(mp.exp(mean_ref[0])), rel=1e-9)
+        assert res.lam == pytest.approx(float(lam_ref), rel=LAM_RTOL)
+
+
+def test_issue_values_of_the_tiny_probability_corner():
+    p, lam = pmd.mean_update([1e-300, 1], [1, 0], 1e-3, return_lambda=True)
+    assert p[0] == pytest.approx(2.5522004134934e-149, rel=1e-11) and lam == pytest.approx(p[0])
+    p = pmd.mean_update([1e-200, 1], [1, 0], 1e-4)
+    assert p[0] == pytest.approx(9.881876442863e-99, rel=1e-11)
+
+
+def test_kl_chi2_tiny_tau_and_huge_beta():
+    # tau = beta = 1e-62: kappa = 1, (r - rbar)/tau = 5e61; gave [14.23, 0]
+    np.testing.assert_array_equal(pmd.kl_chi2_update([0.5, 0.5], [1, 0], 1e-62, 1e-62), [1, 0])
+    for beta in (1e154, 1e200, 1e300):  # gave NaN: chi2 dominates, nothing moves
+        out = pmd.kl_chi2_update([0.5, 0.5], [1.0, 0.0], 1.0, beta)
+        np.testing.assert_allclose(out, [0.5 + 0.5 / beta, 0.5 - 0.5 / beta], rtol=1e-15)
+    pi, r = np.array([0.2, 0.3, 0.5]), np.array([0.0, 0.5, 1.0])
+    for tau in (1e-4, 1.0, 1e4):  # beta = 0 is exact PMD, bit for bit
+        np.testing.assert_array_equal(
+            pmd.kl_chi2_update(pi, r, tau, 0.0), pmd.exact_update(pi, r, tau)
+        )
+
+
+@pytest.mark.parametrize(
+    "fn", [pmd.mean_update, pmd.implicit_beta, pmd.kl_chi2_update, pmd.binary_update]
+)
+def test_overflowing_reward_ratio_raises_naming_tau(fn):
+    args = {pmd.kl_chi2_update: (0.1,)}.get(fn, ())
+    with pytest.raises(ValueError, match="^tau:.*overflows"):
+        if fn is pmd.binary_update:
+            fn(0.5, 5e-324)
+        else:
+            fn([0.5, 0.5], [1.0, 0.0], 5e-324, *args)
+    with pytest.raises(ValueError, match="^tau:.*overflows"):
+        if fn is not pmd.binary_update:
+            fn([0.5, 0.5], [1e300, -1e300], 1e-10, *args)
+        else:
+            raise ValueError("tau: overflows")  # no rewards to choose for binary_update
+    # exact PMD and the log-partition have an answer there: the best action takes it all
+    np.testing.assert_array_equal(pmd.exact_update([0.5, 0.5], [1.0, 0.0], 5e-324), [1, 0])
+    assert pmd.log_partition([0.5, 0.5], [1.0, 0.0], 5e-324) == 1.0
+
+
+def test_reward_spread_overflow_raises_naming_r():
+    for fn in (pmd.exact_update, pmd.mean_update, pmd.log_partition):
+        with pytest.raises(ValueError, match="^r:.*overflows"):
+            fn([0.5, 0.5], [1.7e308, -1.7e308], 1.0)
+    # huge but representable rewards are fine
+    out, lam = pmd.mean_update([0.5, 0.5], [1e300, -1e300], 1.0, return_lambda=True)
+    assert lam == pytest.approx(5e299, rel=1e-12) and out[1] == 0.0
+    assert out[0] == pytest.approx(1.0, abs=1e-12)  # log p within 1e-11 (the tested bound)
+
+
+def test_wrong_typed_scalars_name_the_argument():
+    for tau in ("0.1", None, [[0.1, 0.2]], object()):
+        with pytest.raises(ValueError, match="^tau:"):
+            pmd.mean_update([0.5, 0.5], [1.0, 0.0], tau)
+    with pytest.raises(ValueError, match="^beta:"):
+        pmd.kl_chi2_update([0.5, 0.5], [1.0, 0.0], 1.0, "big")
+    with pytest.raises(ValueError, match="^r:"):
+        pmd.exact_update([0.5, 0.5], ["a", "b"], 1.0)
+
+
+# -------------------------------------------- issue 20: survivors of mutation testing
+@pytest.mark.parametrize(
+    "fn",
+    [
+        pmd.exact_update,
+        pmd.mean_update,
+        lambda pi, r, tau: pmd.kl_chi2_update(pi, r, tau, 0.3),
+    ],
+)
+def test_constant_on_a_larger_support_comes_back_bit_for_bit(fn):
+    pi = np.array([0.0, 0.1, 0.2, 0.7])
+    out = fn(pi, np.array([5.0, 1.0, 1.0, 1.0]), 0.1)
+    assert out.tolist() == pi.tolist()  # 0.1 exactly, not 0.10000000000000002
+
+
+def test_documented_sum_tolerance_is_the_one_applied():
+    from pmdtheory._validate import SUM_RTOL
+
+    assert SUM_RTOL == 1e-8
+    for fn in (pmd.exact_update, pmd.mean_update, pmd.kl):
+        second = [1.0, 0.0] if fn is not pmd.kl else [0.5, 0.5]
+        fn([0.5, 0.5 + 0.9 * SUM_RTOL], second, *([0.1] if fn is not pmd.kl else []))
+        with pytest.raises(ValueError, match="sum to 1"):
+            fn([0.5, 0.5 + 1.5 * SUM_RTOL], second, *([0.1] if fn is not pmd.kl else []))
+
+
+@pytest.mark.parametrize("n", [16, 1000, 32_000, 128_000])
+def test_float32_softmax_policies_are_accepted_and_renormalised(n):
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(n)
+    for _ in range(5):
+        logits = torch.randn(n, generator=gen) * 4
+        pi32 = torch.softmax(logits, -1).numpy()
+        assert pi32.dtype == np.float32
+        r = np.linspace(0.0, 1.0, n)
+        out = pmd.exact_update(pi32, r, 0.5)
+        pi64 = pi32.astype(np.float64) / pi32.astype(np.float64).sum()
+        np.testing.assert_allclose(out, pmd.exact_update(pi64, r, 0.5), rtol=1e-12, atol=1e-300)
+        assert abs(out.sum() - 1) < 1e-12
+        # constant rewards: the renormalised float64 policy comes back
+        np.testing.assert_array_equal(pmd.mean_update(pi32, np.ones(n), 0.5), pi64)
+        log32 = torch.log_softmax(logits, -1).numpy()
+        pmd.mean_update(log32, r, 0.5, log=True)
+    # a float32 policy that is not a distribution is still refused
+    with pytest.raises(ValueError, match="^pi_t:.*sum to 1"):
+        pmd.exact_update(np.array([0.5, 0.52], dtype=np.float32), [1.0, 0.0], 0.1)
+    # float64 keeps its tolerance: a float32-sized error there is refused
+    with pytest.raises(ValueError, match="^pi_t:.*sum to 1"):
+        pmd.exact_update(np.array([0.5, 0.5 + 1e-7]), [1.0, 0.0], 0.1)
+
+
+# KL-chi2 problems whose root finder meets Halley denominators <= 0 far from the root.
+# It bisects there: measured on these cases, a Newton step instead (issue 20's
+# surviving mutant flipped its sign) was always rejected by the safeguards or cost
+# iterations (13, 20, 13 vs 12, 18, 12), so that branch is gone.
+NEWTON_CASES = [
+    ([0.998051054987961, 8.442296064736382e-07, 0.0019481007824325833],
+     [-0.45253765953320735, 0.8760526392756081, -0.949534487790731],
+     0.0030101775734675184, 2.406732206102431e-06),
+    ([2.2838271907383135e-06, 0.9999977161728093], [1.0, 0.0],
+     0.00015504575792586495, 0.00014179335980081363),
+    ([0.7420550758178348, 3.819972618247816e-05, 4.781844335460912e-07, 0.2579062462715492],
+     [-0.9140282362282821, -0.44822643650075134, 0.44677181637397756, -0.9097471548093647],
+     0.0020003520172650674, 0.0002799083617527939),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", NEWTON_CASES, ids=range(len(NEWTON_CASES)))
+def test_root_finder_fallback_is_reached_and_converges_fast(case):
+    from pmdtheory._kernels import _kl_chi2_solve
+
+    pi, r, tau, beta = (np.asarray(v, dtype=float) for v in case)
+    logpi = np.log(pi / pi.sum())
+    out = np.empty_like(logpi)
+    iterations, fallbacks = _kl_chi2_solve(logpi, r, float(tau), float(beta), out)
+    assert fallbacks >= 1  # the branch is reached
+    assert 0 <= iterations <= NEWTON_MAX_ITERATIONS
+    assert log_err(out, ref.kl_chi2(pi, r, tau, beta)) < LOGP_RTOL
