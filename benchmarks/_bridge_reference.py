@@ -1,7 +1,7 @@
 """Per-group Python-loop references for the torch bridge (benchmarks only, never the package).
 
 Each function loops over the groups in Python and applies the formula of
-../shared/THEORY.md §3 to one group at a time, with torch ops on that group's slice.
+THEORY §3 to one group at a time, with torch ops on that group's slice.
 """
 
 from __future__ import annotations

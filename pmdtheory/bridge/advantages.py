@@ -6,7 +6,7 @@ dense row reduction of a padded ``(groups, k_max)`` table (one sort of ``index``
 when groups are contiguous), so there is no Python loop over groups and the functions
 run on any device, in float32 or float64.
 
-The baselines are those of ../shared/THEORY.md §3 and of the numpy module
+The baselines are those of THEORY §3 and of the numpy module
 :mod:`pmdtheory.estimators` (same numbers, to rounding):
 
 =================  ===========================================================
@@ -238,7 +238,7 @@ def group_advantages(
 
     References
     ----------
-    ../shared/THEORY.md §3; Xu, Lu, Yu, Zhao (2026), arXiv:2602.05933.
+    THEORY §3; Xu, Lu, Yu, Zhao (2026), arXiv:2602.05933.
 
     Examples
     --------

@@ -13,7 +13,7 @@ response length (``agg="seq-mean-token-mean"``) or the padded length :math:`T` o
 batch (``agg="seq-mean-token-sum-norm"``). No clipping. Sequences without a response
 token (all-zero mask, e.g. TRL's masked truncated completions) leave the sum and the
 count. The population minimiser over a normalised tabular policy is the PMD step of
-../shared/THEORY.md §3-4.
+THEORY §3-4.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def pmd_loss(
 
     References
     ----------
-    ../shared/THEORY.md §3; Kimi K1.5 (arXiv:2501.12599) online mirror descent;
+    THEORY §3; Kimi K1.5 (arXiv:2501.12599) online mirror descent;
     OpenKimi ``opmd`` loss.
 
     Examples

@@ -21,7 +21,7 @@ What changes against :class:`trl.GRPOTrainer` (tested with trl 1.16.0, :data:`TE
    ``multi_objective_aggregation="normalize_then_sum"`` each reward function is first
    standardised within its group (TRL's formula), then weighted and summed.
 2. Loss. :func:`~pmdtheory.bridge.pmd_loss`, the sequence-level regression of
-   ../shared/THEORY.md §3,
+   THEORY §3,
 
    .. math:: \frac1{B_+}\sum_{i:\,L_i>0} \tfrac12\tau w_i\big(A_i/\tau -
              \log\tfrac{\pi_\theta(y_i)}{\pi_{old}(y_i)}\big)^2 / L_i ,

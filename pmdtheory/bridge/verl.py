@@ -8,7 +8,7 @@ registers, when verl is importable,
                                ``rloo`` numbers) or ``pmd_part`` (leave-one-out
                                partition, OpenKimi's ``ploo``, computed stably)
 ``...policy_loss.loss_mode``   ``pmd`` (the sequence-level regression of
-                               ../shared/THEORY.md §3, OpenKimi's ``opmd``)
+                               THEORY §3, OpenKimi's ``opmd``)
 =============================  ===============================================
 
 through verl's ``register_adv_est`` / ``register_policy_loss``
@@ -242,7 +242,7 @@ def compute_pmd_mean_advantage(
 
     References
     ----------
-    ../shared/THEORY.md §3.
+    THEORY §3.
 
     Examples
     --------

@@ -1,6 +1,6 @@
 r"""Derivations 7-8: the calculus behind the numeric solver, and Jensen's gap.
 
-See ../shared/THEORY.md §2 and §4. Each function returns a
+See THEORY §2 and §4. Each function returns a
 :class:`~pmdtheory.symbolic.check.Derivation`.
 """
 

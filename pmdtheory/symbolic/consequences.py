@@ -1,6 +1,6 @@
 r"""Derivations 5-6: large tau and binary rewards.
 
-See ../shared/THEORY.md §2, §4 and §6. Each function returns a
+See THEORY §2, §4 and §6. Each function returns a
 :class:`~pmdtheory.symbolic.check.Derivation`.
 """
 

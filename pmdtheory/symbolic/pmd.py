@@ -4,7 +4,7 @@ Each function returns a :class:`~pmdtheory.symbolic.check.Derivation`; the
 Lagrangians are written for three actions (enough to exhibit the coupling through
 the normaliser), the per-action stationarity conditions hold for any number of
 actions. Claims can be replaced (``solution=``, ``beta_claim=``) so that tests can show
-that a wrong claim is reported as failed. See ../shared/THEORY.md §2, §4, §5.
+that a wrong claim is reported as failed. See THEORY §2, §4, §5.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ derivations 1 and 2 (:mod:`pmdtheory.symbolic.pmd`), reused by the limits, the
 binary-reward closed forms (:mod:`pmdtheory.symbolic.consequences`) and the
 solver's calculus (:mod:`pmdtheory.symbolic.calculus`); :func:`w_rule` is the one
 identity of :math:`W_0` that sympy does not apply by itself, and
-:func:`zero_after_w_rule` the check that uses it. See ../shared/THEORY.md
+:func:`zero_after_w_rule` the check that uses it. See THEORY
 §2 and §4.
 
 Examples
