@@ -94,6 +94,8 @@ def test_bandit_from_arrays_normalises_logits():
         (lambda: PromptPopulation.random(0, 4), "n_prompts"),
         (lambda: PromptPopulation.random(10, 4, difficulty=(0, 1)), "difficulty"),
         (lambda: PromptPopulation.random(10, 4, p_min=0.6), "p_min"),
+        (lambda: PromptPopulation.random(10, 4, p_min=0.5), "p_min"),  # open at 0.5
+        (lambda: PromptPopulation.random(10, 4, p_min=0.0), "p_min"),  # open at 0
         (lambda: Bandit.random(0, 4), "n_contexts"),
         (lambda: Bandit.random(3, 0), "n_actions"),
         # issue 12: empty environments, non-boolean correctness, non-numeric input
@@ -121,3 +123,28 @@ def test_zero_one_correctness_is_accepted_as_boolean():
     a = PromptPopulation([[1, 0, 0]])
     b = PromptPopulation([[True, False, False]])
     assert a.correct.dtype == bool and np.array_equal(a.correct, b.correct)
+
+
+def test_bernoulli_noise_accepts_rewards_on_the_closed_interval():
+    env = Bandit([[0.0, 1.0, 0.5]], noise="bernoulli")
+    assert env.R.tolist() == [[0.0, 1.0, 0.5]] and env.noise_code == 1
+    with pytest.raises(ValueError, match="^R "):
+        Bandit([[-1e-12, 0.5]], noise="bernoulli")
+
+
+def test_noise_code_names_the_noise():
+    """The kernels read noise_code: it must agree with noise (prompts are noiseless)."""
+    for code, noise in enumerate(("none", "bernoulli", "gaussian")):
+        assert Bandit([[0.2, 0.3]], noise=noise).noise_code == code
+    env = PromptPopulation([[True, False]])
+    assert (env.noise, env.noise_code, env.sigma) == ("none", 0, 0.0)
+
+
+def test_easy_prompts_are_clipped_below_one_minus_p_min():
+    """Beta(2, 0.5) puts about 15% of the draws above 0.99: they come out at 1 - p_min."""
+    p_min = 0.01
+    env = PromptPopulation.random(2000, 8, difficulty=(2.0, 0.5), p_min=p_min, seed=0)
+    p = np.clip(np.random.default_rng(0).beta(2.0, 0.5, size=2000), p_min, 1 - p_min)
+    assert (p == 1 - p_min).mean() > 0.1  # the upper clip is exercised
+    np.testing.assert_allclose(env.p0, p, rtol=TOL_P0, atol=TOL_P0)
+    assert env.p0.max() <= 1 - p_min + TOL_P0

@@ -205,3 +205,49 @@ def test_bad_mdp_arguments_raise(mdp):
         mdp.mc_q(np.full((15, 3), 1 / 3), horizon=10**9)
     with pytest.raises(ValueError, match="^max_iter "):
         mdp.solve(max_iter=0)
+
+
+def test_gridworld_transitions_match_a_plain_transcription():
+    """Every cell and action against moves written out by hand: up, down, left, right,
+    walls keep the agent in place, a slip picks one of the four uniformly."""
+    size, slip = 3, 0.2
+    g = TabularMDP.gridworld(size, gamma=0.5, slip=slip)
+
+    def neighbour(i, j, a):
+        if a == 0:
+            i = max(i - 1, 0)
+        elif a == 1:
+            i = min(i + 1, size - 1)
+        elif a == 2:
+            j = max(j - 1, 0)
+        else:
+            j = min(j + 1, size - 1)
+        return i * size + j
+
+    want = np.zeros((9, 4, 9))
+    for i in range(size):
+        for j in range(size):
+            s = i * size + j
+            for a in range(4):
+                if s == 8:
+                    want[s, a, s] = 1.0
+                    continue
+                want[s, a, neighbour(i, j, a)] += 1 - slip
+                for m in range(4):
+                    want[s, a, neighbour(i, j, m)] += slip / 4
+    np.testing.assert_allclose(g.P, want, rtol=0, atol=1e-15)
+    assert g.R[8].tolist() == [1.0] * 4 and not g.R[:8].any()
+    assert g.rho.tolist() == [1.0] + [0.0] * 8
+
+
+def test_mc_q_accepts_the_whole_key_range(mdp):
+    """seed and iteration are 64-bit keys: 0 to 2**63 - 1, and nothing beyond."""
+    pi = np.full((15, 3), 1 / 3)
+    top = 2**63 - 1
+    q = mdp.mc_q(pi, n_rollouts=1, horizon=2, seed=top, iteration=top)
+    assert q.shape == (15, 3) and np.isfinite(q).all()
+    for key in ("seed", "iteration"):
+        with pytest.raises(ValueError, match=f"^{key} "):
+            mdp.mc_q(pi, n_rollouts=1, horizon=2, **{key: 2**63})
+        with pytest.raises(ValueError, match=f"^{key} "):
+            mdp.mc_q(pi, n_rollouts=1, horizon=2, **{key: -1})
