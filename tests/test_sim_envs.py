@@ -148,3 +148,16 @@ def test_easy_prompts_are_clipped_below_one_minus_p_min():
     assert (p == 1 - p_min).mean() > 0.1  # the upper clip is exercised
     np.testing.assert_allclose(env.p0, p, rtol=TOL_P0, atol=TOL_P0)
     assert env.p0.max() <= 1 - p_min + TOL_P0
+
+
+def test_random_envs_documented_defaults():
+    """The signatures' defaults, as documented: seed 0, sigma 1, Beta(0.5, 2), p_min 1e-3."""
+    b = Bandit.random(noise="gaussian")
+    assert b.shape == (100, 10) and b.sigma == 1.0 and b.noise == "gaussian"
+    np.testing.assert_array_equal(b.R, Bandit.random(100, 10, seed=0).R)
+    p = PromptPopulation.random()
+    q = PromptPopulation.random(
+        1000, 64, difficulty=(0.5, 2.0), p_min=1e-3, logit_scale=1.0, seed=0
+    )
+    np.testing.assert_array_equal(p.logpi0, q.logpi0)
+    np.testing.assert_array_equal(p.correct, q.correct)

@@ -66,6 +66,8 @@ def test_solve_equals_quantecon_policy_iteration(S, A, gamma, seed):
     assert res.converged
     np.testing.assert_allclose(res.v, qe.v, atol=TOL_QE * max(1.0, np.abs(qe.v).max()), rtol=0)
     np.testing.assert_array_equal(res.policy, qe.sigma)
+    # the same start (greedy for v0 = max_a R) and the same steps: the same count
+    assert res.num_iter == qe.num_iter
     # Bellman optimality: greedy in its own Q, and v = max_a Q
     np.testing.assert_allclose(res.q.max(axis=1), res.v, atol=TOL_QE * (1 + np.abs(res.v).max()))
 
@@ -251,3 +253,19 @@ def test_mc_q_accepts_the_whole_key_range(mdp):
             mdp.mc_q(pi, n_rollouts=1, horizon=2, **{key: 2**63})
         with pytest.raises(ValueError, match=f"^{key} "):
             mdp.mc_q(pi, n_rollouts=1, horizon=2, **{key: -1})
+
+
+def test_mc_q_default_horizon():
+    """Default horizon: the first H with gamma**H < 1e-4 (88 at gamma 0.9), 1 at gamma 0."""
+    mdp = TabularMDP.random(4, 2, gamma=0.9, seed=1)
+    pi = np.full((4, 2), 0.5)
+    h = int(np.ceil(np.log(1e-4) / np.log(0.9)))
+    assert h == 88 and 0.9**h < 1e-4 <= 0.9 ** (h - 1)
+    np.testing.assert_array_equal(
+        mdp.mc_q(pi, n_rollouts=3, seed=2), mdp.mc_q(pi, n_rollouts=3, horizon=h, seed=2)
+    )
+    assert not np.array_equal(
+        mdp.mc_q(pi, n_rollouts=3, seed=2), mdp.mc_q(pi, n_rollouts=3, horizon=h - 1, seed=2)
+    )
+    myopic = TabularMDP(mdp.P, mdp.R, 0.0)
+    np.testing.assert_array_equal(myopic.mc_q(pi, n_rollouts=2), mdp.R)  # one step: R itself
