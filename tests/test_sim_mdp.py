@@ -181,6 +181,12 @@ def test_bad_mdp_raises(kw, name):
         ({"P": HALF * np.nan, "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
         ({"P": "abc", "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
         ({"P": HALF, "R": np.zeros((2, 2)), "gamma": 0.5, "rho": [np.nan, 1]}, "rho"),
+        # a negative entry in rows that still sum to 1; rows summing to 1.5 or 1 + 1e-6
+        ({"P": HALF + [1.0, -1.0], "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF * 1.5, "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF * (1 + 1e-6), "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF, "R": [[0.0, np.inf], [0.0, 0.0]], "gamma": 0.9}, "R"),
+        ({"P": HALF, "R": np.zeros((2, 2)), "gamma": 0.5, "rho": [1.5, -0.5]}, "rho"),
     ],
 )
 def test_more_bad_mdps_raise(kw, name):
@@ -269,3 +275,12 @@ def test_mc_q_default_horizon():
     )
     myopic = TabularMDP(mdp.P, mdp.R, 0.0)
     np.testing.assert_array_equal(myopic.mc_q(pi, n_rollouts=2), mdp.R)  # one step: R itself
+
+
+def test_gridworld_defaults_and_rows_within_tolerance_are_renormalised():
+    g = TabularMDP.gridworld()
+    assert g.shape == (16, 4) and g.gamma == 0.9
+    np.testing.assert_allclose(g.P[0, 0, 0], 0.9 + 0.1 / 4 * 2)  # up: wall; slip up/left
+    # rows off by less than the 1e-9 tolerance are accepted and renormalised exactly
+    m = TabularMDP(HALF * (1 + 1e-10), np.zeros((2, 2)), 0.5)
+    np.testing.assert_array_equal(m.P, HALF)
