@@ -284,3 +284,10 @@ def test_gridworld_defaults_and_rows_within_tolerance_are_renormalised():
     # rows off by less than the 1e-9 tolerance are accepted and renormalised exactly
     m = TabularMDP(HALF * (1 + 1e-10), np.zeros((2, 2)), 0.5)
     np.testing.assert_array_equal(m.P, HALF)
+
+
+def test_random_mdp_documented_defaults():
+    a, b = TabularMDP.random(), TabularMDP.random(20, 4, gamma=0.9, branching=3, seed=0)
+    np.testing.assert_array_equal(a.P, b.P)
+    np.testing.assert_array_equal(a.R, b.R)
+    assert a.gamma == 0.9 and int((a.P > 0).sum(axis=2).max()) == 3
