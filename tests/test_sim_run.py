@@ -486,3 +486,17 @@ def test_draw_rounded_up_to_the_total_stays_in_the_support(draw):
     # a zero-probability action inside the row is skipped too
     inner = np.cumsum([0.5, 0.0, 0.5])
     assert [draw(inner, u) for u in (0.25, 0.5, 0.75)] == [0, 2, 2]
+
+
+@pytest.mark.parametrize("method", ["exact", "mean"])
+def test_population_diagnostics_off_keeps_the_path(method):
+    """diagnostics=False (diag_stride 0: no row is a diagnostic row) leaves the policy path
+    and its statistics unchanged and computes no implied beta for exact PMD."""
+    env = PromptPopulation.random(40, 5, seed=2)
+    full = run(env, method, iters=2, tau=0.3, diagnostics="full")
+    off = run(env, method, iters=2, tau=0.3, diagnostics=False)
+    same = ["reward_mean", "kl_prev", "entropy"]
+    assert full[same].equals(off[same])
+    assert np.isfinite(full["beta_mean"].iloc[1:]).all()
+    if method == "exact":
+        assert off["beta_mean"].iloc[1:].isna().all()
