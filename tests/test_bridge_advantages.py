@@ -338,6 +338,33 @@ def test_implicit_beta_of_a_ragged_group_ignores_the_padding():
     assert float(got[1]) == float(alone[0])
 
 
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "grpo"])
+def test_unsorted_groups_equal_contiguous_ones_bit_for_bit(baseline):
+    """Shuffled ids give, bit for bit, the numbers of the same groups laid out contiguously:
+    the sort keeps each group's responses in their order (stable), so every group sum adds
+    the same floats in the same order. (An unstable sort reorders ties at N = 100.)"""
+    rng = np.random.default_rng(5)
+    ids = torch.tensor(rng.integers(0, 7, 100))
+    r = torch.tensor(rng.random(100))
+    order = torch.sort(ids, stable=True).indices
+    contiguous = group_advantages(r[order], ids[order], baseline=baseline, tau=0.4)
+    got = group_advantages(r, ids, baseline=baseline, tau=0.4)
+    assert torch.equal(got[order], contiguous)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        torch.tensor([0.0, 0.0, 1.0, 1.0]),
+        torch.tensor([0, 0, 1, 1], dtype=torch.complex64),
+        torch.tensor([True, True, False, False]),
+    ],
+)
+def test_tensor_index_must_be_integer(index):
+    with pytest.raises(ValueError, match="^index must hold integer"):
+        group_advantages(torch.ones(4), index, baseline="mean")
+
+
 # ---------------------------------------------------------------- half precision
 
 
