@@ -291,3 +291,12 @@ def test_random_mdp_documented_defaults():
     np.testing.assert_array_equal(a.P, b.P)
     np.testing.assert_array_equal(a.R, b.R)
     assert a.gamma == 0.9 and int((a.P > 0).sum(axis=2).max()) == 3
+
+
+def test_mc_q_work_limit_is_exactly_mc_max_steps():
+    """One state, one action, one rollout: horizon 10**9 is the most work allowed (checked
+    by the budget helper, not run), 10**9 + 1 is refused before any work."""
+    one = TabularMDP(np.ones((1, 1, 1)), [[1.0]], 0.5)
+    assert one._mc_budget(1, 10**9) == (1, 10**9)
+    with pytest.raises(ValueError, match="^horizon "):
+        one.mc_q([[1.0]], n_rollouts=1, horizon=10**9 + 1)

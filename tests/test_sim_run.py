@@ -486,6 +486,9 @@ def test_draw_rounded_up_to_the_total_stays_in_the_support(draw):
     # a zero-probability action inside the row is skipped too
     inner = np.cumsum([0.5, 0.0, 0.5])
     assert [draw(inner, u) for u in (0.25, 0.5, 0.75)] == [0, 2, 2]
+    # all the mass on the first action: always action 0 (never wrapped round to -1)
+    first = np.cumsum([1.0, 0.0, 0.0])
+    assert [draw(first, u) for u in (0.0, 0.5, np.nextafter(1.0, 0.0))] == [0, 0, 0]
 
 
 @pytest.mark.parametrize("method", ["exact", "mean"])
