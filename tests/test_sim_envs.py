@@ -161,3 +161,13 @@ def test_random_envs_documented_defaults():
     )
     np.testing.assert_array_equal(p.logpi0, q.logpi0)
     np.testing.assert_array_equal(p.correct, q.correct)
+
+
+def test_random_envs_signatures():
+    """Shapes by position or by name; the options only by name (keyword-only)."""
+    assert PromptPopulation.random(n_prompts=3, n_responses=4).shape == (3, 4)
+    assert Bandit.random(n_contexts=2, n_actions=3).shape == (2, 3)
+    with pytest.raises(TypeError):
+        PromptPopulation.random(3, 4, (0.5, 2.0))
+    with pytest.raises(TypeError):
+        Bandit.random(2, 3, "gaussian")
