@@ -112,6 +112,7 @@ def test_bandit_from_arrays_normalises_logits():
         (lambda: Bandit.random(2.5, 3), "n_contexts"),
         (lambda: PromptPopulation.random(10, 4, difficulty=(1, 2, 3)), "difficulty"),
         (lambda: PromptPopulation.random(10, 4, logit_scale=np.nan), "logit_scale"),
+        (lambda: PromptPopulation.random(10, 4, logit_scale=-0.5), "logit_scale"),
     ],
 )
 def test_bad_environments_raise_naming_the_parameter(make, name):

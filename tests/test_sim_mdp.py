@@ -300,3 +300,8 @@ def test_mc_q_work_limit_is_exactly_mc_max_steps():
     assert one._mc_budget(1, 10**9) == (1, 10**9)
     with pytest.raises(ValueError, match="^horizon "):
         one.mc_q([[1.0]], n_rollouts=1, horizon=10**9 + 1)
+    # the work counts states times actions: two actions halve the horizon allowed
+    two = TabularMDP(np.ones((1, 2, 1)), [[1.0, 0.0]], 0.5)
+    assert two._mc_budget(1, 5 * 10**8) == (1, 5 * 10**8)
+    with pytest.raises(ValueError, match="^horizon "):
+        two._mc_budget(1, 5 * 10**8 + 1)
