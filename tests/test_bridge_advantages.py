@@ -313,6 +313,58 @@ def test_unsorted_hashed_group_ids_beyond_int32(baseline):
     np.testing.assert_allclose(betas.numpy(), want_beta, rtol=TOL_BETA, atol=1e-15)
 
 
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "grpo"])
+def test_group_ids_at_the_int32_boundary(baseline):
+    """Id 2**31 is the first that int32 cannot hold (it would wrap to -2**31 and merge with
+    that group, or sort before 0): the int32 sort must be refused for it."""
+    ids = np.array([2**31, -(2**31), 0, 2**31, -(2**31), 0], np.int64)
+    r = np.array([1.0, 0.0, 0.5, 0.0, 0.75, 0.25])
+    got = group_advantages(torch.tensor(r), torch.tensor(ids), baseline=baseline)
+    np.testing.assert_allclose(got.numpy(), reference(r, ids, baseline, None), atol=TOL64)
+    # two groups, ids 2**31 and 0: beta comes back in sorted-id order (0 first)
+    two = torch.tensor([2**31, 0, 2**31, 0])
+    r4 = np.array([1.0, 0.0, 0.0, 0.0])  # group 2**31 varied, group 0 constant
+    betas = group_implicit_beta(torch.tensor(r4), two, 0.3)
+    assert betas.shape == (2,) and float(betas[0]) == 0.0 and float(betas[1]) > 0.0
+
+
+def test_implicit_beta_of_a_ragged_group_ignores_the_padding():
+    """A short group in a ragged batch gets the beta it gets alone (its padding cells have
+    probability 0 and whatever reward the table holds there must not enter)."""
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.5])
+    index = torch.tensor([0, 0, 0, 0, 0, 1, 1])
+    got = group_implicit_beta(r, index, 0.5)
+    alone = group_implicit_beta(r[5:], index[5:], 0.5)
+    assert float(got[1]) == float(alone[0])
+
+
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "grpo"])
+def test_unsorted_groups_equal_contiguous_ones_bit_for_bit(baseline):
+    """Shuffled ids give, bit for bit, the numbers of the same groups laid out contiguously:
+    the sort keeps each group's responses in their order (stable), so every group sum adds
+    the same floats in the same order. (An unstable sort reorders ties at N = 100.)"""
+    rng = np.random.default_rng(5)
+    ids = torch.tensor(rng.integers(0, 7, 100))
+    r = torch.tensor(rng.random(100))
+    order = torch.sort(ids, stable=True).indices
+    contiguous = group_advantages(r[order], ids[order], baseline=baseline, tau=0.4)
+    got = group_advantages(r, ids, baseline=baseline, tau=0.4)
+    assert torch.equal(got[order], contiguous)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        torch.tensor([0.0, 0.0, 1.0, 1.0]),
+        torch.tensor([0, 0, 1, 1], dtype=torch.complex64),
+        torch.tensor([True, True, False, False]),
+    ],
+)
+def test_tensor_index_must_be_integer(index):
+    with pytest.raises(ValueError, match="^index must hold integer"):
+        group_advantages(torch.ones(4), index, baseline="mean")
+
+
 # ---------------------------------------------------------------- half precision
 
 

@@ -157,6 +157,10 @@ def test_float32_and_no_gradient_into_old_or_advantages():
         ({"mask": -torch.ones(3, 4)}, "mask"),
         ({"mask": torch.full((3, 4), float("nan"))}, "mask"),
         ({"mask": 2 * torch.ones(3, 4)}, "mask"),
+        ({"mask": torch.ones(3, 4, dtype=torch.complex64)}, "mask"),
+        # integer masks skip the float "count == sum" test: the range test must refuse -1
+        ({"mask": -torch.ones(3, 4, dtype=torch.long)}, "mask"),
+        ({"mask": torch.tensor([[1, 0, -1, 1]] * 3, dtype=torch.int8)}, "mask"),
         ({"weights": torch.tensor([1.0, -0.5, 1.0])}, "weights"),
         ({"weights": torch.tensor([1.0, float("nan"), 1.0])}, "weights"),
         ({"weights": torch.tensor([1.0, float("inf"), 1.0])}, "weights"),

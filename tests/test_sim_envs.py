@@ -94,6 +94,8 @@ def test_bandit_from_arrays_normalises_logits():
         (lambda: PromptPopulation.random(0, 4), "n_prompts"),
         (lambda: PromptPopulation.random(10, 4, difficulty=(0, 1)), "difficulty"),
         (lambda: PromptPopulation.random(10, 4, p_min=0.6), "p_min"),
+        (lambda: PromptPopulation.random(10, 4, p_min=0.5), "p_min"),  # open at 0.5
+        (lambda: PromptPopulation.random(10, 4, p_min=0.0), "p_min"),  # open at 0
         (lambda: Bandit.random(0, 4), "n_contexts"),
         (lambda: Bandit.random(3, 0), "n_actions"),
         # issue 12: empty environments, non-boolean correctness, non-numeric input
@@ -110,6 +112,7 @@ def test_bandit_from_arrays_normalises_logits():
         (lambda: Bandit.random(2.5, 3), "n_contexts"),
         (lambda: PromptPopulation.random(10, 4, difficulty=(1, 2, 3)), "difficulty"),
         (lambda: PromptPopulation.random(10, 4, logit_scale=np.nan), "logit_scale"),
+        (lambda: PromptPopulation.random(10, 4, logit_scale=-0.5), "logit_scale"),
     ],
 )
 def test_bad_environments_raise_naming_the_parameter(make, name):
@@ -121,3 +124,51 @@ def test_zero_one_correctness_is_accepted_as_boolean():
     a = PromptPopulation([[1, 0, 0]])
     b = PromptPopulation([[True, False, False]])
     assert a.correct.dtype == bool and np.array_equal(a.correct, b.correct)
+
+
+def test_bernoulli_noise_accepts_rewards_on_the_closed_interval():
+    env = Bandit([[0.0, 1.0, 0.5]], noise="bernoulli")
+    assert env.R.tolist() == [[0.0, 1.0, 0.5]] and env.noise_code == 1
+    with pytest.raises(ValueError, match="^R "):
+        Bandit([[-1e-12, 0.5]], noise="bernoulli")
+
+
+def test_noise_code_names_the_noise():
+    """The kernels read noise_code: it must agree with noise (prompts are noiseless)."""
+    for code, noise in enumerate(("none", "bernoulli", "gaussian")):
+        assert Bandit([[0.2, 0.3]], noise=noise).noise_code == code
+    env = PromptPopulation([[True, False]])
+    assert (env.noise, env.noise_code, env.sigma) == ("none", 0, 0.0)
+
+
+def test_easy_prompts_are_clipped_below_one_minus_p_min():
+    """Beta(2, 0.5) puts about 15% of the draws above 0.99: they come out at 1 - p_min."""
+    p_min = 0.01
+    env = PromptPopulation.random(2000, 8, difficulty=(2.0, 0.5), p_min=p_min, seed=0)
+    p = np.clip(np.random.default_rng(0).beta(2.0, 0.5, size=2000), p_min, 1 - p_min)
+    assert (p == 1 - p_min).mean() > 0.1  # the upper clip is exercised
+    np.testing.assert_allclose(env.p0, p, rtol=TOL_P0, atol=TOL_P0)
+    assert env.p0.max() <= 1 - p_min + TOL_P0
+
+
+def test_random_envs_documented_defaults():
+    """The signatures' defaults, as documented: seed 0, sigma 1, Beta(0.5, 2), p_min 1e-3."""
+    b = Bandit.random(noise="gaussian")
+    assert b.shape == (100, 10) and b.sigma == 1.0 and b.noise == "gaussian"
+    np.testing.assert_array_equal(b.R, Bandit.random(100, 10, seed=0).R)
+    p = PromptPopulation.random()
+    q = PromptPopulation.random(
+        1000, 64, difficulty=(0.5, 2.0), p_min=1e-3, logit_scale=1.0, seed=0
+    )
+    np.testing.assert_array_equal(p.logpi0, q.logpi0)
+    np.testing.assert_array_equal(p.correct, q.correct)
+
+
+def test_random_envs_signatures():
+    """Shapes by position or by name; the options only by name (keyword-only)."""
+    assert PromptPopulation.random(n_prompts=3, n_responses=4).shape == (3, 4)
+    assert Bandit.random(n_contexts=2, n_actions=3).shape == (2, 3)
+    with pytest.raises(TypeError):
+        PromptPopulation.random(3, 4, (0.5, 2.0))
+    with pytest.raises(TypeError):
+        Bandit.random(2, 3, "gaussian")

@@ -66,6 +66,8 @@ def test_solve_equals_quantecon_policy_iteration(S, A, gamma, seed):
     assert res.converged
     np.testing.assert_allclose(res.v, qe.v, atol=TOL_QE * max(1.0, np.abs(qe.v).max()), rtol=0)
     np.testing.assert_array_equal(res.policy, qe.sigma)
+    # the same start (greedy for v0 = max_a R) and the same steps: the same count
+    assert res.num_iter == qe.num_iter
     # Bellman optimality: greedy in its own Q, and v = max_a Q
     np.testing.assert_allclose(res.q.max(axis=1), res.v, atol=TOL_QE * (1 + np.abs(res.v).max()))
 
@@ -179,6 +181,12 @@ def test_bad_mdp_raises(kw, name):
         ({"P": HALF * np.nan, "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
         ({"P": "abc", "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
         ({"P": HALF, "R": np.zeros((2, 2)), "gamma": 0.5, "rho": [np.nan, 1]}, "rho"),
+        # a negative entry in rows that still sum to 1; rows summing to 1.5 or 1 + 1e-6
+        ({"P": HALF + [1.0, -1.0], "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF * 1.5, "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF * (1 + 1e-6), "R": np.zeros((2, 2)), "gamma": 0.9}, "P"),
+        ({"P": HALF, "R": [[0.0, np.inf], [0.0, 0.0]], "gamma": 0.9}, "R"),
+        ({"P": HALF, "R": np.zeros((2, 2)), "gamma": 0.5, "rho": [1.5, -0.5]}, "rho"),
     ],
 )
 def test_more_bad_mdps_raise(kw, name):
@@ -205,3 +213,95 @@ def test_bad_mdp_arguments_raise(mdp):
         mdp.mc_q(np.full((15, 3), 1 / 3), horizon=10**9)
     with pytest.raises(ValueError, match="^max_iter "):
         mdp.solve(max_iter=0)
+
+
+def test_gridworld_transitions_match_a_plain_transcription():
+    """Every cell and action against moves written out by hand: up, down, left, right,
+    walls keep the agent in place, a slip picks one of the four uniformly."""
+    size, slip = 3, 0.2
+    g = TabularMDP.gridworld(size, gamma=0.5, slip=slip)
+
+    def neighbour(i, j, a):
+        if a == 0:
+            i = max(i - 1, 0)
+        elif a == 1:
+            i = min(i + 1, size - 1)
+        elif a == 2:
+            j = max(j - 1, 0)
+        else:
+            j = min(j + 1, size - 1)
+        return i * size + j
+
+    want = np.zeros((9, 4, 9))
+    for i in range(size):
+        for j in range(size):
+            s = i * size + j
+            for a in range(4):
+                if s == 8:
+                    want[s, a, s] = 1.0
+                    continue
+                want[s, a, neighbour(i, j, a)] += 1 - slip
+                for m in range(4):
+                    want[s, a, neighbour(i, j, m)] += slip / 4
+    np.testing.assert_allclose(g.P, want, rtol=0, atol=1e-15)
+    assert g.R[8].tolist() == [1.0] * 4 and not g.R[:8].any()
+    assert g.rho.tolist() == [1.0] + [0.0] * 8
+
+
+def test_mc_q_accepts_the_whole_key_range(mdp):
+    """seed and iteration are 64-bit keys: 0 to 2**63 - 1, and nothing beyond."""
+    pi = np.full((15, 3), 1 / 3)
+    top = 2**63 - 1
+    q = mdp.mc_q(pi, n_rollouts=1, horizon=2, seed=top, iteration=top)
+    assert q.shape == (15, 3) and np.isfinite(q).all()
+    for key in ("seed", "iteration"):
+        with pytest.raises(ValueError, match=f"^{key} "):
+            mdp.mc_q(pi, n_rollouts=1, horizon=2, **{key: 2**63})
+        with pytest.raises(ValueError, match=f"^{key} "):
+            mdp.mc_q(pi, n_rollouts=1, horizon=2, **{key: -1})
+
+
+def test_mc_q_default_horizon():
+    """Default horizon: the first H with gamma**H < 1e-4 (88 at gamma 0.9), 1 at gamma 0."""
+    mdp = TabularMDP.random(4, 2, gamma=0.9, seed=1)
+    pi = np.full((4, 2), 0.5)
+    h = int(np.ceil(np.log(1e-4) / np.log(0.9)))
+    assert h == 88 and 0.9**h < 1e-4 <= 0.9 ** (h - 1)
+    np.testing.assert_array_equal(
+        mdp.mc_q(pi, n_rollouts=3, seed=2), mdp.mc_q(pi, n_rollouts=3, horizon=h, seed=2)
+    )
+    assert not np.array_equal(
+        mdp.mc_q(pi, n_rollouts=3, seed=2), mdp.mc_q(pi, n_rollouts=3, horizon=h - 1, seed=2)
+    )
+    myopic = TabularMDP(mdp.P, mdp.R, 0.0)
+    np.testing.assert_array_equal(myopic.mc_q(pi, n_rollouts=2), mdp.R)  # one step: R itself
+
+
+def test_gridworld_defaults_and_rows_within_tolerance_are_renormalised():
+    g = TabularMDP.gridworld()
+    assert g.shape == (16, 4) and g.gamma == 0.9
+    np.testing.assert_allclose(g.P[0, 0, 0], 0.9 + 0.1 / 4 * 2)  # up: wall; slip up/left
+    # rows off by less than the 1e-9 tolerance are accepted and renormalised exactly
+    m = TabularMDP(HALF * (1 + 1e-10), np.zeros((2, 2)), 0.5)
+    np.testing.assert_array_equal(m.P, HALF)
+
+
+def test_random_mdp_documented_defaults():
+    a, b = TabularMDP.random(), TabularMDP.random(20, 4, gamma=0.9, branching=3, seed=0)
+    np.testing.assert_array_equal(a.P, b.P)
+    np.testing.assert_array_equal(a.R, b.R)
+    assert a.gamma == 0.9 and int((a.P > 0).sum(axis=2).max()) == 3
+
+
+def test_mc_q_work_limit_is_exactly_mc_max_steps():
+    """One state, one action, one rollout: horizon 10**9 is the most work allowed (checked
+    by the budget helper, not run), 10**9 + 1 is refused before any work."""
+    one = TabularMDP(np.ones((1, 1, 1)), [[1.0]], 0.5)
+    assert one._mc_budget(1, 10**9) == (1, 10**9)
+    with pytest.raises(ValueError, match="^horizon "):
+        one.mc_q([[1.0]], n_rollouts=1, horizon=10**9 + 1)
+    # the work counts states times actions: two actions halve the horizon allowed
+    two = TabularMDP(np.ones((1, 2, 1)), [[1.0, 0.0]], 0.5)
+    assert two._mc_budget(1, 5 * 10**8) == (1, 5 * 10**8)
+    with pytest.raises(ValueError, match="^horizon "):
+        two._mc_budget(1, 5 * 10**8 + 1)

@@ -471,3 +471,35 @@ def test_run_is_right_or_raises_value_error(
         return
     steps = df[df["iter"] > 0][["reward_mean", "kl_prev", "entropy"]]
     assert np.isfinite(steps.to_numpy(float)).all()
+
+
+@pytest.mark.parametrize("draw", [K._search, K._count_below])
+def test_draw_rounded_up_to_the_total_stays_in_the_support(draw):
+    """Ten actions of probability 0.1 and two of probability 0: the cdf ends at
+    0.9999999999999999 < 1, so a uniform u at or above it counts every entry; the draw must
+    step back over the zero-probability tail to action 9, never 10 or 11."""
+    cdf = np.cumsum([0.1] * 10 + [0.0, 0.0])
+    assert cdf[-1] < 1.0
+    for u in (cdf[-1], np.nextafter(1.0, 0.0)):
+        assert draw(cdf, u) == 9
+    assert draw(cdf, 0.05) == 0 and draw(cdf, 0.1) == 1  # first index with cdf > u
+    # a zero-probability action inside the row is skipped too
+    inner = np.cumsum([0.5, 0.0, 0.5])
+    assert [draw(inner, u) for u in (0.25, 0.5, 0.75)] == [0, 2, 2]
+    # all the mass on the first action: always action 0 (never wrapped round to -1)
+    first = np.cumsum([1.0, 0.0, 0.0])
+    assert [draw(first, u) for u in (0.0, 0.5, np.nextafter(1.0, 0.0))] == [0, 0, 0]
+
+
+@pytest.mark.parametrize("method", ["exact", "mean"])
+def test_population_diagnostics_off_keeps_the_path(method):
+    """diagnostics=False (diag_stride 0: no row is a diagnostic row) leaves the policy path
+    and its statistics unchanged and computes no implied beta for exact PMD."""
+    env = PromptPopulation.random(40, 5, seed=2)
+    full = run(env, method, iters=2, tau=0.3, diagnostics="full")
+    off = run(env, method, iters=2, tau=0.3, diagnostics=False)
+    same = ["reward_mean", "kl_prev", "entropy"]
+    assert full[same].equals(off[same])
+    assert np.isfinite(full["beta_mean"].iloc[1:]).all()
+    if method == "exact":
+        assert off["beta_mean"].iloc[1:].isna().all()
