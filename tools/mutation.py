@@ -54,6 +54,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/bridge/advantages.py": ("tests/test_bridge_advantages.py",),
     "pmdtheory/bridge/loss.py": ("tests/test_bridge_loss.py",),
     "pmdtheory/sim/_kernels.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
+    "pmdtheory/sim/_fit.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
     "pmdtheory/sim/mdp.py": ("tests/test_sim_mdp.py",),
     "pmdtheory/sim/envs.py": ("tests/test_sim_envs.py",),
     "paper_repro/_claims.py": ("tests/test_paper_repro.py", "tests/test_report_rules.py"),
