@@ -25,9 +25,10 @@ call returns the same accuracy or raises ``ValueError`` naming the argument (e.g
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._validate import (
@@ -88,7 +89,9 @@ def _exact_fast(pi_t, r, tau, axis):
     return out.reshape(pi_t.shape)
 
 
-def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
+def exact_update(
+    pi_t: npt.ArrayLike, r: npt.ArrayLike, tau: npt.ArrayLike, *, axis: int = -1, log: bool = False
+) -> np.ndarray:
     r"""Exact PMD step: :math:`\arg\max_\pi E_\pi[r] - \tau\,\mathrm{KL}(\pi\|\pi_t)`.
 
     .. math:: \pi_{t+1}(a) = \frac{\pi_t(a)\, e^{r(a)/\tau}}{E_{\pi_t}[e^{r/\tau}]}
@@ -114,6 +117,23 @@ def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
     References
     ----------
     THEORY.md §2; Xu, Lu, Yu, Zhao (2026), arXiv:2602.05933, Eq. (2).
+
+    Examples
+    --------
+    A rare correct answer (1% of the mass) at ``tau = 0.05`` takes nearly all of it:
+
+    >>> import numpy as np
+    >>> pi_new = exact_update([0.01, 0.99], [1.0, 0.0], 0.05)
+    >>> np.round(pi_new, 7).tolist()
+    [0.9999998, 2e-07]
+
+    A batch of rows, and log-probabilities in and out:
+
+    >>> exact_update(np.full((3, 4), 0.25), np.eye(3, 4), 1.0).shape
+    (3, 4)
+    >>> logp = exact_update(np.log([0.5, 0.5]), [1.0, 0.0], 1.0, log=True)
+    >>> bool(np.allclose(np.exp(logp), exact_update([0.5, 0.5], [1.0, 0.0], 1.0)))
+    True
     """
     fast = None if log else _exact_fast(pi_t, r, tau, axis)
     if fast is not None:
@@ -126,16 +146,37 @@ def exact_update(pi_t, r, tau, *, axis=-1, log=False) -> np.ndarray:
     return _output(rows, out, log, keep_constant=True)
 
 
-def log_partition(pi_t, r, tau, *, axis=-1, log=False):
+def log_partition(
+    pi_t: npt.ArrayLike, r: npt.ArrayLike, tau: npt.ArrayLike, *, axis: int = -1, log: bool = False
+) -> np.ndarray | float:
     r"""The log-partition term :math:`\tau \log E_{\pi_t}[e^{r/\tau}]`.
 
     It lies between :math:`\bar r = E_{\pi_t} r` (Jensen; the limit
     :math:`\tau\to\infty`) and :math:`\max r` on the support (:math:`\tau \to 0`).
     Returns an array of the batch shape (a float for a single row).
 
+    Parameters
+    ----------
+    pi_t, r, tau, axis, log
+        As in :func:`exact_update`.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\tau \log E_{\pi_t}[e^{r/\tau}]`, of the batch shape.
+
     References
     ----------
     THEORY.md §2.
+
+    Examples
+    --------
+    Between the mean reward 0.01 and the maximum 1:
+
+    >>> round(log_partition([0.01, 0.99], [1.0, 0.0], 0.05), 6)
+    0.769742
+    >>> log_partition([[0.5, 0.5], [0.9, 0.1]], [1.0, 0.0], 1e4).round(4).tolist()
+    [0.5, 0.9]
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
@@ -145,7 +186,7 @@ def log_partition(pi_t, r, tau, *, axis=-1, log=False):
     return rows.restore_batch(out)
 
 
-def _solve_mean(pi_t, r, tau, axis, log):
+def _solve_mean(pi_t, r, tau, axis, log) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """Validated rows, per-row tau, new log-policy rows and lam of PMD-mean."""
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
@@ -177,7 +218,47 @@ def _fast_args(pi_t, r, tau, axis):
     return pi_t.reshape(-1, n), r.reshape(-1, n), tau
 
 
-def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
+@overload
+def mean_update(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    *,
+    axis: int = ...,
+    log: bool = ...,
+    return_lambda: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def mean_update(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    *,
+    axis: int = ...,
+    log: bool = ...,
+    return_lambda: Literal[True],
+) -> tuple[np.ndarray, np.ndarray | float]: ...
+@overload
+def mean_update(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    *,
+    axis: int = ...,
+    log: bool = ...,
+    return_lambda: bool,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | float]: ...
+
+
+def mean_update(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    *,
+    axis: int = -1,
+    log: bool = False,
+    return_lambda: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | float]:
     r"""PMD-mean population solution: the mean reward stands in for the log-partition.
 
     Minimises :math:`E_{\pi_t}[(\log x - b)^2]` over distributions
@@ -205,17 +286,53 @@ def mean_update(pi_t, r, tau, *, axis=-1, log=False, return_lambda=False):
     References
     ----------
     THEORY.md §4; arXiv:2602.05933, the Lambert-W solution of PMD-mean.
+
+    Examples
+    --------
+    The same problem as in :func:`exact_update`: PMD-mean moves far less.
+
+    >>> import numpy as np
+    >>> pi_new, lam = mean_update([0.01, 0.99], [1.0, 0.0], 0.05, return_lambda=True)
+    >>> np.round(pi_new, 3).tolist(), round(lam, 6)
+    ([0.379, 0.621], 0.426018)
+
+    Constant rewards leave the policy as it is, with ``lam = 0``:
+
+    >>> mean_update([0.2, 0.8], [1.0, 1.0], 0.1, return_lambda=True)[1]
+    0.0
     """
     rows, _, out, lam = _solve_mean(pi_t, r, tau, axis, log)
     policy = _output(rows, out, log, keep_constant=True)
     return (policy, rows.restore_batch(lam)) if return_lambda else policy
 
 
-def implicit_beta(pi_t, r, tau, *, axis=-1, log=False):
+def implicit_beta(
+    pi_t: npt.ArrayLike, r: npt.ArrayLike, tau: npt.ArrayLike, *, axis: int = -1, log: bool = False
+) -> np.ndarray | float:
     r"""The chi-square strength :math:`\beta_t = \tau \lambda_t` that PMD-mean adds.
 
     PMD-mean's solution is exactly the KL-chi2 update (:func:`kl_chi2_update`)
     with this ``beta`` (THEORY §5). Batch shape; 0 for constant rewards.
+
+    Parameters
+    ----------
+    pi_t, r, tau, axis, log
+        As in :func:`exact_update`.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\beta_t \ge 0`, of the batch shape (a float for a single row).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pi_t, r, tau = [0.01, 0.99], [1.0, 0.0], 0.05
+    >>> beta = implicit_beta(pi_t, r, tau)
+    >>> round(beta, 6)
+    0.021301
+    >>> bool(np.allclose(kl_chi2_update(pi_t, r, tau, beta), mean_update(pi_t, r, tau)))
+    True
     """
     rows, tau, _, lam = _solve_mean(pi_t, r, tau, axis, log)
     beta = tau * lam
@@ -235,7 +352,15 @@ def implicit_beta(pi_t, r, tau, *, axis=-1, log=False):
     return rows.restore_batch(beta)
 
 
-def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
+def kl_chi2_update(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    beta: npt.ArrayLike,
+    *,
+    axis: int = -1,
+    log: bool = False,
+) -> np.ndarray:
     r"""Mirror descent with the mixed regulariser :math:`\tau\,\mathrm{KL} + \tfrac\beta2\chi^2`.
 
     .. math:: \pi_\beta = \arg\max_\pi E_\pi[r] - \tau\,\mathrm{KL}(\pi\|\pi_t)
@@ -254,9 +379,25 @@ def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
     beta : float or array_like of the batch shape
         Chi-square strength, ``>= 0``.
 
+    Returns
+    -------
+    ndarray, shape of ``pi_t``
+        :math:`\pi_\beta` (or its logarithm).
+
     References
     ----------
     THEORY.md §5.
+
+    Examples
+    --------
+    ``beta = 0`` is exact PMD; a larger ``beta`` holds the policy closer to ``pi_t``:
+
+    >>> import numpy as np
+    >>> pi_t, r, tau = [0.01, 0.99], [1.0, 0.0], 0.05
+    >>> bool(np.array_equal(kl_chi2_update(pi_t, r, tau, 0.0), exact_update(pi_t, r, tau)))
+    True
+    >>> [round(float(kl_chi2_update(pi_t, r, tau, b)[0]), 3) for b in (0.0, 0.1, 1.0)]
+    [1.0, 0.097, 0.02]
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau_given = tau
@@ -279,23 +420,36 @@ def kl_chi2_update(pi_t, r, tau, beta, *, axis=-1, log=False) -> np.ndarray:
 
 
 class BinaryUpdate(NamedTuple):
-    """One step on a binary reward: ``p`` = probability of reward 1 under ``pi_t``."""
+    """One step on a binary reward: ``p`` = probability of reward 1 under ``pi_t``.
 
-    p_new: np.ndarray
+    Returned by :func:`binary_update`; every field has the broadcast shape of ``p``
+    and ``tau`` (a float for scalars).
+
+    Examples
+    --------
+    >>> step = binary_update(0.01, 0.05)
+    >>> round(step.p_new, 3), round(step.x_pos, 2), round(step.lam, 6)
+    (0.379, 37.94, 0.426018)
+    >>> p_new, *_ = step  # a NamedTuple: unpacks like a tuple
+    >>> p_new == step.p_new
+    True
+    """
+
+    p_new: np.ndarray | float
     """Success probability after the step."""
-    x_pos: np.ndarray
+    x_pos: np.ndarray | float
     """Ratio ``pi_{t+1}/pi_t`` shared by all successful responses."""
-    x_neg: np.ndarray
+    x_neg: np.ndarray | float
     """Ratio shared by all failed responses."""
-    log_x_pos: np.ndarray
+    log_x_pos: np.ndarray | float
     """``log x_pos``, exact even where ``x_pos`` over- or underflows."""
-    log_x_neg: np.ndarray
+    log_x_neg: np.ndarray | float
     """``log x_neg``, exact even where ``x_neg`` underflows (tiny tau)."""
-    lam: np.ndarray
+    lam: np.ndarray | float
     """PMD-mean multiplier (0 for ``method="exact"`` and for p in {0, 1})."""
 
 
-def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
+def binary_update(p: npt.ArrayLike, tau: npt.ArrayLike, *, method: str = "mean") -> BinaryUpdate:
     r"""One PMD step for a binary reward (THEORY §2 and §6), broadcasting ``p`` and ``tau``.
 
     With ``r in {0, 1}`` all successes share one ratio ``x_pos`` and all failures
@@ -309,6 +463,31 @@ def binary_update(p, tau, *, method="mean") -> BinaryUpdate:
     ``p`` in {0, 1} means a constant reward: nothing moves, ``lam = 0``, and the
     ratio of the empty class is reported as 1.
     Returns a :class:`BinaryUpdate` of arrays of the broadcast shape.
+
+    Parameters
+    ----------
+    p : float or array_like
+        Probability of reward 1 under ``pi_t``, in ``[0, 1]``.
+    tau : float or array_like
+        KL strength, ``> 0``, broadcast against ``p``.
+    method : {"mean", "exact"}, keyword-only
+        PMD-mean or exact PMD.
+
+    Returns
+    -------
+    BinaryUpdate
+        Floats for scalar ``p`` and ``tau``, else arrays of the broadcast shape.
+
+    Examples
+    --------
+    The README's problem (``p = 0.01``, ``tau = 0.05``) as a binary reward:
+
+    >>> round(binary_update(0.01, 0.05).p_new, 3)
+    0.379
+    >>> round(binary_update(0.01, 0.05, method="exact").p_new, 7)
+    0.9999998
+    >>> binary_update([0.01, 0.5], 0.05).p_new.round(3).tolist()
+    [0.379, 1.0]
     """
     choice(method, "method", ("mean", "exact"))
     p_arr = probability(p, "p")
