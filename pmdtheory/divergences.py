@@ -11,6 +11,7 @@ Both take probabilities (or log-probabilities with ``log=True``) along
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ._validate import broadcast, float_array, float_eps, policy_rows
 
@@ -30,8 +31,38 @@ def _pair(p, q, axis, log):
     return rows_p, rows_p.logpi, rows_q.logpi
 
 
-def kl(p, q, *, axis=-1, log=False):
-    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p\|q)` along ``axis``."""
+def kl(
+    p: npt.ArrayLike, q: npt.ArrayLike, *, axis: int = -1, log: bool = False
+) -> np.ndarray | float:
+    r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p\|q)` along ``axis``.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (..., n, ...)
+        Probabilities along ``axis`` (log-probabilities if ``log=True``), each
+        summing to 1; broadcast against each other.
+    axis : int, keyword-only
+        The action axis.
+    log : bool, keyword-only
+        ``p`` and ``q`` are log-probabilities.
+
+    Returns
+    -------
+    ndarray or float
+        The divergence, of the broadcast batch shape (a float for a single pair).
+
+    Examples
+    --------
+    >>> round(kl([0.5, 0.5], [0.9, 0.1]), 6)
+    0.510826
+    >>> kl([0.5, 0.5], [0.5, 0.5]), kl([0.5, 0.5], [1.0, 0.0])
+    (0.0, inf)
+
+    One reference policy against a batch:
+
+    >>> kl([[0.5, 0.5], [0.9, 0.1]], [0.5, 0.5]).round(6).tolist()
+    [0.0, 0.368064]
+    """
     rows, logp, logq = _pair(p, q, axis, log)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = logp - logq  # -inf - x -> -inf (p = 0), x - -inf -> +inf (q = 0)
@@ -39,8 +70,36 @@ def kl(p, q, *, axis=-1, log=False):
     return rows.restore_batch(np.sum(terms, axis=-1))
 
 
-def chi2(p, q, *, axis=-1, log=False):
-    r"""Chi-square divergence :math:`\chi^2(p\|q)` along ``axis``."""
+def chi2(
+    p: npt.ArrayLike, q: npt.ArrayLike, *, axis: int = -1, log: bool = False
+) -> np.ndarray | float:
+    r"""Chi-square divergence :math:`\chi^2(p\|q)` along ``axis``.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (..., n, ...)
+        Probabilities along ``axis`` (log-probabilities if ``log=True``), each
+        summing to 1; broadcast against each other.
+    axis : int, keyword-only
+        The action axis.
+    log : bool, keyword-only
+        ``p`` and ``q`` are log-probabilities.
+
+    Returns
+    -------
+    ndarray or float
+        The divergence, of the broadcast batch shape (a float for a single pair).
+
+    Examples
+    --------
+    :math:`0.4^2/0.9 + 0.4^2/0.1 = 16/9`:
+
+    >>> round(chi2([0.5, 0.5], [0.9, 0.1]), 6)
+    1.777778
+    >>> import numpy as np
+    >>> round(chi2(np.log([0.5, 0.5]), np.log([0.9, 0.1]), log=True), 6)
+    1.777778
+    """
     rows, logp, logq = _pair(p, q, axis, log)
     with np.errstate(invalid="ignore", over="ignore"):
         d = logp - logq

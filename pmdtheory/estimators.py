@@ -22,6 +22,7 @@ the left-out response is the group's only success (THEORY §3).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ._validate import batch_param, choice, float_array, require_finite
 
@@ -93,7 +94,9 @@ def _baseline(arr, k, t, kind):
     return _loo_partition(arr, t, k)
 
 
-def baseline(r, *, kind, tau=None, axis=-1) -> np.ndarray:
+def baseline(
+    r: npt.ArrayLike, *, kind: str, tau: npt.ArrayLike | None = None, axis: int = -1
+) -> np.ndarray:
     r"""Baseline :math:`B_i` of every response, the shape of ``r``.
 
     Parameters
@@ -106,12 +109,36 @@ def baseline(r, *, kind, tau=None, axis=-1) -> np.ndarray:
         Temperature, required (``> 0``) for the partition baselines.
     axis : int
         The group axis.
+
+    Returns
+    -------
+    ndarray, shape of ``r``
+
+    Examples
+    --------
+    One success among four responses:
+
+    >>> import numpy as np
+    >>> r = [1.0, 0.0, 0.0, 0.0]
+    >>> baseline(r, kind="mean").tolist()
+    [0.25, 0.25, 0.25, 0.25]
+    >>> np.round(baseline(r, kind="loo_mean"), 6).tolist()
+    [0.0, 0.333333, 0.333333, 0.333333]
+    >>> np.round(baseline(r, kind="partition", tau=1.0), 6).tolist()
+    [0.357374, 0.357374, 0.357374, 0.357374]
     """
     arr, k, t = _groups(r, axis, kind, tau)
     return np.moveaxis(_baseline(arr, k, t, kind), -1, axis)
 
 
-def advantages(r, *, kind, tau=None, axis=-1, eps=1e-6) -> np.ndarray:
+def advantages(
+    r: npt.ArrayLike,
+    *,
+    kind: str,
+    tau: npt.ArrayLike | None = None,
+    axis: int = -1,
+    eps: float = 1e-6,
+) -> np.ndarray:
     r"""Advantages :math:`A_i = r_i - B_i`.
 
     For ``"grpo"`` the advantage is :math:`(r_i - \bar r)/(s + \epsilon)`, :math:`s` the
@@ -122,6 +149,31 @@ def advantages(r, *, kind, tau=None, axis=-1, eps=1e-6) -> np.ndarray:
     Inputs go through ``np.asarray``: pandas objects are used by position.
     Tested domain: ``|r| <= 1e6``, ``tau`` in ``[1e-4, 1e4]``, groups of 2-8, within
     ``1e-12`` of mpmath relative to ``max |r|`` (divided by ``s + eps`` for grpo).
+
+    Parameters
+    ----------
+    r, kind, tau, axis
+        As in :func:`baseline`.
+    eps : float, keyword-only
+        Added to the standard deviation for ``"grpo"``, ``> 0``.
+
+    Returns
+    -------
+    ndarray, shape of ``r``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = [1.0, 0.0, 0.0, 0.0]
+    >>> advantages(r, kind="mean").tolist()
+    [0.75, -0.25, -0.25, -0.25]
+    >>> np.round(advantages(r, kind="grpo", eps=1e-4), 5).tolist()
+    [1.4997, -0.4999, -0.4999, -0.4999]
+
+    Groups along another axis (here two groups of four, one per column):
+
+    >>> advantages(np.array([r, r]).T, kind="loo_mean", axis=0).shape
+    (4, 2)
     """
     arr, k, t = _groups(r, axis, kind, tau)
     _check_eps(eps)
@@ -131,8 +183,27 @@ def advantages(r, *, kind, tau=None, axis=-1, eps=1e-6) -> np.ndarray:
     return np.moveaxis(adv, -1, axis)
 
 
-def targets(r, *, kind, tau, axis=-1, eps=1e-6) -> np.ndarray:
-    r"""Regression targets :math:`A_i / \tau` of the PMD loss (THEORY §3)."""
+def targets(
+    r: npt.ArrayLike, *, kind: str, tau: npt.ArrayLike, axis: int = -1, eps: float = 1e-6
+) -> np.ndarray:
+    r"""Regression targets :math:`A_i / \tau` of the PMD loss (THEORY §3).
+
+    Parameters
+    ----------
+    r, kind, axis, eps
+        As in :func:`advantages`.
+    tau : float or array_like of the batch shape
+        Temperature, ``> 0`` (required for every ``kind``: it scales the target).
+
+    Returns
+    -------
+    ndarray, shape of ``r``
+
+    Examples
+    --------
+    >>> targets([1.0, 0.0, 0.0, 0.0], kind="mean", tau=0.5).tolist()
+    [1.5, -0.5, -0.5, -0.5]
+    """
     adv = np.moveaxis(advantages(r, kind=kind, tau=tau, axis=axis, eps=eps), axis, -1)
     t = batch_param(tau, "tau", adv.shape[:-1], strict=True).reshape(adv.shape[:-1] + (1,))
     return np.moveaxis(adv / t, -1, axis)

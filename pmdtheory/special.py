@@ -11,6 +11,7 @@ for ``tau = 1e-3`` and rewards in [0, 1]).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _omega
 from ._validate import float_array
@@ -26,7 +27,7 @@ def _elementwise(arr: np.ndarray, *, lambert: bool) -> np.ndarray | float:
     return float(out) if out.ndim == 0 else out
 
 
-def wright_omega(y) -> np.ndarray | float:
+def wright_omega(y: npt.ArrayLike) -> np.ndarray | float:
     r"""Real Wright omega function :math:`\omega(y)`, the root of :math:`w + \log w = y`.
 
     Parameters
@@ -65,7 +66,7 @@ def wright_omega(y) -> np.ndarray | float:
     return _elementwise(arr, lambert=False)
 
 
-def lambertw0(z) -> np.ndarray | float:
+def lambertw0(z: npt.ArrayLike) -> np.ndarray | float:
     r"""Principal branch :math:`W_0(z)` of the Lambert W function, :math:`W e^W = z`.
 
     Parameters
@@ -87,6 +88,15 @@ def lambertw0(z) -> np.ndarray | float:
     ill-conditioned (its derivative is infinite there). Tested domain: ``-1/e`` to
     ``1e308``, within ``1e-14`` relative of mpmath (``1e-7`` absolute within ``1e-3``
     of the branch point).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lambertw0(np.e), lambertw0(-np.exp(-1)), round(lambertw0(1.0), 12)
+    (1.0, -1.0, 0.56714329041)
+    >>> w = lambertw0([0.0, 10.0])
+    >>> w.shape, bool(np.allclose(w * np.exp(w), [0.0, 10.0], rtol=1e-14))
+    ((2,), True)
     """
     arr = float_array(z, "z")
     if np.any(np.isnan(arr)):
@@ -97,17 +107,33 @@ def lambertw0(z) -> np.ndarray | float:
     return _elementwise(np.maximum(arr, branch), lambert=True)
 
 
-def logsumexp(a, *, axis=-1, keepdims: bool = False) -> np.ndarray | float:
+def logsumexp(a: npt.ArrayLike, *, axis: int = -1, keepdims: bool = False) -> np.ndarray | float:
     r"""Stable :math:`\log \sum_i e^{a_i}` along ``axis``.
 
     ``-inf`` entries contribute nothing; an all ``-inf`` slice gives ``-inf``.
     NaN or ``+inf``, an empty axis or a 0-d ``a`` raise ``ValueError``. Tested domain:
     entries in ``[-1e300, 1e300]``, within ``1e-14 (n + |result|)`` of mpmath.
 
+    Parameters
+    ----------
+    a : array_like of float, at least 1-D
+        Values, ``-inf`` allowed.
+    axis : int, keyword-only
+        The axis summed over.
+    keepdims : bool, keyword-only
+        Keep ``axis`` with length 1.
+
+    Returns
+    -------
+    ndarray or float
+        A float when the result is 0-d.
+
     Examples
     --------
     >>> round(logsumexp([0.0, 0.0]), 12) == round(float(np.log(2)), 12)
     True
+    >>> logsumexp([1000.0, -np.inf]), logsumexp([[0.0], [-np.inf]], axis=0, keepdims=True).shape
+    (1000.0, (1, 1))
     """
     arr = float_array(a, "a")
     if arr.ndim == 0:
