@@ -18,9 +18,10 @@ sympy is not imported here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -53,7 +54,13 @@ def _n_range(n_actions, name: str = "n_actions") -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def policies(n_actions=(2, 8), *, min_prob: float = 1e-6, log: bool = False, allow_zero=False):
+def policies(
+    n_actions: int | tuple[int, int] = (2, 8),
+    *,
+    min_prob: float = 1e-6,
+    log: bool = False,
+    allow_zero: bool = False,
+) -> st.SearchStrategy[np.ndarray]:
     r"""Strategy for policies: 1-D float64 arrays of probabilities summing to 1.
 
     Parameters
@@ -72,6 +79,22 @@ def policies(n_actions=(2, 8), *, min_prob: float = 1e-6, log: bool = False, all
     :math:`\pi = m + (1 - k m)\,\mathrm{softmax}(z)` on a support of size k, with
     logits :math:`z \in [-12, 12]` and m = ``min_prob``, so both near-uniform and
     very peaked policies occur.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Of 1-D float64 ndarrays.
+
+    Examples
+    --------
+    Use it in a ``@given`` test (``derandomize=True``: the same draws on every run):
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, derandomize=True, database=None)
+    ... @given(pi=policies(3, allow_zero=True))
+    ... def test_is_a_policy(pi):
+    ...     assert pi.shape == (3,) and abs(pi.sum() - 1) < 1e-12 and pi.max() > 0
+    >>> test_is_a_policy()  # passes silently
     """
     lo, hi = _n_range(n_actions)
     if not 0 <= min_prob < 1 / hi:
@@ -99,13 +122,28 @@ def policies(n_actions=(2, 8), *, min_prob: float = 1e-6, log: bool = False, all
     return draw_policy()
 
 
-def rewards(n_actions, *, low: float = -1.0, high: float = 1.0, kind: str = "continuous"):
+def rewards(
+    n_actions: int | tuple[int, int],
+    *,
+    low: float = -1.0,
+    high: float = 1.0,
+    kind: str = "continuous",
+) -> st.SearchStrategy[np.ndarray]:
     """Strategy for reward vectors: 1-D float64 arrays of length ``n_actions``.
 
     ``kind="continuous"``: uniform-ish floats in ``[low, high]``;
     ``"binary"``: values in {0, 1}; ``"discrete"``: ``low``, ``high`` or their midpoint
     (ties between actions are common, which stresses constant-reward branches).
     ``n_actions`` may be an int or a (min, max) range.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, derandomize=True, database=None)
+    ... @given(r=rewards((2, 5), kind="binary"))
+    ... def test_binary(r):
+    ...     assert 2 <= r.size <= 5 and set(r.tolist()) <= {0.0, 1.0}
+    >>> test_binary()
     """
     lo, hi = _n_range(n_actions)
     if kind not in REWARD_KINDS:
@@ -123,8 +161,18 @@ def rewards(n_actions, *, low: float = -1.0, high: float = 1.0, kind: str = "con
     )
 
 
-def taus(min_tau: float = 1e-2, max_tau: float = 1e2):
-    """Strategy for temperatures: floats in ``[min_tau, max_tau]``, log-uniform."""
+def taus(min_tau: float = 1e-2, max_tau: float = 1e2) -> st.SearchStrategy[float]:
+    """Strategy for temperatures: floats in ``[min_tau, max_tau]``, log-uniform.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, derandomize=True, database=None)
+    ... @given(tau=taus(1e-3, 1.0))
+    ... def test_in_range(tau):
+    ...     assert isinstance(tau, float) and 1e-3 <= tau <= 1.0
+    >>> test_in_range()
+    """
     if not (np.isfinite(min_tau) and min_tau > 0):
         raise ValueError(f"min_tau: must be finite and > 0, got {min_tau!r}")
     if not (np.isfinite(max_tau) and max_tau >= min_tau):
@@ -136,7 +184,7 @@ def taus(min_tau: float = 1e-2, max_tau: float = 1e2):
 
 
 def pmd_problems(
-    n_actions=(2, 8),
+    n_actions: int | tuple[int, int] = (2, 8),
     *,
     min_prob: float = 1e-6,
     min_tau: float = 1e-2,
@@ -146,10 +194,23 @@ def pmd_problems(
     kind: str = "continuous",
     log: bool = False,
     allow_zero: bool = False,
-):
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray, float]]:
     """Strategy for one PMD problem ``(pi_t, r, tau)`` with matching shapes.
 
     Parameters as in :func:`policies`, :func:`rewards` and :func:`taus`.
+
+    Examples
+    --------
+    A property test of :func:`pmdtheory.mean_update` against its KKT conditions:
+
+    >>> from hypothesis import given, settings
+    >>> from pmdtheory import mean_update
+    >>> @settings(max_examples=20, derandomize=True, database=None)
+    ... @given(problem=pmd_problems(4, kind="discrete"))
+    ... def test_mean_update_is_kkt(problem):
+    ...     pi_t, r, tau = problem
+    ...     assert_kkt(pi_t, r, tau, mean_update(pi_t, r, tau))
+    >>> test_mean_update_is_kkt()
     """
     pols = policies(n_actions, min_prob=min_prob, log=log, allow_zero=allow_zero)
     tau_st = taus(min_tau, max_tau)
@@ -162,7 +223,16 @@ def pmd_problems(
 
 
 class KKTReport(NamedTuple):
-    """KKT residuals of a claimed PMD-mean solution (see :func:`kkt_residual`)."""
+    """KKT residuals of a claimed PMD-mean solution (see :func:`kkt_residual`).
+
+    Examples
+    --------
+    >>> from pmdtheory import mean_update
+    >>> pi_t, r, tau = [0.01, 0.99], [1.0, 0.0], 0.05
+    >>> rep = kkt_residual(pi_t, r, tau, mean_update(pi_t, r, tau))
+    >>> rep.support, rep.residual < 1e-12, round(rep.lam, 6), round(rep.beta, 6)
+    (True, True, 0.426018, 0.021301)
+    """
 
     residual: float
     """Largest scaled stationarity residual, ``max |log x - b + lam x| / (1 + max |b|)``."""
@@ -177,7 +247,15 @@ class KKTReport(NamedTuple):
     """``tau * lam``: the chi-square strength the solution implies (THEORY §5)."""
 
 
-def kkt_residual(pi_t, r, tau, pi_new, *, axis=-1, log=False) -> KKTReport:
+def kkt_residual(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    pi_new: npt.ArrayLike,
+    *,
+    axis: int = -1,
+    log: bool = False,
+) -> KKTReport:
     r"""KKT residuals of ``pi_new`` as the PMD-mean solution for ``(pi_t, r, tau)``.
 
     PMD-mean's solution satisfies, on the support, with one multiplier per row,
@@ -203,6 +281,17 @@ def kkt_residual(pi_t, r, tau, pi_new, *, axis=-1, log=False) -> KKTReport:
     Returns
     -------
     KKTReport
+
+    Examples
+    --------
+    PMD-mean's solution satisfies the conditions; exact PMD's does not:
+
+    >>> from pmdtheory import exact_update, mean_update
+    >>> pi_t, r, tau = [0.01, 0.99], [1.0, 0.0], 0.05
+    >>> kkt_residual(pi_t, r, tau, mean_update(pi_t, r, tau)).residual < 1e-12
+    True
+    >>> round(kkt_residual(pi_t, r, tau, exact_update(pi_t, r, tau)).residual, 2)
+    0.73
     """
     rows = policy_rows(pi_t, r, axis=axis, log=log)
     tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
@@ -246,10 +335,42 @@ def kkt_residual(pi_t, r, tau, pi_new, *, axis=-1, log=False) -> KKTReport:
     )
 
 
-def assert_kkt(pi_t, r, tau, pi_new, *, axis=-1, log=False, atol=1e-8) -> KKTReport:
+def assert_kkt(
+    pi_t: npt.ArrayLike,
+    r: npt.ArrayLike,
+    tau: npt.ArrayLike,
+    pi_new: npt.ArrayLike,
+    *,
+    axis: int = -1,
+    log: bool = False,
+    atol: float = 1e-8,
+) -> KKTReport:
     """Assert that ``pi_new`` is the PMD-mean solution: KKT residual, normalisation
     and lam >= 0 within ``atol``, support preserved. Returns the :class:`KKTReport`;
-    raises AssertionError with the report otherwise."""
+    raises AssertionError with the report otherwise.
+
+    Parameters
+    ----------
+    pi_t, r, tau, pi_new, axis, log
+        As in :func:`kkt_residual`.
+    atol : float, keyword-only
+        Tolerance of the residual, the normalisation and ``lam >= 0``; ``> 0``.
+
+    Returns
+    -------
+    KKTReport
+
+    Examples
+    --------
+    >>> from pmdtheory import exact_update, mean_update
+    >>> pi_t, r, tau = [0.01, 0.99], [1.0, 0.0], 0.05
+    >>> assert_kkt(pi_t, r, tau, mean_update(pi_t, r, tau)).support
+    True
+    >>> assert_kkt(pi_t, r, tau, exact_update(pi_t, r, tau))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    AssertionError: not a PMD-mean solution (atol=1e-08): KKTReport(residual=0.73...
+    """
     if not atol > 0:
         raise ValueError(f"atol: must be > 0, got {atol!r}")
     rep = kkt_residual(pi_t, r, tau, pi_new, axis=axis, log=log)
@@ -260,10 +381,10 @@ def assert_kkt(pi_t, r, tau, pi_new, *, axis=-1, log=False, atol=1e-8) -> KKTRep
 
 
 def check_kl_chi2_equivalence(
-    update_fn: Callable,
+    update_fn: Callable[..., Any],
     *,
     returns_lambda: bool = False,
-    n_actions=(2, 8),
+    n_actions: int | tuple[int, int] = (2, 8),
     min_prob: float = 1e-4,
     min_tau: float = 1e-2,
     max_tau: float = 1e2,
@@ -299,6 +420,22 @@ def check_kl_chi2_equivalence(
     ------
     AssertionError
         With hypothesis' shrunk falsifying example, if any property fails.
+
+    Examples
+    --------
+    pmdtheory's own update, with its multiplier, passes (the call returns None):
+
+    >>> from pmdtheory import exact_update, mean_update
+    >>> def update(pi_t, r, tau):
+    ...     return mean_update(pi_t, r, tau, return_lambda=True)
+    >>> check_kl_chi2_equivalence(update, returns_lambda=True, max_examples=10)
+
+    Exact PMD is not PMD-mean, and is caught:
+
+    >>> check_kl_chi2_equivalence(exact_update, max_examples=10, shrink=False)
+    ... # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    AssertionError: KKT residual too large
     """
     if not (isinstance(max_examples, int) and max_examples >= 1):
         raise ValueError(f"max_examples: must be an int >= 1, got {max_examples!r}")
