@@ -3,9 +3,10 @@ r"""Self-checking sympy derivations of the PMD theory (THEORY.md §2, §4, §5, 
 Every step of the story "exact PMD -> PMD-mean (Lambert W) -> KL-chi^2 mirror
 descent" is one function here that derives it with sympy, checks each step and
 cross-checks the float64 numeric core against the symbolic solution evaluated
-by mpmath (tolerance 1e-10). Each returns a :class:`Derivation` record with the
-statement (LaTeX), the sympy expressions, every :class:`Check` with the method
-that closed it, ``verified`` and a short ``explanation``.
+by mpmath (tolerance 1e-10 unless the check states another). Each returns a
+:class:`Derivation` record with the statement (LaTeX), the sympy expressions,
+every :class:`Check` with the method that closed it, ``verified`` and a short
+``explanation``.
 
 Methods, strongest first: ``symbolic`` (sympy proves the identity or sign),
 ``exact substitution`` (exactly 0 at many random rational points),

@@ -299,8 +299,8 @@ def kl_chi2_equivalence(
         concavity, matching it with PMD-mean's (*) (one solution: the claimed
         :math:`\beta`, and :math:`\nu = \bar r`), and ``kl_chi2_update`` with
         :math:`\beta_t` against ``mean_update`` and ``implicit_beta``. A wrong
-        ``beta_claim`` fails both symbolically and against the core
-        (``tests/test_symbolic.py``).
+        ``beta_claim`` fails a derivation step (refuted at a random point) and the
+        numeric-core check (``tests/test_symbolic.py``).
 
     Examples
     --------
