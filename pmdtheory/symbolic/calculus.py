@@ -32,16 +32,38 @@ DOMAIN |= {q1: (0, 0.45), q2: (0, 0.45)} | {v: (-1, 1) for v in rs} | {v: (-4, 4
 DOMAIN |= {v: (-3, 0) for v in logq} | {v: (0, 5) for v in ws} | {v: (0, 5) for v in ts}
 
 
-def solver_calculus(*, omega_derivative: Callable | None = None, seed: int = 0) -> Derivation:
+def solver_calculus(
+    *, omega_derivative: Callable[[sp.Basic], sp.Basic] | None = None, seed: int = 0
+) -> Derivation:
     r"""Derivation 7: :math:`\omega'(y) = \omega/(1+\omega)` and the Newton slope :math:`g'(\ell)`.
 
     Parameters
     ----------
     omega_derivative : callable, optional
         ``omega_derivative(omega) -> sympy expr``, the claimed :math:`\omega'` in terms
-        of :math:`\omega`; default :math:`\omega/(1+\omega)`.
+        of :math:`\omega`; default :math:`\omega/(1+\omega)`. It must also accept an
+        mpmath number (the Newton-slope check evaluates it at 30 digits).
     seed : int
         Seed of the random points.
+
+    Returns
+    -------
+    Derivation
+        9 steps: :math:`\omega'` by implicit differentiation and from
+        :math:`W_0(e^y)`, :math:`\log x = b - \omega(\ell + b)` and
+        :math:`\lambda x = \omega(\ell + b)`, the slope :math:`g'(\ell)` and its sign,
+        ``wright_omega`` against mpmath's :math:`W_0(e^y)` for y in [-700, 1e5], and the
+        slope formula against mpmath differentiation. A wrong ``omega_derivative``
+        fails (``tests/test_symbolic.py``).
+
+    Examples
+    --------
+    >>> from pmdtheory.symbolic import solver_calculus
+    >>> d = solver_calculus()
+    >>> d.name, d.verified, len(d.checks)
+    ('solver_calculus', True, 9)
+    >>> solver_calculus(omega_derivative=lambda w: w / (1 + w) ** 2).verified
+    False
     """
     omega_derivative = omega_derivative or (lambda w: w / (1 + w))
     rec = Recorder(
@@ -147,7 +169,28 @@ def solver_calculus(*, omega_derivative: Callable | None = None, seed: int = 0) 
 
 
 def jensen_gap(*, seed: int = 0) -> Derivation:
-    r"""Derivation 8: :math:`\tau\log Z_t \ge \bar r`, equality iff r is constant."""
+    r"""Derivation 8: :math:`\tau\log Z_t \ge \bar r`, equality iff r is constant.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the random points.
+
+    Returns
+    -------
+    Derivation
+        7 steps: for two actions the gap is :math:`\tau h(d)` with :math:`h(0) = h'(0)
+        = 0` and :math:`h'' > 0`; for three actions the gap's sign; and
+        ``log_partition`` against mpmath, :math:`\ge \bar r`, and equal to r for
+        constant r (tau from 1e-3 to 1e3).
+
+    Examples
+    --------
+    >>> from pmdtheory.symbolic import jensen_gap
+    >>> d = jensen_gap(seed=2)
+    >>> d.name, d.verified, len(d.checks)
+    ('jensen_gap', True, 7)
+    """
     rec = Recorder(
         "jensen_gap",
         "Jensen's gap of the log-partition",

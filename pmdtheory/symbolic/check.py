@@ -47,7 +47,30 @@ CORE_TOL = 1e-10
 
 @dataclass(frozen=True)
 class Check:
-    """One verified (or failed) step: the claim, how it was checked, the outcome."""
+    """One verified (or failed) step: the claim, how it was checked, the outcome.
+
+    Attributes
+    ----------
+    claim : str
+        What the step asserts, in LaTeX.
+    method : str
+        How it was closed, one of :data:`METHODS`: ``"symbolic"``,
+        ``"exact substitution"``, ``"numeric (50 digits)"``, ``"numeric core"``.
+    passed : bool
+        Whether the claim held.
+    detail : str
+        What was done (e.g. ``"sympy.expand reduces it to 0"``, a maximum error), or
+        why it failed.
+
+    Examples
+    --------
+    >>> from pmdtheory.symbolic import Check, limits
+    >>> Check("1 + 1 = 2", "symbolic", True, "sympy.expand reduces it to 0").passed
+    True
+    >>> step = limits().checks[0]
+    >>> step.method, step.passed
+    ('symbolic', True)
+    """
 
     claim: str
     method: str
@@ -73,6 +96,17 @@ class Derivation:
         Every step, with its method and outcome.
     seconds : float
         Wall time of the derivation.
+
+    Examples
+    --------
+    >>> from pmdtheory.symbolic import limits
+    >>> d = limits()
+    >>> d.name, d.verified, len(d.checks)
+    ('limits', True, 7)
+    >>> all(check.passed for check in d.checks)
+    True
+    >>> d.explanation  # doctest: +ELLIPSIS
+    '7 steps: ... numeric core; all passed'
     """
 
     name: str
