@@ -223,7 +223,7 @@ def check_spread(rows: Rows, tau: np.ndarray | None) -> None:
             i = int(np.flatnonzero(~np.isfinite(spread))[0])
             raise ValueError(
                 f"r: max(r) - min(r) on the support overflows float64 (row {i}: "
-                f"{hi[i]!r} - {lo[i]!r})"
+                f"{float(hi[i])!r} - {float(lo[i])!r})"
             )
         if tau is None:
             return
@@ -234,7 +234,8 @@ def check_spread(rows: Rows, tau: np.ndarray | None) -> None:
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"tau: (max(r) - min(r)) / tau overflows float64 (row {i}: "
-                f"{spread[i]!r} / tau={tau[i]!r}); use a larger tau or smaller rewards"
+                f"{float(spread[i])!r} / tau={float(tau[i])!r}); "
+                "use a larger tau or smaller rewards"
             )
 
 

@@ -20,6 +20,20 @@ def test_update_prints_the_issue_example(capsys):
     assert "beta_t" in out and "lambda" in out
 
 
+@pytest.mark.parametrize("tau", ["1e-160", "1e-200"])
+def test_update_tiny_tau_is_answered(tau, capsys):
+    # issue 12: printed nan and exited 0; now the right answer (mpmath-checked in
+    # tests/test_updates.py): the success action takes all the mass, beta_t -> p (1 - p) = 0.0099
+    assert main(["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", tau]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()]
+    assert [float(x) for x in rows[1][3:5]] == [1.0, 1.0]
+    assert [float(x) for x in rows[2][3:5]] == [0.0, 0.0]
+    assert "nan" not in out
+    beta = next(line for line in out.splitlines() if line.startswith("beta_t"))
+    assert float(beta.split()[3]) == pytest.approx(0.0099, rel=1e-3)
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -29,9 +43,9 @@ def test_update_prints_the_issue_example(capsys):
         ["update", "--pi", "x", "--r", "1", "--tau", "0.1"],
         ["update", "--pi", "0.5,0.5"],
         ["frobnicate"],
-        # issue 12: printed nan and exited 0 before the CLI checked its results
-        ["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "1e-200"],
-        ["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "1e-160"],
+        # issue 12: a tau whose 1/tau overflows float64 (1e-200 and 1e-160 printed nan before;
+        # the core now answers them: test_update_tiny_tau_is_answered)
+        ["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "5e-324"],
         ["update", "--pi", "0.5,0.5", "--r", "1,0", "--tau", "nan"],
     ],
 )
