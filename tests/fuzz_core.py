@@ -95,6 +95,9 @@ def _illinois(g, a, b, ga, gb, tol):
     raise RuntimeError("mpmath reference did not converge")
 
 
+_MAX_STEP_OUT = 1000  # x4 steps from a first step of 1e-8 |start|: past 1e590, any float64 root
+
+
 def _bracket_root(g, start, decreasing, tol=None):
     """Root of a monotone g, bracketed by stepping out from ``start`` (any real)."""
     s = mp.mpf(start)
@@ -105,11 +108,15 @@ def _bracket_root(g, start, decreasing, tol=None):
     step = mp.mpf(1e-8) * max(1, abs(s))
     other = s + toward * step
     go = g(other)
-    while (go > 0) == (gs > 0) and go != 0:
+    for _ in range(_MAX_STEP_OUT):
+        if (go > 0) != (gs > 0) or go == 0:
+            break
         s, gs = other, go
         step *= 4
         other = s + toward * step
         go = g(other)
+    else:  # g kept its sign out to 4^1000 first steps: the root is not resolved
+        raise RuntimeError("mpmath reference could not bracket the root")
     # default 1e-30 relative in the root: far below what float64 results can resolve
     tol = mp.mpf(10) ** max(8 - mp.mp.dps, -30) if tol is None else tol
     return _illinois(g, s, other, gs, go, tol)
@@ -339,7 +346,8 @@ def check_mean(case):
     log_out, lam = got
     p_out = pmd.mean_update(np.exp(logpi), r, tau) if _no_underflow(logpi) else None
     beta = pmd.implicit_beta(logpi, r, tau, log=True)
-    with mp.workdps(_dps(*_magnitudes(logpi, r, tau))):
+    # E x - 1 resolves lam only with log10(1/lam) more digits than the answer needs
+    with mp.workdps(_dps(*_magnitudes(logpi, r, tau), 1 / max(float(lam), 1e-300))):
         ref, lam_ref = mp_mean(logpi, r, tau, lam)
         err = _log_err(log_out, ref)
         if p_out is not None:
