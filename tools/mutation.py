@@ -48,6 +48,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/special.py": ("tests/test_special.py",),
     "pmdtheory/_omega.py": ("tests/test_special.py", "tests/test_updates.py"),
     "pmdtheory/_kernels.py": ("tests/test_updates.py", "tests/test_special.py"),
+    "pmdtheory/_kernels_exact.py": ("tests/test_updates.py",),
     "pmdtheory/updates.py": ("tests/test_updates.py",),
     "pmdtheory/estimators.py": ("tests/test_estimators.py",),
     "pmdtheory/divergences.py": ("tests/test_divergences.py",),
