@@ -344,8 +344,12 @@ def implicit_beta(
         with np.errstate(under="ignore"):
             w = np.exp(logpi - np.logaddexp.reduce(logpi, axis=-1, keepdims=True))
         d = np.where(w > 0, r_rows - np.sum(w * r_rows, -1, keepdims=True), 0.0)
-        with np.errstate(over="ignore", invalid="ignore"):
-            series = np.sum(w * d * d, -1) / (2 * t) + np.sum(w * d**3, -1) / (6 * t * t)
+        # in e = d / sqrt(tau): d^2 overflows for rewards past 1e154 (tau of 1e300 still
+        # makes b = d / tau tiny), e^2 = d^2 / tau cannot where the series is used below
+        s = np.sqrt(t)
+        e = d / s[:, None]
+        with np.errstate(under="ignore"):
+            series = np.sum(w * e * e, -1) / 2 + np.sum(w * e**3, -1) / (6 * s)
         # only where the series is the answer (max |b| < 1e-10, as in the kernel)
         use = np.max(np.abs(d), -1) / t < 1e-10
         beta[np.flatnonzero(lost)[use]] = series[use]
@@ -523,10 +527,12 @@ def binary_update(p: npt.ArrayLike, tau: npt.ArrayLike, *, method: str = "mean")
     # Near 1, p_new = 1 - (1 - p) x_neg is exact where exp(log p_new) rounds above 1.
     with np.errstate(under="ignore"):
         p_new = np.where(new[:, 0] > -np.log(2), -np.expm1(new[:, 1]), np.exp(new[:, 0]))
+    with np.errstate(over="ignore", under="ignore"):  # documented: log_x_* stay exact
+        x_pos, x_neg = np.exp(log_x_pos), np.exp(log_x_neg)
     return BinaryUpdate(
         p_new=shaped(p_new),
-        x_pos=shaped(np.exp(log_x_pos)),
-        x_neg=shaped(np.exp(log_x_neg)),
+        x_pos=shaped(x_pos),
+        x_neg=shaped(x_neg),
         log_x_pos=shaped(log_x_pos),
         log_x_neg=shaped(log_x_neg),
         lam=shaped(lam),
