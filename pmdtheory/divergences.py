@@ -67,6 +67,8 @@ def kl(
     with np.errstate(invalid="ignore", over="ignore"):
         diff = logp - logq  # -inf - x -> -inf (p = 0), x - -inf -> +inf (q = 0)
         terms = np.where(logp == -np.inf, 0.0, np.exp(logp) * diff)
+        # p > 0 = q is +inf even where p (given in logs) is below the float64 range
+        terms = np.where((logq == -np.inf) & (logp > -np.inf), np.inf, terms)
     return rows.restore_batch(np.sum(terms, axis=-1))
 
 

@@ -89,7 +89,9 @@ def _baseline(arr, k, t, kind):
         return (np.sum(arr, axis=-1, keepdims=True) - arr) / (k - 1)
     if kind == "partition":
         m = np.max(arr, axis=-1, keepdims=True)
-        lme = np.log(np.mean(np.exp((arr - m) / t), axis=-1, keepdims=True))
+        # log1p of the mean expm1: exact where the spread is far below tau and the mean
+        # exponential rounds to 1 (log of it would keep only its absolute accuracy)
+        lme = np.log1p(np.mean(np.expm1((arr - m) / t), axis=-1, keepdims=True))
         return np.broadcast_to(m + t * lme, arr.shape).copy()
     return _loo_partition(arr, t, k)
 

@@ -87,3 +87,11 @@ def test_options_are_keyword_only():
         kl(p, p, -1)
     with pytest.raises(TypeError):
         chi2(p, p, -1)
+
+
+def test_log_inputs_below_float64_against_a_zero_are_infinite():
+    # found by make fuzz: p = e^-746 underflows in linear space but is > 0 in logs,
+    # so KL(p || q) with q = 0 there is +inf, not 0 * inf = NaN
+    logp, logq = np.array([0.0, -746.0]), np.array([0.0, -np.inf])
+    assert kl(logp, logq, log=True) == np.inf
+    assert chi2(logp, logq, log=True) == np.inf

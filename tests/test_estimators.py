@@ -1,5 +1,6 @@
 """Sampled baselines and targets against a direct transcription of THEORY §3."""
 
+import mpmath as mp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -87,3 +88,13 @@ def test_bad_input():
         baseline([1.0, 0.0], kind="loo_partition", tau=-1.0)
     with pytest.raises(ValueError, match="^axis:"):
         baseline([1.0, 0.0], kind="mean", axis=2)
+
+
+def test_partition_baseline_keeps_relative_accuracy_when_tau_dwarfs_the_spread():
+    # found by make fuzz: log(mean exp) rounds near 1 and kept only ~1e-16 absolute,
+    # 2e-10 relative of a baseline of 5e-7; log1p(mean expm1) keeps it (mpmath, 40 digits)
+    mp.mp.dps = 40
+    for spread in (1e-6, 1e-9):
+        ref = mp.log((1 + mp.exp(mp.mpf(spread))) / 2)
+        got = baseline([0.0, spread], kind="partition", tau=1.0)[0]
+        assert abs(got - ref) <= 1e-14 * abs(ref)
