@@ -14,8 +14,11 @@ prints the worst error per function, as a fraction of its tolerance.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -45,6 +48,36 @@ EST_TOL = 1e-12  # relative to the scale of the rewards / (tau or std)
 #: worst error / tolerance and counts per function, filled by the checks
 WORST: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # [answered, refused]
+#: cases whose mpmath reference ran past REFERENCE_BUDGET_S (counted, printed, not judged)
+SLOW_REFERENCE: dict[str, int] = defaultdict(int)
+REFERENCE_BUDGET_S = 20.0  # per reference: a few out-of-domain corners need 350 digits
+
+
+class _ReferenceTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _reference_budget(name):
+    """Run an mpmath reference for at most REFERENCE_BUDGET_S (main thread only);
+    past it the case is counted in SLOW_REFERENCE instead of hanging the run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _alarm(signum, frame):
+        raise _ReferenceTimeout
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, REFERENCE_BUDGET_S)
+    try:
+        yield
+    except _ReferenceTimeout:
+        SLOW_REFERENCE[name] += 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
 
 # ---------------------------------------------------------------- mpmath helpers
 
@@ -347,7 +380,8 @@ def check_mean(case):
     p_out = pmd.mean_update(np.exp(logpi), r, tau) if _no_underflow(logpi) else None
     beta = pmd.implicit_beta(logpi, r, tau, log=True)
     # E x - 1 resolves lam only with log10(1/lam) more digits than the answer needs
-    with mp.workdps(_dps(*_magnitudes(logpi, r, tau), 1 / max(float(lam), 1e-300))):
+    digits = _dps(*_magnitudes(logpi, r, tau), 1 / max(float(lam), 1e-300))
+    with mp.workdps(digits), _reference_budget("mean_update"):
         ref, lam_ref = mp_mean(logpi, r, tau, lam)
         err = _log_err(log_out, ref)
         if p_out is not None:
@@ -369,7 +403,8 @@ def check_kl_chi2(case, beta_scale):
     got = _answer("kl_chi2_update", lambda: pmd.kl_chi2_update(logpi, r, tau, beta, log=True), dom)
     if got is None:
         return
-    with mp.workdps(_dps(*_magnitudes(logpi, r, tau), beta_scale, 1 / max(beta_scale, 1e-300))):
+    digits = _dps(*_magnitudes(logpi, r, tau), beta_scale, 1 / max(beta_scale, 1e-300))
+    with mp.workdps(digits), _reference_budget("kl_chi2_update"):
         _record("kl_chi2_update", _log_err(got, mp_kl_chi2(logpi, r, tau, beta)))
 
 
@@ -653,6 +688,8 @@ def main(argv: list[str]) -> int:
     for name in sorted(WORST):
         answered, refused = COUNTS.get(name, (0, 0))
         print(f"{name:28s} {answered:9d} {refused:8d}  {WORST[name]:.3g}")
+    for name, count in sorted(SLOW_REFERENCE.items()):
+        print(f"{name}: {count} case(s) not judged, mpmath took over {REFERENCE_BUDGET_S:g} s")
     print("all within tolerance" if failed == 0 else f"{failed} test(s) FAILED")
     return 1 if failed else 0
 
