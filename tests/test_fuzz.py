@@ -1,7 +1,7 @@
 """Fuzz the core against mpmath: the right answer or a ValueError naming an argument.
 
 A small budget of tests/fuzz_core.py (derandomized under CI, see conftest.py);
-``make fuzz`` runs the same properties with ~2,000 examples each.
+``make fuzz`` runs the same properties with 300 examples each (FUZZ_N=... for more).
 """
 
 import pytest
