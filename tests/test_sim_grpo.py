@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 import _sim_grpo_reference as gref  # noqa: E402
 import _sim_reference as ref  # noqa: E402
+from _sim_asserts import assert_step_matches  # noqa: E402
 
 TOL_REF = 1e-11  # Numba GRPO step against the numpy reference (same draws)
 TOL_GRAD = 1e-12  # numpy surrogate gradient against torch autograd
@@ -64,13 +65,7 @@ def test_grpo_kernel_matches_numpy_reference(stale, epochs, clip, noise, lr):
     want, reward, kl, ent, n_clipped = gref.grpo_step(
         logpi, samp, y, r, lr=lr, epochs=epochs, clip=clip, eps=TRL_EPS, R=env.R
     )
-    assert np.array_equal(np.isinf(out), np.isinf(want))
-    fin = np.isfinite(want)
-    np.testing.assert_allclose(out[fin], want[fin], atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(pi_out, np.exp(want), atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(stats[:, K.REWARD], reward, atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(stats[:, K.KL], kl, atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(stats[:, K.ENTROPY], ent, atol=TOL_REF, rtol=0)
+    assert_step_matches(out, pi_out, stats, want, reward, kl, ent, TOL_REF)
     # GRPO has no regression targets: no target errors, but the implied beta
     assert np.all(stats[:, K.W_POS] + stats[:, K.W_NEG] == 0)
     assert np.all(np.isfinite(stats[:, K.LAM]))

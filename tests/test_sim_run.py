@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import _sim_reference as ref  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests"))
+from _sim_asserts import assert_step_matches  # noqa: E402
+
 TOL_POP = 1e-10  # run() population trajectories against repeated core updates
 TOL_REF = 1e-11  # Numba sampled step against the numpy reference (same draws)
 TOL_BASE = 1e-12  # Numba group baselines against pmdtheory.estimators
@@ -168,13 +171,7 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n
         logpi, samp, env.R, k=k, baseline=kind, tau=tau, lr=lr, fit_steps=fit_steps, seed=seed,
         it=it, noise=noise, sigma=env.sigma,
     )  # fmt: skip
-    assert np.array_equal(np.isinf(out), np.isinf(want))
-    fin = np.isfinite(want)
-    np.testing.assert_allclose(out[fin], want[fin], atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(pi_out, np.exp(want), atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(stats[:, K.REWARD], reward, atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(stats[:, K.KL], kl, atol=TOL_REF, rtol=0)
-    np.testing.assert_allclose(stats[:, K.ENTROPY], ent, atol=TOL_REF, rtol=0)
+    assert_step_matches(out, pi_out, stats, want, reward, kl, ent, TOL_REF)
     np.testing.assert_allclose(stats[:, K.LAM] * tau, implicit_beta(logpi, env.R, tau, log=True))
     # target errors against the log-ratio of the estimator's own population solution
     y, _ = ref.draw(samp, env.R, k, seed=seed, it=it, noise=noise, sigma=env.sigma)
