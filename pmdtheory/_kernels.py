@@ -76,6 +76,8 @@ _WARM_STEP = 0.05
 _PRECISE_LAM = 1e-3
 # Below this max |b| PMD-mean is given by its small-b series (error O(b^2) relative).
 _SERIES_B = 1e-10
+# log of the smallest normal float64 (2.2e-308).
+_LOG_TINY = math.log(2.2250738585072014e-308)
 
 
 @njit(cache=True, error_model="numpy")
@@ -239,9 +241,12 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             lo = s
         else:
             hi = s
-        denom = 2.0 * fp * fp - f * fpp
-        if fp != 0.0 and denom > 0.0:
-            new_step = -2.0 * f * fp / denom  # Halley
+        # Halley's step -2 f F' / (2 F'^2 - f F''), written through ratios: for a tiny
+        # multiplier F' ~ lam, and F'^2 or f F' would underflow (lam < 1e-154).
+        newton = f / fp if fp != 0.0 else math.inf
+        denom = 1.0 - 0.5 * newton * (fpp / fp) if fp != 0.0 else 0.0
+        if math.isfinite(newton) and denom > 0.0:
+            new_step = -newton / denom  # Halley
             new_tol = _HALLEY_TOL
         else:
             # Far from the root (F's curvature beats its slope): bisect. A Newton step
@@ -406,6 +411,14 @@ def _mean_row(logpi, r, tau, out):
     ell, its, _ = _omega_root(w, logpi, c, b, 1.0, 0.0, ell0, lo, hi, u)
     if its < 0:
         return math.nan
+    if ell < _LOG_TINY:
+        # lam below float64's normal range: F's terms (~lam) are subnormal, so ell is
+        # known only to ~1e-8, and an action with omega > 1 gets log x = log u - ell
+        # to that accuracy. Only far outside the tested domain (weights below 1e-300
+        # with rewards/tau above 700); refused as unresolved rather than answered wrongly.
+        for a in range(n):
+            if b[a] > -math.inf and u[a] > 1.0:
+                return math.nan
     _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
     return math.exp(ell)
 

@@ -471,6 +471,43 @@ def test_mean_update_corners_against_mpmath(case):
         assert res.lam == pytest.approx(float(lam_ref), rel=LAM_RTOL)
 
 
+LAM_TINY_RTOL = 1e-12  # lam ~ (e - 2) p: the root in ell to a few ulps of |ell| ~ 700
+
+
+def _binary_lam_mp(p, tau):
+    """PMD-mean's lam for r = [1, 0] by mpmath: p x+ + (1 - p) x- = 1 (no log of a
+    sum ~ 1 + lam, which would need 300 digits at lam ~ 1e-300)."""
+    p, tau = mp.mpf(p), mp.mpf(tau)
+    b = ((1 - p) / tau, -p / tau)
+
+    def excess(lam):
+        x = [mp.exp(bb - mp.lambertw(lam * mp.exp(bb)).real) for bb in b]
+        return p * x[0] + (1 - p) * x[1] - 1
+
+    return mp.findroot(excess, p * (mp.e - 2))
+
+
+@pytest.mark.parametrize("p", [1e-150, 1e-157, 1e-158, 1e-160, 1e-170, 1e-250, 1e-300])
+def test_mean_lambda_where_halley_products_underflow(p):
+    # lam ~ 0.718 p: Halley's F'^2 ~ lam^2 is subnormal below p ~ 1e-154 and was lost
+    # (lam 2e-4 off at p = 1e-160, 6e-9 at 1e-158; found by make fuzz)
+    with mp.workdps(40):
+        lam_ref = float(_binary_lam_mp(p, 1.0))
+    _, lam = pmd.mean_update([p, 1 - p], [1.0, 0.0], 1.0, return_lambda=True)
+    assert abs(lam - lam_ref) <= LAM_TINY_RTOL * lam_ref
+    assert abs(pmd.binary_update(p, 1.0).lam - lam_ref) <= LAM_TINY_RTOL * lam_ref
+
+
+def test_subnormal_lambda_with_a_large_ratio_is_refused():
+    # Outside the tested domain (a weight of e^-1600, (r - rbar)/tau = 1e62): lam = 3.7e-317
+    # is subnormal, so log x = log(omega) - log(lam) of the winner was 1.5e-8 off; refused.
+    with pytest.raises(ValueError, match="tau"):
+        pmd.mean_update([-1600.0, 0.0], [1.0, 0.0], 1e-62, log=True)
+    # a subnormal lam where every ratio stays below e (omega <= 1) is still answered
+    lam = pmd.binary_update(1e-300, 1e4).lam
+    assert 0 < lam < 2.2250738585072014e-308
+
+
 def test_issue_values_of_the_tiny_probability_corner():
     p, lam = pmd.mean_update([1e-300, 1], [1, 0], 1e-3, return_lambda=True)
     assert p[0] == pytest.approx(2.5522004134934e-149, rel=1e-11) and lam == pytest.approx(p[0])
