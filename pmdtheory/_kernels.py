@@ -71,13 +71,26 @@ _NEWTON_MAXIT = 300
 _POLISH_S = 1e3
 # Warm-start omega from the previous iterate when the argument moved less than this.
 _WARM_STEP = 0.05
+# ... and trust the second-order predictor without polishing after a step below this.
+_TAYLOR_STEP = 1e-6
 # Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root);
 # above it, log(S) - s loses ~eps*|s|/lam < 1e-12 relative in lam.
 _PRECISE_LAM = 1e-3
 # Below this max |b| PMD-mean is given by its small-b series (error O(b^2) relative).
 _SERIES_B = 1e-10
-# log of the smallest normal float64 (2.2e-308).
-_LOG_TINY = math.log(2.2250738585072014e-308)
+# Below this ell (lam < 1e-290) the precise residual is formed scaled (see _omega_root).
+_NORMAL = 2.2250738585072014e-308  # the smallest normal float64
+_SCALED_S = math.log(_NORMAL) + 40.0
+_TINY_U = 1e-200  # omega below this: x - 1 = expm1(b) - e^b u to O(u^2)
+
+
+@njit(cache=True, error_model="numpy")
+def _weights(logpi, w):
+    """``w = exp(logpi - c)`` (0 off the support); returns ``c = logsumexp(logpi)``."""
+    c = _lse_row(logpi)
+    for a in range(logpi.size):
+        w[a] = math.exp(logpi[a] - c) if logpi[a] > -math.inf else 0.0
+    return c
 
 
 @njit(cache=True, error_model="numpy")
@@ -90,8 +103,16 @@ def _centre(logpi, r, tau, w, b):
     Returns ``(c, rbar, constant)``: ``c = logsumexp(logpi)`` (about 0 for a
     valid input), the mean reward, and whether ``r`` is constant on the support.
     """
+    c = _weights(logpi, w)
+    rbar, constant = _centre_weighted(logpi, r, tau, w, b)
+    return c, rbar, constant
+
+
+@njit(cache=True, error_model="numpy")
+def _centre_weighted(logpi, r, tau, w, b):
+    """:func:`_centre` given the weights ``w = exp(logpi - c)``: fills ``b``,
+    returns ``(rbar, constant)``."""
     n = logpi.size
-    c = _lse_row(logpi)
     # Measure rewards from the most probable action's reward: rbar is then
     # formed from differences, exact to the spread of r rather than its size.
     amax = 0
@@ -104,14 +125,11 @@ def _centre(logpi, r, tau, w, b):
     shift = 0.0
     for a in range(n):
         if logpi[a] > -math.inf:
-            w[a] = math.exp(logpi[a] - c)
             shift += w[a] * (r[a] - r0)
             rmin = min(rmin, r[a])
             rmax = max(rmax, r[a])
-        else:
-            w[a] = 0.0
     if rmin == rmax:
-        return c, rmin, True
+        return rmin, True
     mean_b = 0.0
     for a in range(n):
         if logpi[a] > -math.inf:
@@ -123,7 +141,7 @@ def _centre(logpi, r, tau, w, b):
     # second-order quantity, and a first-order residue in E_w[b] would bias it.
     for a in range(n):
         b[a] -= mean_b
-    return c, r0 + shift + tau * mean_b, False
+    return r0 + shift + tau * mean_b, False
 
 
 @njit(cache=True, error_model="numpy")
@@ -173,7 +191,10 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                 # omega' = omega/(1+omega), omega'' = omega/(1+omega)^3.
                 d1 = uu / (1.0 + uu)
                 guess = uu + step * d1 * (1.0 + 0.5 * step / (1.0 + uu) ** 2)
-                u[a] = _omega_refine(y, guess) if guess > 0.0 else _omega_scalar(y)
+                if abs(step) <= _TAYLOR_STEP and guess > 0.0:
+                    u[a] = guess  # the predictor is exact to ~step^3 u / 6 < 1e-19 u
+                else:
+                    u[a] = _omega_refine(y, guess) if guess > 0.0 else _omega_scalar(y)
             else:
                 u[a] = _omega_scalar(y)
         if abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi)):
@@ -191,7 +212,39 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                     precise = False
         # F and its first two derivatives for a Halley step (cubic convergence);
         # with h = u/(1+u): d(omega)/ds = omega h, d(h)/ds = h/(1+u)^2.
-        if precise:
+        if precise and s < _SCALED_S:
+            # lam near or below float64's normal range: every term of F is ~lam and
+            # would be subnormal (ell then known to ~1e-8 only). The same sums scaled
+            # by e^sc, sc = -s - 40; log1p(x) = x and F'^2 << F'' at this size, and
+            # Halley's step depends on ratios only. u e^sc = exp(s + sc + log x)
+            # exactly (omega e^omega = e^y), also where u itself is subnormal.
+            sc = -s - 40.0
+            big = math.exp(sc)
+            f = 0.0
+            fp = 0.0
+            fpp = 0.0
+            for a in range(n):
+                if b[a] == -math.inf:
+                    continue
+                lx = _log_x(b[a], u[a], s)
+                h = u[a] / (1.0 + u[a])
+                if w[a] >= _NORMAL and u[a] < _TINY_U:
+                    # x - 1 = expm1(b) - e^b (1 - e^-u), to O(u^2)
+                    ux = math.exp(s + sc + lx)
+                    x = math.exp(lx)
+                    f += w[a] * (math.expm1(b[a]) * big - math.exp(b[a]) * ux)
+                    wxh = w[a] * x * ux / (1.0 + u[a])
+                elif w[a] >= _NORMAL:
+                    em = math.expm1(lx)
+                    f += w[a] * em * big
+                    wxh = w[a] * (1.0 + em) * h * big
+                else:  # underflowed (or subnormal) weight, in log space
+                    wx = math.exp(logpi[a] - c + lx + sc)
+                    f += wx
+                    wxh = wx * h
+                fp -= wxh
+                fpp += wxh * (h - 1.0 / (1.0 + u[a]) ** 2)
+        elif precise:
             x_sum = 0.0  # sum w x - 1, x = exp(b - u) = pi_{t+1}/pi_t
             d1 = 0.0
             d2 = 0.0
@@ -273,18 +326,22 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
 
 
 @njit(cache=True, error_model="numpy")
+def _log_ratio(b, u, s, k):
+    """log x = log(omega(s + b)) - k of one action: for u <= 1, log u = s + b - u
+    exactly (omega + log omega = y): no log, no cancellation, and correct even where
+    u underflows to 0."""
+    return (s - k) + b - u if u <= 1.0 else math.log(u) - k
+
+
+@njit(cache=True, error_model="numpy")
 def _finish(logpi, c, b, u, s, alpha, gamma, out):
     """out = log pi_t + log x with x = omega(s + b) / exp(alpha s + gamma)."""
     k = alpha * s + gamma
     for a in range(logpi.size):
         if logpi[a] == -math.inf:
             out[a] = -math.inf
-        elif u[a] <= 1.0:
-            # log u = s + b - u exactly (omega + log omega = y): no log, no
-            # cancellation, and correct even where u underflows to 0.
-            out[a] = logpi[a] - c + ((s - k) + b[a] - u[a])
         else:
-            out[a] = logpi[a] - c + (math.log(u[a]) - k)
+            out[a] = logpi[a] - c + _log_ratio(b[a], u[a], s, k)
 
 
 @njit(cache=True, error_model="numpy")
@@ -376,10 +433,35 @@ def _mean_row(logpi, r, tau, out):
 
     Returns NaN if the root finder did not converge (the caller raises).
     """
-    w, b, u, c, constant = _prepare(logpi, r, tau, out)
-    if constant:
-        return 0.0
     n = logpi.size
+    lx = np.empty(n)  # not ``out``: callers may pass out = logpi (an update in place)
+    lam, c = _mean_ratio(logpi, r, tau, lx, np.empty(n), np.empty(n), np.zeros(n))
+    for a in range(n):
+        out[a] = logpi[a] - c + lx[a] if logpi[a] > -math.inf else -math.inf
+    return lam
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_ratio(logpi, r, tau, lx, w, b, u):
+    """PMD-mean's log-ratios ``lx = log(pi_{t+1}/pi_t)`` of one row (0 where r is
+    constant, unset off the support); ``w, b, u`` are work arrays of the row's size,
+    ``u`` zero. Returns ``(lam, c)``, ``c = logsumexp(logpi)``; lam is NaN where the
+    root finder did not converge (the caller raises).
+    """
+    c = _weights(logpi, w)
+    return _mean_ratio_weighted(logpi, c, r, tau, lx, w, b, u), c
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_ratio_weighted(logpi, c, r, tau, lx, w, b, u):
+    """:func:`_mean_ratio` given ``c = logsumexp(logpi)`` and ``w = exp(logpi - c)``
+    (the fast path has both without an exp); returns lam."""
+    n = logpi.size
+    _, constant = _centre_weighted(logpi, r, tau, w, b)
+    if constant:
+        for a in range(n):
+            lx[a] = 0.0
+        return 0.0
     m2 = 0.0
     m3 = 0.0
     pos_b = 0.0
@@ -398,10 +480,8 @@ def _mean_row(logpi, r, tau, out):
         # The series is exact to double precision here, and log x = b - lam x with
         # x = 1 + b + O(b^2). Also covers m2 = 0 by underflow (no log(lam) exists).
         for a in range(n):
-            if b[a] == -math.inf:  # off the support (0 * inf would be NaN if lam underflows)
-                out[a] = -math.inf
-            else:
-                out[a] = logpi[a] - c + (b[a] - small_b * (1.0 + b[a]))
+            if b[a] > -math.inf:  # off the support 0 * inf would be NaN if lam underflows
+                lx[a] = b[a] - small_b * (1.0 + b[a])
         return small_b
     lo, hi = _mean_bracket(logpi, c, b, m2)
     # Start: the series for small b, lam ~ E[b+] for large b; the smaller is close
@@ -411,15 +491,9 @@ def _mean_row(logpi, r, tau, out):
     ell, its, _ = _omega_root(w, logpi, c, b, 1.0, 0.0, ell0, lo, hi, u)
     if its < 0:
         return math.nan
-    if ell < _LOG_TINY:
-        # lam below float64's normal range: F's terms (~lam) are subnormal, so ell is
-        # known only to ~1e-8, and an action with omega > 1 gets log x = log u - ell
-        # to that accuracy. Only far outside the tested domain (weights below 1e-300
-        # with rewards/tau above 700); refused as unresolved rather than answered wrongly.
-        for a in range(n):
-            if b[a] > -math.inf and u[a] > 1.0:
-                return math.nan
-    _finish(logpi, c, b, u, ell, 1.0, 0.0, out)
+    for a in range(n):
+        if b[a] > -math.inf:
+            lx[a] = _log_ratio(b[a], u[a], ell, ell)
     return math.exp(ell)
 
 

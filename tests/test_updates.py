@@ -461,7 +461,7 @@ def test_mean_update_corners_against_mpmath(case):
         mean_ref, lam_ref = fuzz_core.mp_mean(np.log(pi), r, tau, lam)  # lam: a start only
     assert log_err(logp, mean_ref) < LOGP_RTOL
     assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
-    assert lam_p == lam
+    assert lam_p == pytest.approx(lam, rel=LAM_TINY_RTOL)  # the probability fast path
     np.testing.assert_allclose(p_new, [float(mp.exp(v)) for v in mean_ref], rtol=1e-9)
     beta = pmd.implicit_beta(pi, r, tau)
     assert abs(beta - tau * float(lam_ref)) <= LAM_RTOL * tau * float(lam_ref)
@@ -498,14 +498,23 @@ def test_mean_lambda_where_halley_products_underflow(p):
     assert abs(pmd.binary_update(p, 1.0).lam - lam_ref) <= LAM_TINY_RTOL * lam_ref
 
 
-def test_subnormal_lambda_with_a_large_ratio_is_refused():
-    # Outside the tested domain (a weight of e^-1600, (r - rbar)/tau = 1e62): lam = 3.7e-317
-    # is subnormal, so log x = log(omega) - log(lam) of the winner was 1.5e-8 off; refused.
-    with pytest.raises(ValueError, match="tau"):
-        pmd.mean_update([-1600.0, 0.0], [1.0, 0.0], 1e-62, log=True)
-    # a subnormal lam where every ratio stays below e (omega <= 1) is still answered
-    lam = pmd.binary_update(1e-300, 1e4).lam
-    assert 0 < lam < 2.2250738585072014e-308
+@pytest.mark.parametrize(
+    "logpi, r, tau",
+    [
+        ([-1600.0, 0.0], [1.0, 0.0], 1e-62),
+        ([0.0, -1422.0], [0.0, 1.0], 1e-3),
+        ([0.0, -1422.0, -900.0], [0.0, 1.0, 0.3], 1e-3),
+    ],
+)
+def test_subnormal_lambda_with_a_large_ratio(logpi, r, tau):
+    # lam ~ 1e-317..1e-261: F's terms are ~lam, subnormal unscaled, and the winner's
+    # log x = log(omega) - log(lam) came out 1.5e-8 off (found by make fuzz)
+    logpi = np.array(logpi) - np.logaddexp.reduce(logpi)
+    out, lam = pmd.mean_update(logpi, np.array(r), tau, log=True, return_lambda=True)
+    with mp.workdps(400):
+        ref, lam_ref = fuzz_core.mp_mean(logpi, np.array(r), tau, lam)
+    assert log_err(out, ref) < LOGP_RTOL
+    assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref) + 1e-320
 
 
 def test_issue_values_of_the_tiny_probability_corner():
