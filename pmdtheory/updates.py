@@ -30,7 +30,7 @@ from typing import Any, Literal, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
-from . import _kernels
+from . import _kernels, _kernels_few
 from ._validate import (
     SUM_RTOL,
     batch_param,
@@ -301,9 +301,61 @@ def mean_update(
     >>> mean_update([0.2, 0.8], [1.0, 1.0], 0.1, return_lambda=True)[1]
     0.0
     """
+    fast = None if log else _mean_fast(pi_t, r, tau, axis)
+    policy, lam = _mean_checked(pi_t, r, tau, axis, log) if fast is None else fast
+    return (policy, lam) if return_lambda else policy
+
+
+def _mean_checked(pi_t, r, tau, axis, log):
+    """PMD-mean through the validated log-space path: ``(policy, lam)``."""
     rows, _, out, lam = _solve_mean(pi_t, r, tau, axis, log)
-    policy = _output(rows, out, log, keep_constant=True)
-    return (policy, rows.restore_batch(lam)) if return_lambda else policy
+    return _output(rows, out, log, keep_constant=True), rows.restore_batch(lam)
+
+
+def _mean_fast(pi_t, r, tau, axis):
+    """PMD-mean on float64 probabilities: one scan per row, the root solved on the
+    row's distinct rewards (:mod:`._kernels_few`); rows with more than a few distinct
+    rewards go through the log path. Every float64 probability input is routed here,
+    whatever its layout or tau's shape, so a row gets the same bits alone or in a
+    batch. None where the checked path must see the input (it raises or renormalises).
+    """
+    try:
+        pi, rr, t = np.asarray(pi_t), np.asarray(r), np.asarray(tau)
+    except (ValueError, TypeError):
+        return None
+    if pi.dtype != np.float64 or pi.ndim == 0 or pi.shape != rr.shape or 0 in pi.shape:
+        return None
+    if rr.dtype.kind in "iu":
+        rr = rr.astype(np.float64)
+    if rr.dtype != np.float64 or t.dtype.kind not in "fiu":
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        return None
+    if not -pi.ndim <= axis < pi.ndim:
+        return None
+    p2 = np.ascontiguousarray(np.moveaxis(pi, axis, -1))
+    r2 = np.ascontiguousarray(np.moveaxis(rr, axis, -1))
+    batch, n = p2.shape[:-1], p2.shape[-1]
+    if t.ndim > len(batch):
+        return None
+    try:
+        t2 = np.ascontiguousarray(np.broadcast_to(t.astype(np.float64), batch)).reshape(-1)
+    except ValueError:
+        return None
+    if not np.all((t2 > 0) & (t2 < np.inf)):
+        return None
+    p2, r2 = p2.reshape(-1, n), r2.reshape(-1, n)
+    out = np.empty_like(p2)
+    lam = np.empty(p2.shape[0])
+    status = np.empty(p2.shape[0], dtype=np.int8)
+    _kernels_few._few_batch(p2, r2, t2, SUM_RTOL, out, lam, status)
+    if np.any(status == _kernels_few.INVALID):
+        return None
+    slow = status == _kernels_few.GENERAL
+    if slow.any():
+        out[slow], lam[slow] = _mean_checked(p2[slow], r2[slow], t2[slow], -1, False)
+    policy = np.moveaxis(out.reshape(*batch, n), -1, axis)
+    return policy, (float(lam[0]) if not batch else lam.reshape(batch))
 
 
 def implicit_beta(
@@ -334,7 +386,10 @@ def implicit_beta(
     >>> bool(np.allclose(kl_chi2_update(pi_t, r, tau, beta), mean_update(pi_t, r, tau)))
     True
     """
+    fast = None if log else _mean_fast(pi_t, r, tau, axis)
     rows, tau, _, lam = _solve_mean(pi_t, r, tau, axis, log)
+    if fast is not None:  # the lam mean_update returns, to the last bit
+        lam = np.reshape(fast[1], -1)
     beta = tau * lam
     lost = (lam < 1e-280) & (lam > 0) | (lam == 0) & ~rows.constant_rows()
     if np.any(lost):
