@@ -27,7 +27,7 @@ NAME = "binary_log_ratios"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 5, "full": 10},
+    "budget_s": {"quick": 10, "full": 10},
     "outputs": ["binary_log_ratios.png", "binary_log_ratios.pdf", "data/binary_log_ratios.csv"],
     "claims": {"_claims.claims_binary": 7},
 }

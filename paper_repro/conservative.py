@@ -30,7 +30,7 @@ NAME = "conservative"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 5, "full": 10},
+    "budget_s": {"quick": 10, "full": 10},
     "outputs": ["conservative.png", "conservative.pdf", "data/conservative.csv"],
     "claims": {"_claims.claim_conservative": 6},
 }

@@ -36,7 +36,7 @@ NAME = "convergence"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 15, "full": 30},
+    "budget_s": {"quick": 20, "full": 30},
     "outputs": ["convergence.png", "convergence.pdf", "data/convergence.csv"],
     "claims": {"_claims_sampled.claim_linear": 16},
 }

@@ -26,7 +26,7 @@ NAME = "hard_prompts"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 5, "full": 10},
+    "budget_s": {"quick": 10, "full": 10},
     "outputs": ["hard_prompts.png", "hard_prompts.pdf", "data/hard_prompts.csv"],
     "claims": {"_claims.claims_binary": 7},
 }

@@ -33,7 +33,7 @@ NAME = "implicit_beta"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 5, "full": 15},
+    "budget_s": {"quick": 10, "full": 15},
     "outputs": ["implicit_beta.png", "implicit_beta.pdf", "data/implicit_beta.csv"],
     "claims": {"_claims.claims_beta": 10, "_claims.claim_gentle_pull": 22},
 }

@@ -42,7 +42,7 @@ NAME = "stability"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 15, "full": 45},
+    "budget_s": {"quick": 20, "full": 45},
     "outputs": ["stability.png", "stability.pdf", "data/stability.csv"],
     "claims": {"_claims_sampled.claim_robust": 17},
 }

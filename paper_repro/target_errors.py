@@ -52,7 +52,7 @@ NAME = "target_errors"
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
 REPRO = {
     "default": True,
-    "budget_s": {"quick": 5, "full": 15},
+    "budget_s": {"quick": 10, "full": 15},
     "outputs": [
         "target_errors.png",
         "target_errors.pdf",

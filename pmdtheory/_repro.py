@@ -303,7 +303,8 @@ def _list(scripts: list[Script]) -> None:
             b = s.budget_s
             print(f"  {s.name:<20} budget {b['quick']:g} s quick, {b['full']:g} s full")
         if default:
-            print(f"  total {sum(s.budget_s['full'] for s in chosen):g} s full")
+            quick, full = (sum(s.budget_s[m] for s in chosen) for m in MODES)
+            print(f"  {'total':<20} budget {quick:g} s quick, {full:g} s full")
 
 
 def _not_written(script: Script, mode: str, out: Path, since: float) -> list[str]:
