@@ -15,7 +15,6 @@ import pandas as pd
 
 REPRODUCED, PARTLY, DIFFERS = "reproduced", "partly reproduced", "differs"
 NOT_RUN, NOT_COMPARABLE = "not run", "not comparable"
-OPTIONAL_SCRIPTS = ("llm_e2e", "trl_pmd")  # slow, run only with --only
 
 # Rule tolerances (named so that the mutation tests in tests/test_report_rules.py can
 # probe each rule just inside and just outside its bound).

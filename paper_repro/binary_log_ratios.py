@@ -24,6 +24,13 @@ from pmdtheory import binary_update
 from pmdtheory.plotting import PALETTE, figure, panel_label
 
 NAME = "binary_log_ratios"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 10, "full": 10},
+    "outputs": ["binary_log_ratios.png", "binary_log_ratios.pdf", "data/binary_log_ratios.csv"],
+    "claims": {"_claims.claims_binary": 7},
+}
 TAUS = (0.01, 0.05, 0.1, 0.5)
 EXACT_WIDTHS = (5.0, 3.2, 1.6, 1.4)  # panel (a), by tau
 LOGIT_TICKS = (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999)

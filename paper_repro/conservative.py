@@ -27,6 +27,13 @@ from pmdtheory import exact_update, kl, mean_update
 from pmdtheory.plotting import PALETTE, figure, panel_label
 
 NAME = "conservative"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 10, "full": 10},
+    "outputs": ["conservative.png", "conservative.pdf", "data/conservative.csv"],
+    "claims": {"_claims.claim_conservative": 6},
+}
 N_MAX = 40
 # verdict rule: a case breaks the claim if mean > exact + ABS_TOL + REL_TOL |exact|; KL of
 # a tiny step is a sum of cancelling terms, accurate to ~1e-16 absolute only

@@ -33,6 +33,13 @@ from pmdtheory.plotting import PALETTE, figure, method_style, panel_label
 from pmdtheory.sim import load_sweep, sweep
 
 NAME = "convergence"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 20, "full": 30},
+    "outputs": ["convergence.png", "convergence.pdf", "data/convergence.csv"],
+    "claims": {"_claims_sampled.claim_linear": 16},
+}
 MDP_TAUS = (0.03, 0.1, 0.3)
 SAMPLED = ("part_sampled", "mean_sampled", "grpo", "grpo_regression")
 ALL_METHODS = ("exact", "mean", *SAMPLED)

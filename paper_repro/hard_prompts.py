@@ -23,6 +23,13 @@ from pmdtheory import binary_update
 from pmdtheory.plotting import PALETTE, figure, panel_label
 
 NAME = "hard_prompts"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 10, "full": 10},
+    "outputs": ["hard_prompts.png", "hard_prompts.pdf", "data/hard_prompts.csv"],
+    "claims": {"_claims.claims_binary": 7},
+}
 TAUS = (0.01, 0.05, 0.1, 0.5, 1.0)
 
 

@@ -30,6 +30,13 @@ from pmdtheory import binary_update
 from pmdtheory.plotting import PALETTE, figure, panel_label
 
 NAME = "implicit_beta"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 10, "full": 15},
+    "outputs": ["implicit_beta.png", "implicit_beta.pdf", "data/implicit_beta.csv"],
+    "claims": {"_claims.claims_beta": 10, "_claims.claim_gentle_pull": 22},
+}
 P_SLICES = (0.01, 0.1, 0.5, 0.9)
 TAU_SLICES = (0.01, 0.1, 1.0, 10.0)
 TAU_PULL = 0.05  # panel (d); a grid point of tau

@@ -103,6 +103,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py);
+# budgets on a 2-core CPU, estimated from the committed runs' time_s (not measured in full)
+REPRO = {
+    "default": False,
+    "budget_s": {"quick": 3600, "full": 14400},
+    "outputs": {
+        "quick": ["llm_compare.png", "llm_compare.pdf", "data/llm_compare_quick.csv"],
+        "full": ["llm_compare.png", "llm_compare.pdf", "data/llm_compare.csv"],
+    },
+    "claims": {"_claims_llm.claims_llm": 23},
+}
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM = "Answer with a number only."
 METHODS = ("pmd_mean", "pmd_part", "pmd_part_naive", "grpo")

@@ -81,6 +81,20 @@ from pmdtheory.bridge.llm import (  # noqa: E402
     sample,
 )
 
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py);
+# budgets on a 2-core CPU (README: about 7 s per step of 16 answers)
+REPRO = {
+    "default": False,
+    "budget_s": {"quick": 120, "full": 600},
+    "outputs": [
+        "llm_training.png",
+        "llm_training.pdf",
+        "data/llm_training.csv",
+        "data/llm_fit_check.csv",
+        "data/llm_fit_samples.csv",
+    ],
+    "claims": {},
+}
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM = "Answer with a number."
 _INT = re.compile(r"-?\d+")

@@ -31,6 +31,13 @@ from pmdtheory import exact_update, kl, log_partition, mean_update
 from pmdtheory.plotting import PALETTE, figure, method_style, panel_label
 
 NAME = "log_partition_gap"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 10, "full": 20},
+    "outputs": ["log_partition_gap.png", "log_partition_gap.pdf", "data/log_partition_gap.csv"],
+    "claims": {"_claims.claims_gap": 1},
+}
 
 
 def cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:

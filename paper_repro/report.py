@@ -1,7 +1,9 @@
 r"""Write ``paper_repro/REPORT.md``: every claim of THEORY.md §2-§8 against our measurements.
 
-Each claim is checked by a function (in ``_claims.py`` and ``_claims_sampled.py``)
-that reads the CSV files written by the figure scripts (``<figures>/data/<name>.csv``),
+Each claim is checked by a function (in ``_claims.py``, ``_claims_sampled.py`` or
+``_claims_llm.py``) that the figure scripts feeding it declare, with its number, in
+their ``REPRO`` declaration (read by :func:`pmdtheory._repro.discover`). The function
+reads the CSV files written by the figure scripts (``<figures>/data/<name>.csv``),
 computes the measured numbers, and applies a stated rule to reach a verdict:
 
 * **reproduced**: the rule holds;
@@ -31,50 +33,34 @@ from _claims import (  # noqa: F401  (re-exported for tests and callers)
     REPRODUCED,
     Claim,
     Data,
-    claim_beta_zero,
-    claim_conservative,
-    claim_equivalence,
-    claim_gentle_pull,
-    claim_lambda_unique,
-    claim_sampled_limit,
-    claims_beta,
-    claims_binary,
-    claims_gap,
-)
-from _claims_llm import claims_llm
-from _claims_sampled import (
-    claim_jump,
-    claim_linear,
-    claim_robust,
-    claim_stable_loo_partition,
-    claims_noise,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-OPTIONAL_SCRIPTS = ("llm_e2e", "trl_pmd")  # slow, run only with --only
+from pmdtheory._repro import claim_functions, discover
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 
 
 # ------------------------------------------------------------------------ writing
 
 
-def all_claims(data: Data) -> list[Claim]:
-    return [
-        *claims_gap(data),
-        claim_equivalence(data),
-        claim_conservative(data),
-        *claims_binary(data),
-        *claims_beta(data),
-        *claims_noise(data),
-        claim_stable_loo_partition(data),
-        claim_linear(data),
-        claim_robust(data),
-        claim_lambda_unique(data),
-        claim_beta_zero(data),
-        claim_sampled_limit(data),
-        claim_jump(data),
-        claim_gentle_pull(data),
-        *claims_llm(data),
-    ]
+def all_claims(data: Data, folder: Path = HERE) -> list[Claim]:
+    """Every claim the scripts of `folder` declare (``REPRO["claims"]``), numbered as declared.
+
+    Raises ValueError when the declared numbers do not follow from the claims each
+    function returns (a gap, an overlap or two functions with one number).
+    """
+    claims: list[Claim] = []
+    for first, ref, fn in claim_functions(discover(folder)):
+        if first != len(claims) + 1:
+            raise ValueError(
+                f"claim numbers: {ref} is declared as claim {first}, but the claim functions "
+                f"declared before it give {len(claims)} claim(s), so it would be claim "
+                f"{len(claims) + 1}"
+            )
+        out = fn(data)
+        claims += out if isinstance(out, list) else [out]
+    return claims
 
 
 def timings_md(data: Data) -> str:
@@ -84,7 +70,7 @@ def timings_md(data: Data) -> str:
     rows = "\n".join(
         f"| {r.script} | {r.mode} | {r.seconds:.1f} | {r.status} |" for r in t.itertuples()
     )
-    default = t[~t.script.isin(OPTIONAL_SCRIPTS)]
+    default = t[t.script.isin([s.name for s in discover(HERE) if s.default])]
     head = "Run time of the scripts (`pmdtheory repro`; the LLM scripts only run on request)"
     if len(default):
         head += f": **{default.seconds.sum():.0f} s** for the default figure scripts"

@@ -49,6 +49,24 @@ from pmdtheory.plotting import PALETTE, figure, method_style, panel_label
 from pmdtheory.sim import Bandit, run
 
 NAME = "simplex"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 20, "full": 40},
+    "outputs": [
+        "simplex.png",
+        "simplex.pdf",
+        "data/simplex.csv",
+        "data/simplex_scipy.csv",
+        "data/simplex_limit.csv",
+    ],
+    "claims": {
+        "_claims.claim_equivalence": 5,
+        "_claims.claim_lambda_unique": 18,
+        "_claims.claim_beta_zero": 19,
+        "_claims.claim_sampled_limit": 20,
+    },
+}
 R = np.array([0.0, 0.5, 1.0])
 PI0 = np.array([0.6, 0.38, 0.02])
 SQ3 = np.sqrt(3.0) / 2.0

@@ -39,6 +39,13 @@ from pmdtheory.plotting import PALETTE, figure, panel_label
 from pmdtheory.sim import Bandit, PromptPopulation, run
 
 NAME = "stability"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 20, "full": 45},
+    "outputs": ["stability.png", "stability.pdf", "data/stability.csv"],
+    "claims": {"_claims_sampled.claim_robust": 17},
+}
 METHODS = ("part_sampled", "mean_sampled")
 LABEL = {"part_sampled": "PMD-part (LOO partition)", "mean_sampled": "PMD-mean"}
 LS = {"part_sampled": "-.", "mean_sampled": "--"}

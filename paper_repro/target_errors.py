@@ -49,6 +49,22 @@ from pmdtheory.estimators import targets
 from pmdtheory.plotting import PALETTE, figure, method_style, panel_label
 
 NAME = "target_errors"
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py)
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 10, "full": 15},
+    "outputs": [
+        "target_errors.png",
+        "target_errors.pdf",
+        "data/target_errors.csv",
+        "data/target_errors_jump.csv",
+    ],
+    "claims": {
+        "_claims_sampled.claims_noise": 12,
+        "_claims_sampled.claim_stable_loo_partition": 15,
+        "_claims_sampled.claim_jump": 21,
+    },
+}
 OFFSET_LABEL = r"PMD-mean offset $\omega_\pm=\lambda x_\pm$"
 TAU = 0.05  # the paper's panels
 TAUS = (0.01, 0.05, 0.2, 1.0)

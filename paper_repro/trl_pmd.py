@@ -48,6 +48,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+# read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py);
+# budgets on a 2-core CPU, estimated (not measured in full)
+REPRO = {
+    "default": False,
+    "budget_s": {"quick": 120, "full": 900},
+    "outputs": ["trl_training.png", "trl_training.pdf", "data/trl_training.csv"],
+    "claims": {},
+}
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = ("mean", "loo_mean", "partition", "loo_partition")
 _INT = re.compile(r"-?\d+")

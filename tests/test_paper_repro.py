@@ -1,6 +1,7 @@
 """Smoke-and-substance tests of paper_repro/: every figure script runs with --quick, and
 its CSV shows what the figure is meant to show, checked against closed forms or a plain
-scipy reference kept here. Also the runner (pmdtheory._repro) and the report generator.
+scipy reference kept here. Also the runner (pmdtheory._repro) and the report generator;
+the scripts' declarations are tested in tests/test_repro_discovery.py.
 
 Budget: about a minute on a quiet 2-core machine (all scripts run once, in-process, at
 --quick size). The report's rules are mutation-tested in tests/test_report_rules.py.
@@ -29,6 +30,8 @@ EQUIV_ATOL = 1e-10  # PMD-mean step vs KL-chi2 step with beta_t
 ASYM_RTOL = 0.02  # large-tau asymptotes at tau = 100 (next term is O(1/tau))
 SMALL_TAU_ATOL = 0.01  # small-tau limit at tau = 1e-3 (error tau log(1/p_max) <= 0.007)
 QUOTED_P_EXACT, QUOTED_P_MEAN = 0.9999998, 0.379  # THEORY §6, p = 0.01, tau = 0.05
+# the scripts `pmdtheory repro` runs by default, from their own declarations
+DEFAULT_SCRIPTS = [s.name for s in _repro.discover(SCRIPTS_DIR) if s.default]
 
 
 def _load(name: str):
@@ -46,7 +49,7 @@ def _load(name: str):
 def quick_out(tmp_path_factory) -> Path:
     """Run every default script with --quick into one temporary folder."""
     out = tmp_path_factory.mktemp("figures")
-    for name in _repro.SCRIPTS:
+    for name in DEFAULT_SCRIPTS:
         _load(name).main(["--quick", "--out", str(out)])
     return out
 
@@ -56,9 +59,14 @@ def csv(out: Path, name: str) -> pd.DataFrame:
 
 
 def test_every_script_writes_png_pdf_csv(quick_out):
-    for name in _repro.SCRIPTS:
+    scripts = [s for s in _repro.discover(SCRIPTS_DIR) if s.default]
+    assert len(scripts) >= 9
+    for script in scripts:
+        name = script.name
         for path in (quick_out / f"{name}.png", quick_out / f"{name}.pdf"):
             assert path.stat().st_size > 5000, path
+        for out in script.outputs["quick"]:  # what the declaration promises
+            assert (quick_out / out).is_file(), (name, out)
         df = csv(quick_out, name)
         assert len(df) > 0
         num = df.select_dtypes("number")
@@ -283,10 +291,13 @@ def test_runner_cli(tmp_path, capsys):
 def test_runner_timings_merge(tmp_path):
     path = tmp_path / "data" / "repro_timings.csv"
     row = {"mode": "full", "seconds": 1.0, "status": "ok"}
-    _repro._write_timings(path, [{"script": "stability", **row}, {"script": "simplex", **row}])
-    _repro._write_timings(path, [{"script": "stability", **row, "seconds": 2.5}])
+    order = ["simplex", "stability"]
+    _repro._write_timings(
+        path, [{"script": "stability", **row}, {"script": "simplex", **row}], order
+    )
+    _repro._write_timings(path, [{"script": "stability", **row, "seconds": 2.5}], order)
     t = pd.read_csv(path)
-    assert list(t.script) == ["simplex", "stability"]  # the runner's order, both kept
+    assert list(t.script) == order  # the runner's order, both kept
     assert t.set_index("script").seconds.to_dict() == {"simplex": 1.0, "stability": 2.5}
 
 
