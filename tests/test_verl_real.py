@@ -44,6 +44,9 @@ from verl.workers.utils.losses import ppo_loss  # noqa: E402
 
 from pmdtheory.bridge import verl as pmd_verl  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _toy_baseline as toy  # noqa: E402
+
 RLOO_ATOL = 1e-6  # pmd_loo_mean vs verl's rloo, float32 rewards of size O(1)
 GRPO_ATOL = 1e-6  # pmd_grpo vs verl's grpo (same epsilon), float32 rewards of size O(1)
 PART_RTOL = 1e-5  # pmd_loo_partition in float32 vs 50-digit mpmath
@@ -249,6 +252,24 @@ def test_pmd_loo_mean_equals_verls_rloo_through_compute_advantage(readme_config,
         assert err <= RLOO_ATOL, err
         single = np.array([sizes[u] == 1 for u in uids])
         assert torch.equal(_seq(adv, mask)[single], scores[single])  # baseline 0, like rloo
+
+
+def test_a_registered_baseline_becomes_a_verl_estimator():
+    """One record in pmdtheory.baselines (the toy: group maximum) and nothing else."""
+    data, _ = _rollout_batch(4)
+    data = data.select_idxs([i for i, u in enumerate(data.non_tensor_batch["uid"])
+                             if (data.non_tensor_batch["uid"] == u).sum() > 1])  # fmt: skip
+    uids = data.non_tensor_batch["uid"]
+    rew, mask = data.batch["token_level_rewards"], data.batch["response_mask"]
+    with toy.registered():
+        fn = core_algos.get_adv_estimator_fn(f"pmd_{toy.NAME}")  # verl's own registry
+        adv, _ = fn(token_level_rewards=rew, response_mask=mask, index=uids, config={})
+        r = rew.sum(-1)
+        best = {u: float(r[uids == u].max()) for u in set(uids)}
+        want = r - torch.tensor([best[u] for u in uids])
+        assert torch.equal(_seq(adv, mask), want)
+        with pytest.raises(ValueError, match="index: every group needs >= 2"):
+            fn(token_level_rewards=rew[:1], response_mask=mask[:1], index=uids[:1], config={})
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -18,8 +18,10 @@ THEORY.md §3,
 the sequence-level OpenKimi loss with unit lengths and weights. The method
 ``"grpo"`` is real GRPO instead: TRL's clipped-ratio surrogate on
 std-normalised group advantages, maximised by ``fit_steps`` policy-gradient
-steps on the same samples (``"grpo_regression"`` is the regression above on
-GRPO's targets). On an MDP the
+steps on the same samples (``"grpo_sampled"`` is the regression above on
+GRPO's targets). Every baseline of :mod:`pmdtheory.baselines` gives a sampled
+method ``<baseline>_sampled``; the old names ``part_sampled``, ``rloo_sampled``
+and ``grpo_regression`` work for one release (:data:`DEPRECATED_METHODS`). On an MDP the
 contexts are the states and the rewards are :math:`Q^{\pi_t}(s, \cdot)`, exact
 (linear solve) or Monte-Carlo (``q="mc"``).
 
@@ -217,7 +219,7 @@ def _reward_spread(env, grpo_eps):
         spread += 2 * _NORMAL_MAX * env.sigma
     elif env.noise == "bernoulli":
         spread = 1.0
-    if grpo_eps is not None:  # grpo_regression's diagnostics divide rewards by sd + eps
+    if grpo_eps is not None:  # std-normalised diagnostics divide rewards by sd + eps
         spread *= max(1.0, 1.0 / grpo_eps)
     return spread
 
@@ -432,11 +434,14 @@ def run(
         The environment; its ``logpi0`` is the initial policy of every run.
     method : str or sequence of str
         Names from :data:`METHODS`: population ``"exact"``, ``"mean"``,
-        ``"kl_chi2"``; sampled regression (THEORY §3) ``"part_sampled"``
-        (leave-one-out partition baseline), ``"mean_sampled"`` (group mean),
-        ``"rloo_sampled"`` (leave-one-out mean), ``"grpo_regression"`` (the PMD
-        regression on GRPO's std-normalised targets, not GRPO); and ``"grpo"``,
-        real GRPO: TRL's clipped-ratio policy gradient (see ``clip``).
+        ``"kl_chi2"``; sampled regression (THEORY §3) ``"<baseline>_sampled"``
+        for every baseline of :data:`BASELINES`: ``"loo_partition_sampled"``
+        (leave-one-out partition baseline), ``"partition_sampled"``,
+        ``"mean_sampled"`` (group mean), ``"loo_mean_sampled"`` (leave-one-out
+        mean), ``"grpo_sampled"`` (the PMD regression on GRPO's std-normalised
+        targets, not GRPO); and ``"grpo"``, real GRPO: TRL's clipped-ratio
+        policy gradient (see ``clip``). A deprecated name of
+        :data:`DEPRECATED_METHODS` warns and is kept in the frame as given.
     iters : int
         Number of PMD iterations (the frame also has iteration 0, the start).
     seed : int or sequence of int
@@ -445,13 +450,14 @@ def run(
         KL strength: the step is :math:`\pi_{t+1} \propto \pi_t e^{r/\tau}`.
         Tested domain: tau >= 1e-200 and (reward spread)/tau <= 1e100 (the
         spread of Q values on an MDP is bounded by (max R - min R)/(1 - gamma);
-        for ``"grpo_regression"`` it is divided by ``eps``); outside, ValueError.
+        for ``"grpo_sampled"`` it is divided by ``eps``); outside, ValueError.
         A step that still overflows raises ValueError naming tau: never NaN.
     beta : float, optional
         Fixed chi2 weight of ``"kl_chi2"`` (required for it), >= 0.
     k : int
-        Responses sampled per context, 1 to 2**20; >= 2 for leave-one-out and
-        GRPO baselines and for ``"grpo"``.
+        Responses sampled per context, 1 to 2**20, at least the baseline's
+        ``min_group``. A group of one follows the registry (verl's convention):
+        the leave-one-out baselines give baseline 0, GRPO mean 0 and std 1.
     baseline : str, optional
         Override the regression methods' baseline: one of :data:`BASELINES`
         (``"grpo"`` itself ignores it).
@@ -475,8 +481,8 @@ def run(
     eps : float, optional
         GRPO's std offset, > 0: the advantage is :math:`(r - \bar r)/(s + \epsilon)`
         with :math:`s` the group's standard deviation (Bessel-corrected, as
-        TRL). Default 1e-4 for ``"grpo"`` (TRL's) and 1e-6 for
-        ``"grpo_regression"`` (:func:`pmdtheory.estimators.advantages`).
+        TRL). Default 1e-4, TRL's (the deprecated ``"grpo_regression"`` keeps
+        its old 1e-6 for one release).
     clip : float
         GRPO's clipping :math:`\epsilon` (TRL's ``epsilon``, default 0.2), > 0:
         the surrogate is :math:`\frac1k\sum_i \min(\rho_i A_i,
@@ -525,7 +531,7 @@ def run(
         :math:`(r - \tau\log Z)/\tau`, for the partition baselines; PMD-mean
         (Lambert W) for the mean baselines, so that its chi2 pull
         :math:`\omega = \lambda x` shows as a systematic offset; PMD-mean with
-        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for ``grpo_regression``;
+        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for ``grpo_sampled``;
         NaN for ``grpo`` (it fits no targets). Population
         methods: 0 for ``exact``, :math:`\omega` for ``mean`` (weights
         :math:`\pi_t`), NaN for ``kl_chi2``. NaN also where no positive
