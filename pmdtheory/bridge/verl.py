@@ -15,7 +15,7 @@ registers, when verl is importable,
                                THEORY §3, OpenKimi's ``opmd``)
 =============================  ===============================================
 
-Renamed in 0.3 (the old spellings work for one release, with a ``DeprecationWarning``
+Renamed in 0.2.0 (the old spellings work for one release, with a ``DeprecationWarning``
 naming the new one): ``pmd_part`` is ``pmd_loo_partition``, and ``+algorithm.pmd_loo``
 gives way to choosing the estimator (``pmd_loo_mean`` or ``pmd_mean``). ``pmd_mean`` now
 means the plain group mean, as everywhere else in pmdtheory; the leave-one-out mean it
