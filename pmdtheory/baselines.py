@@ -232,23 +232,29 @@ def _grpo(xp, r, valid, k, tau, eps):
 
 
 @njit(cache=True)
-def _mean_row(r, tau, eps, B):
-    k = r.size
+def _total(r):
     total = 0.0
-    for i in range(k):
+    for i in range(r.size):
         total += r[i]
-    mean = total / k
-    for i in range(k):
-        B[i] = mean
+    return total
+
+
+@njit(cache=True)
+def _fill_row(B, value):
+    for i in range(B.size):
+        B[i] = value
+
+
+@njit(cache=True)
+def _mean_row(r, tau, eps, B):
+    _fill_row(B, _total(r) / r.size)
     return 1.0
 
 
 @njit(cache=True)
 def _loo_mean_row(r, tau, eps, B):
     k = r.size
-    total = 0.0
-    for i in range(k):
-        total += r[i]
+    total = _total(r)
     for i in range(k):
         B[i] = (total - r[i]) / (k - 1) if k > 1 else 0.0
     return 1.0
@@ -257,18 +263,14 @@ def _loo_mean_row(r, tau, eps, B):
 @njit(cache=True)
 def _grpo_row(r, tau, eps, B):
     k = r.size
-    if k == 1:
+    if k == 1:  # mean 0, std 1 (verl's grpo)
         B[0] = 0.0
         return 1.0 + eps
-    total = 0.0
-    for i in range(k):
-        total += r[i]
-    mean = total / k
+    mean = _total(r) / k
     ss = 0.0
     for i in range(k):
         ss += (r[i] - mean) ** 2
-    for i in range(k):
-        B[i] = mean
+    _fill_row(B, mean)
     return math.sqrt(ss / (k - 1)) + eps
 
 
@@ -288,9 +290,7 @@ def _argmax_sum(r, tau):
 @njit(cache=True)
 def _partition_row(r, tau, eps, B):
     i1, s1 = _argmax_sum(r, tau)
-    part = r[i1] + tau * (math.log(s1) - math.log(r.size))
-    for i in range(r.size):
-        B[i] = part
+    _fill_row(B, r[i1] + tau * (math.log(s1) - math.log(r.size)))
     return 1.0
 
 

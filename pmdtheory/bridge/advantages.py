@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from array_api_compat import array_namespace
 
+from pmdtheory._validate import positive
 from pmdtheory.baselines import BASELINES, GRPO_EPS, get
 from pmdtheory.updates import implicit_beta
 
@@ -83,13 +84,7 @@ def _check_tau(tau, *, required):
         if required:
             raise ValueError("tau must be given (> 0) for the partition baselines")
         return None
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise ValueError(f"tau must be a real number, got {tau!r}") from None
-    if not np.isfinite(tau) or tau <= 0.0:
-        raise ValueError(f"tau must be finite and > 0, got {tau}")
-    return tau
+    return positive(tau, "tau")
 
 
 class _Table:

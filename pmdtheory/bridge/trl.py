@@ -85,6 +85,7 @@ import trl
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import get_config_model_id, nanstd
 
+from pmdtheory._validate import positive
 from pmdtheory.baselines import BASELINES
 from pmdtheory.bridge.advantages import group_advantages, group_implicit_beta
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
@@ -239,13 +240,7 @@ class PMDConfig(GRPOConfig):
     )
 
     def __post_init__(self) -> None:
-        try:
-            tau = float(self.tau)
-        except (TypeError, ValueError):
-            raise ValueError(f"tau must be a real number, got {self.tau!r}") from None
-        if not math.isfinite(tau) or tau <= 0.0:
-            raise ValueError(f"tau must be finite and > 0, got {self.tau!r}")
-        self.tau = tau
+        self.tau = positive(self.tau, "tau")
         if self.pmd_baseline not in PMD_BASELINES:
             raise ValueError(
                 f"pmd_baseline must be one of {tuple(PMD_BASELINES)}, got {self.pmd_baseline!r}"

@@ -58,7 +58,7 @@ Config keys (``+`` adds a key that verl's YAML does not have):
 
 from __future__ import annotations
 
-import math
+import functools
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -66,6 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pmdtheory._validate import positive
 from pmdtheory.baselines import BASELINES, GRPO_EPS, Baseline, subscribe
 from pmdtheory.bridge.advantages import group_advantages
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
@@ -94,11 +95,10 @@ _DEFAULT_TAU = 0.01
 
 
 def _check_tau(tau, name):
+    # numbers only (a YAML string stays an error here), then the shared check
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
         raise ValueError(f"{name} must be a number > 0, got {tau!r}")
-    if not math.isfinite(tau) or tau <= 0.0:
-        raise ValueError(f"{name} must be finite and > 0, got {tau}")
-    return float(tau)
+    return positive(tau, name)
 
 
 def _post_init(self, base):
@@ -303,6 +303,7 @@ def compute_pmd_advantage(
     )
 
 
+@functools.cache  # one function per name: registering it again is a no-op for verl
 def _estimator(baseline: str):
     """verl's estimator ``pmd_<baseline>``: :func:`compute_pmd_advantage` with it set."""
 
