@@ -432,6 +432,7 @@ def test_old_method_names_warn_and_keep_their_name(prompts):
         old = run(prompts, "part_sampled", iters=2, k=3, seed=4)
     new = run(prompts, "loo_partition_sampled", iters=2, k=3, seed=4)
     assert set(old["method"]) == {"part_sampled"}  # the caller's spelling stays in the frame
+    assert "part_sampled" in METHODS and "part_sampled" not in list(METHODS)  # found, not listed
     np.testing.assert_array_equal(old.iloc[:, 2:].to_numpy(), new.iloc[:, 2:].to_numpy())
     for name, new_name in [
         ("rloo_sampled", "loo_mean_sampled"),

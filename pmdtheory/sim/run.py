@@ -99,6 +99,9 @@ class _Methods(Mapping[str, Method]):
     """The method names, live: a baseline added to the registry adds its sampled method."""
 
     def __getitem__(self, name: str) -> Method:
+        # a deprecated name is found (old code's "name in METHODS" keeps working) but not
+        # listed; run() warns about it (canonical_method)
+        name = DEPRECATED_METHODS.get(name, name) if isinstance(name, str) else name
         if name in _POPULATION:
             return _POPULATION[name]
         if name == "grpo":
