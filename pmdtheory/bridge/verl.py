@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -508,15 +509,15 @@ ADV_ESTIMATORS: dict = {}
 #: old estimator names, registered for one release: old -> new
 DEPRECATED_ESTIMATORS = {"pmd_part": "pmd_loo_partition"}
 POLICY_LOSSES = {"pmd": compute_policy_loss_pmd}
-# the verl registries (core_algos modules) registered with: a later baseline joins them
-_CORE_ALGOS: list = []
 
 
 def _add_estimator(b: Baseline) -> None:
     name = f"pmd_{b.name}"
     fn = compute_pmd_mean_advantage if b.name == "mean" else _estimator(b.name)
     ADV_ESTIMATORS[name] = fn
-    for core_algos in _CORE_ALGOS:
+    # a baseline registered after verl was imported joins verl's registry at once
+    core_algos = sys.modules.get("verl.trainer.ppo.core_algos")
+    if core_algos is not None and hasattr(core_algos, "register_adv_est"):
         core_algos.register_adv_est(name)(fn)
 
 
@@ -561,8 +562,6 @@ def register(core_algos=None):
     core_algos.register_adv_est("pmd_part")(compute_pmd_part_advantage)
     for name, fn in POLICY_LOSSES.items():
         core_algos.register_policy_loss(name)(fn)
-    if core_algos not in _CORE_ALGOS:
-        _CORE_ALGOS.append(core_algos)
     return True
 
 
