@@ -26,6 +26,12 @@ leave-one-out baselines have no other response and give :math:`B = 0` (advantage
 :math:`r`); ``grpo`` takes mean 0 and standard deviation 1 (advantage
 :math:`r/(1 + \epsilon)`). TRL never forms such groups (``num_generations >= 2``).
 
+Tested domain (tests/test_baselines.py): each row kernel equals its array formula, and
+the formula on torch float64 tensors equals it on numpy, to 1e-12 relative to
+``1 + max|r|/tau`` for groups of 1 to 16 (a lone success, tied maxima, constant,
+uniform, normal x 3 and binary rewards) at tau 0.01, 0.3 and 5; the front ends' own
+tests compare the formulas with mpmath (estimators, torch) and with TRL and verl.
+
 **A new baseline** is one :class:`Baseline` record passed to :func:`register`: its
 ``formula`` over the array API (the same code serves numpy arrays and torch tensors on
 any device) and its Numba ``row`` kernel for the simulator (compiled for

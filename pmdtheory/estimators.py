@@ -129,7 +129,7 @@ def advantages(
     convention (verl's): advantage 0 for ``mean`` and ``partition``, ``r`` for the
     leave-one-out baselines, ``r / (1 + eps)`` for ``grpo``.
     Inputs go through ``np.asarray``: pandas objects are used by position.
-    Tested domain: ``|r| <= 1e6``, ``tau`` in ``[1e-4, 1e4]``, groups of 2-8, within
+    Tested domain: ``|r| <= 1e6``, ``tau`` in ``[1e-4, 1e4]``, groups of 2-8 (and of one), within
     ``1e-12`` of mpmath relative to ``max |r|`` (divided by ``s + eps`` for grpo).
 
     Parameters
