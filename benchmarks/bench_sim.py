@@ -27,8 +27,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _sim_reference as ref  # noqa: E402
 
+from pmdtheory.baselines import BASELINES, ROW_SIGNATURE  # noqa: E402
 from pmdtheory.sim import PromptPopulation, run  # noqa: E402
 from pmdtheory.sim import _kernels as K  # noqa: E402
+
+MEAN = BASELINES["mean"]
+MEAN.row.compile(ROW_SIGNATURE)
 
 GOAL_TOTAL_S = 60.0
 GOAL_RATIO = 10.0
@@ -53,8 +57,8 @@ def _kernel_time(env, iters, threads):
     for it in range(1, iters + 1):
         w0 = time.perf_counter()
         K._sampled_step(
-            logpi, pi, logpi, pi, True, env.R, 0, 0.0, K_SAMPLES, K.MEAN, TAU, 1e-6, 1 / TAU, 1,
-            K.FIT_REGRESSION, 0.2, 0, it, 0, out, pi_out, stats,
+            logpi, pi, logpi, pi, True, env.R, 0, 0.0, K_SAMPLES, MEAN.row, K.EST_MEAN, TAU, 1e-6,
+            1 / TAU, 1, K.FIT_REGRESSION, 0.2, 0, it, 0, out, pi_out, stats,
         )  # fmt: skip
         walls.append(time.perf_counter() - w0)
         logpi, pi, out, pi_out = out, pi_out, logpi, pi

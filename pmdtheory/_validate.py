@@ -8,6 +8,7 @@ the offending argument.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -253,3 +254,44 @@ def choice(value: str, name: str, options) -> str:
     if value not in options:
         raise ValueError(f"{name}: must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
+
+
+# ---- scalar options (sim, bridge, trl, verl: no torch needed). Their messages read
+# "<name> must be ..." (the front ends' wording); type errors are ValueErrors too.
+
+
+def real(value, name: str, *, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+    """``value`` as a finite float within [lo, hi] (open ends on request); bools refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+    if hi is not None and (v > hi or (hi_open and v == hi)):
+        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi}, got {value!r}")
+    return v
+
+
+def integer(value, name: str, *, lo=None, hi=None) -> int:
+    """``value`` as an int within [lo, hi] (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be an integer <= {hi}, got {value!r}")
+    return v
+
+
+def positive(value, name: str) -> float:
+    """``float(value)``, finite and > 0 (a temperature such as tau: what converts is taken)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of size > 1
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if not np.isfinite(v) or v <= 0.0:
+        raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+    return v

@@ -1,8 +1,10 @@
-r"""Sampled baselines and regression targets for a group of responses (THEORY §3).
+r"""Sampled baselines and regression targets for a group of responses, in numpy (THEORY §3).
 
 A *group* is the ``k`` responses sampled for one prompt, laid along ``axis``.
 The PMD regression target of response ``i`` is ``A_i / tau`` with the
-advantage ``A_i = r_i - B_i``, and the baseline ``B_i`` is one of
+advantage ``A_i = (r_i - B_i)/d``. The baselines ``B_i``, the divisor ``d`` (1 except
+for ``"grpo"``) and their behaviour for a group of one response are the records of
+:mod:`pmdtheory.baselines` (this module is their numpy front end):
 
 ========================  ===============================================================
 ``"mean"``                :math:`\frac1k \sum_j r_j` (PMD-mean)
@@ -24,15 +26,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ._validate import batch_param, choice, float_array, require_finite
+from ._validate import batch_param, float_array, require_finite
+from .baselines import BASELINES, GRPO_EPS, get
 
-__all__ = ["BASELINES", "baseline", "advantages", "targets"]
-
-BASELINES = ("mean", "loo_mean", "partition", "loo_partition", "grpo")
+__all__ = ["BASELINES", "GRPO_EPS", "baseline", "advantages", "targets"]
 
 
 def _groups(r, axis, kind, tau):
-    choice(kind, "kind", BASELINES)
+    rec = get(kind, "kind")
     arr = float_array(r, "r")
     if arr.ndim == 0:
         raise ValueError("r: must have at least one dimension (the group)")
@@ -45,55 +46,30 @@ def _groups(r, axis, kind, tau):
     k = arr.shape[-1]
     if k == 0:
         raise ValueError("r: the group axis is empty")
-    if k < 2 and kind in ("loo_mean", "loo_partition", "grpo"):
-        raise ValueError(f"r: baseline {kind!r} needs groups of at least 2 responses, got {k}")
+    if k < rec.min_group:
+        raise ValueError(
+            f"r: baseline {kind!r} needs groups of at least {rec.min_group} responses, got {k}"
+        )
     t = None
-    if kind in ("partition", "loo_partition"):
+    if rec.needs_tau:
         if tau is None:
             raise ValueError(f"tau: required for the {kind!r} baseline")
         t = batch_param(tau, "tau", arr.shape[:-1], strict=True).reshape(arr.shape[:-1] + (1,))
-    return arr, k, t
+    return arr, k, t, rec
 
 
-def _check_eps(eps) -> None:
+def _check_eps(eps) -> float:
     # eps <= 0 flips signs (eps < 0) or divides 0 by 0 on a constant group (eps = 0).
     if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
         raise ValueError(f"eps: must be a real number > 0, got {eps!r}")
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps: must be finite and > 0, got {eps!r}")
+    return float(eps)
 
 
-def _loo_partition(r: np.ndarray, tau: np.ndarray, k: int) -> np.ndarray:
-    # For i other than the arg-max, the maximum of the others is the group
-    # maximum m1, and sum_{j!=i} e^{(r_j - m1)/tau} = total - own >= 1 (the
-    # arg-max term is 1): a subtraction that cannot cancel. For the arg-max
-    # itself the others' maximum is the runner-up m2, summed afresh.
-    i1 = np.argmax(r, axis=-1)[..., None]
-    m1 = np.take_along_axis(r, i1, axis=-1)
-    own = np.exp((r - m1) / tau)
-    others = np.sum(own, axis=-1, keepdims=True) - own
-    with np.errstate(divide="ignore"):  # the arg-max entry is replaced below
-        out = m1 + tau * np.log(others / (k - 1))
-    rest = r.copy()
-    np.put_along_axis(rest, i1, -np.inf, axis=-1)
-    m2 = np.max(rest, axis=-1, keepdims=True)
-    top = m2 + tau * np.log(np.sum(np.exp((rest - m2) / tau), axis=-1, keepdims=True) / (k - 1))
-    np.put_along_axis(out, i1, top, axis=-1)
-    return out
-
-
-def _baseline(arr, k, t, kind):
-    if kind in ("mean", "grpo"):
-        return np.broadcast_to(np.mean(arr, axis=-1, keepdims=True), arr.shape).copy()
-    if kind == "loo_mean":
-        return (np.sum(arr, axis=-1, keepdims=True) - arr) / (k - 1)
-    if kind == "partition":
-        m = np.max(arr, axis=-1, keepdims=True)
-        # log1p of the mean expm1: exact where the spread is far below tau and the mean
-        # exponential rounds to 1 (log of it would keep only its absolute accuracy)
-        lme = np.log1p(np.mean(np.expm1((arr - m) / t), axis=-1, keepdims=True))
-        return np.broadcast_to(m + t * lme, arr.shape).copy()
-    return _loo_partition(arr, t, k)
+def _formula(arr, k, t, rec, eps):
+    """(B, d) of the record's formula on full groups along the last axis."""
+    return rec.formula(np, arr, None, np.float64(k), t, eps)
 
 
 def baseline(
@@ -105,8 +81,9 @@ def baseline(
     ----------
     r : array_like, shape (..., k, ...)
         Rewards of the ``k`` responses of each group, along ``axis``.
-    kind : {"mean", "loo_mean", "partition", "loo_partition", "grpo"}
-        The baseline (see the module docstring); ``"grpo"`` returns the mean.
+    kind : str
+        A name of :data:`BASELINES` (see the module docstring); ``"grpo"`` returns the
+        mean (0 for a group of one).
     tau : float or array_like of the batch shape, optional
         Temperature, required (``> 0``) for the partition baselines.
     axis : int
@@ -129,8 +106,9 @@ def baseline(
     >>> np.round(baseline(r, kind="partition", tau=1.0), 6).tolist()
     [0.357374, 0.357374, 0.357374, 0.357374]
     """
-    arr, k, t = _groups(r, axis, kind, tau)
-    return np.moveaxis(_baseline(arr, k, t, kind), -1, axis)
+    arr, k, t, rec = _groups(r, axis, kind, tau)
+    b, _ = _formula(arr, k, t, rec, GRPO_EPS)
+    return np.moveaxis(np.broadcast_to(b, arr.shape).copy(), -1, axis)
 
 
 def advantages(
@@ -139,17 +117,19 @@ def advantages(
     kind: str,
     tau: npt.ArrayLike | None = None,
     axis: int = -1,
-    eps: float = 1e-6,
+    eps: float = GRPO_EPS,
 ) -> np.ndarray:
     r"""Advantages :math:`A_i = r_i - B_i`.
 
     For ``"grpo"`` the advantage is :math:`(r_i - \bar r)/(s + \epsilon)`, :math:`s` the
     sample standard deviation of the group (``ddof=1``). ``eps`` must be finite and
     ``> 0`` (``ValueError`` otherwise: ``eps < 0`` flips signs, ``eps = 0`` divides 0 by
-    0 on a constant group). The default ``1e-6`` is not TRL's: TRL's GRPO uses
-    ``1e-4`` (``r = [1, 0, 0, 0]`` gives 1.49970 there); pass ``eps=1e-4`` to match it.
+    0 on a constant group). The default ``1e-4`` is TRL's (``r = [1, 0, 0, 0]`` gives
+    1.49970, as TRL's ``GRPOTrainer``). A group of one response gets the registry's
+    convention (verl's): advantage 0 for ``mean`` and ``partition``, ``r`` for the
+    leave-one-out baselines, ``r / (1 + eps)`` for ``grpo``.
     Inputs go through ``np.asarray``: pandas objects are used by position.
-    Tested domain: ``|r| <= 1e6``, ``tau`` in ``[1e-4, 1e4]``, groups of 2-8, within
+    Tested domain: ``|r| <= 1e6``, ``tau`` in ``[1e-4, 1e4]``, groups of 2-8 (and of one), within
     ``1e-12`` of mpmath relative to ``max |r|`` (divided by ``s + eps`` for grpo).
 
     Parameters
@@ -169,7 +149,7 @@ def advantages(
     >>> r = [1.0, 0.0, 0.0, 0.0]
     >>> advantages(r, kind="mean").tolist()
     [0.75, -0.25, -0.25, -0.25]
-    >>> np.round(advantages(r, kind="grpo", eps=1e-4), 5).tolist()
+    >>> np.round(advantages(r, kind="grpo"), 5).tolist()
     [1.4997, -0.4999, -0.4999, -0.4999]
 
     Groups along another axis (here two groups of four, one per column):
@@ -177,16 +157,13 @@ def advantages(
     >>> advantages(np.array([r, r]).T, kind="loo_mean", axis=0).shape
     (4, 2)
     """
-    arr, k, t = _groups(r, axis, kind, tau)
-    _check_eps(eps)
-    adv = arr - _baseline(arr, k, t, kind)
-    if kind == "grpo":
-        adv = adv / (np.std(arr, axis=-1, ddof=1, keepdims=True) + eps)
-    return np.moveaxis(adv, -1, axis)
+    arr, k, t, rec = _groups(r, axis, kind, tau)
+    b, d = _formula(arr, k, t, rec, _check_eps(eps))
+    return np.moveaxis((arr - b) / d, -1, axis)
 
 
 def targets(
-    r: npt.ArrayLike, *, kind: str, tau: npt.ArrayLike, axis: int = -1, eps: float = 1e-6
+    r: npt.ArrayLike, *, kind: str, tau: npt.ArrayLike, axis: int = -1, eps: float = GRPO_EPS
 ) -> np.ndarray:
     r"""Regression targets :math:`A_i / \tau` of the PMD loss (THEORY §3).
 

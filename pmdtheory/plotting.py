@@ -61,15 +61,28 @@ METHOD_STYLES: dict[str, dict[str, Any]] = {
     "exact": {"color": PALETTE[0], "linestyle": "-", "label": "exact PMD (PMD-part, oracle Z)"},
     "mean": {"color": PALETTE[1], "linestyle": "--", "label": "PMD-mean"},
     "kl_chi2": {"color": PALETTE[2], "linestyle": ":", "label": r"KL-$\chi^2$ (fixed $\beta$)"},
-    "part_sampled": {"color": PALETTE[5], "linestyle": "-.", "label": "PMD-part (sampled, LOO)"},
+    "loo_partition_sampled": {
+        "color": PALETTE[5],
+        "linestyle": "-.",
+        "label": "PMD-part (sampled, LOO)",
+    },
+    "partition_sampled": {
+        "color": "#8C564B",  # brown
+        "linestyle": (0, (5, 2, 1, 2)),
+        "label": "PMD-part (sampled)",
+    },
     "mean_sampled": {"color": PALETTE[4], "linestyle": (0, (5, 1)), "label": "PMD-mean (sampled)"},
     "grpo": {"color": PALETTE[3], "linestyle": (0, (3, 1, 1, 1)), "label": "GRPO (clipped PG)"},
-    "grpo_regression": {
+    "grpo_sampled": {
         "color": "#7F7F7F",  # grey: yellow (PALETTE[6]) is too faint for a line
         "linestyle": (0, (3, 1, 1, 1, 1, 1)),
         "label": "PMD regression on GRPO targets",
     },
-    "rloo_sampled": {"color": PALETTE[7], "linestyle": (0, (1, 1)), "label": "PMD-RLOO (sampled)"},
+    "loo_mean_sampled": {
+        "color": PALETTE[7],
+        "linestyle": (0, (1, 1)),
+        "label": "PMD-RLOO (sampled)",
+    },
     "reference": {"color": "#555555", "linestyle": ":", "label": "reference"},
 }
 
@@ -187,8 +200,9 @@ def method_style(method: str, **overrides: Any) -> dict[str, Any]:
     ----------
     method : str
         A key of :data:`METHOD_STYLES` ("exact", "mean", "kl_chi2",
-        "part_sampled", "mean_sampled", "grpo", "grpo_regression", "rloo_sampled",
-        "reference").
+        "loo_partition_sampled", "partition_sampled", "mean_sampled", "grpo",
+        "grpo_sampled", "loo_mean_sampled", "reference"), or a deprecated method
+        name of :data:`pmdtheory.sim.run.DEPRECATED_METHODS` (drawn as its new name).
     **overrides
         Replace or add keyword arguments (e.g. ``label=...``).
 
@@ -215,6 +229,9 @@ def method_style(method: str, **overrides: Any) -> dict[str, Any]:
     >>> style["color"], style["linestyle"], style["label"]
     ('#D55E00', '--', 'PMD-mean, tau = 0.1')
     """
+    from pmdtheory.sim.run import DEPRECATED_METHODS  # old spellings keep their style
+
+    method = DEPRECATED_METHODS.get(method, method)
     if method not in METHOD_STYLES:
         raise ValueError(f"method must be one of {sorted(METHOD_STYLES)}, got {method!r}")
     return {**METHOD_STYLES[method], **overrides}

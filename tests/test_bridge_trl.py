@@ -105,7 +105,7 @@ def test_config_defaults_and_on_policy_warning(tmp_path):
         ({"tau": float("nan")}, "tau"),
         ({"tau": None}, "tau"),
         ({"tau": "abc"}, "tau"),
-        ({"pmd_baseline": "grpo"}, "pmd_baseline"),
+        ({"pmd_baseline": "median"}, "pmd_baseline"),
         ({"pmd_agg": "token-mean"}, "pmd_agg"),
         ({"num_iterations": 0}, "num_iterations"),
     ],
@@ -253,10 +253,10 @@ def test_score_groups_unscored_responses():
         adv.numpy(), [2 / 3, 0, -1 / 3, -1 / 3, 0, 0, 0, 0, 0, 0, 0, 0], atol=1e-7
     )
     assert math.isclose(stats["pmd/frac_constant_groups"], 2 / 3)
-    # Leave-one-out: group 1 has no other scored response, so it leaves the loss.
+    # Leave-one-out: group 1 has no other scored response: baseline 0, as verl's rloo.
     adv, w, _ = _score_groups(r, 4, baseline="loo_mean", tau=0.1)
-    np.testing.assert_allclose(w.numpy(), [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
-    np.testing.assert_allclose(adv.numpy()[[0, 2, 3]], [1.0, -0.5, -0.5], atol=1e-7)
+    np.testing.assert_allclose(w.numpy(), [1, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0])
+    np.testing.assert_allclose(adv.numpy()[[0, 2, 3, 7]], [1.0, -0.5, -0.5, 1.0], atol=1e-7)
     assert adv.dtype == torch.float32 and not torch.isnan(adv).any()
     # Nothing scored at all: finite zeros, NaN statistics (TRL logs them as None).
     adv, w, stats = _score_groups(torch.full((8,), nan), 4, baseline="mean", tau=0.1)

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 pytest.importorskip("torch")
+from pmdtheory.baselines import BASELINES  # noqa: E402
 from pmdtheory.bridge import verl as pmd_verl  # noqa: E402
 
 RTOL = 1e-12  # float64 against float64 / 50-digit references
@@ -87,11 +88,14 @@ def token_rewards(scores, lengths, width):
 # ---------------------------------------------------------------- advantage estimators
 
 
-def test_pmd_mean_matches_loo_mean_on_ragged_string_groups():
+EST = pmd_verl.ADV_ESTIMATORS  # "pmd_<baseline>" for every registered baseline
+
+
+def test_pmd_loo_mean_matches_loo_mean_on_ragged_string_groups():
     scores = [1.0, 0.0, 0.5, 2.0, -1.0, 0.25, 0.0]
     uids = np.array(["b", "a", "b", "a", "a", "c", "c"], dtype=object)
     rew, mask = token_rewards(scores, [3, 5, 1, 2, 4, 5, 2], 5)
-    adv, ret = pmd_verl.compute_pmd_mean_advantage(rew, mask, uids)
+    adv, ret = EST["pmd_loo_mean"](rew, mask, uids)
     expected = ref_loo_mean(scores, list(uids))
     seq = adv[torch.arange(7), torch.tensor([2, 4, 0, 1, 3, 4, 1])]
     np.testing.assert_allclose(seq.numpy(), expected, rtol=RTOL, atol=ATOL)
@@ -100,61 +104,77 @@ def test_pmd_mean_matches_loo_mean_on_ragged_string_groups():
     np.testing.assert_allclose(adv.numpy(), (torch.tensor(expected)[:, None] * mask).numpy())
 
 
-def test_pmd_mean_equals_verl_rloo_formula():
+def test_pmd_loo_mean_equals_verl_rloo_formula():
     # verl's rloo: (r_i - mean) * k / (k - 1); identical to the leave-one-out mean.
     g = torch.Generator().manual_seed(0)
     scores = torch.rand(12, generator=g, dtype=torch.float64)
     uids = np.repeat(np.arange(3), 4)
     rew, mask = token_rewards(scores.tolist(), [4] * 12, 4)
-    adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, uids)
+    adv, _ = EST["pmd_loo_mean"](rew, mask, uids)
     grouped = scores.view(3, 4)
     rloo = ((grouped - grouped.mean(1, keepdim=True)) * 4 / 3).reshape(-1)
     np.testing.assert_allclose(adv[:, 0].numpy(), rloo.numpy(), rtol=RTOL, atol=ATOL)
 
 
-def test_pmd_mean_without_loo_is_group_mean():
+def test_pmd_mean_is_group_mean_and_old_pmd_loo_warns():
     scores = [1.0, 0.0, 0.0, 3.0]
     rew, mask = token_rewards(scores, [1, 1, 1, 1], 1)
-    config = {"pmd_loo": False}
-    adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1, 1], config=config)
+    adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1, 1])
     np.testing.assert_allclose(adv[:, 0].numpy(), [0.5, -0.5, -1.5, 1.5], rtol=RTOL)
+    assert EST["pmd_mean"] is pmd_verl.compute_pmd_mean_advantage
+    # the deprecated key still selects the leave-one-out twin, and names the new estimator
+    with pytest.warns(DeprecationWarning, match="adv_estimator=pmd_loo_mean"):
+        old, _ = EST["pmd_mean"](rew, mask, [0, 0, 1, 1], config={"pmd_loo": True})
+    np.testing.assert_allclose(old[:, 0].numpy(), [1.0, -1.0, -3.0, 3.0], rtol=RTOL)
 
 
-def test_pmd_part_lone_success_gets_zero_baseline():
+def test_pmd_part_is_deprecated_and_keeps_its_numbers():
+    rew, mask = token_rewards([1.0, 0.0, 0.5, 0.0], [1, 1, 1, 1], 1)
+    new, _ = EST["pmd_loo_partition"](rew, mask, [0] * 4, config={"pmd_tau": 0.1})
+    with pytest.warns(DeprecationWarning, match="adv_estimator=pmd_loo_partition"):
+        old, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, [0] * 4, config={"pmd_tau": 0.1})
+    assert torch.equal(old, new)
+    full, _ = EST["pmd_partition"](rew, mask, [0] * 4, config={"pmd_tau": 0.1})
+    with pytest.warns(DeprecationWarning, match="adv_estimator=pmd_partition"):
+        old, _ = pmd_verl.compute_pmd_part_advantage(
+            rew, mask, [0] * 4, config={"pmd_tau": 0.1, "pmd_loo": False}
+        )
+    assert torch.equal(old, full)
+
+
+def test_pmd_loo_partition_lone_success_gets_zero_baseline():
     # THEORY §3: rewards [1,0,0,0], tau=0.01. The success's others are all 0: baseline 0,
     # advantage exactly 1 (the "total minus own term" shortcut gives 1 - 0.816).
     rew, mask = token_rewards([1.0, 0.0, 0.0, 0.0], [2, 2, 2, 2], 2)
-    adv, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, np.zeros(4), config={"pmd_tau": 0.01})
+    adv, _ = EST["pmd_loo_partition"](rew, mask, np.zeros(4), config={"pmd_tau": 0.01})
     expected = ref_loo_partition([1.0, 0.0, 0.0, 0.0], [0] * 4, 0.01)
     assert expected[0] == 1.0
     np.testing.assert_allclose(adv[:, 0].numpy(), expected, rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("tau", [1e-3, 0.05, 2.0])
-def test_pmd_part_matches_mpmath(tau):
+def test_pmd_partition_baselines_match_mpmath(tau):
     g = torch.Generator().manual_seed(1)
     scores = (torch.rand(10, generator=g, dtype=torch.float64) > 0.6).double()
     scores[7] = 0.3
     uids = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
     rew, mask = token_rewards(scores.tolist(), [1] * 10, 1)
-    adv, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, uids, config={"pmd_tau": tau})
+    adv, _ = EST["pmd_loo_partition"](rew, mask, uids, config={"pmd_tau": tau})
     expected = ref_loo_partition(scores.tolist(), uids.tolist(), tau)
     np.testing.assert_allclose(adv[:, 0].numpy(), expected, rtol=1e-10, atol=1e-10)
-    adv_full, _ = pmd_verl.compute_pmd_part_advantage(
-        rew, mask, uids, config={"pmd_tau": tau, "pmd_loo": False}
-    )
+    adv_full, _ = EST["pmd_partition"](rew, mask, uids, config={"pmd_tau": tau})
     expected_full = ref_partition(scores.tolist(), uids.tolist(), tau)
     np.testing.assert_allclose(adv_full[:, 0].numpy(), expected_full, rtol=1e-10, atol=1e-10)
 
 
-def test_pmd_part_reads_openkimi_partition_tau_and_attribute_configs():
+def test_partition_reads_openkimi_partition_tau_and_attribute_configs():
     scores = [1.0, 0.0, 1.0, 0.5]
     rew, mask = token_rewards(scores, [1] * 4, 1)
     expected = ref_loo_partition(scores, [0] * 4, 0.3)
-    for config in ({"partition_tau": 0.3}, SimpleNamespace(pmd_tau=0.3, pmd_loo=True)):
-        adv, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, [0] * 4, config=config)
+    for config in ({"partition_tau": 0.3}, SimpleNamespace(pmd_tau=0.3)):
+        adv, _ = EST["pmd_loo_partition"](rew, mask, [0] * 4, config=config)
         np.testing.assert_allclose(adv[:, 0].numpy(), expected, rtol=1e-10)
-    default, _ = pmd_verl.compute_pmd_part_advantage(rew, mask, [0] * 4)
+    default, _ = EST["pmd_loo_partition"](rew, mask, [0] * 4)
     np.testing.assert_allclose(
         default[:, 0].numpy(), ref_loo_partition(scores, [0] * 4, 0.01), rtol=1e-10
     )
@@ -170,17 +190,16 @@ def ref_rloo(r, groups):
     return np.array(out)
 
 
-@pytest.mark.parametrize("name", ["pmd_mean", "pmd_part"])
+@pytest.mark.parametrize("name", ["loo_mean", "loo_partition"])
 def test_singleton_groups_get_baseline_zero_like_rloo(name):
-    # A documented choice: a prompt with one response keeps A = r (verl's rloo), for both
-    # leave-one-out estimators; the other groups are untouched.
+    # The registry's convention: a prompt with one response keeps A = r (verl's rloo), for
+    # both leave-one-out estimators; the other groups are untouched.
     scores = [0.7, 1.0, 0.0, -0.5, 1.0, 0.0, 0.25]
     uids = np.array(["s", "a", "a", "t", "b", "b", "b"], dtype=object)
     rew, mask = token_rewards(scores, [2, 1, 3, 2, 1, 2, 3], 3)
-    fn = pmd_verl.ADV_ESTIMATORS[name]
-    adv, _ = fn(rew, mask, uids, config={"pmd_tau": 0.05})
+    adv, _ = EST[f"pmd_{name}"](rew, mask, uids, config={"pmd_tau": 0.05})
     seq = adv.sum(-1) / mask.sum(-1)
-    if name == "pmd_mean":
+    if name == "loo_mean":
         expected = ref_rloo(scores, list(uids))
     else:
         expected = ref_loo_partition(scores[1:3], [0, 0], 0.05).tolist()
@@ -189,7 +208,7 @@ def test_singleton_groups_get_baseline_zero_like_rloo(name):
     np.testing.assert_allclose(seq.numpy(), expected, rtol=1e-10, atol=1e-12)
     assert seq[0] == 0.7 and seq[3] == -0.5
     # Without leave-one-out, a lone response is its own baseline: advantage 0.
-    plain, _ = fn(rew, mask, uids, config={"pmd_tau": 0.05, "pmd_loo": False})
+    plain, _ = EST[f"pmd_{name[4:]}"](rew, mask, uids, config={"pmd_tau": 0.05})
     assert plain[0].abs().max() == 0.0 and plain[3].abs().max() == 0.0
 
 
@@ -202,7 +221,7 @@ def test_estimators_reject_bad_input():
     with pytest.raises(ValueError, match="response_mask"):
         pmd_verl.compute_pmd_mean_advantage(rew, mask[:, :0], [0, 0, 0])
     with pytest.raises(ValueError, match="tau"):
-        pmd_verl.compute_pmd_part_advantage(rew, mask, [0, 0, 0], config={"pmd_tau": -1.0})
+        EST["pmd_loo_partition"](rew, mask, [0, 0, 0], config={"pmd_tau": -1.0})
     with pytest.raises(ValueError, match="finite"):
         pmd_verl.compute_pmd_mean_advantage(rew * float("nan"), mask, [0, 0, 0])
     rew_inf = rew.clone()
@@ -210,9 +229,7 @@ def test_estimators_reject_bad_input():
     with pytest.raises(ValueError, match="finite"):
         pmd_verl.compute_pmd_mean_advantage(rew_inf, mask, [0, 0, 1])
     # Integer rewards are summed, then cast to a float dtype (not truncated back).
-    adv, _ = pmd_verl.compute_pmd_mean_advantage(
-        torch.tensor([[1], [0], [0]]), torch.ones(3, 1), [0, 0, 0]
-    )
+    adv, _ = EST["pmd_loo_mean"](torch.tensor([[1], [0], [0]]), torch.ones(3, 1), [0, 0, 0])
     assert adv.is_floating_point() and adv[0, 0] == 1.0 and adv[1, 0] == -0.5
 
 
@@ -324,7 +341,7 @@ def test_register_with_fake_verl(monkeypatch):
     core = _fake_verl(monkeypatch)
     assert pmd_verl.register() is True
     assert core.ADV_ESTIMATOR_REGISTRY == {
-        "pmd_mean": pmd_verl.compute_pmd_mean_advantage,
+        **{f"pmd_{name}": EST[f"pmd_{name}"] for name in BASELINES},
         "pmd_part": pmd_verl.compute_pmd_part_advantage,
     }
     assert core.POLICY_LOSS_REGISTRY == {"pmd": pmd_verl.compute_policy_loss_pmd}
@@ -332,7 +349,7 @@ def test_register_with_fake_verl(monkeypatch):
     assert pmd_verl.register() is True
     # Called the way verl's trainer calls them (keyword arguments only).
     rew, mask = token_rewards([1.0, 0.0], [1, 1], 1)
-    adv, _ = core.ADV_ESTIMATOR_REGISTRY["pmd_mean"](
+    adv, _ = core.ADV_ESTIMATOR_REGISTRY["pmd_loo_mean"](
         token_level_rewards=rew, response_mask=mask, config={}, index=np.array(["u", "u"])
     )
     np.testing.assert_allclose(adv[:, 0].numpy(), [1.0, -1.0])
@@ -435,7 +452,7 @@ def test_bf16_inputs_are_upcast(agg):
 
 def test_pmd_configs_validate_tau():
     assert pmd_verl.PMDPolicyLossConfig(pmd_tau=0.05).pmd_tau == 0.05
-    assert pmd_verl.PMDAlgoConfig(pmd_tau=0.2).pmd_loo is True
+    assert pmd_verl.PMDAlgoConfig(pmd_tau=0.2).pmd_loo is None  # deprecated: unset
     for bad in (0.0, -1.0, float("inf"), float("nan"), "0.1", True):
         with pytest.raises(ValueError, match="pmd_tau"):
             pmd_verl.PMDPolicyLossConfig(pmd_tau=bad)

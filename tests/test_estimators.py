@@ -7,13 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pmdtheory.estimators import BASELINES, advantages, baseline, targets
+from pmdtheory.estimators import BASELINES, GRPO_EPS, advantages, baseline, targets
 
 EST_RTOL = 1e-12
 pytestmark = pytest.mark.filterwarnings("error")
 
 
-def direct(r, kind, tau, eps=1e-6):
+def direct(r, kind, tau):
     """One group, formulas as written, with Python loops and no tricks."""
     k = len(r)
     out = []
@@ -36,7 +36,7 @@ def direct(r, kind, tau, eps=1e-6):
 @given(
     hnp.arrays(np.float64, st.integers(2, 12), elements=st.floats(-3, 3)),
     st.floats(0.01, 10),
-    st.sampled_from(BASELINES),
+    st.sampled_from(tuple(BASELINES)),
 )
 def test_matches_direct_formulas(r, tau, kind):
     ours = baseline(r, kind=kind, tau=tau)
@@ -44,7 +44,7 @@ def test_matches_direct_formulas(r, tau, kind):
     adv = advantages(r, kind=kind, tau=tau)
     expect = r - direct(r, kind, tau)
     if kind == "grpo":
-        expect = expect / (np.std(r, ddof=1) + 1e-6)
+        expect = expect / (np.std(r, ddof=1) + GRPO_EPS)
     np.testing.assert_allclose(adv, expect, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(targets(r, kind=kind, tau=tau), adv / tau, rtol=1e-15)
 
@@ -71,11 +71,27 @@ def test_tiny_tau_no_overflow_and_batch_axis():
     np.testing.assert_array_equal(advantages(r, kind="grpo")[1], 0.0)  # constant group
 
 
+def test_group_of_one_follows_verl():
+    # verl's grpo and rloo (and OpenKimi) give a lone response baseline 0 (grpo: std 1);
+    # the full-group baselines give it its own reward
+    r = np.array([[0.7], [-2.0]])
+    for kind in ("loo_mean", "loo_partition"):
+        np.testing.assert_array_equal(advantages(r, kind=kind, tau=0.1), r)
+    np.testing.assert_array_equal(advantages(r, kind="grpo", eps=1e-6), r / (1 + 1e-6))
+    for kind in ("mean", "partition"):
+        np.testing.assert_array_equal(advantages(r, kind=kind, tau=0.1), 0.0)
+
+
+def test_grpo_default_eps_is_trls():
+    # TRL's GRPOTrainer divides by std + 1e-4: 1.49970 for one success in four
+    a = advantages([1.0, 0.0, 0.0, 0.0], kind="grpo")
+    assert a[0] == pytest.approx(0.75 / (np.std([1, 0, 0, 0], ddof=1) + 1e-4), rel=1e-15)
+    assert round(a[0], 5) == 1.4997
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="^kind:"):
         baseline([1.0, 0.0], kind="median")
-    with pytest.raises(ValueError, match="^r:"):
-        baseline([1.0], kind="loo_mean")
     with pytest.raises(ValueError, match="^r:"):
         baseline([np.nan, 1.0], kind="mean")
     with pytest.raises(ValueError, match="^r:"):

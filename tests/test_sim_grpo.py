@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pmdtheory.baselines import BASELINES
 from pmdtheory.sim import Bandit, PromptPopulation, run
 from pmdtheory.sim import _kernels as K
 
@@ -23,6 +24,7 @@ TOL_REF = 1e-11  # Numba GRPO step against the numpy reference (same draws)
 TOL_GRAD = 1e-12  # numpy surrogate gradient against torch autograd
 TOL_ADV = 1e-13  # group advantages against numpy
 TRL_EPS = 1e-4  # TRL's std offset
+GRPO = BASELINES["grpo"]  # its row kernel computes the advantages of the GRPO step
 
 
 def _kernel(env, logpi, samp, *, k, lr, epochs, clip, eps, seed, it):
@@ -30,8 +32,8 @@ def _kernel(env, logpi, samp, *, k, lr, epochs, clip, eps, seed, it):
     out, pi_out, stats = np.empty((P, n)), np.empty((P, n)), np.empty((P, K.N_STATS))
     K._sampled_step(
         logpi, np.exp(logpi), samp, np.exp(samp), samp is logpi, env.R, env.noise_code,
-        float(env.sigma), k, K.MEAN, 0.1, eps, lr, epochs, K.FIT_GRPO, clip, seed, it, 1, out,
-        pi_out, stats,
+        float(env.sigma), k, GRPO.row, K.EST_MEAN_STD, 0.1, eps, lr, epochs, K.FIT_GRPO, clip,
+        seed, it, 1, out, pi_out, stats,
     )  # fmt: skip
     return out, pi_out, stats
 
@@ -123,8 +125,9 @@ def test_reference_gradient_equals_autograd_of_trl_loss():
 def test_grpo_advantages_are_std_normalised():
     rng = np.random.default_rng(6)
     for r in (rng.uniform(size=9), (rng.uniform(size=16) < 0.3).astype(float), np.ones(4)):
-        A = np.empty_like(r)
-        K._grpo_advantages(r, TRL_EPS, A)
+        B = np.empty_like(r)
+        d = GRPO.row(r, 0.5, TRL_EPS, B)  # the kernel the GRPO step uses
+        A = (r - B) / d
         want = (r - r.mean()) / (np.std(r, ddof=1) + TRL_EPS)  # Bessel, as TRL's nanstd
         np.testing.assert_allclose(A, want, atol=TOL_ADV, rtol=0)
         np.testing.assert_allclose(
@@ -142,5 +145,5 @@ def test_grpo_in_run_defaults_and_learning():
     assert not np.array_equal(a["reward_mean"], c["reward_mean"])
     assert a["reward_mean"].iloc[-1] > a["reward_mean"].iloc[0]
     assert a[["target_err_pos", "target_rmse_neg"]].isna().all().all()
-    reg = run(env, "grpo_regression", iters=4, seed=3)
+    reg = run(env, "grpo_sampled", iters=4, seed=3)
     assert not np.array_equal(a["reward_mean"], reg["reward_mean"])  # two methods

@@ -21,10 +21,12 @@ from pmdtheory import (
     log_partition,
     mean_update,
 )
-from pmdtheory.estimators import BASELINES, baseline
+from pmdtheory.baselines import BASELINES as REGISTRY
+from pmdtheory.baselines import ROW_SIGNATURE
+from pmdtheory.estimators import BASELINES
 from pmdtheory.sim import METHODS, Bandit, PromptPopulation, TabularMDP, run
 from pmdtheory.sim import _kernels as K
-from pmdtheory.sim.run import DIAG_CONTEXTS
+from pmdtheory.sim.run import DIAG_CONTEXTS, _estimate_code
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -35,7 +37,6 @@ from _sim_asserts import assert_step_matches  # noqa: E402
 
 TOL_POP = 1e-10  # run() population trajectories against repeated core updates
 TOL_REF = 1e-11  # Numba sampled step against the numpy reference (same draws)
-TOL_BASE = 1e-12  # Numba group baselines against pmdtheory.estimators
 LLN_SIGMAS = 5.0  # law-of-large-numbers tolerance, in standard errors
 LLN_SEEDS = 8  # independent runs that estimate the standard error
 TAU = 0.3
@@ -118,24 +119,11 @@ def test_population_target_errors(prompts):
     assert me["target_err_pos"] > me["target_err_neg"] > 0
 
 
-@pytest.mark.parametrize("kind", BASELINES)
-def test_baselines_kernel_matches_estimators(kind):
-    rng = np.random.default_rng(0)
-    cases = [np.array([1.0, 0.0, 0.0, 0.0]), rng.uniform(size=9), rng.normal(size=5) * 3]
-    cases.append((rng.uniform(size=16) < 0.2).astype(float))
-    for tau in (0.01, 0.3, 5.0):
-        for r in cases:
-            B = np.empty_like(r)
-            scale = K._baselines(r, K.__dict__[kind.upper()], tau, 1e-6, B)
-            np.testing.assert_allclose(B, baseline(r, kind=kind, tau=tau), atol=TOL_BASE, rtol=0)
-            if kind == "grpo":
-                assert scale == pytest.approx(1 / (tau * (np.std(r, ddof=1) + 1e-6)))
-            else:
-                assert scale == 1 / tau
-    # THEORY §3: the only success among four, tau = 0.01: its LOO partition baseline is 0
-    B = np.empty(4)
-    K._baselines(np.array([1.0, 0.0, 0.0, 0.0]), K.LOO_PARTITION, 0.01, 0.0, B)
-    assert B[0] == 0.0
+def _row(kind):
+    """The step's baseline arguments: the record's row kernel and its estimate code."""
+    b = REGISTRY[kind]
+    b.row.compile(ROW_SIGNATURE)
+    return b.row, _estimate_code(b)
 
 
 @pytest.mark.parametrize(
@@ -160,11 +148,9 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n
     tau, k, lr, seed, it = 0.2, 6, 3.0, 11, 4
     out, pi_out = np.empty_like(logpi), np.empty_like(logpi)
     stats = np.empty((700, K.N_STATS))
-    code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
-    code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
         logpi, np.exp(logpi), samp, np.exp(samp), not stale, env.R, env.noise_code, env.sigma, k,
-        code[kind], tau, 1e-6, lr, fit_steps, K.FIT_REGRESSION, 0.2, seed, it, 1, out, pi_out,
+        *_row(kind), tau, 1e-6, lr, fit_steps, K.FIT_REGRESSION, 0.2, seed, it, 1, out, pi_out,
         stats,
     )  # fmt: skip
     want, reward, kl, ent, t = ref.sampled_step(
@@ -197,7 +183,7 @@ def test_sampled_kernel_matches_numpy_reference(kind, noise, fit_steps, stale, n
     P=st.integers(1, 30),
     n=st.integers(2, 12),
     k=st.integers(2, 9),
-    kind=st.sampled_from(BASELINES),
+    kind=st.sampled_from(tuple(BASELINES)),
     fit_steps=st.integers(0, 3),
     log_tau=st.floats(-2, 1),
     seed=st.integers(0, 2**32),
@@ -215,10 +201,8 @@ def test_sampled_kernel_invariants(P, n, k, kind, fit_steps, log_tau, seed):
     tau = 10.0**log_tau
     out, pi_out, stats = np.empty((P, n)), np.empty((P, n)), np.empty((P, K.N_STATS))
     pi = np.exp(logpi)
-    code = {"mean": K.MEAN, "loo_mean": K.LOO_MEAN, "partition": K.PARTITION}
-    code.update(loo_partition=K.LOO_PARTITION, grpo=K.GRPO)
     K._sampled_step(
-        logpi, pi, logpi, pi, True, R, 0, 0.0, k, code[kind], tau, 1e-6, 1 / tau, fit_steps,
+        logpi, pi, logpi, pi, True, R, 0, 0.0, k, *_row(kind), tau, 1e-6, 1 / tau, fit_steps,
         K.FIT_REGRESSION, 0.2, seed, 1, 1, out, pi_out, stats,
     )  # fmt: skip
     np.testing.assert_array_equal(np.isinf(out), np.isinf(logpi))
@@ -235,7 +219,7 @@ def test_sampled_kernel_invariants(P, n, k, kind, fit_steps, log_tau, seed):
 def test_run_sampled_matches_reference_with_staleness():
     env = PromptPopulation.random(300, 10, seed=5)
     iters, s, tau, k = 5, 2, 0.1, 8
-    df = run(env, "rloo_sampled", iters=iters, seed=9, tau=tau, k=k, fit_steps=2, staleness=s)
+    df = run(env, "loo_mean_sampled", iters=iters, seed=9, tau=tau, k=k, fit_steps=2, staleness=s)
     history = [env.logpi0]
     for it in range(1, iters + 1):
         samp = history[max(0, len(history) - 1 - s)]
@@ -283,7 +267,7 @@ def test_reproducible_across_thread_counts():
         "import hashlib, numba;"
         "from pmdtheory.sim import PromptPopulation, TabularMDP, run;"
         "e = PromptPopulation.random(700, 12, seed=1);"
-        "d = run(e, ['part_sampled', 'grpo', 'grpo_regression'], iters=3, k=5, fit_steps=2,"
+        "d = run(e, ['loo_partition_sampled', 'grpo', 'grpo_sampled'], iters=3, k=5, fit_steps=2,"
         " staleness=1);"
         "m = run(TabularMDP.random(30, 3, seed=2), 'mean_sampled', iters=3, q='mc', k=4);"
         "print(numba.get_num_threads(), hashlib.sha256("
@@ -309,9 +293,7 @@ def test_reproducible_across_thread_counts():
 @pytest.mark.parametrize(
     "kw, name",
     [
-        ({"method": "mean_sampled", "k": 1, "baseline": "loo_mean"}, "k"),
-        ({"method": "part_sampled", "k": 1}, "k"),
-        ({"method": "grpo", "k": 1}, "k"),
+        ({"method": "mean_sampled", "k": 0}, "k"),
         ({"method": "mean", "tau": 0.0}, "tau"),
         ({"method": "mean_sampled", "tau": -1.0}, "tau"),
         ({"method": "mean_sampled", "staleness": -1}, "staleness"),
@@ -326,10 +308,10 @@ def test_reproducible_across_thread_counts():
         ({"method": "exact", "q": "td"}, "q"),
         # issue 12: crashes and unclear errors
         ({"method": "grpo", "eps": 0.0}, "eps"),
-        ({"method": "grpo_regression", "eps": 0.0}, "eps"),
+        ({"method": "grpo_sampled", "eps": 0.0}, "eps"),
         ({"method": "mean_sampled", "baseline": "grpo", "eps": -1.0}, "eps"),
         ({"method": "grpo", "tau": 1e-320}, "tau"),
-        ({"method": "grpo_regression", "tau": 1e-96}, "tau"),  # 1/(eps tau) > 1e100
+        ({"method": "grpo_sampled", "tau": 1e-97}, "tau"),  # 1/(eps tau) > 1e100
         ({"method": "mean", "tau": 1e-160}, "tau"),
         ({"method": "mean", "tau": "0.1"}, "tau"),
         ({"method": "mean", "tau": np.nan}, "tau"),
@@ -387,7 +369,7 @@ def test_tau_at_the_edge_of_the_domain_is_right():
         want = (np.exp(update(env.logpi0, env.R, tau, log=True)) * env.R).sum(axis=1)
         got = per[(per.method == m) & (per.iter == 1)]["reward"].to_numpy()
         np.testing.assert_allclose(got, want, atol=TOL_POP, rtol=0)
-    df = run(env, ["part_sampled", "mean_sampled", "grpo"], iters=2, tau=tau)
+    df = run(env, ["loo_partition_sampled", "mean_sampled", "grpo"], iters=2, tau=tau)
     steps = df[df["iter"] > 0][["reward_mean", "kl_prev", "entropy", "beta_mean"]]
     assert np.isfinite(steps).all().all()
     small = Bandit(1e-110 * env.R)
@@ -423,6 +405,41 @@ def test_k1_mean_baseline_is_allowed_and_has_zero_targets(prompts):
     """k = 1 with the plain mean baseline: every advantage is 0, the policy stays."""
     df = run(prompts, "mean_sampled", iters=2, k=1)
     assert np.all(df["kl_prev"].iloc[1:].abs() < 1e-15)
+
+
+@pytest.mark.parametrize("kind", ["loo_mean", "loo_partition", "grpo", "partition"])
+def test_group_of_one_matches_the_reference(kind):
+    """k = 1 follows the registry's convention (verl's): the numpy reference's targets."""
+    env = Bandit.random(50, 7, noise="bernoulli", seed=3)
+    logpi = env.logpi0.copy()
+    tau, lr, seed, it = 0.3, 2.0, 5, 2
+    out, pi_out, stats = np.empty_like(logpi), np.empty_like(logpi), np.empty((50, K.N_STATS))
+    K._sampled_step(
+        logpi, np.exp(logpi), logpi, np.exp(logpi), True, env.R, env.noise_code, env.sigma, 1,
+        *_row(kind), tau, 1e-6, lr, 1, K.FIT_REGRESSION, 0.2, seed, it, 1, out, pi_out, stats,
+    )  # fmt: skip
+    want, reward, kl, ent, _ = ref.sampled_step(
+        logpi, logpi, env.R, k=1, baseline=kind, tau=tau, lr=lr, fit_steps=1, seed=seed,
+        it=it, noise="bernoulli", sigma=env.sigma,
+    )  # fmt: skip
+    assert_step_matches(out, pi_out, stats, want, reward, kl, ent, TOL_REF)
+
+
+def test_old_method_names_warn_and_keep_their_name(prompts):
+    with pytest.warns(
+        DeprecationWarning, match="'part_sampled' is deprecated.*'loo_partition_sampled'"
+    ):
+        old = run(prompts, "part_sampled", iters=2, k=3, seed=4)
+    new = run(prompts, "loo_partition_sampled", iters=2, k=3, seed=4)
+    assert set(old["method"]) == {"part_sampled"}  # the caller's spelling stays in the frame
+    assert "part_sampled" in METHODS and "part_sampled" not in list(METHODS)  # found, not listed
+    np.testing.assert_array_equal(old.iloc[:, 2:].to_numpy(), new.iloc[:, 2:].to_numpy())
+    for name, new_name in [
+        ("rloo_sampled", "loo_mean_sampled"),
+        ("grpo_regression", "grpo_sampled"),
+    ]:
+        with pytest.warns(DeprecationWarning, match=f"use '{new_name}'"):
+            run(prompts, name, iters=1, k=3)
 
 
 def test_mdp_sampled_and_mc_run():

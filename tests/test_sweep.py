@@ -141,9 +141,9 @@ def test_bad_grid_is_rejected_before_any_cluster(tmp_path):
     nowhere = "tcp://127.0.0.1:9"
     with pytest.raises(ValueError, match=r"grid cell .*tau=-1.0.*tau must be > 0"):
         sweep({"tau": [0.1, -1.0]}, tmp_path / "x", scheduler=nowhere)
-    k_msg = r"k must be >= 2 for method 'rloo_sampled' \(baseline 'loo_mean'\)"
+    k_msg = r"k must be an integer >= 1"
     with pytest.raises(ValueError, match=k_msg):
-        sweep({"method": "rloo_sampled", "k": [1, 4]}, tmp_path / "x", scheduler=nowhere)
+        sweep({"method": "loo_mean_sampled", "k": [0, 4]}, tmp_path / "x", scheduler=nowhere)
     assert not (tmp_path / "x").exists()
 
 
@@ -166,8 +166,9 @@ def test_cell_is_a_slice_of_run():
 @pytest.mark.parametrize(
     ("cell", "env"),
     [
-        ({"env": "bandit", "contexts": 6, "actions": 3, "env_seed": 2, "method": "rloo_sampled",
-          "k": 3}, lambda: Bandit.random(6, 3, noise="bernoulli", seed=2)),
+        ({"env": "bandit", "contexts": 6, "actions": 3, "env_seed": 2,
+          "method": "loo_mean_sampled", "k": 3},
+         lambda: Bandit.random(6, 3, noise="bernoulli", seed=2)),
         ({"env": "gridworld", "contexts": 9, "actions": 4, "gamma": 0.8, "method": "exact"},
          lambda: TabularMDP.gridworld(3, gamma=0.8)),
         ({"env": "mdp", "contexts": 4, "actions": 2, "method": "mean", "q": "mc",

@@ -44,8 +44,12 @@ from verl.workers.utils.losses import ppo_loss  # noqa: E402
 
 from pmdtheory.bridge import verl as pmd_verl  # noqa: E402
 
-RLOO_ATOL = 1e-6  # pmd_mean vs verl's rloo, float32 rewards of size O(1)
-PART_RTOL = 1e-5  # pmd_part in float32 vs 50-digit mpmath
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _toy_baseline as toy  # noqa: E402
+
+RLOO_ATOL = 1e-6  # pmd_loo_mean vs verl's rloo, float32 rewards of size O(1)
+GRPO_ATOL = 1e-6  # pmd_grpo vs verl's grpo (same epsilon), float32 rewards of size O(1)
+PART_RTOL = 1e-5  # pmd_loo_partition in float32 vs 50-digit mpmath
 LOSS_RTOL = 1e-7  # float64 loss vs verl's agg_loss, whose token-mean divides by L_i + 1e-8
 BF16_LOSS_RTOL = 1e-5  # bf16 log-probs (upcast to float32) vs float64 on the same values
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -166,7 +170,7 @@ def _registered_in_fresh_process(env_update):
         "import sys, verl\n"
         "c = sys.modules.get('verl.trainer.ppo.core_algos')\n"
         "assert c is not None, 'verl did not import core_algos: no plugin ran'\n"
-        "print('pmd_mean' in c.ADV_ESTIMATOR_REGISTRY, 'pmd' in c.POLICY_LOSS_REGISTRY,"
+        "print('pmd_loo_mean' in c.ADV_ESTIMATOR_REGISTRY, 'pmd' in c.POLICY_LOSS_REGISTRY,"
         " 'pmdtheory.bridge.verl' in sys.modules)\n"
     )
     return subprocess.Popen(
@@ -192,6 +196,8 @@ def test_entry_point_registers_in_every_process_without_env_vars():
         assert stdout.split() == ["True", "True", "True"], name
     # And in this process (verl imported first, by the module header).
     assert pmd_verl.REGISTERED is True
+    for name, fn in pmd_verl.ADV_ESTIMATORS.items():
+        assert core_algos.get_adv_estimator_fn(name) is fn
     assert core_algos.get_adv_estimator_fn("pmd_mean") is pmd_verl.compute_pmd_mean_advantage
     assert core_algos.get_adv_estimator_fn("pmd_part") is pmd_verl.compute_pmd_part_advantage
     assert core_algos.get_policy_loss_fn("pmd") is pmd_verl.compute_policy_loss_pmd
@@ -228,7 +234,7 @@ def _seq(advantages, mask):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_pmd_mean_equals_verls_rloo_through_compute_advantage(readme_config, seed):
+def test_pmd_loo_mean_equals_verls_rloo_through_compute_advantage(readme_config, seed):
     data, scores = _rollout_batch(seed)
     uids = data.non_tensor_batch["uid"]
     sizes = {u: int((uids == u).sum()) for u in set(uids)}
@@ -238,7 +244,7 @@ def test_pmd_mean_equals_verls_rloo_through_compute_advantage(readme_config, see
     )
     # As the v1 trainer passes it (the raw DictConfig) and as the converted dataclass.
     for config in (readme_config.algorithm, omega_conf_to_dataclass(readme_config.algorithm)):
-        out = compute_advantage(copy.deepcopy(data), adv_estimator="pmd_mean", config=config)
+        out = compute_advantage(copy.deepcopy(data), adv_estimator="pmd_loo_mean", config=config)
         adv, ret, mask = out.batch["advantages"], out.batch["returns"], out.batch["response_mask"]
         assert adv.dtype == torch.float32 and torch.equal(adv, ret)
         assert torch.equal(adv, adv * mask)  # zero on padding
@@ -248,11 +254,46 @@ def test_pmd_mean_equals_verls_rloo_through_compute_advantage(readme_config, see
         assert torch.equal(_seq(adv, mask)[single], scores[single])  # baseline 0, like rloo
 
 
-def test_pmd_part_through_compute_advantage_matches_mpmath(readme_config):
+def test_a_registered_baseline_becomes_a_verl_estimator():
+    """One record in pmdtheory.baselines (the toy: group maximum) and nothing else."""
+    data, _ = _rollout_batch(4)
+    data = data.select_idxs([i for i, u in enumerate(data.non_tensor_batch["uid"])
+                             if (data.non_tensor_batch["uid"] == u).sum() > 1])  # fmt: skip
+    uids = data.non_tensor_batch["uid"]
+    rew, mask = data.batch["token_level_rewards"], data.batch["response_mask"]
+    with toy.registered():
+        fn = core_algos.get_adv_estimator_fn(f"pmd_{toy.NAME}")  # verl's own registry
+        adv, _ = fn(token_level_rewards=rew, response_mask=mask, index=uids, config={})
+        r = rew.sum(-1)
+        best = {u: float(r[uids == u].max()) for u in set(uids)}
+        want = r - torch.tensor([best[u] for u in uids])
+        assert torch.equal(_seq(adv, mask), want)
+        with pytest.raises(ValueError, match="index: every group needs >= 2"):
+            fn(token_level_rewards=rew[:1], response_mask=mask[:1], index=uids[:1], config={})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pmd_grpo_equals_verls_grpo_with_its_epsilon(seed):
+    """verl's grpo (std-normalised, a group of one: mean 0, std 1) = pmd_grpo, same epsilon."""
+    data, scores = _rollout_batch(seed)
+    rew, mask = data.batch["token_level_rewards"], data.batch["response_mask"]
+    uids = data.non_tensor_batch["uid"]
+    want, _ = core_algos.compute_grpo_outcome_advantage(rew, mask, uids, epsilon=1e-6)
+    got, _ = pmd_verl.ADV_ESTIMATORS["pmd_grpo"](rew, mask, uids, epsilon=1e-6)
+    err = float((got - want).abs().max())
+    assert err <= GRPO_ATOL, err
+    single = np.array([int((uids == u).sum()) == 1 for u in uids])
+    assert single.any() and torch.allclose(_seq(got, mask)[single], scores[single] / (1 + 1e-6))
+    # the default epsilon is TRL's 1e-4, not verl's: the check can fail
+    other, _ = pmd_verl.ADV_ESTIMATORS["pmd_grpo"](rew, mask, uids)
+    assert float((other - want).abs().max()) > 10 * GRPO_ATOL
+
+
+def test_pmd_loo_partition_through_compute_advantage_matches_mpmath(readme_config):
     data, scores = _rollout_batch(3)
     config = omega_conf_to_dataclass(readme_config.algorithm)  # pmd_tau = 0.05
     assert config.pmd_tau == 0.05
-    out = compute_advantage(copy.deepcopy(data), adv_estimator="pmd_part", config=config)
+    out = compute_advantage(copy.deepcopy(data), adv_estimator="pmd_loo_partition", config=config)
     seq = _seq(out.batch["advantages"], out.batch["response_mask"]).double().numpy()
     uids = data.non_tensor_batch["uid"]
     r = scores.double().numpy()

@@ -6,8 +6,9 @@ dense row reduction of a padded ``(groups, k_max)`` table (one sort of ``index``
 when groups are contiguous), so there is no Python loop over groups and the functions
 run on any device, in float32 or float64.
 
-The baselines are those of THEORY §3 and of the numpy module
-:mod:`pmdtheory.estimators` (same numbers, to rounding):
+The baselines are the records of :mod:`pmdtheory.baselines` (THEORY §3), whose formulas
+run here on torch tensors through ``array-api-compat``; :mod:`pmdtheory.estimators` is
+their numpy front end (same numbers, to rounding):
 
 =================  ===========================================================
 ``mean``           :math:`B_i = \frac1k \sum_j r_j`
@@ -25,19 +26,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from array_api_compat import array_namespace
 
+from pmdtheory._validate import positive
+from pmdtheory.baselines import BASELINES, GRPO_EPS, get
 from pmdtheory.updates import implicit_beta
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = ["BASELINES", "group_advantages", "group_implicit_beta"]
-
-#: the ``baseline`` names :func:`group_advantages` accepts (its Notes give the formulas):
-#: ``mean``, ``loo_mean`` (PMD-mean), ``partition``, ``loo_partition`` (PMD-part), ``grpo``
-BASELINES: tuple[str, ...] = ("mean", "loo_mean", "partition", "loo_partition", "grpo")
-_LOO = ("loo_mean", "loo_partition")
-_PARTITION = ("partition", "loo_partition")
 
 
 def _check_rewards_index(rewards, index):
@@ -86,13 +84,7 @@ def _check_tau(tau, *, required):
         if required:
             raise ValueError("tau must be given (> 0) for the partition baselines")
         return None
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise ValueError(f"tau must be a real number, got {tau!r}") from None
-    if not np.isfinite(tau) or tau <= 0.0:
-        raise ValueError(f"tau must be finite and > 0, got {tau}")
-    return tau
+    return positive(tau, "tau")
 
 
 class _Table:
@@ -141,36 +133,13 @@ class _Table:
         return out
 
 
-def _loo_partition(R, k, tau):
-    r"""Leave-one-out partition baseline on a table, stable for a lone success.
-
-    :math:`B_i = M_i + \tau\log\frac1{k-1}\sum_{j\ne i} e^{(r_j - M_i)/\tau}` with
-    :math:`M_i = \max_{j \ne i} r_j`, the maximum of the *other* rewards.
-    """
-    top2 = torch.topk(R, 2, dim=1).values  # padding is -inf; every group has >= 2
-    max1, max2 = top2[:, :1], top2[:, 1:]
-    is_top = R == max1  # never the -inf padding: max1 is finite
-    # Only a *unique* maximiser has M_i = max2 (with a tie, max2 = max1 anyway).
-    lone_top = is_top & (is_top.sum(1, keepdim=True) == 1)
-    # Everyone else: the group total with max1 subtracted minus the own term. The others
-    # include a maximiser (a term equal to 1), so the difference is >= 1: no cancellation.
-    # The "total minus own" form is unsafe only for the unique maximiser, summed afresh
-    # over the others with max2 subtracted (all terms <= 1, one equals 1).
-    z1 = torch.exp((R - max1) / tau)  # padding: exp(-inf) = 0
-    s1 = z1.sum(1, keepdim=True)
-    s2 = torch.where(is_top, 0.0, torch.exp((R - max2) / tau)).sum(1, keepdim=True)
-    loo_sum = torch.where(lone_top, s2, s1 - z1)
-    m_other = torch.where(lone_top, max2, max1)
-    return m_other + tau * (torch.log(loo_sum) - torch.log(k - 1.0))
-
-
 def group_advantages(
     rewards: torch.Tensor | npt.ArrayLike,
     index: torch.Tensor | npt.ArrayLike,
     *,
     baseline: str,
     tau: float | None = None,
-    eps: float = 1e-6,
+    eps: float = GRPO_EPS,
 ) -> torch.Tensor:
     r"""Advantages :math:`A_i = r_i - B_i` of sampled responses against their group's baseline.
 
@@ -181,12 +150,12 @@ def group_advantages(
     index : Tensor or array_like of int, shape (N,)
         Group (prompt) id of each response, any int64 values (e.g. hashed prompt ids),
         in any order. Groups may have different sizes.
-    baseline : {"mean", "loo_mean", "partition", "loo_partition", "grpo"}
-        The baseline :math:`B_i` (table in the Notes).
+    baseline : str
+        A name of :data:`BASELINES` (table in the Notes).
     tau : float, optional
         KL strength :math:`\tau > 0`; required by ``partition`` and ``loo_partition``.
-    eps : float, default 1e-6
-        Added to the group standard deviation (``ddof=1``) by ``grpo``.
+    eps : float, default 1e-4
+        Added to the group standard deviation (``ddof=1``) by ``grpo``; TRL's value.
 
     Returns
     -------
@@ -194,14 +163,16 @@ def group_advantages(
         The advantages on the device of ``rewards``; float64 for float64 rewards (lists
         and numpy arrays are read as float64), else float32 (bfloat16, float16 and
         integer tensors are computed and returned in float32). The regression target
-        of THEORY.md §3 is ``A / tau``. For ``grpo`` a group of size 1 gets advantage 0.
+        of THEORY.md §3 is ``A / tau``. A group of one response follows verl: advantage 0
+        for ``mean`` and ``partition``, ``r`` for the leave-one-out baselines, and
+        ``r / (1 + eps)`` for ``grpo`` (mean 0, standard deviation 1).
 
     Raises
     ------
     ValueError
         Unknown ``baseline``; empty or non-finite ``rewards``; ``index`` of the wrong
-        shape or not integer (strings, floats, bools); a group of size 1 with a
-        leave-one-out baseline (names ``index``); ``tau`` missing, not a number or
+        shape or not integer (strings, floats, bools); a group smaller than the
+        baseline's ``min_group`` (names ``index``); ``tau`` missing, not a number or
         ``<= 0`` for the partition baselines; ``eps`` negative or not finite.
 
     Notes
@@ -266,10 +237,9 @@ def group_advantages(
     >>> a.dtype, [round(x, 4) for x in (a / 0.5).tolist()]
     (torch.float64, [0.3799, -0.6201, 0.0, 0.0])
     """
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    rec = get(baseline)
     r, index = _check_rewards_index(rewards, index)
-    tau = _check_tau(tau, required=baseline in _PARTITION)
+    tau = _check_tau(tau, required=rec.needs_tau)
     try:
         eps = float(eps)
     except (TypeError, ValueError):
@@ -278,27 +248,15 @@ def group_advantages(
         raise ValueError(f"eps must be finite and >= 0, got {eps}")
     layout = _Table(index)
     k = layout.counts.to(r.dtype)[:, None]
-    if baseline in _LOO and bool((k < 2).any()):
-        raise ValueError(f"index: every group needs >= 2 responses for baseline={baseline!r}")
-    if baseline in _PARTITION:
-        R = layout.table(r, -torch.inf)
-        if baseline == "loo_partition":
-            return r - layout.flat(_loo_partition(R, k, tau))
-        # log-mean-exp with the group maximum subtracted: every term <= 1, one equals 1.
-        m = R.max(1, keepdim=True).values
-        s = torch.exp((R - m) / tau).sum(1, keepdim=True)
-        return r - layout.flat((m + tau * (torch.log(s) - torch.log(k))).expand_as(R))
+    if bool((k < rec.min_group).any()):
+        raise ValueError(
+            f"index: every group needs >= {rec.min_group} responses for baseline={baseline!r}"
+        )
     R = layout.table(r, 0.0)
-    total = R.sum(1, keepdim=True)
-    if baseline == "loo_mean":
-        return r - layout.flat((total - R) / (k - 1.0))
-    mean = total / k
-    if baseline == "mean":
-        return r - layout.flat(mean.expand_as(R))
-    # grpo: two-pass variance (ddof=1); a group of size 1 has std 0 and advantage 0.
-    dev = torch.where(layout.valid, R - mean, 0.0)
-    std = torch.sqrt((dev * dev).sum(1, keepdim=True) / torch.clamp(k - 1.0, min=1.0))
-    return layout.flat(dev / (std + eps))
+    # ragged groups: the formula masks the padding (full groups need no mask)
+    valid = None if layout.shape[0] * layout.shape[1] == r.numel() else layout.valid
+    b, d = rec.formula(array_namespace(R), R, valid, k, tau, eps)
+    return layout.flat((R - b) / d)
 
 
 def group_implicit_beta(

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from pmdtheory._validate import positive
+
 if TYPE_CHECKING:
     import numpy.typing as npt
 
@@ -192,9 +194,7 @@ def pmd_loss(
     >>> round(loss.item(), 6)  # (0.5*0.1*1/2 + 0.5*0.1*1/2) / 2
     0.025
     """
-    tau = _as_float("tau", tau)
-    if not np.isfinite(tau) or tau <= 0.0:
-        raise ValueError(f"tau must be finite and > 0, got {tau}")
+    tau = positive(tau, "tau")
     if agg not in AGGREGATIONS:
         raise ValueError(f"agg must be one of {AGGREGATIONS}, got {agg!r}")
     if not isinstance(logp, torch.Tensor) or logp.ndim != 2:

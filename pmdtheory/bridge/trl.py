@@ -67,8 +67,9 @@ the log-ratio onto :math:`A/\tau`. :class:`PMDConfig` warns when the setting is
 on-policy.
 
 Responses that every reward function scored ``None`` get weight 0 in the loss and
-are left out of their group's baseline (a leave-one-out group left with one scored
-response gets weight 0 too).
+are left out of their group's baseline (a group left with one scored response gets the
+registry's convention for a group of one, verl's: baseline 0 under the leave-one-out
+baselines; a group below a baseline's ``min_group`` gets weight 0).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ import trl
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import get_config_model_id, nanstd
 
+from pmdtheory._validate import positive
+from pmdtheory.baselines import BASELINES
 from pmdtheory.bridge.advantages import group_advantages, group_implicit_beta
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
 from pmdtheory.bridge.trl_options import (
@@ -112,9 +115,9 @@ __all__ = [
 
 #: The TRL release this module was written against and tested with.
 TESTED_TRL_VERSION: str = "1.16.0"
-#: Baselines :class:`PMDConfig` accepts (PMD-mean: ``mean``/``loo_mean``; PMD-part: the others).
-PMD_BASELINES: tuple[str, ...] = ("mean", "loo_mean", "partition", "loo_partition")
-_LOO = ("loo_mean", "loo_partition")
+#: Baselines :class:`PMDConfig` accepts: the registry :data:`pmdtheory.baselines.BASELINES`
+#: (PMD-mean: ``mean``/``loo_mean``; PMD-part: ``partition``/``loo_partition``; ``grpo``)
+PMD_BASELINES = BASELINES
 # Extra model inputs TRL may carry for multimodal models; forwarded untouched.
 _FORWARD_KEYS = (
     "pixel_values",
@@ -151,9 +154,10 @@ class PMDConfig(GRPOConfig):
     tau : float, default 0.01
         KL strength :math:`\tau > 0` of the mirror-descent step (also the partition
         baselines' temperature).
-    pmd_baseline : {"mean", "loo_mean", "partition", "loo_partition"}, default "mean"
-        Baseline :math:`B_i` standing in for :math:`\tau\log Z_t`: ``mean``/``loo_mean``
-        give PMD-mean, ``partition``/``loo_partition`` PMD-part (THEORY.md §3).
+    pmd_baseline : str, default "mean"
+        A name of :data:`PMD_BASELINES`, the baseline :math:`B_i` standing in for
+        :math:`\tau\log Z_t`: ``mean``/``loo_mean`` give PMD-mean,
+        ``partition``/``loo_partition`` PMD-part (THEORY.md §3).
     pmd_agg : {"seq-mean-token-mean", "seq-mean-token-sum-norm"}
         Divide each sequence's squared residual by its length or by the padded length.
     num_iterations : int, default 2
@@ -236,16 +240,10 @@ class PMDConfig(GRPOConfig):
     )
 
     def __post_init__(self) -> None:
-        try:
-            tau = float(self.tau)
-        except (TypeError, ValueError):
-            raise ValueError(f"tau must be a real number, got {self.tau!r}") from None
-        if not math.isfinite(tau) or tau <= 0.0:
-            raise ValueError(f"tau must be finite and > 0, got {self.tau!r}")
-        self.tau = tau
+        self.tau = positive(self.tau, "tau")
         if self.pmd_baseline not in PMD_BASELINES:
             raise ValueError(
-                f"pmd_baseline must be one of {PMD_BASELINES}, got {self.pmd_baseline!r}"
+                f"pmd_baseline must be one of {tuple(PMD_BASELINES)}, got {self.pmd_baseline!r}"
             )
         if self.pmd_agg not in AGGREGATIONS:
             raise ValueError(f"pmd_agg must be one of {AGGREGATIONS}, got {self.pmd_agg!r}")
@@ -329,7 +327,8 @@ def _score_groups(rewards, num_generations, *, baseline, tau):
         :math:`A_i = r_i - B_i`, 0 where the weight is 0. dtype/device of ``rewards``.
     weights : Tensor, shape (N,)
         1 for responses that enter the loss, 0 for unscored ones (and for the
-        remainder of a leave-one-out group with fewer than 2 scored responses).
+        remainder of a group with fewer scored responses than the baseline's
+        ``min_group``).
     stats : dict[str, float]
         ``pmd/beta_mean``, ``pmd/beta_median`` (NaN when every group is constant),
         ``pmd/frac_constant_groups``, ``pmd/abs_target``.
@@ -342,7 +341,7 @@ def _score_groups(rewards, num_generations, *, baseline, tau):
     scored = torch.isfinite(r)
     n_scored = torch.zeros(n // num_generations, device=r.device, dtype=torch.long)
     n_scored.index_add_(0, group, scored.long())
-    keep = scored & (n_scored[group] >= (2 if baseline in _LOO else 1))
+    keep = scored & (n_scored[group] >= BASELINES[baseline].min_group)
 
     adv = torch.zeros_like(r)
     nan = float("nan")

@@ -4,12 +4,22 @@ Tested against verl 0.9.1 as installed (``make test-verl``). Importing this modu
 registers, when verl is importable,
 
 =============================  ===============================================
-``algorithm.adv_estimator``    ``pmd_mean`` (baseline: leave-one-out mean, verl's
-                               ``rloo`` numbers) or ``pmd_part`` (leave-one-out
-                               partition, OpenKimi's ``ploo``, computed stably)
+``algorithm.adv_estimator``    ``pmd_<baseline>`` for every baseline of
+                               :data:`pmdtheory.baselines.BASELINES`:
+                               ``pmd_loo_mean`` (verl's ``rloo`` numbers),
+                               ``pmd_loo_partition`` (OpenKimi's ``ploo``,
+                               computed stably), ``pmd_mean``,
+                               ``pmd_partition``, ``pmd_grpo``, and any
+                               baseline registered later
 ``...policy_loss.loss_mode``   ``pmd`` (the sequence-level regression of
                                THEORY §3, OpenKimi's ``opmd``)
 =============================  ===============================================
+
+Renamed in 0.2.0 (the old spellings work for one release, with a ``DeprecationWarning``
+naming the new one): ``pmd_part`` is ``pmd_loo_partition``, and ``+algorithm.pmd_loo``
+gives way to choosing the estimator (``pmd_loo_mean`` or ``pmd_mean``). ``pmd_mean`` now
+means the plain group mean, as everywhere else in pmdtheory; the leave-one-out mean it
+used to default to is ``pmd_loo_mean``.
 
 through verl's ``register_adv_est`` / ``register_policy_loss``
 (``verl.trainer.ppo.core_algos``). verl is not a dependency: without it the import
@@ -30,12 +40,12 @@ which imports it wherever it builds the model config: the task runner and the wo
 Config keys (``+`` adds a key that verl's YAML does not have):
 
 - ``algorithm._target_=pmdtheory.bridge.verl.PMDAlgoConfig``: verl's ``AlgoConfig``
-  plus ``pmd_tau`` and ``pmd_loo``, so that ``+algorithm.pmd_tau`` survives verl's
-  dataclass conversion (verl's own ``AlgoConfig`` rejects unknown keys).
+  plus ``pmd_tau`` and the deprecated ``pmd_loo``, so that ``+algorithm.pmd_tau``
+  survives verl's dataclass conversion (verl's own ``AlgoConfig`` rejects unknown keys).
 - ``+algorithm.pmd_tau`` (default 0.01; OpenKimi's ``partition_tau`` is accepted too):
-  :math:`\tau` of the ``pmd_part`` baseline.
-- ``+algorithm.pmd_loo`` (default true): leave-one-out baselines; false gives the
-  plain group mean / group log-mean-exp.
+  :math:`\tau` of the partition baselines.
+- ``+algorithm.pmd_loo`` (deprecated): true turns ``pmd_mean``/``pmd_partition`` into
+  their leave-one-out versions, false the other way round.
 - ``actor_rollout_ref.actor.policy_loss._target_=pmdtheory.bridge.verl.PMDPolicyLossConfig``
   and ``+actor_rollout_ref.actor.policy_loss.pmd_tau='${algorithm.pmd_tau}'``:
   :math:`\tau` of the loss. verl's own ``PolicyLossConfig`` rejects ``pmd_tau``
@@ -48,13 +58,17 @@ Config keys (``+`` adds a key that verl's YAML does not have):
 
 from __future__ import annotations
 
-import math
+import functools
 import numbers
+import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from pmdtheory._validate import positive
+from pmdtheory.baselines import BASELINES, GRPO_EPS, Baseline, subscribe
 from pmdtheory.bridge.advantages import group_advantages
 from pmdtheory.bridge.loss import AGGREGATIONS, pmd_loss
 
@@ -66,10 +80,12 @@ except ImportError:
 
 __all__ = [
     "ADV_ESTIMATORS",
+    "DEPRECATED_ESTIMATORS",
     "POLICY_LOSSES",
     "REGISTERED",
     "PMDAlgoConfig",
     "PMDPolicyLossConfig",
+    "compute_pmd_advantage",
     "compute_pmd_mean_advantage",
     "compute_pmd_part_advantage",
     "compute_policy_loss_pmd",
@@ -80,11 +96,10 @@ _DEFAULT_TAU = 0.01
 
 
 def _check_tau(tau, name):
+    # numbers only (a YAML string stays an error here), then the shared check
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
         raise ValueError(f"{name} must be a number > 0, got {tau!r}")
-    if not math.isfinite(tau) or tau <= 0.0:
-        raise ValueError(f"{name} must be finite and > 0, got {tau}")
-    return float(tau)
+    return positive(tau, name)
 
 
 def _post_init(self, base):
@@ -117,7 +132,7 @@ if _PolicyLossConfig is not None:
 
     @dataclass
     class PMDAlgoConfig(_AlgoConfig):
-        """verl's ``AlgoConfig`` with ``pmd_tau`` (> 0) and ``pmd_loo`` for the estimators.
+        """verl's ``AlgoConfig`` with ``pmd_tau`` (> 0) and the deprecated ``pmd_loo``.
 
         Select it with ``algorithm._target_=pmdtheory.bridge.verl.PMDAlgoConfig``.
         Without verl installed it is a plain dataclass with ``adv_estimator``,
@@ -125,13 +140,13 @@ if _PolicyLossConfig is not None:
 
         Examples
         --------
-        >>> PMDAlgoConfig(adv_estimator="pmd_part", pmd_tau=0.1).pmd_loo
-        True
+        >>> PMDAlgoConfig(adv_estimator="pmd_loo_partition", pmd_tau=0.1).pmd_tau
+        0.1
         """
 
-        adv_estimator: str = "pmd_mean"
+        adv_estimator: str = "pmd_loo_mean"
         pmd_tau: float = _DEFAULT_TAU
-        pmd_loo: bool = True
+        pmd_loo: bool | None = None
 
         def __post_init__(self):
             _post_init(self, _AlgoConfig)
@@ -148,9 +163,9 @@ else:
 
     @dataclass
     class PMDAlgoConfig:  # type: ignore[no-redef]  # the same class without verl
-        adv_estimator: str = "pmd_mean"
+        adv_estimator: str = "pmd_loo_mean"
         pmd_tau: float = _DEFAULT_TAU
-        pmd_loo: bool = True
+        pmd_loo: bool | None = None
 
         def __post_init__(self):
             _post_init(self, None)
@@ -170,7 +185,7 @@ def _get(config, key, default=None):
     return default if value is None else value
 
 
-def _outcome_advantage(token_level_rewards, response_mask, index, *, baseline, tau):
+def _outcome_advantage(token_level_rewards, response_mask, index, *, baseline, tau, eps):
     """Sequence reward = sum of token rewards; group advantage broadcast over response tokens."""
     if not isinstance(token_level_rewards, torch.Tensor) or token_level_rewards.ndim != 2:
         raise ValueError("token_level_rewards must be a 2-D tensor (batch, response_length)")
@@ -183,31 +198,51 @@ def _outcome_advantage(token_level_rewards, response_mask, index, *, baseline, t
     if index.shape != (n,):
         raise ValueError(f"index must have shape ({n},), got {index.shape}")
     # verl's uids are strings (one per prompt): map them to integer group ids.
-    _, group, counts = np.unique(index, return_inverse=True, return_counts=True)
-    group = group.reshape(-1)
+    _, group = np.unique(index, return_inverse=True)
     with torch.no_grad():
         scores = token_level_rewards.sum(dim=-1)  # in the rewards' dtype, as verl's rloo
         if not scores.is_floating_point():
             scores = scores.to(torch.get_default_dtype())
         if not bool(torch.isfinite(scores).all()):
             raise ValueError("token_level_rewards must be finite (no NaN or inf)")
-        adv = scores.clone()
-        # A group of one response has no leave-one-out baseline: it gets baseline 0
-        # (advantage = its reward), the choice of verl's rloo.
-        grouped = counts[group] > 1 if baseline.startswith("loo_") else np.ones(n, dtype=bool)
-        if grouped.any():
-            rows = torch.as_tensor(np.flatnonzero(grouped), device=scores.device)
-            ids = torch.as_tensor(group[grouped], device=scores.device)
-            sub = group_advantages(scores[rows], ids, baseline=baseline, tau=tau)
-            adv[rows] = sub.to(adv.dtype)
+        # a group of one follows the registry (verl's rloo and grpo: baseline 0)
+        ids = torch.as_tensor(group.reshape(-1), device=scores.device)
+        adv = group_advantages(scores, ids, baseline=baseline, tau=tau, eps=eps).to(scores.dtype)
         adv = adv.unsqueeze(-1) * response_mask.to(adv.dtype)
     return adv, adv
 
 
-def compute_pmd_mean_advantage(
-    token_level_rewards, response_mask, index=None, epsilon=1e-6, config=None, **kwargs
+def _chosen_baseline(name, config):
+    """``name``, or its (non-)leave-one-out twin under the deprecated ``pmd_loo`` key."""
+    loo = _get(config, "pmd_loo")
+    if loo is None:
+        return name
+    family = name.removeprefix("loo_")
+    chosen = f"loo_{family}" if bool(loo) and f"loo_{family}" in BASELINES else family
+    chosen = chosen if chosen in BASELINES else name
+    warnings.warn(
+        f"algorithm.pmd_loo is deprecated and will be removed in the next release; "
+        f"use algorithm.adv_estimator=pmd_{chosen}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return chosen
+
+
+def compute_pmd_advantage(
+    token_level_rewards,
+    response_mask,
+    index=None,
+    epsilon=GRPO_EPS,
+    config=None,
+    *,
+    baseline,
+    **kwargs,
 ):
-    r"""PMD-mean advantages :math:`A_i = r_i - \bar r_{-i}` (verl ``adv_estimator=pmd_mean``).
+    r"""Advantages :math:`A_i = (r_i - B_i)/d` of any registered baseline, verl's signature.
+
+    ``algorithm.adv_estimator=pmd_<baseline>`` calls it with ``baseline`` set; every
+    baseline of :data:`pmdtheory.baselines.BASELINES` is registered that way.
 
     Parameters
     ----------
@@ -219,26 +254,33 @@ def compute_pmd_mean_advantage(
         Prompt id (verl's ``uid``, any hashable scalars) of each response; groups may be
         ragged and in any order.
     epsilon : float
-        Unused (verl passes it to every estimator).
+        The std offset of ``grpo`` (default 1e-4, TRL's; verl's own ``grpo`` uses 1e-6).
     config : PMDAlgoConfig, AlgoConfig, DictConfig or dict, optional
-        ``pmd_loo`` (default True): leave-one-out mean, or the plain group mean.
+        ``pmd_tau`` (or OpenKimi's ``partition_tau``, default 0.01, > 0): :math:`	au`
+        of the partition baselines; ``pmd_loo`` (deprecated).
+    baseline : str
+        A name of :data:`pmdtheory.baselines.BASELINES`.
 
     Returns
     -------
     advantages, returns : Tensor, shape (bs, response_length)
         Both :math:`A_i` on response tokens, 0 elsewhere (verl's convention), in the
-        rewards' dtype. A group of one response gets baseline 0 (:math:`A_i = r_i`), as
-        verl's ``rloo`` does; with ``pmd_loo=False`` its advantage is 0.
+        rewards' dtype. A group of one response follows verl's ``rloo`` and ``grpo``:
+        baseline 0 (:math:`A_i = r_i`) for the leave-one-out baselines, mean 0 and std 1
+        for ``grpo``; advantage 0 for ``mean`` and ``partition``.
 
     Raises
     ------
     ValueError
-        Shapes that disagree, a missing ``index``, non-finite rewards (singletons too).
+        Shapes that disagree, a missing ``index``, non-finite rewards (singletons too),
+        a bad ``pmd_tau``.
 
     Notes
     -----
     Tested domain: float32 and float64 rewards, groups of 1 to 8 responses, string and
-    integer uids; equal to verl 0.9.1's ``rloo`` estimator to float32 rounding.
+    integer uids; ``loo_mean`` equal to verl 0.9.1's ``rloo`` and ``grpo`` (with
+    ``epsilon=1e-6``) to verl's ``grpo`` to float32 rounding; the partition baselines
+    against 50-digit mpmath for :math:`	au \in [10^{-3}, 2]`, rewards in [-1, 2].
 
     References
     ----------
@@ -247,40 +289,69 @@ def compute_pmd_mean_advantage(
     Examples
     --------
     >>> r = torch.tensor([[1.0], [0.0], [0.0], [3.0]])
-    >>> adv, _ = compute_pmd_mean_advantage(r, torch.ones_like(r), ["a", "a", "b", "b"])
+    >>> adv, _ = compute_pmd_advantage(r, torch.ones_like(r), ["a", "a", "b", "b"],
+    ...                                baseline="loo_mean")
     >>> adv[:, 0].tolist()
     [1.0, -1.0, -3.0, 3.0]
     """
-    baseline = "loo_mean" if bool(_get(config, "pmd_loo", True)) else "mean"
+    name = _chosen_baseline(baseline, config)
+    tau = None
+    if BASELINES[name].needs_tau:
+        tau = _get(config, "pmd_tau", _get(config, "partition_tau", _DEFAULT_TAU))
+        tau = _check_tau(tau, "pmd_tau")
     return _outcome_advantage(
-        token_level_rewards, response_mask, index, baseline=baseline, tau=None
+        token_level_rewards, response_mask, index, baseline=name, tau=tau, eps=epsilon
     )
 
 
-def compute_pmd_part_advantage(
-    token_level_rewards, response_mask, index=None, epsilon=1e-6, config=None, **kwargs
-):
-    r"""PMD-part advantages :math:`A_i = r_i - \tau\log\frac1{k-1}\sum_{j\ne i}e^{r_j/\tau}`.
+@functools.cache  # one function per name: registering it again is a no-op for verl
+def _estimator(baseline: str):
+    """verl's estimator ``pmd_<baseline>``: :func:`compute_pmd_advantage` with it set."""
 
-    verl ``adv_estimator=pmd_part``. Same parameters, returns and singleton rule as
-    :func:`compute_pmd_mean_advantage`; ``config.pmd_tau`` (or OpenKimi's
-    ``partition_tau``, default 0.01, > 0) is :math:`\tau`, and ``pmd_loo=False`` uses the
-    whole group's log-mean-exp. The leave-one-out baseline subtracts the maximum of
-    the *other* rewards, so a group's only success gets baseline 0, not 0.816
-    (THEORY.md §3). Tested domain: :math:`\tau \in [10^{-3}, 2]`, rewards in [-1, 2].
+    def compute(token_level_rewards, response_mask, index=None, epsilon=GRPO_EPS, config=None,
+                **kwargs):  # fmt: skip
+        return compute_pmd_advantage(
+            token_level_rewards, response_mask, index, epsilon, config, baseline=baseline
+        )
+
+    compute.__name__ = compute.__qualname__ = f"compute_pmd_{baseline}_advantage"
+    compute.__doc__ = f"``adv_estimator=pmd_{baseline}``: :func:`compute_pmd_advantage`."
+    return compute
+
+
+#: ``pmd_mean``: :func:`compute_pmd_advantage` with the group-mean baseline.
+compute_pmd_mean_advantage = _estimator("mean")
+
+
+def compute_pmd_part_advantage(
+    token_level_rewards, response_mask, index=None, epsilon=GRPO_EPS, config=None, **kwargs
+):
+    r"""Deprecated ``pmd_part``: ``pmd_loo_partition`` (``pmd_partition`` with ``pmd_loo=False``).
+
+    Warns (``DeprecationWarning`` naming the new estimator) and returns what ``pmd_part``
+    returned: the leave-one-out partition baseline unless ``pmd_loo`` is false.
 
     Examples
     --------
+    >>> import warnings
     >>> r = torch.tensor([[1.0], [0.0], [0.0], [0.0]])
-    >>> adv, _ = compute_pmd_part_advantage(r, torch.ones_like(r), [0, 0, 0, 0])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     adv, _ = compute_pmd_part_advantage(r, torch.ones_like(r), [0, 0, 0, 0])
     >>> adv[0, 0].item()
     1.0
     """
-    tau = _get(config, "pmd_tau", _get(config, "partition_tau", _DEFAULT_TAU))
-    tau = _check_tau(tau, "pmd_tau")
-    baseline = "loo_partition" if bool(_get(config, "pmd_loo", True)) else "partition"
-    return _outcome_advantage(
-        token_level_rewards, response_mask, index, baseline=baseline, tau=tau
+    loo = _get(config, "pmd_loo", True)
+    new = "loo_partition" if bool(loo) else "partition"
+    warnings.warn(
+        f"algorithm.adv_estimator=pmd_part is deprecated and will be removed in the next "
+        f"release; use algorithm.adv_estimator=pmd_{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    cfg = {"pmd_tau": _get(config, "pmd_tau", _get(config, "partition_tau", _DEFAULT_TAU))}
+    return compute_pmd_advantage(
+        token_level_rewards, response_mask, index, epsilon, cfg, baseline=new
     )
 
 
@@ -432,15 +503,32 @@ def compute_policy_loss_pmd(
     return loss, metrics
 
 
-#: Names under which :func:`register` adds the estimators and the loss to verl.
-ADV_ESTIMATORS = {"pmd_mean": compute_pmd_mean_advantage, "pmd_part": compute_pmd_part_advantage}
+#: Names under which :func:`register` adds the estimators to verl: ``pmd_<baseline>`` for
+#: every registered baseline (kept up to date as baselines are registered)
+ADV_ESTIMATORS: dict = {}
+#: old estimator names, registered for one release: old -> new
+DEPRECATED_ESTIMATORS = {"pmd_part": "pmd_loo_partition"}
 POLICY_LOSSES = {"pmd": compute_policy_loss_pmd}
 
 
-def register(core_algos=None):
-    """Add :data:`ADV_ESTIMATORS` and :data:`POLICY_LOSSES` to verl's registries.
+def _add_estimator(b: Baseline) -> None:
+    name = f"pmd_{b.name}"
+    fn = compute_pmd_mean_advantage if b.name == "mean" else _estimator(b.name)
+    ADV_ESTIMATORS[name] = fn
+    # a baseline registered after verl was imported joins verl's registry at once
+    core_algos = sys.modules.get("verl.trainer.ppo.core_algos")
+    if core_algos is not None and hasattr(core_algos, "register_adv_est"):
+        core_algos.register_adv_est(name)(fn)
 
-    Idempotent (verl's ``register_adv_est`` accepts the same function twice).
+
+subscribe(_add_estimator)
+
+
+def register(core_algos=None):
+    """Add :data:`ADV_ESTIMATORS`, the deprecated names and :data:`POLICY_LOSSES` to verl.
+
+    Idempotent (verl's ``register_adv_est`` accepts the same function twice). Baselines
+    registered later (:func:`pmdtheory.baselines.register`) join the same registries.
 
     Parameters
     ----------
@@ -461,8 +549,8 @@ def register(core_algos=None):
     >>> fake = types.SimpleNamespace(
     ...     register_adv_est=lambda name: lambda fn: reg.setdefault(name, fn),
     ...     register_policy_loss=lambda name: lambda fn: reg.setdefault(name, fn))
-    >>> register(fake), sorted(reg)
-    (True, ['pmd', 'pmd_mean', 'pmd_part'])
+    >>> register(fake), sorted(reg)[:4]
+    (True, ['pmd', 'pmd_grpo', 'pmd_loo_mean', 'pmd_loo_partition'])
     """
     if core_algos is None:
         try:
@@ -471,6 +559,7 @@ def register(core_algos=None):
             return False
     for name, fn in ADV_ESTIMATORS.items():
         core_algos.register_adv_est(name)(fn)
+    core_algos.register_adv_est("pmd_part")(compute_pmd_part_advantage)
     for name, fn in POLICY_LOSSES.items():
         core_algos.register_policy_loss(name)(fn)
     return True

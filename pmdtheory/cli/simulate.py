@@ -2,7 +2,7 @@
 
 Example::
 
-    pmdtheory simulate --env prompts --methods exact,mean,part_sampled,mean_sampled \\
+    pmdtheory simulate --env prompts --methods exact,mean,loo_partition_sampled,mean_sampled \\
         --iters 50 --seed 0 --out results.csv --plot results.png
 """
 
@@ -46,7 +46,7 @@ def _parser():
     nonneg, pos = _int_at_least(0), _int_at_least(1)
     p = Parser(prog=f"pmdtheory {NAME}", description=__doc__.split("\n")[0])
     p.add_argument("--env", choices=ENVS, default="prompts", help="environment")
-    p.add_argument("--methods", default="exact,mean,part_sampled,mean_sampled",
+    p.add_argument("--methods", default="exact,mean,loo_partition_sampled,mean_sampled",
                    help="comma-separated method names (pmdtheory.sim.METHODS)")  # fmt: skip
     p.add_argument("--iters", type=nonneg, default=50, help="PMD iterations")
     p.add_argument("--seed", default="0", help="seed, or comma-separated seeds")
@@ -57,13 +57,14 @@ def _parser():
     p.add_argument("--actions", type=pos, default=None,
                    help="responses / actions per context (default 64, 10, 4)")  # fmt: skip
     p.add_argument("--k", type=pos, default=16, help="samples per context (sampled methods)")
-    p.add_argument("--baseline", default=None, help="override the sampled baseline")
+    p.add_argument("--baseline", default=None,
+                   help="override the sampled baseline (pmdtheory.baselines)")  # fmt: skip
     p.add_argument("--fit-steps", type=nonneg, default=1,
                    help="gradient steps per iteration (grpo: inner epochs)")  # fmt: skip
     p.add_argument("--lr", type=_finite, default=None, help="learning rate (default 1/tau)")
     p.add_argument("--staleness", type=nonneg, default=0, help="sampling policy age in iterations")
     p.add_argument("--eps", type=_finite, default=None,
-                   help="GRPO std offset (default 1e-4 grpo, 1e-6 grpo_regression)")  # fmt: skip
+                   help="GRPO std offset (default 1e-4, TRL's)")  # fmt: skip
     p.add_argument("--clip", type=_finite, default=0.2, help="GRPO clipping epsilon")
     p.add_argument("--q", choices=("exact", "mc"), default="exact", help="MDP Q estimates")
     p.add_argument("--env-seed", type=nonneg, default=0, help="seed of the random environment")
@@ -122,12 +123,13 @@ def plot(df, path, *, mdp=False):
     import numpy as np
 
     from pmdtheory.plotting import METHOD_STYLES, figure, method_style
+    from pmdtheory.sim.run import DEPRECATED_METHODS
 
     extra = iter([("#000000", ":"), ("#009E73", "-."), ("#56B4E9", "--"), ("#999999", "-")])
     fig, (ax0, ax1) = figure(1, 2)
     for name, g in df.groupby("method", sort=False):
         g = g.groupby("iter").mean(numeric_only=True)
-        if name in METHOD_STYLES:
+        if DEPRECATED_METHODS.get(name, name) in METHOD_STYLES:
             kw = method_style(name)
         else:
             color, ls = next(extra, (None, "-"))

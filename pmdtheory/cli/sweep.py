@@ -2,7 +2,7 @@
 
 Example::
 
-    pmdtheory sweep --env prompts --methods exact,mean_sampled,part_sampled \\
+    pmdtheory sweep --env prompts --methods exact,mean_sampled,loo_partition_sampled \\
         --tau 0.01,0.05 --k 4,8 --seeds 0-99 --iters 50 --out results/sweep
 
 Every option takes a comma-separated list; the grid is their product. Rerun the

@@ -106,13 +106,12 @@ def _typed(name, value):
 
 def _normalise(cell: dict) -> dict:
     """Fill defaults, check names and types, and blank what does not apply."""
-    from pmdtheory.sim.run import METHODS
+    from pmdtheory.sim.run import METHODS, canonical_method
 
     p = {name: _typed(name, cell.get(name)) for name in PARAMS}
     if p["env"] not in ENVS:
         raise ValueError(f"env must be one of {ENVS}, got {p['env']!r}")
-    if p["method"] not in METHODS:
-        raise ValueError(f"method must be one of {tuple(METHODS)}, got {p['method']!r}")
+    spec = METHODS[canonical_method(p["method"])]  # a deprecated name warns, and is kept
     contexts, actions = _SIZES[p["env"]]
     p["contexts"] = contexts if p["contexts"] is None else p["contexts"]
     p["actions"] = actions if p["actions"] is None else p["actions"]
@@ -129,7 +128,7 @@ def _normalise(cell: dict) -> dict:
         p["gamma"] = p["q"] = p["n_rollouts"] = None
     elif p["q"] == "exact":
         p["n_rollouts"] = None
-    if METHODS[p["method"]].kind == "population":
+    if spec.kind == "population":
         for name in ("k", "baseline", "fit_steps", "lr", "staleness"):
             p[name] = None
     if p["method"] != "kl_chi2":

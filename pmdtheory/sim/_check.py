@@ -1,38 +1,16 @@
 """Argument checks of the simulators: every failure is a ValueError naming the argument.
 
+``real`` and ``integer`` live in :mod:`pmdtheory._validate` (shared with the bridge).
+
 Type errors are ValueErrors too (``run(tau="0.1")`` names ``tau``), so that a
 caller can catch one exception type for every bad input.
 """
 
-import numbers
-
 import numpy as np
 
+from pmdtheory._validate import integer, real
 
-def real(value, name, *, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
-    """``value`` as a finite float within [lo, hi] (open ends on request)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
-    if hi is not None and (v > hi or (hi_open and v == hi)):
-        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi}, got {value!r}")
-    return v
-
-
-def integer(value, name, *, lo=None, hi=None) -> int:
-    """``value`` as an int within [lo, hi] (bools and floats are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    v = int(value)
-    if lo is not None and v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    if hi is not None and v > hi:
-        raise ValueError(f"{name} must be an integer <= {hi}, got {value!r}")
-    return v
+__all__ = ["array", "integer", "real"]
 
 
 def array(value, name, *, ndim, dtype=np.float64) -> np.ndarray:

@@ -13,9 +13,10 @@ that :mod:`pmdtheory.sim.run` can pool them over contexts).
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from pmdtheory._kernels import _exact_row, _mean_row
+from pmdtheory.baselines import ROW_SIGNATURE
 from pmdtheory.sim._fit import _fit_row, _grpo_row
 from pmdtheory.sim._rng import (
     STREAM_ACTION,
@@ -29,8 +30,9 @@ from pmdtheory.sim._rng import (
 REWARD, KL, ENTROPY, LAM, ERR_POS, SQ_POS, W_POS, ERR_NEG, SQ_NEG, W_NEG = range(10)
 N_STATS = 10
 
-# baseline codes (names in pmdtheory.estimators.BASELINES order)
-MEAN, LOO_MEAN, PARTITION, LOO_PARTITION, GRPO = range(5)
+# the population update a baseline's targets are compared with (its record's
+# ``estimates``): exact PMD, PMD-mean, PMD-mean of std-normalised rewards (GRPO)
+EST_EXACT, EST_MEAN, EST_MEAN_STD = range(3)
 # population method codes
 POP_EXACT, POP_MEAN, POP_NONE = range(3)
 # how a sampled method updates the logits: the PMD regression fit, or GRPO's
@@ -93,89 +95,6 @@ def _row_stats(logpi_new, logpi_prev, R, stats):
 
 
 @njit(cache=True)
-def _baselines(r, kind, tau, eps, B):
-    """Group baselines B_i of THEORY §3 for one prompt's k rewards; returns the target scale.
-
-    Targets are ``(r_i - B_i) * scale``: ``scale = 1/tau`` except for GRPO,
-    whose advantage ``(r - mean)/(std + eps)`` is divided by tau as well.
-    """
-    k = r.size
-    total = 0.0
-    for i in range(k):
-        total += r[i]
-    mean = total / k
-    scale = 1.0 / tau
-    if kind == MEAN:
-        for i in range(k):
-            B[i] = mean
-    elif kind == LOO_MEAN:
-        for i in range(k):
-            B[i] = (total - r[i]) / (k - 1)
-    elif kind == GRPO:
-        ss = 0.0
-        for i in range(k):
-            ss += (r[i] - mean) ** 2
-        std = math.sqrt(ss / (k - 1)) if k > 1 else 0.0
-        for i in range(k):
-            B[i] = mean
-        scale = 1.0 / ((std + eps) * tau)
-    else:
-        # log-mean-exp with the group maximum m1 subtracted (no overflow at small tau)
-        i1 = 0
-        for i in range(k):
-            if r[i] > r[i1]:
-                i1 = i
-        m1 = r[i1]
-        s1 = 0.0
-        for i in range(k):
-            s1 += math.exp((r[i] - m1) / tau)
-        if kind == PARTITION:
-            part = m1 + tau * (math.log(s1) - math.log(k))
-            for i in range(k):
-                B[i] = part
-        else:
-            # Leave-one-out: for i != i1 the others contain the maximum, so their
-            # sum s1 - e_i is >= 1 >= e_i and the subtraction loses at most one bit.
-            # For i = i1 the sum is recomputed with the maximum of the *others*
-            # (THEORY §3): group total minus own term would cancel to 0 when i1 is
-            # the only success.
-            m2 = -math.inf
-            for i in range(k):
-                if i != i1 and r[i] > m2:
-                    m2 = r[i]
-            s2 = 0.0
-            for i in range(k):
-                if i != i1:
-                    s2 += math.exp((r[i] - m2) / tau)
-            log_km1 = math.log(k - 1)
-            for i in range(k):
-                if i == i1:
-                    B[i] = m2 + tau * (math.log(s2) - log_km1)
-                else:
-                    B[i] = m1 + tau * (math.log(s1 - math.exp((r[i] - m1) / tau)) - log_km1)
-    return scale
-
-
-@njit(cache=True)
-def _grpo_advantages(r, eps, A):
-    """GRPO's group advantages ``(r_i - mean) / (std + eps)``, std with Bessel's correction.
-
-    As TRL's ``GRPOTrainer`` (``scale_rewards="group"``, ``std + 1e-4``); k >= 2.
-    """
-    k = r.size
-    mean = 0.0
-    for i in range(k):
-        mean += r[i]
-    mean /= k
-    ss = 0.0
-    for i in range(k):
-        ss += (r[i] - mean) ** 2
-    inv = 1.0 / (math.sqrt(ss / (k - 1)) + eps)  # eps > 0 (checked by run)
-    for i in range(k):
-        A[i] = (r[i] - mean) * inv
-
-
-@njit(cache=True)
 def _sample_rewards(ps, R, noise, sigma, seed, it, ctx, cdf, y, r):
     """Draw k actions from the probabilities ``ps`` by inverse CDF, and their rewards."""
     acc = 0.0
@@ -220,29 +139,30 @@ def _log_partition_w(ps, R, tau):
 
 
 @njit(cache=True)
-def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
+def _target_errors(logpi_samp, ps, R, y, t, estimate, tau, eps, lx, rs, st):
     """Pool the target errors of one context into ``st`` (THEORY §3, paper Fig. 3).
 
     The error of target ``t_i`` is ``t_i - log x(y_i)``, with ``log x`` the
     log-ratio of the population solution that the estimator stands in for, at
-    the sampling policy: exact PMD for the partition baselines,
-    ``(R - tau log Z)/tau``; PMD-mean (Lambert W) for the mean baselines; for
-    GRPO, PMD-mean with rewards ``R / (sd + eps)``, sd the population standard
-    deviation. Responses with ``R > rbar`` count as positive. ``lx`` and ``rs``
-    are scratch rows. Returns the PMD-mean multiplier lam at the sampling
-    policy when it was computed (mean baselines), else NaN.
+    the sampling policy (``estimate``): EST_EXACT, exact PMD
+    ``(R - tau log Z)/tau`` (the partition baselines); EST_MEAN, PMD-mean (Lambert
+    W; the mean baselines); EST_MEAN_STD, PMD-mean with rewards ``R / (sd + eps)``,
+    sd the population standard deviation (GRPO). Responses with ``R > rbar``
+    count as positive. ``lx`` and ``rs`` are scratch rows. Returns the PMD-mean
+    multiplier lam at the sampling policy when it was computed (mean baselines),
+    else NaN.
     """
     lam = math.nan
     n = ps.size
     rbar = 0.0
     for a in range(n):
         rbar += ps[a] * R[a]
-    if baseline == PARTITION or baseline == LOO_PARTITION:
+    if estimate == EST_EXACT:
         logz, _ = _log_partition_w(ps, R, tau)
         for a in range(n):
             lx[a] = (R[a] - logz) / tau
     else:
-        if baseline == GRPO:
+        if estimate == EST_MEAN_STD:
             var = 0.0
             for a in range(n):
                 var += ps[a] * (R[a] - rbar) ** 2
@@ -264,7 +184,21 @@ def _target_errors(logpi_samp, ps, R, y, t, baseline, tau, eps, lx, rs, st):
     return lam
 
 
-@njit(cache=True, parallel=True)
+_F2 = types.float64[:, ::1]
+_I = types.int64
+_F = types.float64
+
+
+# An explicit signature: the baseline's row kernel comes in as a first-class function
+# (one compiled, cached step for every registered baseline, new ones included).
+@njit(
+    types.void(
+        _F2, _F2, _F2, _F2, types.boolean, _F2, _I, _F, _I, types.FunctionType(ROW_SIGNATURE),
+        _I, _F, _F, _F, _I, _I, _F, _I, _I, _I, _F2, _F2, _F2,
+    ),
+    cache=True,
+    parallel=True,
+)  # fmt: skip
 def _sampled_step(
     logpi,
     pi,
@@ -276,6 +210,7 @@ def _sampled_step(
     sigma,
     k,
     baseline,
+    estimate,
     tau,
     eps,
     lr,
@@ -297,9 +232,11 @@ def _sampled_step(
     exponentials are a large part of the cost). ``on_policy`` says that the
     sampling policy is the current one (they may be the very same arrays); then
     the diagnostics' PMD-mean solve serves both the targets and the implied beta.
-    ``fit_kind`` FIT_REGRESSION fits the targets of ``baseline`` with
-    ``fit_steps`` gradient steps; FIT_GRPO takes ``fit_steps`` steps of GRPO's
-    clipped surrogate (``clip``) on its advantages (``baseline`` unused).
+    ``baseline`` is the row kernel of a :class:`pmdtheory.baselines.Baseline`
+    (``B, d``: advantages ``(r - B)/d``) and ``estimate`` its EST_* code.
+    ``fit_kind`` FIT_REGRESSION fits the targets ``A/tau`` with ``fit_steps``
+    gradient steps; FIT_GRPO takes ``fit_steps`` steps of GRPO's clipped
+    surrogate (``clip``) on the advantages ``A`` (``baseline`` is then GRPO's).
     Diagnostics (implied beta, target errors) are computed for the rows that
     are multiples of ``diag_stride`` (0: none); the other rows' LAM is NaN and
     their error sums are 0.
@@ -316,12 +253,10 @@ def _sampled_step(
         for row in range(blk * _BLOCK, min(P, (blk + 1) * _BLOCK)):
             ps = pi_samp[row]
             _sample_rewards(ps, R[row], noise, sigma, seed, it, row, cdf, y, r)
-            if fit_kind == FIT_GRPO:
-                _grpo_advantages(r, eps, t)
-            else:
-                scale = _baselines(r, baseline, tau, eps, B)
-                for i in range(k):
-                    t[i] = (r[i] - B[i]) * scale
+            d = baseline(r, tau, eps, B)
+            scale = 1.0 / d if fit_kind == FIT_GRPO else 1.0 / (d * tau)
+            for i in range(k):
+                t[i] = (r[i] - B[i]) * scale
             st = stats[row]
             for j in range(ERR_POS, N_STATS):
                 st[j] = 0.0
@@ -332,7 +267,7 @@ def _sampled_step(
                 lam = math.nan
                 if fit_kind == FIT_REGRESSION:
                     lam = _target_errors(
-                        logpi_samp[row], ps, R[row], y, t, baseline, tau, eps, cdf, g, st
+                        logpi_samp[row], ps, R[row], y, t, estimate, tau, eps, cdf, g, st
                     )
                 if not (on_policy and lam == lam):  # lam is NaN unless it was solved
                     lam = _mean_row(logpi[row], R[row], tau, g)

@@ -18,8 +18,10 @@ THEORY.md §3,
 the sequence-level OpenKimi loss with unit lengths and weights. The method
 ``"grpo"`` is real GRPO instead: TRL's clipped-ratio surrogate on
 std-normalised group advantages, maximised by ``fit_steps`` policy-gradient
-steps on the same samples (``"grpo_regression"`` is the regression above on
-GRPO's targets). On an MDP the
+steps on the same samples (``"grpo_sampled"`` is the regression above on
+GRPO's targets). Every baseline of :mod:`pmdtheory.baselines` gives a sampled
+method ``<baseline>_sampled``; the old names ``part_sampled``, ``rloo_sampled``
+and ``grpo_regression`` work for one release (:data:`DEPRECATED_METHODS`). On an MDP the
 contexts are the states and the rewards are :math:`Q^{\pi_t}(s, \cdot)`, exact
 (linear solve) or Monte-Carlo (``q="mc"``).
 
@@ -30,14 +32,15 @@ THEORY.md §2 (exact), §3 (sampled regression), §4 (PMD-mean), §5 (KL-chi2), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
 from typing import Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
 
 from pmdtheory import kl_chi2_update
-from pmdtheory.estimators import BASELINES
+from pmdtheory.baselines import BASELINES, ROW_SIGNATURE, Baseline
 from pmdtheory.sim import _check
 from pmdtheory.sim import _kernels as K
 from pmdtheory.sim.envs import Bandit, PromptPopulation
@@ -62,8 +65,8 @@ class Method(NamedTuple):
 
     #: "population" (exact expected rewards) or "sampled" (``k`` responses per context)
     kind: str
-    #: default group baseline of a regression method (a name of :data:`BASELINES`);
-    #: None for population methods and ``"grpo"``
+    #: group baseline of a sampled method (a name of :data:`BASELINES`; for a regression
+    #: method the default, ``baseline=`` overrides it); None for population methods
     baseline: str | None
     #: one line for tables and ``--help``
     description: str
@@ -71,41 +74,100 @@ class Method(NamedTuple):
     fit: str = "regression"
 
 
-#: the method names :func:`run` accepts, each with its :class:`Method` record:
-#: population ``exact``, ``mean``, ``kl_chi2``; sampled regression
-#: ``part_sampled``, ``mean_sampled``, ``rloo_sampled``, ``grpo_regression``;
-#: and real GRPO, ``grpo``
-METHODS: dict[str, Method] = {
+_POPULATION = {
     "exact": Method("population", None, "exact PMD, pi' ~ pi exp(r/tau) (THEORY §2)"),
     "mean": Method("population", None, "PMD-mean population solution (Lambert W, §4)"),
     "kl_chi2": Method("population", None, "KL + (beta/2) chi2 regularised step, fixed beta (§5)"),
-    "part_sampled": Method(
-        "sampled", "loo_partition", "regression, leave-one-out log-partition (OpenKimi ploo)"
-    ),
-    "mean_sampled": Method("sampled", "mean", "regression, group mean baseline (PMD-mean)"),
-    "rloo_sampled": Method("sampled", "loo_mean", "regression, leave-one-out mean (RLOO)"),
-    "grpo": Method(
-        "sampled",
-        None,
-        "GRPO: clipped-ratio policy gradient on (r - mean)/(std + eps) (TRL's loss)",
-        "grpo",
-    ),
-    "grpo_regression": Method(
-        "sampled", "grpo", "PMD regression on GRPO's targets (r - mean)/((std + eps) tau)"
-    ),
 }
-_BASELINE_CODE = {
-    "mean": K.MEAN,
-    "loo_mean": K.LOO_MEAN,
-    "partition": K.PARTITION,
-    "loo_partition": K.LOO_PARTITION,
-    "grpo": K.GRPO,
+_GRPO = Method(
+    "sampled",
+    "grpo",
+    "GRPO: clipped-ratio policy gradient on (r - mean)/(std + eps) (TRL's loss)",
+    "grpo",
+)
+#: suffix of the sampled regression methods: ``<baseline>_sampled`` for every baseline
+SAMPLED_SUFFIX = "_sampled"
+#: old method names, accepted for one release with a DeprecationWarning: old -> new
+DEPRECATED_METHODS = {
+    "part_sampled": "loo_partition_sampled",
+    "rloo_sampled": "loo_mean_sampled",
+    "grpo_regression": "grpo_sampled",
 }
-assert set(_BASELINE_CODE) == set(BASELINES)
+
+
+class _Methods(Mapping[str, Method]):
+    """The method names, live: a baseline added to the registry adds its sampled method."""
+
+    def __getitem__(self, name: str) -> Method:
+        # a deprecated name is found (old code's "name in METHODS" keeps working) but not
+        # listed; run() warns about it (canonical_method)
+        name = DEPRECATED_METHODS.get(name, name) if isinstance(name, str) else name
+        if name in _POPULATION:
+            return _POPULATION[name]
+        if name == "grpo":
+            return _GRPO
+        if isinstance(name, str) and name.endswith(SAMPLED_SUFFIX):
+            b = BASELINES.get(name[: -len(SAMPLED_SUFFIX)])
+            if b is not None:
+                return Method("sampled", b.name, f"PMD regression, baseline: {b.description}")
+        raise KeyError(name)
+
+    def __iter__(self):
+        yield from _POPULATION
+        yield from (name + SAMPLED_SUFFIX for name in BASELINES)
+        yield "grpo"
+
+    def __len__(self) -> int:
+        return len(_POPULATION) + len(BASELINES) + 1
+
+    def __repr__(self) -> str:
+        return f"METHODS({', '.join(self)})"
+
+
+#: the method names :func:`run` accepts, each with its :class:`Method` record:
+#: population ``exact``, ``mean``, ``kl_chi2``; sampled regression
+#: ``<baseline>_sampled`` for every baseline of :data:`BASELINES` (``mean_sampled``,
+#: ``loo_mean_sampled``, ``partition_sampled``, ``loo_partition_sampled``,
+#: ``grpo_sampled``, and any registered later); and real GRPO, ``grpo``
+METHODS: Mapping[str, Method] = _Methods()
+
+
+def canonical_method(name: str, arg: str = "method") -> str:
+    """``name``, or the new name of a deprecated one (with a DeprecationWarning naming it).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     canonical_method("part_sampled")
+    'loo_partition_sampled'
+    """
+    new = DEPRECATED_METHODS.get(name) if isinstance(name, str) else None
+    if new is not None:
+        warnings.warn(
+            f"{arg} {name!r} is deprecated and will be removed in the next release; use {new!r}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return new
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(f"{arg} must be one of {tuple(METHODS)}, got {name!r}")
+    return name
+
+
 _FIT_CODE = {"regression": K.FIT_REGRESSION, "grpo": K.FIT_GRPO}
-#: default std offset of the GRPO advantage: TRL's for ``grpo``,
-#: :func:`pmdtheory.estimators.advantages`' for ``grpo_regression``
-GRPO_EPS = {"grpo": 1e-4, "grpo_regression": 1e-6}
+#: default std offset of the GRPO advantage: TRL's, 1e-4, for ``grpo`` and
+#: ``grpo_sampled``; the deprecated ``grpo_regression`` keeps its old 1e-6 for one release
+GRPO_EPS = {"grpo": 1e-4, "grpo_sampled": 1e-4, "grpo_regression": 1e-6}
+
+
+def _estimate_code(b: Baseline) -> int:
+    """The simulator's code of the population update the baseline's targets estimate."""
+    if b.std_normalised:
+        return K.EST_MEAN_STD
+    return K.EST_EXACT if b.estimates == "exact" else K.EST_MEAN
+
 
 #: summary columns of :func:`run`, in order
 COLUMNS = (
@@ -160,7 +222,7 @@ def _reward_spread(env, grpo_eps):
         spread += 2 * _NORMAL_MAX * env.sigma
     elif env.noise == "bernoulli":
         spread = 1.0
-    if grpo_eps is not None:  # grpo_regression's diagnostics divide rewards by sd + eps
+    if grpo_eps is not None:  # std-normalised diagnostics divide rewards by sd + eps
         spread *= max(1.0, 1.0 / grpo_eps)
     return spread
 
@@ -182,9 +244,8 @@ def _check_config(env, methods, iters, seeds, o):
         raise ValueError(f"env must be a Bandit, PromptPopulation or TabularMDP, got {env!r}")
     if not methods:
         raise ValueError("method must name at least one method")
-    for m in methods:
-        if not isinstance(m, str) or m not in METHODS:
-            raise ValueError(f"method must be one of {tuple(METHODS)}, got {m!r}")
+    # the caller's spelling stays the frame's method name; deprecated ones warn once here
+    specs = {m: METHODS[canonical_method(m)] for m in methods}
     iters = _check.integer(iters, "iters", lo=0)
     if not seeds:
         raise ValueError("seed must name at least one seed, got an empty sequence")
@@ -192,32 +253,37 @@ def _check_config(env, methods, iters, seeds, o):
     tau = _check.real(o["tau"], "tau", lo=0.0, lo_open=True)
     if tau < TAU_MIN:
         raise ValueError(f"tau must be >= {TAU_MIN:g}, got {tau!r}")
-    c = dict(o, tau=tau)
+    c = dict(o, tau=tau, specs=specs)
     if "kl_chi2" in methods:
         if o["beta"] is None:
             raise ValueError("beta must be given for method 'kl_chi2'")
         c["beta"] = _check.real(o["beta"], "beta", lo=0.0, hi=SPREAD_OVER_TAU_MAX)
-    sampled = [m for m in methods if METHODS[m].kind == "sampled"]
+    sampled = [m for m in methods if specs[m].kind == "sampled"]
     c["k"] = _check.integer(o["k"], "k", lo=1, hi=K_MAX) if sampled else 1
-    if o["baseline"] is not None and o["baseline"] not in _BASELINE_CODE:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {o['baseline']!r}")
+    if o["baseline"] is not None and o["baseline"] not in BASELINES:
+        raise ValueError(f"baseline must be one of {tuple(BASELINES)}, got {o['baseline']!r}")
+    c["baselines"] = {}
     for m in sampled:
-        b = "grpo" if METHODS[m].fit == "grpo" else o["baseline"] or METHODS[m].baseline
-        if c["k"] < 2 and b in ("loo_mean", "loo_partition", "grpo"):
-            raise ValueError(f"k must be >= 2 for method {m!r} (baseline {b!r}), got {o['k']}")
+        spec = specs[m]
+        b = BASELINES[spec.baseline if spec.fit == "grpo" else o["baseline"] or spec.baseline]
+        if c["k"] < b.min_group:
+            raise ValueError(
+                f"k must be >= {b.min_group} for method {m!r} (baseline {b.name!r}), got {o['k']}"
+            )
+        c["baselines"][m] = b
     c["fit_steps"] = _check.integer(o["fit_steps"], "fit_steps", lo=0)
     c["lr"] = 1.0 / tau if o["lr"] is None else _check.real(o["lr"], "lr", lo=0.0, lo_open=True)
     c["staleness"] = _check.integer(o["staleness"], "staleness", lo=0)
     c["clip"] = _check.real(o["clip"], "clip", lo=0.0, lo_open=True)
     eps = {}
     for m in sampled:
-        if m in GRPO_EPS or (o["baseline"] == "grpo" and METHODS[m].fit == "regression"):
-            e = GRPO_EPS.get(m, GRPO_EPS["grpo_regression"]) if o["eps"] is None else o["eps"]
+        if c["baselines"][m].std_normalised:
+            e = GRPO_EPS.get(m, GRPO_EPS["grpo"]) if o["eps"] is None else o["eps"]
             # eps = 0 divides a constant group's zero advantages by zero
             eps[m] = _check.real(e, "eps", lo=0.0, lo_open=True)
     c["eps"] = eps
     for m in methods:
-        grpo_eps = eps[m] if m in eps and METHODS[m].fit == "regression" else None
+        grpo_eps = eps[m] if m in eps and specs[m].fit == "regression" else None
         spread = _reward_spread(env, grpo_eps)
         if spread / tau > SPREAD_OVER_TAU_MAX:
             raise ValueError(
@@ -371,11 +437,14 @@ def run(
         The environment; its ``logpi0`` is the initial policy of every run.
     method : str or sequence of str
         Names from :data:`METHODS`: population ``"exact"``, ``"mean"``,
-        ``"kl_chi2"``; sampled regression (THEORY §3) ``"part_sampled"``
-        (leave-one-out partition baseline), ``"mean_sampled"`` (group mean),
-        ``"rloo_sampled"`` (leave-one-out mean), ``"grpo_regression"`` (the PMD
-        regression on GRPO's std-normalised targets, not GRPO); and ``"grpo"``,
-        real GRPO: TRL's clipped-ratio policy gradient (see ``clip``).
+        ``"kl_chi2"``; sampled regression (THEORY §3) ``"<baseline>_sampled"``
+        for every baseline of :data:`BASELINES`: ``"loo_partition_sampled"``
+        (leave-one-out partition baseline), ``"partition_sampled"``,
+        ``"mean_sampled"`` (group mean), ``"loo_mean_sampled"`` (leave-one-out
+        mean), ``"grpo_sampled"`` (the PMD regression on GRPO's std-normalised
+        targets, not GRPO); and ``"grpo"``, real GRPO: TRL's clipped-ratio
+        policy gradient (see ``clip``). A deprecated name of
+        :data:`DEPRECATED_METHODS` warns and is kept in the frame as given.
     iters : int
         Number of PMD iterations (the frame also has iteration 0, the start).
     seed : int or sequence of int
@@ -384,13 +453,14 @@ def run(
         KL strength: the step is :math:`\pi_{t+1} \propto \pi_t e^{r/\tau}`.
         Tested domain: tau >= 1e-200 and (reward spread)/tau <= 1e100 (the
         spread of Q values on an MDP is bounded by (max R - min R)/(1 - gamma);
-        for ``"grpo_regression"`` it is divided by ``eps``); outside, ValueError.
+        for ``"grpo_sampled"`` it is divided by ``eps``); outside, ValueError.
         A step that still overflows raises ValueError naming tau: never NaN.
     beta : float, optional
         Fixed chi2 weight of ``"kl_chi2"`` (required for it), >= 0.
     k : int
-        Responses sampled per context, 1 to 2**20; >= 2 for leave-one-out and
-        GRPO baselines and for ``"grpo"``.
+        Responses sampled per context, 1 to 2**20, at least the baseline's
+        ``min_group``. A group of one follows the registry (verl's convention):
+        the leave-one-out baselines give baseline 0, GRPO mean 0 and std 1.
     baseline : str, optional
         Override the regression methods' baseline: one of :data:`BASELINES`
         (``"grpo"`` itself ignores it).
@@ -414,8 +484,8 @@ def run(
     eps : float, optional
         GRPO's std offset, > 0: the advantage is :math:`(r - \bar r)/(s + \epsilon)`
         with :math:`s` the group's standard deviation (Bessel-corrected, as
-        TRL). Default 1e-4 for ``"grpo"`` (TRL's) and 1e-6 for
-        ``"grpo_regression"`` (:func:`pmdtheory.estimators.advantages`).
+        TRL). Default 1e-4, TRL's (the deprecated ``"grpo_regression"`` keeps
+        its old 1e-6 for one release).
     clip : float
         GRPO's clipping :math:`\epsilon` (TRL's ``epsilon``, default 0.2), > 0:
         the surrogate is :math:`\frac1k\sum_i \min(\rho_i A_i,
@@ -464,7 +534,7 @@ def run(
         :math:`(r - \tau\log Z)/\tau`, for the partition baselines; PMD-mean
         (Lambert W) for the mean baselines, so that its chi2 pull
         :math:`\omega = \lambda x` shows as a systematic offset; PMD-mean with
-        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for ``grpo_regression``;
+        rewards scaled by :math:`1/\mathrm{sd}_\pi(r)` for ``grpo_sampled``;
         NaN for ``grpo`` (it fits no targets). Population
         methods: 0 for ``exact``, :math:`\omega` for ``mean`` (weights
         :math:`\pi_t`), NaN for ``kl_chi2``. NaN also where no positive
@@ -571,7 +641,7 @@ def run(
 
 def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
     """All iterations of one (method, seed): summary rows and per-context frames."""
-    spec = METHODS[name]
+    spec = o["specs"][name]
     mdp = isinstance(env, TabularMDP)
     tau = o["tau"]
     logpi = env.logpi0.copy()
@@ -597,6 +667,10 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
             frames.append(pd.DataFrame({**cols, "reward": values.copy()}))
 
     rows, frames = [], []
+    if spec.kind == "sampled":
+        base = o["baselines"][name]
+        row = base.row
+        row.compile(ROW_SIGNATURE)  # the step takes it as a first-class function
     pi = np.exp(logpi)
     if mdp:
         values, R_exact = env.evaluate(pi)
@@ -640,11 +714,11 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
                     )
             K._population_step(logpi, R, tau, code, o["diag_stride"], out, stats)
         else:
-            base = o["baseline"] or spec.baseline or "mean"  # grpo: unused
             old = (cur - min(o["staleness"], t - 1)) % ring  # the sampling policy's slot
             K._sampled_step(
-                logpi, pi_buf[cur], lp_buf[old], pi_buf[old], old == cur, R, env.noise_code,
-                float(env.sigma), o["k"], _BASELINE_CODE[base], tau, o["eps"].get(name, 1.0),
+                logpi, pi_buf[cur], lp_buf[old], pi_buf[old], old == cur,
+                np.ascontiguousarray(R), int(env.noise_code), float(env.sigma), o["k"], row,
+                _estimate_code(base), tau, o["eps"].get(name, 1.0),
                 o["lr"], o["fit_steps"], _FIT_CODE[spec.fit], o["clip"], seed, t,
                 o["diag_stride"], out, pi_buf[nxt], stats,
             )  # fmt: skip
