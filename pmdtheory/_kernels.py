@@ -213,13 +213,14 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
         # F and its first two derivatives for a Halley step (cubic convergence);
         # with h = u/(1+u): d(omega)/ds = omega h, d(h)/ds = h/(1+u)^2.
         if precise and s < _SCALED_S:
-            # lam near or below float64's normal range: every term of F is ~lam and
-            # would be subnormal (ell then known to ~1e-8 only). The same sums scaled
-            # by e^sc, sc = -s - 40; log1p(x) = x and F'^2 << F'' at this size, and
-            # Halley's step depends on ratios only. u e^sc = exp(s + sc + log x)
-            # exactly (omega e^omega = e^y), also where u itself is subnormal.
+            # lam near or below float64's normal range (or below its whole range,
+            # ell < -745): every term of F is ~lam and would be subnormal or 0, and
+            # ell then known to ~1e-8 at best. The same sums scaled by e^sc,
+            # sc = -s - 40, with sc kept inside the exponentials (e^sc itself may
+            # overflow); log1p(x) = x and F'^2 << F'' at this size, and Halley's step
+            # depends on ratios only. u e^sc = exp(s + sc + log x) exactly
+            # (omega e^omega = e^y), also where u itself underflows.
             sc = -s - 40.0
-            big = math.exp(sc)
             f = 0.0
             fp = 0.0
             fpp = 0.0
@@ -228,19 +229,17 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                     continue
                 lx = _log_x(b[a], u[a], s)
                 h = u[a] / (1.0 + u[a])
+                lw = math.log(w[a]) if w[a] >= _NORMAL else logpi[a] - c
                 if w[a] >= _NORMAL and u[a] < _TINY_U:
                     # x - 1 = expm1(b) - e^b (1 - e^-u), to O(u^2)
-                    ux = math.exp(s + sc + lx)
-                    x = math.exp(lx)
-                    f += w[a] * (math.expm1(b[a]) * big - math.exp(b[a]) * ux)
-                    wxh = w[a] * x * ux / (1.0 + u[a])
-                elif w[a] >= _NORMAL:
-                    em = math.expm1(lx)
-                    f += w[a] * em * big
-                    wxh = w[a] * (1.0 + em) * h * big
-                else:  # underflowed (or subnormal) weight, in log space
-                    wx = math.exp(logpi[a] - c + lx + sc)
-                    f += wx
+                    ux = math.exp(-40.0 + lx)
+                    em = math.expm1(b[a])
+                    em_sc = math.copysign(math.exp(math.log(abs(em)) + sc), em) if em else 0.0
+                    f += w[a] * (em_sc - math.exp(b[a]) * ux)
+                    wxh = w[a] * math.exp(lx) * ux / (1.0 + u[a])
+                else:  # w x e^sc in log space: exp(log w + log x + sc)
+                    wx = math.exp(lw + lx + sc)
+                    f += wx if w[a] < _NORMAL else wx - math.exp(lw + sc)
                     wxh = wx * h
                 fp -= wxh
                 fpp += wxh * (h - 1.0 / (1.0 + u[a]) ** 2)

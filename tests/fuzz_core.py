@@ -329,9 +329,16 @@ def policy_problems(draw, max_n=6):
 
 
 def _magnitudes(logpi, r, tau):
-    spread = np.ptp(r[logpi > -np.inf]) if np.any(logpi > -np.inf) else 0.0
+    support = logpi > -np.inf
+    spread = np.ptp(r[support]) if np.any(support) else 0.0
     with np.errstate(over="ignore"):
-        return (np.max(np.abs(r)) / tau, spread / tau, -np.min(logpi[logpi > -np.inf]))
+        scale = np.max(np.abs(r)) / tau
+        # rbar = E r resolves a weight w_min's share only with log10(1/w_min) more digits
+        # than |r|/tau needs: r - rbar of the heavy actions is ~ w_min |r| (found by
+        # make fuzz: a weight of e^-597 at tau = 1e-62 made the 150-digit reference wrong)
+        decades = math.log10(max(float(scale), 1.0)) - np.min(logpi[support]) / math.log(10)
+        weighted = math.inf if decades > 300 else 10.0**decades
+        return (scale, spread / tau, -np.min(logpi[support]), weighted)
 
 
 def _no_underflow(logpi):
