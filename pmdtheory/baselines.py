@@ -206,23 +206,25 @@ def _partition(xp, r, valid, k, tau, eps):
 
 
 def _loo_partition(xp, r, valid, k, tau, eps):
-    # Everyone but a unique maximiser: the others include a maximum (a term equal to 1),
-    # so "group total minus own term", the group maximum m1 subtracted, is >= 1: no
-    # cancellation. The unique maximiser is summed afresh over the others with their own
-    # maximum m2 subtracted: total minus own would cancel to 0 when it is the only
-    # success (THEORY §3).
+    # Everyone but a unique maximiser: the others include a maximum (a term e = 1), so
+    # their mean of e = exp((r - m1)/tau) is 1 + (Z - z_i)/(k - 1) with z = e - 1 <= 0
+    # (expm1) and Z the group total: log1p of it keeps relative accuracy where tau
+    # dwarfs the spread (the mean of e would round to 1; log of it loses tau * eps), and
+    # Z - z_i cannot cancel to 0 (it sums the others' z, the maximum's 0 among them).
+    # The unique maximiser is summed afresh over the others with their own maximum m2
+    # subtracted: total minus own would cancel to 0 when it is the only success (THEORY §3).
     m1 = _max(xp, r, valid)
-    r = _fill(xp, r, valid, m1)  # padding at the maximum: no overflow in exp below
+    r = _fill(xp, r, valid, m1)  # padding at the maximum: z = 0 there
     top = r == m1 if valid is None else (r == m1) & valid
     others = ~top if valid is None else valid & ~top
     lone = top & (_sum(xp, xp.where(top, r * 0.0 + 1.0, 0.0), None) == 1)
     m2 = _max(xp, r, others)
     m2 = xp.where(m2 > -math.inf, m2, m1)  # no others below the maximum: m2 unused
-    z1 = _fill(xp, xp.exp((r - m1) / tau), valid, 0.0)
-    s2 = _sum(xp, xp.exp((xp.where(others, r, m2) - m2) / tau), others)
-    loo = xp.where(lone, s2, _sum(xp, z1, None) - z1)
-    loo = xp.where(k > 1, loo, 1.0)  # a group of one: baseline 0, set below
-    b = xp.where(lone, m2, m1) + tau * (xp.log(loo) - xp.log(_km1(xp, k)))
+    z1 = xp.expm1((r - m1) / tau)
+    z2 = _sum(xp, xp.expm1((xp.where(others, r, m2) - m2) / tau), others)
+    loo = xp.where(lone, z2, _sum(xp, z1, None) - z1) / _km1(xp, k)
+    loo = xp.where(k > 1, loo, 0.0)  # a group of one: baseline 0, set below
+    b = xp.where(lone, m2, m1) + tau * xp.log1p(loo)
     return xp.where(k > 1, b, 0.0), 1.0
 
 

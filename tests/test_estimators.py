@@ -114,3 +114,21 @@ def test_partition_baseline_keeps_relative_accuracy_when_tau_dwarfs_the_spread()
         ref = mp.log((1 + mp.exp(mp.mpf(spread))) / 2)
         got = baseline([0.0, spread], kind="partition", tau=1.0)[0]
         assert abs(got - ref) <= 1e-14 * abs(ref)
+
+
+LARGE_TAU_ATOL = 1e-14  # relative to the reward scale: no tau * eps left
+
+
+@pytest.mark.parametrize("r", [[0.0, 1.0], [0.0, 1.0, 0.5], [3.0, 3.0, -2.0, 1.0]])
+def test_loo_partition_keeps_accuracy_where_tau_dwarfs_the_spread(r):
+    # tau log(mean e) with the mean ~ 1 lost tau * eps absolute: 1 - 1.1e-12 for the
+    # baseline 1 of r = [0, 1] at tau = 1e4 (found by make fuzz); log1p of the mean expm1
+    tau = 1e4
+    got = baseline(r, kind="loo_partition", tau=tau)
+    with mp.workdps(50):
+        for i, b in enumerate(got):
+            others = [mp.mpf(v) for j, v in enumerate(r) if j != i]
+            m = max(others)
+            t = mp.mpf(tau)
+            ref = m + t * mp.log(mp.fsum(mp.exp((v - m) / t) for v in others) / len(others))
+            assert abs(b - ref) <= LARGE_TAU_ATOL * max(abs(v) for v in r)
