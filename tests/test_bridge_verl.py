@@ -119,7 +119,9 @@ def test_pmd_loo_mean_equals_verl_rloo_formula():
 def test_pmd_mean_is_group_mean_and_old_pmd_loo_warns():
     scores = [1.0, 0.0, 0.0, 3.0]
     rew, mask = token_rewards(scores, [1, 1, 1, 1], 1)
-    adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1, 1])
+    # its meaning changed in 0.2.0 (it was the leave-one-out mean): said, not silent
+    with pytest.warns(FutureWarning, match="now algorithm.adv_estimator=pmd_loo_mean"):
+        adv, _ = pmd_verl.compute_pmd_mean_advantage(rew, mask, [0, 0, 1, 1])
     np.testing.assert_allclose(adv[:, 0].numpy(), [0.5, -0.5, -1.5, 1.5], rtol=RTOL)
     assert EST["pmd_mean"] is pmd_verl.compute_pmd_mean_advantage
     # the deprecated key still selects the leave-one-out twin, and names the new estimator

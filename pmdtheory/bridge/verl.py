@@ -319,8 +319,37 @@ def _estimator(baseline: str):
     return compute
 
 
-#: ``pmd_mean``: :func:`compute_pmd_advantage` with the group-mean baseline.
-compute_pmd_mean_advantage = _estimator("mean")
+_plain_mean = _estimator("mean")
+
+
+def compute_pmd_mean_advantage(
+    token_level_rewards, response_mask, index=None, epsilon=GRPO_EPS, config=None, **kwargs
+):
+    r"""``pmd_mean``: :func:`compute_pmd_advantage` with the plain group-mean baseline.
+
+    Before 0.2.0 ``pmd_mean`` meant the leave-one-out mean (now ``pmd_loo_mean``), so a
+    config that names it without the deprecated ``pmd_loo`` key gets a ``FutureWarning``
+    saying so, rather than a silent change of estimator.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> r = torch.tensor([[1.0], [0.0], [0.0], [0.0]])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     adv, _ = compute_pmd_mean_advantage(r, torch.ones_like(r), [0, 0, 0, 0])
+    >>> adv[:, 0].tolist()
+    [0.75, -0.25, -0.25, -0.25]
+    """
+    if _get(config, "pmd_loo") is None:
+        warnings.warn(
+            "algorithm.adv_estimator=pmd_mean now uses the plain group mean; before "
+            "pmdtheory 0.2.0 it meant the leave-one-out mean, which is now "
+            "algorithm.adv_estimator=pmd_loo_mean",
+            FutureWarning,
+            stacklevel=2,
+        )
+    return _plain_mean(token_level_rewards, response_mask, index, epsilon, config, **kwargs)
 
 
 def compute_pmd_part_advantage(
