@@ -283,6 +283,14 @@ def mean_update(
     policy : ndarray, shape of ``pi_t``
     lam : ndarray or float, only with ``return_lambda=True``
 
+    Notes
+    -----
+    Actions with equal rewards share their ratio ``x``, so a float64 probability row
+    with at most 8 distinct rewards on its support (binary rewards: the LLM case) is
+    solved on its class masses, in one scan of the row and no log or exp per action;
+    the answer agrees with the log-space path to the same tolerance (both are checked
+    against mpmath), and a row gets the same bits alone, in a batch or along any axis.
+
     References
     ----------
     THEORY.md §4; arXiv:2602.05933, the Lambert-W solution of PMD-mean.

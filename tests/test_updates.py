@@ -655,3 +655,61 @@ def test_root_finder_fallback_is_reached_and_converges_fast(case):
     assert fallbacks >= 1  # the branch is reached
     assert 0 <= iterations <= NEWTON_MAX_ITERATIONS
     assert log_err(out, ref.kl_chi2(pi, r, tau, beta)) < LOGP_RTOL
+
+
+# ------------------------------------------- the few-distinct-rewards fast path
+FAST_PATH_RTOL = 1e-12  # class-mass solve vs the log-space solve, probabilities
+
+
+@pytest.mark.parametrize("levels", [2, 3, 4, 8])
+@pytest.mark.parametrize("tau", [1e-3, 0.05, 1.0, 30.0])
+def test_few_distinct_rewards_agree_with_the_log_space_solve(levels, tau):
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(levels)
+    pi = rng.dirichlet(np.full(64, 0.5), size=200)
+    pi[::5, :3] = 0.0  # zeros on some rows: their rewards must not matter
+    pi /= pi.sum(-1, keepdims=True)
+    r = rng.choice(rng.normal(size=levels), size=(200, 64))
+    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=1e-300)
+    np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
+    assert np.all(fast[::5, :3] == 0.0)
+
+
+def test_fast_path_rows_get_the_same_bits_alone_in_a_batch_and_along_any_axis():
+    rng = np.random.default_rng(3)
+    pi = rng.dirichlet(np.ones(16), size=(3, 5))
+    r = rng.integers(0, 2, size=(3, 5, 16)).astype(float)
+    r[1, 2] = rng.normal(size=16)  # a row with many distinct rewards: the log path
+    tau = np.array([0.01, 0.1, 1.0])[:, None]
+    out, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    for i in range(3):
+        for j in range(5):
+            one, lam_one = pmd.mean_update(pi[i, j], r[i, j], float(tau[i, 0]), return_lambda=True)
+            np.testing.assert_array_equal(out[i, j], one)
+            assert lam[i, j] == lam_one
+            # integer rewards are the same rewards
+            if (i, j) != (1, 2):
+                ints = pmd.mean_update(pi[i, j], r[i, j].astype(int), float(tau[i, 0]))
+                np.testing.assert_array_equal(ints, one)
+    moved = pmd.mean_update(np.moveaxis(pi, -1, 1), np.moveaxis(r, -1, 1), tau, axis=1)
+    np.testing.assert_array_equal(np.moveaxis(moved, 1, -1), out)
+    np.testing.assert_array_equal(pmd.implicit_beta(pi, r, tau), tau * lam)
+
+
+def test_fast_path_hands_invalid_rows_to_the_checked_path():
+    good = [0.5, 0.5]
+    with pytest.raises(ValueError, match="pi_t"):
+        pmd.mean_update([good, [0.7, 0.7]], [[1.0, 0.0], [1.0, 0.0]], 0.1)
+    with pytest.raises(ValueError, match="pi_t"):
+        pmd.mean_update([good, [-0.1, 1.1]], [[1.0, 0.0], [1.0, 0.0]], 0.1)
+    with pytest.raises(ValueError, match="r"):
+        pmd.mean_update([good, good], [[1.0, 0.0], [np.nan, 0.0]], 0.1)
+    with pytest.raises(ValueError, match="tau"):
+        pmd.mean_update([good, good], [[1.0, 0.0], [1.0, 0.0]], [0.1, -1.0])
+    # a class mass below 1e-300 goes the log-space way, and is still right
+    p = np.array([1e-310, 1 - 1e-310])
+    logp = pmd.mean_update(np.log(p), [1.0, 0.0], 1e-3, log=True)
+    np.testing.assert_allclose(pmd.mean_update(p, [1.0, 0.0], 1e-3), np.exp(logp), rtol=1e-12)
