@@ -13,6 +13,8 @@ from numba import njit, prange
 
 from ._omega import _lse_row
 
+_NORMAL = 2.2250738585072014e-308  # the smallest normal float64
+
 
 @njit(cache=True, error_model="numpy")
 def _exact_row(logpi, r, tau, out):
@@ -35,8 +37,9 @@ def _exact_prob_row(p, r, tau, tol, out):
     """Exact PMD on probabilities, checking the row as it goes (the fast path).
 
     ``out = p e^{(r - rmax)/tau} / sum(...)``: one exp per action, no logs. Returns
-    0 (done), 1 (an invalid row: the caller's checked path reports it) or 2 (the
-    normaliser is so small that products may have underflowed: use the log path).
+    0 (done), 1 (an invalid row: the caller's checked path reports it) or 2 (a product
+    underflowed where the normaliser would lift it back, or the normaliser itself is
+    near underflow: use the log path).
     """
     n = p.size
     total = 0.0
@@ -57,12 +60,17 @@ def _exact_prob_row(p, r, tau, tol, out):
             out[a] = p[a]
         return 0
     z = 0.0
+    lost = False
     for a in range(n):
         # min(., 0): an action off the support with a larger reward gives 0 * 1, not 0 * inf
         e = p[a] * math.exp(min((r[a] - rmax) / tau, 0.0))
         out[a] = e
         z += e
-    if z < 1e-280:
+        lost |= (e < _NORMAL) & (p[a] > 0.0)
+    # A product below the normal range lost digits (or everything, as 0); that matters
+    # where dividing by z < 1 lifts it back: p = 1e-164 times e^-438 is 0, and its true
+    # share 1e-237 once z = 1e-118 (found by make fuzz). Those rows go to the log path.
+    if z < 1e-280 or (lost and z < 1.0):
         return 2
     inv = 1.0 / z
     for a in range(n):

@@ -713,3 +713,15 @@ def test_fast_path_hands_invalid_rows_to_the_checked_path():
     p = np.array([1e-310, 1 - 1e-310])
     logp = pmd.mean_update(np.log(p), [1.0, 0.0], 1e-3, log=True)
     np.testing.assert_allclose(pmd.mean_update(p, [1.0, 0.0], 1e-3), np.exp(logp), rtol=1e-12)
+
+
+def test_exact_probability_path_keeps_shares_whose_products_underflow():
+    # p = e^-378 times e^-438 underflows to 0, but its share is 1.46e-237 once divided
+    # by the normaliser 1e-118 (found by make fuzz; the fast path returned 0)
+    logpi = np.array([-450.5121440560797, -378.25013043077104, -268.2263246000696, 0.0])
+    r = np.array([19.308630211289085, -24.475421956312726, 0.0, -7.766637745053922])
+    tau = 0.10000230261160267
+    logp = pmd.exact_update(logpi, r, tau, log=True)
+    p = pmd.exact_update(np.exp(logpi), r, tau)
+    assert p[1] > 0
+    np.testing.assert_allclose(p, np.exp(logp), rtol=1e-12, atol=0)
