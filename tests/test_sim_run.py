@@ -517,3 +517,16 @@ def test_population_diagnostics_off_keeps_the_path(method):
     assert np.isfinite(full["beta_mean"].iloc[1:]).all()
     if method == "exact":
         assert off["beta_mean"].iloc[1:].isna().all()
+
+
+def test_the_checked_config_is_validated_once_and_read_only():
+    from pmdtheory.sim.run import _check_config
+
+    env = PromptPopulation.random(4, 3, seed=0)
+    opts = dict(tau=0.1, beta=None, k=4, baseline=None, fit_steps=1, lr=None, staleness=0,
+                clip=0.2, eps=None, q="exact", n_rollouts=None, horizon=None,
+                diagnostics=True)  # fmt: skip
+    _, _, checked = _check_config(env, ["exact"], 3, [0], opts)
+    assert checked["tau"] == 0.1
+    with pytest.raises(TypeError):
+        checked["tau"] = -1.0  # nothing downstream can alter (or need to re-check) it

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Literal, NamedTuple, overload
 
 import numpy as np
@@ -239,7 +240,8 @@ def _as_list(value, name, kind):
 
 
 def _check_config(env, methods, iters, seeds, o):
-    """Check every argument of :func:`run` before any work; returns the checked options."""
+    """Check every argument of :func:`run` before any work, once: returns the checked
+    options as a read-only mapping, so nothing downstream re-checks or alters them."""
     if not isinstance(env, Bandit | PromptPopulation | TabularMDP):
         raise ValueError(f"env must be a Bandit, PromptPopulation or TabularMDP, got {env!r}")
     if not methods:
@@ -305,7 +307,7 @@ def _check_config(env, methods, iters, seeds, o):
         c["diag_stride"] = -(-P // DIAG_CONTEXTS)  # ceil: about DIAG_CONTEXTS rows
     else:
         c["diag_stride"] = 0
-    return iters, seeds, c
+    return iters, seeds, MappingProxyType(c)
 
 
 def _summary(stats, tau, rewards):
