@@ -62,3 +62,9 @@ def test_logsumexp_axis_must_be_an_integer(axis):
     # mutant: `not isinstance(...) and isinstance(axis, bool)` lets non-integers through
     with pytest.raises(ValueError, match="axis: must be an integer"):
         logsumexp([1.0, 2.0], axis=axis)
+
+
+def test_logsumexp_of_a_0d_input_names_a():
+    # mutant: `arr.ndim == -1` lets a 0-d input fail later on its axis instead
+    with pytest.raises(ValueError, match="a: must have at least one dimension"):
+        logsumexp(3.0)
