@@ -68,3 +68,10 @@ def test_logsumexp_of_a_0d_input_names_a():
     # mutant: `arr.ndim == -1` lets a 0-d input fail later on its axis instead
     with pytest.raises(ValueError, match="a: must have at least one dimension"):
         logsumexp(3.0)
+
+
+def test_logsumexp_signature_axis_keyword_only_a_by_name():
+    # mutant: `(a, /, axis=..., keepdims=...)` makes axis positional and a positional-only
+    assert logsumexp(a=[0.0, -np.inf]) == 0.0
+    with pytest.raises(TypeError):
+        logsumexp([0.0], 0)
