@@ -1,0 +1,37 @@
+"""Report rules at their bounds: survivors of `make mutation` in paper_repro/_claims*.py.
+
+The rules of tests/test_report_rules.py are probed here exactly at a bound where a survivor
+moved it (``>`` to ``>=`` and the like). Each test was checked to fail on the mutant named
+in its comment (tools/mutation.py, seed 0 unless stated).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from test_report_rules import DIFF, REPRO, C, data
+
+
+def _limit_frame_at(z_exact: float) -> pd.DataFrame:
+    """Claim 20's table with, at the largest k, the fit exactly ``z_exact`` s.e. from exact PMD.
+
+    Two seeds at ``want -+ d`` with ``d`` a power of two: mean ``want``, s.e. ``d`` and the
+    gap ``z_exact * d``, all exact in float64.
+    """
+    rows = []
+    for k, d in ((250, 2.0**-3), (16000, 2.0**-8)):
+        for s, sign in enumerate((-1.0, 1.0)):
+            rows.append({"k": k, "seed": s, "context": 0, "reward_fit": 0.5 + sign * d,
+                         "reward_mean": 0.5, "reward_exact": 0.5 + z_exact * d,
+                         "tau": 0.5})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_claim20_needs_more_than_limit_sigmas_from_exact_pmd():
+    # mutant: `z_exact >= LIMIT_SIGMAS` (a fit exactly 5 s.e. from exact PMD told apart)
+    sl = C.claim_sampled_limit
+    assert C.LIMIT_SIGMAS == 5.0
+    assert sl(data(simplex_limit=_limit_frame_at(6.0))).verdict == REPRO
+    assert sl(data(simplex_limit=_limit_frame_at(5.0))).verdict == DIFF
+    assert (
+        "a median 5 s.e. from exact PMD" in sl(data(simplex_limit=_limit_frame_at(5.0))).measured
+    )
