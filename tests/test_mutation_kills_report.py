@@ -35,3 +35,12 @@ def test_claim20_needs_more_than_limit_sigmas_from_exact_pmd():
     assert (
         "a median 5 s.e. from exact PMD" in sl(data(simplex_limit=_limit_frame_at(5.0))).measured
     )
+
+
+def test_claim7_reports_the_largest_ratio_measured():
+    # mutant: `worst = 1.0` as the start of the max (the report then says 1.0000 for 0.5)
+    blr = pd.DataFrame({"method": ["exact", "mean"], "tau": [0.1, 0.1], "p": [0.3, 0.3],
+                        "log_x_pos": [2.0, 1.0], "log_x_neg": [-4.0, -1.0]})  # fmt: skip
+    (c7, _, _) = C.claims_binary(data(binary_log_ratios=blr))
+    assert c7.verdict == REPRO
+    assert "largest ratio |mean| / |exact| = 0.5000." in c7.measured
