@@ -8,7 +8,7 @@ in its comment (tools/mutation.py, seed 0 unless stated).
 from __future__ import annotations
 
 import pandas as pd
-from test_report_rules import DIFF, REPRO, C, data
+from test_report_rules import DIFF, PARTLY, REPRO, C, S, data, stability_frame
 
 
 def _limit_frame_at(z_exact: float) -> pd.DataFrame:
@@ -44,3 +44,11 @@ def test_claim7_reports_the_largest_ratio_measured():
     (c7, _, _) = C.claims_binary(data(binary_log_ratios=blr))
     assert c7.verdict == REPRO
     assert "largest ratio |mean| / |exact| = 0.5000." in c7.measured
+
+
+def test_claim17_a_tie_in_final_success_is_not_robustness():
+    # _claims_sampled.py mutant: `succ - succ_ci < 0` (a mean gain of exactly 0 with a zero
+    # interval passes as "PMD-mean ends higher"); the hard-prompt twin is hard_gap=0.0 in
+    # test_report_rules.py
+    c = S.claim_robust(data(stability=stability_frame(succ_gap=0.0)))
+    assert c.verdict.startswith(PARTLY) and "final success" in c.verdict, c.verdict
