@@ -7,8 +7,11 @@ in its comment (tools/mutation.py, seed 0 unless stated).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from test_report_rules import DIFF, PARTLY, REPRO, C, S, data, stability_frame
+
+NAIVE_AGREE_RTOL = 1e-12  # the naive form where nothing cancels: rounding only
 
 
 def _limit_frame_at(z_exact: float) -> pd.DataFrame:
@@ -52,3 +55,13 @@ def test_claim17_a_tie_in_final_success_is_not_robustness():
     # test_report_rules.py
     c = S.claim_robust(data(stability=stability_frame(succ_gap=0.0)))
     assert c.verdict.startswith(PARTLY) and "final success" in c.verdict, c.verdict
+
+
+def test_claim15_strawman_is_the_loo_partition_where_nothing_cancels():
+    # _claims_sampled.py mutant: `/ (len(r) + 1)` in the naive form. The naive form is THEORY
+    # §3's definition in exact arithmetic and only fails by cancellation: with spread rewards
+    # at tau = 1 (no underflow, no floor) it must match the 50-digit reference.
+    r = np.array([0.3, 0.9, 0.1, 0.5])
+    naive = S._naive_loo_partition(r, 1.0)
+    np.testing.assert_allclose(naive, S._loo_reference(r, 1.0), rtol=NAIVE_AGREE_RTOL)
+    assert S._naive_loo_partition(np.array([1.0, 0.0, 0.0, 0.0]), 0.01)[0] > 0.8  # the pitfall
