@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import test_report_rules as rules
 from test_report_rules import DIFF, PARTLY, REPRO, C, S, data, stability_frame
 
+noise_table = rules.noise_table  # the fixture (1 s), shared with test_report_rules.py
 NAIVE_AGREE_RTOL = 1e-12  # the naive form where nothing cancels: rounding only
 
 
@@ -65,3 +67,38 @@ def test_claim15_strawman_is_the_loo_partition_where_nothing_cancels():
     naive = S._naive_loo_partition(r, 1.0)
     np.testing.assert_allclose(naive, S._loo_reference(r, 1.0), rtol=NAIVE_AGREE_RTOL)
     assert S._naive_loo_partition(np.array([1.0, 0.0, 0.0, 0.0]), 0.01)[0] > 0.8  # the pitfall
+
+
+def test_claim14_reports_the_smallest_sd_ratio_up_to_p_005(noise_table):
+    # _claims_sampled.py mutant: `pp.p < 0.05` drops the p = 0.05 cells from "at least ...x in
+    # every (k, p) cell with p <= 0.05"
+    df = noise_table[0].copy()
+    paper = (df.scale == "01") & np.isclose(df.tau, 0.05) & (df.sign == "pos")
+    part, mean = paper & (df.estimator == "part_loo"), paper & (df.estimator == "mean_loo")
+    at = np.isclose(df.p, 0.05)
+    df.loc[part & at, "std_error"] = 1.5 * df.std_error[mean & at].to_numpy()
+    ratio = (
+        df.std_error[part & (df.p <= 0.05)].to_numpy()
+        / df.std_error[mean & (df.p <= 0.05)].to_numpy()
+    )
+    assert ratio.min() == 1.5  # the p = 0.05 cells now hold the smallest ratio
+    assert (
+        "at least 1.5x in every (k, p) cell with p <= 0.05"
+        in S.claims_noise(data(target_errors=df))[2].measured
+    )
+
+
+def test_claim16_rates_come_from_the_later_half():
+    # _claims_sampled.py mutant: `d.iter.iloc[1] / 2` fits (nearly) all iterations. PMD-mean
+    # with a slower start (its chi^2 weight has not vanished yet) and exact PMD's factor
+    # later: the claim is about the asymptotic factor, so it holds.
+    it = np.arange(200)
+    rows = []
+    for tau, f in ((0.03, 0.9), (0.1, 0.95), (0.3, 0.98)):
+        slow = f + 0.03
+        mean = np.where(it < 100, slow**it, slow**100 * f ** (it - 100.0))
+        for method, sub in (("exact", f**it), ("mean", mean)):
+            rows.append(pd.DataFrame({"panel": "a", "method": method, "tau": tau, "iter": it,
+                                      "subopt": 3.0 * sub}))  # fmt: skip
+    c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
+    assert c.verdict == REPRO, c.measured
