@@ -11,6 +11,7 @@ from pmdtheory import lambertw0, logsumexp
 
 EPS = np.finfo(float).eps
 W0_BRANCH_ATOL = 1e-7  # as in test_special.py: W0 is sqrt-singular at -1/e
+BRANCH_VALUE_ATOL = 1e-15  # W0(-1/e) = -1: the series at p = 0 gives it to rounding
 
 
 def test_lambertw0_accepts_the_last_value_of_its_branch_slack():
@@ -75,3 +76,9 @@ def test_logsumexp_signature_axis_keyword_only_a_by_name():
     assert logsumexp(a=[0.0, -np.inf]) == 0.0
     with pytest.raises(TypeError):
         logsumexp([0.0], 0)
+
+
+def test_lambertw0_at_the_branch_point_is_minus_one_to_rounding():
+    # _omega.py mutant: `p2 = 2.0 + (e z + 1)` skips the branch-point series, and Halley's
+    # iteration, slow at the double root, stops 2e-9 away from -1 (the doctest's -1.0)
+    assert lambertw0(-np.exp(-1.0)) == pytest.approx(-1.0, abs=BRANCH_VALUE_ATOL)
