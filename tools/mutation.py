@@ -83,7 +83,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_mutation_kills_report.py",
         "tests/test_report_rules.py",
     ),
-    "paper_repro/stability.py": ("tests/test_report_rules.py",),
+    "paper_repro/stability.py": (
+        "tests/test_mutation_kills_stability.py",
+        "tests/test_report_rules.py",
+    ),
 }
 REPORT_PREFIX = "paper_repro/"
 
