@@ -25,39 +25,80 @@ def test_tau_grids_as_documented():
     assert set(st.STALE_TAUS) <= set(st.TAUS)
 
 
+CALLS: list[dict] = []  # (scale, tau, k, staleness) of every simulator call
+FAKE_P0: list = []
+
+
 def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
     """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift."""
     pm1 = type(env).__name__ == "Bandit"
+    CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness})
     p0 = np.asarray(FAKE_P0)
-    s_rows, pp_rows = [], []
+    n, it = p0.size, np.arange(iters + 1)
+    s_parts, pp_parts = [], []
     for mi, method in enumerate(methods):
         for sd in seed:
-            for it in range(iters + 1):
-                s_rows.append({"method": method, "seed": sd, "iter": it, "kl_prev": 0.01 * k})
+            s_parts.append(pd.DataFrame({"method": method, "seed": sd, "iter": it,
+                                         "kl_prev": 0.01 * k}))  # fmt: skip
             p = np.clip(p0 + 0.01 * (mi + 1) - 0.001 * staleness, 0, 1)
-            for c, pc in enumerate(p):
-                r = 2 * pc - 1 if pm1 else pc
-                pp_rows.append({"method": method, "seed": sd, "iter": iters, "context": c,
-                                "reward": r})  # fmt: skip
-    return pd.DataFrame(s_rows), pd.DataFrame(pp_rows)
+            pp_parts.append(pd.DataFrame({"method": method, "seed": sd, "iter": iters,
+                                          "context": np.arange(n),
+                                          "reward": 2 * p - 1 if pm1 else p}))  # fmt: skip
+    return pd.concat(s_parts, ignore_index=True), pd.concat(pp_parts, ignore_index=True)
 
 
-FAKE_P0: list = []
+def _main(argv):
+    mp = pytest.MonkeyPatch()
+    captured = {}
+    env = st.PromptPopulation.random(1000 if "--quick" not in argv else 150, 32, seed=0)
+    FAKE_P0[:] = list(env.p0)
+    CALLS.clear()
+    mp.setattr(st, "run", _fake_run)
+    mp.setattr(st, "finish", lambda fig, df, name, args: captured.update(fig=fig, df=df))
+    try:
+        st.main(argv)
+    finally:
+        mp.undo()
+    return captured["fig"], captured["df"], pd.DataFrame(CALLS)
 
 
 @pytest.fixture(scope="module")
 def quick_figure():
-    mp = pytest.MonkeyPatch()
-    captured = {}
-    env = st.PromptPopulation.random(150, 32, seed=0)
-    FAKE_P0[:] = list(env.p0)
-    mp.setattr(st, "run", _fake_run)
-    mp.setattr(st, "finish", lambda fig, df, name, args: captured.update(fig=fig, df=df))
-    try:
-        st.main(["--quick"])
-    finally:
-        mp.undo()
-    return captured["fig"], captured["df"]
+    return _main(["--quick"])
+
+
+@pytest.fixture(scope="module")
+def full_calls():
+    return _main([])[2]
+
+
+def test_quick_runs_are_points_of_the_full_figure(quick_figure, full_calls):
+    # mutant: the full run's staleness grid (0, 1, 2, 4) -> (0, 1, 2, 3): the smoke run's
+    # staleness 4 would not be a point of the paper figure
+    key = ["scale", "tau", "k", "staleness"]
+    full = set(map(tuple, full_calls[key].to_numpy().tolist()))
+    quick = set(map(tuple, quick_figure[2][key].to_numpy().tolist()))
+    assert quick <= full, quick - full
+
+
+def test_on_policy_grid_runs_at_staleness_zero(full_calls):
+    # mutant: the on-policy configurations run with staleness 1
+    on = full_calls[full_calls.staleness == 0]
+    for scale, taus in (("01", st.TAUS), ("pm1", st.TAUS_PM1)):
+        got = set(map(tuple, on[on.scale == scale][["tau", "k"]].to_numpy().tolist()))
+        assert got == {(t, k) for t in taus for k in st.KS}, scale
+    stale = full_calls[full_calls.staleness > 0]
+    assert set(stale.k) == {st.STALE_K} and set(stale.tau) == set(st.STALE_TAUS)
+
+
+def test_ci_halfwidth_is_scipys_t_interval():
+    # mutant: `t.ppf(...) + sd / sqrt(n)` instead of the product
+    from scipy import stats
+
+    x = np.array([0.1, 0.4, 0.35, 0.8, 0.2])
+    lo, hi = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
+    assert st.ci_halfwidth(x) == pytest.approx((hi - lo) / 2, rel=1e-12)
+    assert np.isnan(st.ci_halfwidth(np.array([0.3])))
 
 
 def _xy(container):
@@ -67,7 +108,7 @@ def _xy(container):
 
 def test_panels_a_and_b_plot_their_own_column(quick_figure):
     # mutant: `axes[0, -1]` for panel a (both columns drawn into panel b)
-    fig, df = quick_figure
+    fig, df, _ = quick_figure
     a, b = fig.axes[0], fig.axes[1]
     want = 2 * 2 * 2  # two k x two methods x ({0, 1} line, +-1 markers)
     assert len(a.containers) == want and len(b.containers) == want
@@ -80,7 +121,7 @@ def test_panels_a_and_b_plot_their_own_column(quick_figure):
 
 def test_panel_c_plots_the_stale_runs(quick_figure):
     # mutant: `df.scale != "01"` in panel c's selection (no stale run is +-1: empty lines)
-    fig, df = quick_figure
+    fig, df, _ = quick_figure
     c = fig.axes[2]
     assert len(c.containers) == 2 * 2  # two stale taus x two methods
     for cont in c.containers:
