@@ -56,7 +56,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_updates.py",
     ),
     "pmdtheory/_kernels.py": ("tests/test_updates.py", "tests/test_special.py"),
-    "pmdtheory/_kernels_exact.py": ("tests/test_updates.py",),
+    "pmdtheory/_kernels_exact.py": (
+        "tests/test_mutation_kills_exact.py",
+        "tests/test_updates.py",
+    ),
     "pmdtheory/updates.py": ("tests/test_updates.py",),
     "pmdtheory/estimators.py": ("tests/test_estimators.py",),
     "pmdtheory/divergences.py": ("tests/test_divergences.py",),

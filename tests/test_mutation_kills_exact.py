@@ -1,0 +1,22 @@
+"""Exact PMD's kernels (pmdtheory/_kernels_exact.py): survivors of `make mutation`.
+
+Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
+"""
+
+import numpy as np
+
+from pmdtheory import exact_update
+
+OFF_SUPPORT_ATOL = 1e-13  # rounding of a shift by the best reward on the support
+
+
+def test_rewards_off_the_support_do_not_shift_the_log_path():
+    # mutant: `logpi[a] >= -inf` takes the maximum reward over every action, also those
+    # with pi = 0; a large reward there then shifts every term down by (r_off - r_best)/tau,
+    # costing 1e6 eps here and NaN once the shift overflows
+    logpi = np.array([np.log(0.5), np.log(0.5), -np.inf])
+    want = np.array([-1000.0, 0.0, -np.inf])  # log(0.5 e^0 / (0.5 + 0.5 e^1000)), ...
+    for r_off in (2000.0, 1e306):
+        got = exact_update(logpi, [0.0, 1.0, r_off], 1e-3, log=True)
+        assert got[2] == -np.inf
+        np.testing.assert_allclose(got[:2], want[:2], rtol=0, atol=OFF_SUPPORT_ATOL)
