@@ -13,7 +13,8 @@ OFF_SUPPORT_ATOL = 1e-13  # rounding of a shift by the best reward on the suppor
 def test_rewards_off_the_support_do_not_shift_the_log_path():
     # mutant: `logpi[a] >= -inf` takes the maximum reward over every action, also those
     # with pi = 0; a large reward there then shifts every term down by (r_off - r_best)/tau,
-    # costing 1e6 eps here and NaN once the shift overflows
+    # costing 1e6 eps here and NaN once the shift overflows; and `logpi[a] >= -inf` in the
+    # next loop: -inf + (r_off - r_best)/tau is NaN once that ratio overflows to +inf
     logpi = np.array([np.log(0.5), np.log(0.5), -np.inf])
     want = np.array([-1000.0, 0.0, -np.inf])  # log(0.5 e^0 / (0.5 + 0.5 e^1000)), ...
     for r_off in (2000.0, 1e306):
