@@ -74,7 +74,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/sim/_mc.py": ("tests/test_sim_mdp.py", "tests/test_sim_run.py"),
     "pmdtheory/sim/_rng.py": ("tests/test_sim_envs.py", "tests/test_sim_run.py"),
     "pmdtheory/sim/_check.py": ("tests/test_sim_run.py",),
-    "pmdtheory/testing.py": ("tests/test_testing.py",),
+    "pmdtheory/testing.py": ("tests/test_mutation_kills_testing.py", "tests/test_testing.py"),
     "pmdtheory/plotting.py": ("tests/test_plotting.py", "tests/test_mutation_kills_plotting.py"),
     # test_paper_repro.py (3 min a run) is left out: a mutant only it would catch counts as a
     # survivor, so the score errs low
