@@ -4,9 +4,11 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 
-from pmdtheory.testing import taus
+from pmdtheory import mean_update
+from pmdtheory.testing import check_kl_chi2_equivalence, taus
 
 
 def test_taus_spread_over_the_whole_log_range():
@@ -22,3 +24,16 @@ def test_taus_spread_over_the_whole_log_range():
     logs = np.log10(seen)
     assert logs.min() >= -3 and logs.max() <= 3
     assert (logs < -1).any() and (logs > 1).any() and (np.abs(logs) < 1).any()
+
+
+def test_checker_rules_on_the_kkt_residual_on_its_own():
+    # mutant: `rep.support or rep.residual <= kkt_atol` (a kept support excuses any residual).
+    # A PMD-mean step off by 1e-3 relative passes a loose rtol = 1e-2 comparison with
+    # kl_chi2_update but not the KKT conditions at the default kkt_atol = 1e-7.
+    def perturbed(pi_t, r, tau):
+        p = mean_update(pi_t, r, tau)
+        p = p * (1 + 1e-3 * np.arange(p.size) / p.size)
+        return p / p.sum()
+
+    with pytest.raises(AssertionError, match="KKT residual too large"):
+        check_kl_chi2_equivalence(perturbed, rtol=1e-2, max_examples=10, shrink=False)
