@@ -10,7 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import test_report_rules as rules
-from test_report_rules import DIFF, PARTLY, REPRO, C, S, data, stability_frame
+from test_report_rules import (
+    DIFF,
+    PARTLY,
+    REPRO,
+    C,
+    S,
+    _load,
+    data,
+    eq,
+    scipy_frame,
+    stability_frame,
+)
 
 noise_table = rules.noise_table  # the fixture (1 s), shared with test_report_rules.py
 NAIVE_AGREE_RTOL = 1e-12  # the naive form where nothing cancels: rounding only
@@ -102,3 +113,28 @@ def test_claim16_rates_come_from_the_later_half():
                                       "subopt": 3.0 * sub}))  # fmt: skip
     c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
     assert c.verdict == REPRO, c.measured
+
+
+# ------------------------------------------------ held-out survivors (tools/mutation.py seed 1)
+
+
+def test_claim5_control_share_exactly_at_its_bound():
+    # mutant: `ctrl_share > CONTROL_SHARE`: 9 of 10 non-constant contexts told apart is the
+    # rule's "at least 90%"
+    assert C.CONTROL_SHARE == 0.9
+    sc = scipy_frame(n=14, n_const=4)  # 10 non-constant contexts
+    first = sc.index[~sc.constant][0]
+    sc.loc[first, "err_control"] = C.SCIPY_ATOL / 2  # one context the control cannot tell
+    assert eq(sc).verdict == REPRO
+    sc.loc[sc.index[~sc.constant][1], "err_control"] = C.SCIPY_ATOL / 2  # 80%
+    assert eq(sc).verdict == DIFF
+
+
+def test_claim5_prose_quotes_the_scripts_number_of_starts():
+    # mutant: SCIPY_STARTS = 3 (its comment: simplex.N_STARTS, which the text quotes)
+    assert C.SCIPY_STARTS == _load("simplex").N_STARTS
+
+
+def test_prose_numbers_have_three_significant_digits():
+    # mutant: `g(x, digits=4)`: the report quotes 3 significant digits unless told otherwise
+    assert C.g(2 / 3) == "0.667" and C.g(12345.0) == "1.23e+04" and C.g(2 / 3, 6) == "0.666667"
