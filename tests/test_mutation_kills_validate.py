@@ -6,7 +6,7 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 import numpy as np
 import pytest
 
-from pmdtheory._validate import SUM_RTOL, policy_rows, sum_tolerance
+from pmdtheory._validate import SUM_RTOL, check_spread, policy_rows, sum_tolerance
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -30,3 +30,13 @@ def test_float32_sum_tolerance_is_n_plus_4_eps():
     with pytest.raises(ValueError, match="pi_t: probabilities must sum to 1"):
         policy_rows(outside, None, axis=-1, log=False)
     assert sum_tolerance(n, EPS32) == pytest.approx(tol, rel=1e-15)
+
+
+def test_spread_overflow_is_caught_with_a_large_tau():
+    # held-out (seed 1) mutant: `2.0 + big / tau` as the fast path's bound. With tau = 1e10
+    # the ratio spread / tau is small, but the spread itself overflows float64 and must be
+    # refused (naming r), not passed on to the kernels.
+    rows = policy_rows([0.5, 0.5], [1.7e308, -1.7e308], axis=-1, log=False)
+    with pytest.raises(ValueError, match=r"r: max\(r\) - min\(r\) on the support overflows"):
+        check_spread(rows, np.array([1e10]))
+    check_spread(policy_rows([0.5, 0.5], [8e307, -8e307], axis=-1, log=False), np.array([1e10]))
