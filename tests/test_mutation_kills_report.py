@@ -138,3 +138,26 @@ def test_claim5_prose_quotes_the_scripts_number_of_starts():
 def test_prose_numbers_have_three_significant_digits():
     # mutant: `g(x, digits=4)`: the report quotes 3 significant digits unless told otherwise
     assert C.g(2 / 3) == "0.667" and C.g(12345.0) == "1.23e+04" and C.g(2 / 3, 6) == "0.666667"
+
+
+def test_claim16_fits_five_points():
+    # _claims_sampled.py mutant: `len(d) <= 5` (a later half of exactly five iterates is
+    # dropped, and with it every rate)
+    it = np.arange(10)  # later half: iterations 5..9
+    rows = [
+        pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it, "subopt": 3.0 * f**it})
+        for tau, f in ((0.03, 0.9), (0.1, 0.95))
+        for m in ("exact", "mean")
+    ]
+    c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
+    assert c.verdict == REPRO, c.measured
+
+
+def test_claim15_lone_success_share_among_groups_with_a_success():
+    # _claims_sampled.py mutant: `v / (2 - (1 - p)**k)`. With k = 4 responses, P(exactly one
+    # success | at least one) = 4 p (1-p)^3 / (1 - (1-p)^4)
+    k = 4
+    c = S.claim_stable_loo_partition(data())
+    for p in (0.01, 0.05, 0.2):
+        share = k * p * (1 - p) ** (k - 1) / (1 - (1 - p) ** k)
+        assert f"{share:.0%} at p = {p:g}" in c.measured
