@@ -161,3 +161,14 @@ def test_claim15_lone_success_share_among_groups_with_a_success():
     for p in (0.01, 0.05, 0.2):
         share = k * p * (1 - p) ** (k - 1) / (1 - (1 - p) ** k)
         assert f"{share:.0%} at p = {p:g}" in c.measured
+
+
+def test_claim15_catches_an_estimator_broken_only_near_tau_001():
+    # _claims_sampled.py mutant: the reference groups' tau 0.01 -> 1.01 (the decade of the
+    # paper's lone-success example left unchecked)
+    from pmdtheory.estimators import advantages
+
+    def broken_near_001(r, *, kind, tau):
+        return advantages(r, kind=kind, tau=tau) + (1e-6 if 0.005 < tau < 0.02 else 0.0)
+
+    assert S.claim_stable_loo_partition(data(), advantages=broken_near_001).verdict == DIFF
