@@ -172,3 +172,14 @@ def test_claim15_catches_an_estimator_broken_only_near_tau_001():
         return advantages(r, kind=kind, tau=tau) + (1e-6 if 0.005 < tau < 0.02 else 0.0)
 
     assert S.claim_stable_loo_partition(data(), advantages=broken_near_001).verdict == DIFF
+
+
+def test_claim12_quotes_exact_pmds_log_ratio_of_the_lone_success(noise_table):
+    # _claims_sampled.py mutant: `tau0 = -0.95`. The text's log x+ is exact PMD's log ratio
+    # of a correct answer with success probability p_min at tau = 0.05
+    from pmdtheory import exact_update
+
+    df = noise_table[0]
+    p = float(df.p.min())
+    log_x = float(np.log(exact_update([p, 1 - p], [1.0, 0.0], 0.05)[0] / p))
+    assert f"instead of log x+ = {log_x:.3f}" in S.claims_noise(data(target_errors=df))[0].measured
