@@ -4,6 +4,7 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 """
 
 import numpy as np
+import pytest
 
 from pmdtheory import exact_update
 
@@ -21,3 +22,13 @@ def test_rewards_off_the_support_do_not_shift_the_log_path():
         got = exact_update(logpi, [0.0, 1.0, r_off], 1e-3, log=True)
         assert got[2] == -np.inf
         np.testing.assert_allclose(got[:2], want[:2], rtol=0, atol=OFF_SUPPORT_ATOL)
+
+
+def test_an_invalid_row_is_reported_with_its_index_in_the_batch():
+    # held-out (seed 1) mutant: the fast path's `return 1` (invalid row) -> `return 2` (tiny
+    # normaliser): the row is then re-solved alone and the error names row 0, not row 2
+    p = np.full((3, 2), 0.5)
+    r = np.zeros((3, 2))
+    r[2] = [1.7e308, -1.7e308]  # its spread overflows float64
+    with pytest.raises(ValueError, match=r"overflows float64 \(row 2:"):
+        exact_update(p, r, 0.1)

@@ -27,12 +27,14 @@ def test_tau_grids_as_documented():
 
 CALLS: list[dict] = []  # (scale, tau, k, staleness) of every simulator call
 FAKE_P0: list = []
+ENVS: dict = {}  # the environment main built for each reward scale (last call)
 
 
 def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
     """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift."""
     pm1 = type(env).__name__ == "Bandit"
     CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness})
+    ENVS["pm1" if pm1 else "01"] = env
     p0 = np.asarray(FAKE_P0)
     n, it = p0.size, np.arange(iters + 1)
     s_parts, pp_parts = [], []
@@ -135,3 +137,11 @@ def test_panel_a_fraction_axis_starts_at_zero(quick_figure):
     fig, _, _ = quick_figure
     bottom = fig.axes[0].get_ylim()[0]
     assert -0.02 <= bottom <= 0.0, bottom
+
+
+def test_pm1_runs_use_the_same_prompts_with_rewards_2r_minus_1(quick_figure):
+    # held-out (seed 1) mutant: `Bandit(2.0 * env.R + 1.0, ...)` (rewards {1, 3}). The
+    # docstring: the same prompts as a Bandit with R = 2 correct - 1
+    env01, pm1 = ENVS["01"], ENVS["pm1"]
+    np.testing.assert_array_equal(np.asarray(pm1.R), 2.0 * np.asarray(env01.R) - 1.0)
+    assert set(np.unique(pm1.R)) <= {-1.0, 1.0}
