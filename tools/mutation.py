@@ -68,7 +68,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/sim/_kernels.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
     "pmdtheory/sim/_fit.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
     "pmdtheory/sim/mdp.py": ("tests/test_sim_mdp.py",),
-    "pmdtheory/sim/envs.py": ("tests/test_sim_envs.py",),
+    "pmdtheory/sim/envs.py": ("tests/test_sim_envs.py", "tests/test_mutation_kills_envs.py"),
     "pmdtheory/sim/_cells.py": ("tests/test_sweep.py",),
     "pmdtheory/sim/sweeps.py": ("tests/test_sweep.py",),
     "pmdtheory/sim/_mc.py": ("tests/test_sim_mdp.py", "tests/test_sim_run.py"),
