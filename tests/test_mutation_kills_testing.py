@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 from pmdtheory import mean_update
-from pmdtheory.testing import check_kl_chi2_equivalence, taus
+from pmdtheory.testing import check_kl_chi2_equivalence, rewards, taus
 
 
 def test_taus_spread_over_the_whole_log_range():
@@ -37,3 +37,18 @@ def test_checker_rules_on_the_kkt_residual_on_its_own():
 
     with pytest.raises(AssertionError, match="KKT residual too large"):
         check_kl_chi2_equivalence(perturbed, rtol=1e-2, max_examples=10, shrink=False)
+
+
+def test_binary_rewards_draw_both_values_and_default_taus_stay_in_range():
+    # held-out (seed 1) mutants: binary `sampled_from([1.0, 1.0])`; taus' default max 101
+    seen_r, seen_tau = [], []
+
+    @settings(max_examples=100, derandomize=True, database=None)
+    @given(r=rewards((2, 5), kind="binary"), tau=taus())
+    def collect(r, tau):
+        seen_r.extend(np.asarray(r).tolist())
+        seen_tau.append(tau)
+
+    collect()
+    assert set(seen_r) == {0.0, 1.0}
+    assert 1e-2 <= min(seen_tau) and max(seen_tau) <= 1e2
