@@ -72,8 +72,9 @@ def lambertw0(z: npt.ArrayLike) -> np.ndarray | float:
     Parameters
     ----------
     z : array_like of float
-        Values with ``z >= -1/e`` (within 4 ulp of the branch point, which maps
-        to -1); ``+inf`` maps to ``inf``.
+        Values with ``z >= -1/e``, down to ``-1/e (1 + 8 eps)`` (about 12 ulp below the
+        branch point, for rounding in the caller's ``z``), which maps to -1; ``+inf`` maps
+        to ``inf``.
 
     Returns
     -------

@@ -1,0 +1,34 @@
+"""Exact PMD's kernels (pmdtheory/_kernels_exact.py): survivors of `make mutation`.
+
+Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
+"""
+
+import numpy as np
+import pytest
+
+from pmdtheory import exact_update
+
+OFF_SUPPORT_ATOL = 1e-13  # rounding of a shift by the best reward on the support
+
+
+def test_rewards_off_the_support_do_not_shift_the_log_path():
+    # mutant: `logpi[a] >= -inf` takes the maximum reward over every action, also those
+    # with pi = 0; a large reward there then shifts every term down by (r_off - r_best)/tau,
+    # costing 1e6 eps here and NaN once the shift overflows; and `logpi[a] >= -inf` in the
+    # next loop: -inf + (r_off - r_best)/tau is NaN once that ratio overflows to +inf
+    logpi = np.array([np.log(0.5), np.log(0.5), -np.inf])
+    want = np.array([-1000.0, 0.0, -np.inf])  # log(0.5 e^0 / (0.5 + 0.5 e^1000)), ...
+    for r_off in (2000.0, 1e306):
+        got = exact_update(logpi, [0.0, 1.0, r_off], 1e-3, log=True)
+        assert got[2] == -np.inf
+        np.testing.assert_allclose(got[:2], want[:2], rtol=0, atol=OFF_SUPPORT_ATOL)
+
+
+def test_an_invalid_row_is_reported_with_its_index_in_the_batch():
+    # held-out (seed 1) mutant: the fast path's `return 1` (invalid row) -> `return 2` (tiny
+    # normaliser): the row is then re-solved alone and the error names row 0, not row 2
+    p = np.full((3, 2), 0.5)
+    r = np.zeros((3, 2))
+    r[2] = [1.7e308, -1.7e308]  # its spread overflows float64
+    with pytest.raises(ValueError, match=r"overflows float64 \(row 2:"):
+        exact_update(p, r, 0.1)

@@ -1,0 +1,185 @@
+"""Report rules at their bounds: survivors of `make mutation` in paper_repro/_claims*.py.
+
+The rules of tests/test_report_rules.py are probed here exactly at a bound where a survivor
+moved it (``>`` to ``>=`` and the like). Each test was checked to fail on the mutant named
+in its comment (tools/mutation.py, seed 0 unless stated).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import test_report_rules as rules
+from test_report_rules import (
+    DIFF,
+    PARTLY,
+    REPRO,
+    C,
+    S,
+    _load,
+    data,
+    eq,
+    scipy_frame,
+    stability_frame,
+)
+
+noise_table = rules.noise_table  # the fixture (1 s), shared with test_report_rules.py
+NAIVE_AGREE_RTOL = 1e-12  # the naive form where nothing cancels: rounding only
+
+
+def _limit_frame_at(z_exact: float) -> pd.DataFrame:
+    """Claim 20's table with, at the largest k, the fit exactly ``z_exact`` s.e. from exact PMD.
+
+    Two seeds at ``want -+ d`` with ``d`` a power of two: mean ``want``, s.e. ``d`` and the
+    gap ``z_exact * d``, all exact in float64.
+    """
+    rows = []
+    for k, d in ((250, 2.0**-3), (16000, 2.0**-8)):
+        for s, sign in enumerate((-1.0, 1.0)):
+            rows.append({"k": k, "seed": s, "context": 0, "reward_fit": 0.5 + sign * d,
+                         "reward_mean": 0.5, "reward_exact": 0.5 + z_exact * d,
+                         "tau": 0.5})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_claim20_needs_more_than_limit_sigmas_from_exact_pmd():
+    # mutant: `z_exact >= LIMIT_SIGMAS` (a fit exactly 5 s.e. from exact PMD told apart)
+    sl = C.claim_sampled_limit
+    assert C.LIMIT_SIGMAS == 5.0
+    assert sl(data(simplex_limit=_limit_frame_at(6.0))).verdict == REPRO
+    assert sl(data(simplex_limit=_limit_frame_at(5.0))).verdict == DIFF
+    assert (
+        "a median 5 s.e. from exact PMD" in sl(data(simplex_limit=_limit_frame_at(5.0))).measured
+    )
+
+
+def test_claim7_reports_the_largest_ratio_measured():
+    # mutant: `worst = 1.0` as the start of the max (the report then says 1.0000 for 0.5)
+    blr = pd.DataFrame({"method": ["exact", "mean"], "tau": [0.1, 0.1], "p": [0.3, 0.3],
+                        "log_x_pos": [2.0, 1.0], "log_x_neg": [-4.0, -1.0]})  # fmt: skip
+    (c7, _, _) = C.claims_binary(data(binary_log_ratios=blr))
+    assert c7.verdict == REPRO
+    assert "largest ratio |mean| / |exact| = 0.5000." in c7.measured
+
+
+def test_claim17_a_tie_in_final_success_is_not_robustness():
+    # _claims_sampled.py mutant: `succ - succ_ci < 0` (a mean gain of exactly 0 with a zero
+    # interval passes as "PMD-mean ends higher"); the hard-prompt twin is hard_gap=0.0 in
+    # test_report_rules.py
+    c = S.claim_robust(data(stability=stability_frame(succ_gap=0.0)))
+    assert c.verdict.startswith(PARTLY) and "final success" in c.verdict, c.verdict
+
+
+def test_claim15_strawman_is_the_loo_partition_where_nothing_cancels():
+    # _claims_sampled.py mutant: `/ (len(r) + 1)` in the naive form. The naive form is THEORY
+    # §3's definition in exact arithmetic and only fails by cancellation: with spread rewards
+    # at tau = 1 (no underflow, no floor) it must match the 50-digit reference.
+    r = np.array([0.3, 0.9, 0.1, 0.5])
+    naive = S._naive_loo_partition(r, 1.0)
+    np.testing.assert_allclose(naive, S._loo_reference(r, 1.0), rtol=NAIVE_AGREE_RTOL)
+    assert S._naive_loo_partition(np.array([1.0, 0.0, 0.0, 0.0]), 0.01)[0] > 0.8  # the pitfall
+
+
+def test_claim14_reports_the_smallest_sd_ratio_up_to_p_005(noise_table):
+    # _claims_sampled.py mutant: `pp.p < 0.05` drops the p = 0.05 cells from "at least ...x in
+    # every (k, p) cell with p <= 0.05"
+    df = noise_table[0].copy()
+    paper = (df.scale == "01") & np.isclose(df.tau, 0.05) & (df.sign == "pos")
+    part, mean = paper & (df.estimator == "part_loo"), paper & (df.estimator == "mean_loo")
+    at = np.isclose(df.p, 0.05)
+    df.loc[part & at, "std_error"] = 1.5 * df.std_error[mean & at].to_numpy()
+    ratio = (
+        df.std_error[part & (df.p <= 0.05)].to_numpy()
+        / df.std_error[mean & (df.p <= 0.05)].to_numpy()
+    )
+    assert ratio.min() == 1.5  # the p = 0.05 cells now hold the smallest ratio
+    assert (
+        "at least 1.5x in every (k, p) cell with p <= 0.05"
+        in S.claims_noise(data(target_errors=df))[2].measured
+    )
+
+
+def test_claim16_rates_come_from_the_later_half():
+    # _claims_sampled.py mutant: `d.iter.iloc[1] / 2` fits (nearly) all iterations. PMD-mean
+    # with a slower start (its chi^2 weight has not vanished yet) and exact PMD's factor
+    # later: the claim is about the asymptotic factor, so it holds.
+    it = np.arange(200)
+    rows = []
+    for tau, f in ((0.03, 0.9), (0.1, 0.95), (0.3, 0.98)):
+        slow = f + 0.03
+        mean = np.where(it < 100, slow**it, slow**100 * f ** (it - 100.0))
+        for method, sub in (("exact", f**it), ("mean", mean)):
+            rows.append(pd.DataFrame({"panel": "a", "method": method, "tau": tau, "iter": it,
+                                      "subopt": 3.0 * sub}))  # fmt: skip
+    c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
+    assert c.verdict == REPRO, c.measured
+
+
+# ------------------------------------------------ held-out survivors (tools/mutation.py seed 1)
+
+
+def test_claim5_control_share_exactly_at_its_bound():
+    # mutant: `ctrl_share > CONTROL_SHARE`: 9 of 10 non-constant contexts told apart is the
+    # rule's "at least 90%"
+    assert C.CONTROL_SHARE == 0.9
+    sc = scipy_frame(n=14, n_const=4)  # 10 non-constant contexts
+    first = sc.index[~sc.constant][0]
+    sc.loc[first, "err_control"] = C.SCIPY_ATOL / 2  # one context the control cannot tell
+    assert eq(sc).verdict == REPRO
+    sc.loc[sc.index[~sc.constant][1], "err_control"] = C.SCIPY_ATOL / 2  # 80%
+    assert eq(sc).verdict == DIFF
+
+
+def test_claim5_prose_quotes_the_scripts_number_of_starts():
+    # mutant: SCIPY_STARTS = 3 (its comment: simplex.N_STARTS, which the text quotes)
+    assert C.SCIPY_STARTS == _load("simplex").N_STARTS
+
+
+def test_prose_numbers_have_three_significant_digits():
+    # mutant: `g(x, digits=4)`: the report quotes 3 significant digits unless told otherwise
+    assert C.g(2 / 3) == "0.667" and C.g(12345.0) == "1.23e+04" and C.g(2 / 3, 6) == "0.666667"
+
+
+def test_claim16_fits_five_points():
+    # _claims_sampled.py mutant: `len(d) <= 5` (a later half of exactly five iterates is
+    # dropped, and with it every rate)
+    it = np.arange(10)  # later half: iterations 5..9
+    rows = [
+        pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it, "subopt": 3.0 * f**it})
+        for tau, f in ((0.03, 0.9), (0.1, 0.95))
+        for m in ("exact", "mean")
+    ]
+    c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
+    assert c.verdict == REPRO, c.measured
+
+
+def test_claim15_lone_success_share_among_groups_with_a_success():
+    # _claims_sampled.py mutant: `v / (2 - (1 - p)**k)`. With k = 4 responses, P(exactly one
+    # success | at least one) = 4 p (1-p)^3 / (1 - (1-p)^4)
+    k = 4
+    c = S.claim_stable_loo_partition(data())
+    for p in (0.01, 0.05, 0.2):
+        share = k * p * (1 - p) ** (k - 1) / (1 - (1 - p) ** k)
+        assert f"{share:.0%} at p = {p:g}" in c.measured
+
+
+def test_claim15_catches_an_estimator_broken_only_near_tau_001():
+    # _claims_sampled.py mutant: the reference groups' tau 0.01 -> 1.01 (the decade of the
+    # paper's lone-success example left unchecked)
+    from pmdtheory.estimators import advantages
+
+    def broken_near_001(r, *, kind, tau):
+        return advantages(r, kind=kind, tau=tau) + (1e-6 if 0.005 < tau < 0.02 else 0.0)
+
+    assert S.claim_stable_loo_partition(data(), advantages=broken_near_001).verdict == DIFF
+
+
+def test_claim12_quotes_exact_pmds_log_ratio_of_the_lone_success(noise_table):
+    # _claims_sampled.py mutant: `tau0 = -0.95`. The text's log x+ is exact PMD's log ratio
+    # of a correct answer with success probability p_min at tau = 0.05
+    from pmdtheory import exact_update
+
+    df = noise_table[0]
+    p = float(df.p.min())
+    log_x = float(np.log(exact_update([p, 1 - p], [1.0, 0.0], 0.05)[0] / p))
+    assert f"instead of log x+ = {log_x:.3f}" in S.claims_noise(data(target_errors=df))[0].measured

@@ -1,0 +1,84 @@
+"""Edges of pmdtheory.special that survivors of `make mutation` showed untested.
+
+Each test states the behaviour the docstrings promise; each was checked to fail on the mutant
+named in its comment (tools/mutation.py, seed 0, all mutants of special.py).
+"""
+
+import numpy as np
+import pytest
+
+from pmdtheory import lambertw0, logsumexp
+
+EPS = np.finfo(float).eps
+W0_BRANCH_ATOL = 1e-7  # as in test_special.py: W0 is sqrt-singular at -1/e
+BRANCH_VALUE_ATOL = 1e-15  # W0(-1/e) = -1: the series at p = 0 gives it to rounding
+
+
+def test_lambertw0_accepts_the_last_value_of_its_branch_slack():
+    # mutant: `arr <= branch * (1 + 8 eps)` refuses the documented slack's end point
+    # and `7 eps` / `9 eps`: the slack is 8 eps relative, no more, no less
+    z = -np.exp(-1.0) * (1 + 8 * EPS)
+    assert lambertw0(z) == pytest.approx(-1.0, abs=W0_BRANCH_ATOL)
+    with pytest.raises(ValueError, match="z: must be >= -1/e"):
+        lambertw0(np.nextafter(z, -np.inf))
+
+
+def test_logsumexp_of_one_entry_is_that_entry():
+    # mutant: `arr.shape[axis] == 1` treats a length-one axis as empty
+    assert logsumexp([3.5]) == 3.5
+    assert logsumexp([[1.0], [-2.0]], axis=1).tolist() == [1.0, -2.0]
+
+
+def test_logsumexp_empty_axis_error_names_a():
+    # mutant: `arr.shape[axis] == -1` lets numpy fail later with its own message
+    with pytest.raises(ValueError, match="a: the axis -1 is empty"):
+        logsumexp(np.empty((0,)))
+    with pytest.raises(ValueError, match="a: the axis 1 is empty"):
+        logsumexp(np.empty((2, 0)), axis=1)
+
+
+def test_logsumexp_returns_a_python_float_for_a_0d_result():
+    # mutant: `np.ndim(out) == -1` returns a 0-d ndarray
+    out = logsumexp([0.0, 0.0])
+    assert type(out) is float
+    assert out == pytest.approx(np.log(2.0), rel=1e-15)
+
+
+def test_logsumexp_drops_the_axis_by_default():
+    # mutant: `keepdims=True` as default
+    assert logsumexp(np.zeros((2, 3))).shape == (2,)
+    assert logsumexp(np.zeros((2, 3)), keepdims=True).shape == (2, 1)
+
+
+def test_logsumexp_axis_equal_to_ndim_is_out_of_range():
+    # mutant: `axis <= arr.ndim` lets axis = ndim through to an IndexError
+    with pytest.raises(ValueError, match="axis: 1 is out of range"):
+        logsumexp([1.0, 2.0], axis=1)
+    with pytest.raises(ValueError, match="axis: -2 is out of range"):
+        logsumexp([1.0, 2.0], axis=-2)
+
+
+@pytest.mark.parametrize("axis", [1.5, "0", True, None])
+def test_logsumexp_axis_must_be_an_integer(axis):
+    # mutant: `not isinstance(...) and isinstance(axis, bool)` lets non-integers through
+    with pytest.raises(ValueError, match="axis: must be an integer"):
+        logsumexp([1.0, 2.0], axis=axis)
+
+
+def test_logsumexp_of_a_0d_input_names_a():
+    # mutant: `arr.ndim == -1` lets a 0-d input fail later on its axis instead
+    with pytest.raises(ValueError, match="a: must have at least one dimension"):
+        logsumexp(3.0)
+
+
+def test_logsumexp_signature_axis_keyword_only_a_by_name():
+    # mutant: `(a, /, axis=..., keepdims=...)` makes axis positional and a positional-only
+    assert logsumexp(a=[0.0, -np.inf]) == 0.0
+    with pytest.raises(TypeError):
+        logsumexp([0.0], 0)
+
+
+def test_lambertw0_at_the_branch_point_is_minus_one_to_rounding():
+    # _omega.py mutant: `p2 = 2.0 + (e z + 1)` skips the branch-point series, and Halley's
+    # iteration, slow at the double root, stops 2e-9 away from -1 (the doctest's -1.0)
+    assert lambertw0(-np.exp(-1.0)) == pytest.approx(-1.0, abs=BRANCH_VALUE_ATOL)

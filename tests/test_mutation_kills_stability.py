@@ -1,0 +1,147 @@
+"""paper_repro/stability.py: its grids and what its panels draw (survivors of `make mutation`).
+
+The figure script's ``main`` is run in ``--quick`` mode with the simulator replaced by a
+fast stand-in (the simulator has its own tests; this checks which rows reach which
+panel) and ``finish`` replaced by a capture, so nothing is written. Each test was checked
+to fail on the mutant named in its comment (tools/mutation.py, seed 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_report_rules import _load
+
+st = _load("stability")
+
+
+def test_tau_grids_as_documented():
+    # mutant: TAUS = (-0.99, 0.02, ...). The docstring: {0, 1} rewards for tau from 0.01 to
+    # 1; +-1 runs at tau compared with the {0, 1} runs at tau / 2; stale runs at two taus.
+    taus = np.array(st.TAUS)
+    assert taus[0] == 0.01 and taus[-1] == 1.0 and np.all(np.diff(taus) > 0)
+    assert all(np.isclose(taus, t / 2).any() for t in st.TAUS_PM1)
+    assert set(st.STALE_TAUS) <= set(st.TAUS)
+
+
+CALLS: list[dict] = []  # (scale, tau, k, staleness) of every simulator call
+FAKE_P0: list = []
+ENVS: dict = {}  # the environment main built for each reward scale (last call)
+
+
+def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
+    """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift."""
+    pm1 = type(env).__name__ == "Bandit"
+    CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness})
+    ENVS["pm1" if pm1 else "01"] = env
+    p0 = np.asarray(FAKE_P0)
+    n, it = p0.size, np.arange(iters + 1)
+    s_parts, pp_parts = [], []
+    for mi, method in enumerate(methods):
+        for sd in seed:
+            s_parts.append(pd.DataFrame({"method": method, "seed": sd, "iter": it,
+                                         "kl_prev": 0.01 * k}))  # fmt: skip
+            p = np.clip(p0 + 0.01 * (mi + 1) - 0.001 * staleness, 0, 1)
+            pp_parts.append(pd.DataFrame({"method": method, "seed": sd, "iter": iters,
+                                          "context": np.arange(n),
+                                          "reward": 2 * p - 1 if pm1 else p}))  # fmt: skip
+    return pd.concat(s_parts, ignore_index=True), pd.concat(pp_parts, ignore_index=True)
+
+
+def _main(argv):
+    mp = pytest.MonkeyPatch()
+    captured = {}
+    env = st.PromptPopulation.random(1000 if "--quick" not in argv else 150, 32, seed=0)
+    FAKE_P0[:] = list(env.p0)
+    CALLS.clear()
+    mp.setattr(st, "run", _fake_run)
+    mp.setattr(st, "finish", lambda fig, df, name, args: captured.update(fig=fig, df=df))
+    try:
+        st.main(argv)
+    finally:
+        mp.undo()
+    return captured["fig"], captured["df"], pd.DataFrame(CALLS)
+
+
+@pytest.fixture(scope="module")
+def quick_figure():
+    return _main(["--quick"])
+
+
+@pytest.fixture(scope="module")
+def full_calls():
+    return _main([])[2]
+
+
+def test_quick_runs_are_points_of_the_full_figure(quick_figure, full_calls):
+    # mutant: the full run's staleness grid (0, 1, 2, 4) -> (0, 1, 2, 3): the smoke run's
+    # staleness 4 would not be a point of the paper figure
+    key = ["scale", "tau", "k", "staleness"]
+    full = set(map(tuple, full_calls[key].to_numpy().tolist()))
+    quick = set(map(tuple, quick_figure[2][key].to_numpy().tolist()))
+    assert quick <= full, quick - full
+
+
+def test_on_policy_grid_runs_at_staleness_zero(full_calls):
+    # mutant: the on-policy configurations run with staleness 1
+    on = full_calls[full_calls.staleness == 0]
+    for scale, taus in (("01", st.TAUS), ("pm1", st.TAUS_PM1)):
+        got = set(map(tuple, on[on.scale == scale][["tau", "k"]].to_numpy().tolist()))
+        assert got == {(t, k) for t in taus for k in st.KS}, scale
+    stale = full_calls[full_calls.staleness > 0]
+    assert set(stale.k) == {st.STALE_K} and set(stale.tau) == set(st.STALE_TAUS)
+
+
+def test_ci_halfwidth_is_scipys_t_interval():
+    # mutant: `t.ppf(...) + sd / sqrt(n)` instead of the product
+    from scipy import stats
+
+    x = np.array([0.1, 0.4, 0.35, 0.8, 0.2])
+    lo, hi = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
+    assert st.ci_halfwidth(x) == pytest.approx((hi - lo) / 2, rel=1e-12)
+    assert np.isnan(st.ci_halfwidth(np.array([0.3])))
+
+
+def _xy(container):
+    line = container.lines[0]
+    return np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+
+
+def test_panels_a_and_b_plot_their_own_column(quick_figure):
+    # mutant: `axes[0, -1]` for panel a (both columns drawn into panel b)
+    fig, df, _ = quick_figure
+    a, b = fig.axes[0], fig.axes[1]
+    want = 2 * 2 * 2  # two k x two methods x ({0, 1} line, +-1 markers)
+    assert len(a.containers) == want and len(b.containers) == want
+    on = df[(df.staleness == 0) & (df.scale == "01")]
+    for ax, col in ((a, "hard_frac_backwards"), (b, "final_success")):
+        lines = [_xy(c) for c in ax.containers if len(_xy(c)[0]) > 1]
+        means = on.groupby(["k", "method", "tau"])[col].mean().to_numpy()
+        assert lines and all(np.isin(y, means).all() for _, y in lines), col
+
+
+def test_panel_c_plots_the_stale_runs(quick_figure):
+    # mutant: `df.scale != "01"` in panel c's selection (no stale run is +-1: empty lines)
+    fig, df, _ = quick_figure
+    c = fig.axes[2]
+    assert len(c.containers) == 2 * 2  # two stale taus x two methods
+    for cont in c.containers:
+        x, y = _xy(cont)
+        assert x.tolist() == [0, 4] and np.isfinite(y).all()  # the quick run's staleness
+
+
+def test_panel_a_fraction_axis_starts_at_zero(quick_figure):
+    # held-out (seed 1) mutant: the y limit meant for panel a set on panel c. A fraction of
+    # prompts: panel a shows 0 just above its bottom edge
+    fig, _, _ = quick_figure
+    bottom = fig.axes[0].get_ylim()[0]
+    assert -0.02 <= bottom <= 0.0, bottom
+
+
+def test_pm1_runs_use_the_same_prompts_with_rewards_2r_minus_1(quick_figure):
+    # held-out (seed 1) mutant: `Bandit(2.0 * env.R + 1.0, ...)` (rewards {1, 3}). The
+    # docstring: the same prompts as a Bandit with R = 2 correct - 1
+    env01, pm1 = ENVS["01"], ENVS["pm1"]
+    np.testing.assert_array_equal(np.asarray(pm1.R), 2.0 * np.asarray(env01.R) - 1.0)
+    assert set(np.unique(pm1.R)) <= {-1.0, 1.0}

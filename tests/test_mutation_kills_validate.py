@@ -1,0 +1,42 @@
+"""Input checks of pmdtheory._validate that survivors of `make mutation` showed untested.
+
+Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
+"""
+
+import numpy as np
+import pytest
+
+from pmdtheory._validate import SUM_RTOL, check_spread, policy_rows, sum_tolerance
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _float32_policy(n: int, excess: float) -> np.ndarray:
+    """A float32 policy of n actions whose float64 sum is 1 + excess (to float32 rounding)."""
+    pi = np.full(n, 1.0 / n, dtype=np.float32)
+    pi[0] = np.float32(1.0 - float(np.sum(pi[1:], dtype=np.float64)) + excess)
+    return pi
+
+
+def test_float32_sum_tolerance_is_n_plus_4_eps():
+    # mutant: `(n * 4) * eps` (four times too loose for many actions)
+    n = 16
+    tol = SUM_RTOL + (n + 4) * EPS32  # the documented tolerance, for a float32 policy
+    inside, outside = _float32_policy(n, 0.8 * tol), _float32_policy(n, 1.5 * tol)
+    assert abs(float(np.sum(inside, dtype=np.float64)) - 1) < tol
+    assert abs(float(np.sum(outside, dtype=np.float64)) - 1) > tol
+    rows = policy_rows(inside, None, axis=-1, log=False)
+    assert abs(float(np.sum(np.exp(rows.logpi))) - 1) < 1e-15  # renormalised in float64
+    with pytest.raises(ValueError, match="pi_t: probabilities must sum to 1"):
+        policy_rows(outside, None, axis=-1, log=False)
+    assert sum_tolerance(n, EPS32) == pytest.approx(tol, rel=1e-15)
+
+
+def test_spread_overflow_is_caught_with_a_large_tau():
+    # held-out (seed 1) mutant: `2.0 + big / tau` as the fast path's bound. With tau = 1e10
+    # the ratio spread / tau is small, but the spread itself overflows float64 and must be
+    # refused (naming r), not passed on to the kernels.
+    rows = policy_rows([0.5, 0.5], [1.7e308, -1.7e308], axis=-1, log=False)
+    with pytest.raises(ValueError, match=r"r: max\(r\) - min\(r\) on the support overflows"):
+        check_spread(rows, np.array([1e10]))
+    check_spread(policy_rows([0.5, 0.5], [8e307, -8e307], axis=-1, log=False), np.array([1e10]))
