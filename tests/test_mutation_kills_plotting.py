@@ -56,8 +56,9 @@ def test_panel_tag_sits_upper_left_and_stands_out():
 
 def test_dash_patterns_start_at_phase_zero_and_regression_extends_grpo():
     # mutants: a dash offset 0 -> +-1; grpo (3, 1, 1, 1) -> (4, 1, 1, 1) / (3, 1, 0, 1);
-    # grpo_regression (3, 1, 1, 1, 1, 1) -> (3, 2, 1, 1, 1, 1): "PMD regression on GRPO
-    # targets" is drawn as GRPO's dash-dot with one more dot, so the two read as related
+    # grpo_sampled, formerly grpo_regression, (3, 1, 1, 1, 1, 1) -> (3, 2, 1, 1, 1, 1):
+    # "PMD regression on GRPO targets" is drawn as GRPO's dash-dot with one more dot,
+    # so the two read as related
     dashed = {
         k: v["linestyle"] for k, v in METHOD_STYLES.items() if isinstance(v["linestyle"], tuple)
     }
@@ -65,7 +66,7 @@ def test_dash_patterns_start_at_phase_zero_and_regression_extends_grpo():
     assert all(offset == 0 for offset, _ in dashed.values())
     grpo = METHOD_STYLES["grpo"]["linestyle"][1]
     assert all(seg > 0 for _, segs in dashed.values() for seg in segs)  # no 0-length dash
-    assert METHOD_STYLES["grpo_regression"]["linestyle"][1] == grpo + (1, 1)
+    assert METHOD_STYLES["grpo_sampled"]["linestyle"][1] == grpo + (1, 1)
 
 
 def test_saved_files_carry_no_run_dependent_metadata(tmp_path):
