@@ -49,11 +49,11 @@ as many training prompts (``--p0-samples`` answers each) ->
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, few steps.
 Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-2;
-the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 8 steps of
+the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 4 steps of
 4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),
-24 new tokens, evaluation at steps 0 and 8 on 16 held-out prompts x 8 answers (sized for
-about an hour as 2 processes on 2 shared cores); on CUDA: 60 steps of 16 x 8, all layers,
-24 new tokens, 5 seeds, 96 eval prompts x 32.
+24 new tokens, evaluation at steps 0 and 4 on 12 held-out prompts x 8 answers (sized for
+about an hour as 2 processes on 2 cores shared with other work); on CUDA: 60 steps of
+16 x 8, all layers, 24 new tokens, 5 seeds, 96 eval prompts x 32.
 ``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
 ``--merge`` joins the parts into ``llm_compare.csv`` and draws the figure; ``--simulate``
 writes the simulator's prediction (below).
@@ -73,7 +73,7 @@ unequal rewards), ``loss``, ``grad_norm``; eval columns (NaN when not evaluated)
 ``eval_avg_at_k, eval_pass_at_k, eval_maj_at_k``, ``eval_tier_hard, eval_tier_mid,
 eval_tier_easy`` (avg@k of the prompts whose measured p0 is 0, in (0, 0.5], above 0.5),
 ``eval_tier_low`` (p0 <= 0.5: where lone successes occur); timing ``time_rollout_s,
-time_update_s, time_eval_s, time_s``; then ``k, k_eval, prompts, lr, iterations,
+time_update_s, time_eval_s, time_s``; then ``k, k_eval, n_eval, prompts, lr, iterations,
 train_layers, kl_prompts, max_new_tokens, temperature, device, threads``. Row
 ``step = s`` holds the training batch sampled at step s (before its update) and the
 evaluation of the policy after s updates.
@@ -380,7 +380,7 @@ def parse_args(argv=None):
         size = dict(seeds="0,1,2,3,4", steps=60, prompts=16, k=8, k_eval=32, n_eval=96)
         size.update(eval_every=10, max_new_tokens=24, train_layers=0)
     else:
-        size = dict(seeds="0,1,2", steps=8, prompts=4, k=4, k_eval=8, n_eval=16, eval_every=8)
+        size = dict(seeds="0,1,2", steps=4, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=4)
         size.update(max_new_tokens=24, train_layers=4)
     for name, value in size.items():
         if getattr(args, name) is None:
@@ -712,8 +712,8 @@ def head(ro, n):
 
 def params(args, threads):
     return {
-        "k": args.k, "k_eval": args.k_eval, "prompts": args.prompts, "lr": args.lr,
-        "iterations": args.iterations, "train_layers": args.train_layers,
+        "k": args.k, "k_eval": args.k_eval, "n_eval": args.n_eval, "prompts": args.prompts,
+        "lr": args.lr, "iterations": args.iterations, "train_layers": args.train_layers,
         "kl_prompts": args.kl_prompts, "max_new_tokens": args.max_new_tokens,
         "temperature": args.temperature, "device": args.device, "threads": threads,
     }  # fmt: skip

@@ -156,7 +156,8 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     bad = (["--k", "1"], ["--methods", "ppo"], ["--seeds", "a"], ["--out", str(blocker)],
-           ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"])  # fmt: skip
+           ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"], ["--temperature", "0"],
+           ["--temperature", "inf"])  # fmt: skip
     for args in bad:
         with pytest.raises(lc.CliError):
             lc.parse_args(args)
@@ -172,6 +173,27 @@ def test_grid_order():
     assert {c[0] for c in extra} == {"pmd_mean", "pmd_part", "pmd_part_naive"}
     assert {(c[1], c[2]) for c in extra} == {(0.01, "pm1"), (0.1, "01")}
     assert {c[3] for c in extra} == {0, 1}
+
+
+def test_committed_p0_spans_hard_to_easy():
+    """The committed base-model p0 (the task choice) has hard and easy prompts in both sets,
+    and a row for each default eval prompt, so the eval tiers of the committed run apply."""
+    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    n_eval = lc.parse_args([]).n_eval
+    ev = p0[p0.split == "eval"].sort_values("prompt")
+    assert ev.prompt.tolist() == list(range(len(ev))) and len(ev) >= n_eval
+    np.testing.assert_allclose(p0.p0, p0.successes / p0.samples, rtol=1e-12)
+    questions = [p.question for p in lc.make_problems(len(ev), lc.EVAL_DATA_SEED)]
+    assert ev.question.tolist() == questions
+    for split, g in p0.groupby("split"):
+        assert (g.p0 < 0.05).any() and (g.p0 > 0.5).any(), split
+    assert set(lc.tier_of(ev.p0.iloc[:n_eval])) == {"hard", "mid", "easy"}
+    # The claims count the run's eval answers from its own n_eval, not the p0 file's rows.
+    run = pd.DataFrame({"k": [4], "k_eval": [8], "prompts": [4], "n_eval": [n_eval]})
+    counts = cl.answer_counts(run, p0)
+    assert counts["eval"] == n_eval * 8
+    assert counts["low"] == int((ev.p0.iloc[:n_eval] <= 0.5).sum()) * 8
+    assert cl.answer_counts(run.drop(columns="n_eval"), p0)["eval"] == len(ev) * 8
 
 
 def test_population_from_p0_has_the_measured_rates():
@@ -249,6 +271,17 @@ def test_eval_noise_and_single_seeds_are_not_significant():
     m, lo, hi = cl.boot_diff([0.5, 0.5, 0.5], n=40)
     assert m == 0.5 and lo < 0.45 and hi > 0.55  # mean of 3 Bin(40, 0.5)/40: sd 0.046
     assert cl.boot_diff([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+
+
+def test_scale_note_reads_the_run_size_and_tau_effect():
+    df = fake_frame(FINAL).assign(prompts=4, k=4, k_eval=8, train_layers=4, kl_ref=0.02)
+    note = cl.cannot_show(df, {"eval": 128})
+    assert "trained for 4 steps of 4 prompts x 4 answers (top 4 layers)" in note
+    assert "3 seeds per method and 16 held-out prompts x 8 answers" in note
+    assert "KL to the base model at the last step 0.020" in note
+    assert cl.tau_effect(df) == ""  # no tau = 0.01 cell
+    both = pd.concat([df, fake_frame({"pmd_mean": 0.2}, tau=0.01, seeds=(0, 1))])
+    assert "tau = 0.01 minus tau = 0.1 -0.200 [" in cl.tau_effect(both)
 
 
 def test_stability_claim_flips():
