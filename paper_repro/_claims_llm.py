@@ -187,6 +187,10 @@ def claim_final_avg(df, noise=None) -> Claim:
         f"tau = 0.1, rewards in {{-1, +1}}, mean over seeds [{BOOT_TXT}]: "
         f"{_table(df, n=n)}. Paired difference PMD-mean - GRPO: {_fmt(*ci)}."
     )
+    for tau, scale, name in ((0.01, "pm1", "{-1, +1}"), (0.1, "01", "{0, 1}")):
+        other = _table(df, tau=tau, scale=scale, n=n)
+        if other:
+            c.measured += f" Other cells (not scored): tau = {tau:g}, rewards {name}: {other}."
     c.rule = (
         "two-level bootstrap CI of the difference PMD-mean - GRPO in final avg@k (seeds "
         "and eval answers resampled): above 0: reproduced; containing 0 or fewer than 2 "

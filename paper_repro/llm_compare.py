@@ -79,7 +79,8 @@ train_layers, kl_prompts, max_new_tokens, temperature, device, threads``. Row
 evaluation of the policy after s updates.
 ``figures/llm_compare.png``: train success, eval avg/pass/maj@k, entropy, length, KL,
 beta; mean over seeds with bootstrap 95% bands.
-``figures/data/llm_compare_timing_<mode>[_part<I>of<N>].csv``: wall time of the mode.
+``figures/data/llm_compare_timing_<mode>[_part<I>of<N>].csv``: wall time of the mode
+and the machine's 1-minute load average at its start and end.
 
 Run::
 
@@ -946,6 +947,7 @@ def plot_vs_sim(df, sim, out, *, tau=0.1, scale="pm1"):
 def main(argv=None, *, model=None, tokenizer=None):
     """Run the mode; write the CSVs and figures. Returns the data frame (or the p0 frame)."""
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0]  # the machine's 1-minute load, recorded with the timing
     args = parse_args(argv)
     data = Path(args.out) / "data"
     if args.simulate:
@@ -1007,6 +1009,7 @@ def main(argv=None, *, model=None, tokenizer=None):
     timing = pd.DataFrame([{
         "mode": mode, "device": args.device, "threads": exp.threads, "runs": len(cells),
         "steps": args.steps, "load_s": exp.load_s, "wall_s": wall,
+        "loadavg_start": load_start, "loadavg_end": os.getloadavg()[0],
     }])  # fmt: skip
     if not args.smoke:
         part = "" if args.slice is None else f"_part{args.slice_i}of{args.slice_n}"

@@ -248,6 +248,11 @@ def test_final_avg_claim_flips():
     bad = cl.claim_final_avg(fake_frame({**FINAL, "pmd_mean": 0.05}))
     assert bad.verdict == cl.DIFFERS
     assert cl.claim_final_avg(None).verdict == cl.NOT_RUN
+    # The other cells are reported, not scored: a bad tau = 0.01 cell changes no verdict.
+    both = pd.concat([fake_frame(FINAL), fake_frame({"pmd_mean": 0.05}, tau=0.01, seeds=(0, 1))])
+    got = cl.claim_final_avg(both)
+    assert got.verdict == cl.REPRODUCED
+    assert "(not scored): tau = 0.01, rewards {-1, +1}: pmd_mean: avg@k" in got.measured
 
 
 def test_scale_claim_replaces_not_comparable_and_flips():
