@@ -964,9 +964,12 @@ def main(argv=None, *, model=None, tokenizer=None):
         )
         return sim
     if args.merge:
-        parts = sorted(data.glob("llm_compare_part*.csv"))
-        parts += [data / f"llm_compare_{part}.csv" for part in ("main", "extra")]
+        parts = sorted(
+            q for pat in ("part*", "main*", "extra*") for q in data.glob(f"llm_compare_{pat}.csv")
+        )  # --slice and --part outputs, alone or combined (llm_compare_extra_part0of2.csv)
         df = pd.concat([pd.read_csv(q) for q in parts if q.is_file()], ignore_index=True)
+        # A cell run by two processes (a slice stopped after its extras began) counts once.
+        df = df.drop_duplicates(["method", "tau", "reward_scale", "seed", "step"], keep="last")
         if df.empty:
             raise CliError(f"--merge found no rows in {', '.join(map(str, parts))}")
         df.to_csv(data / "llm_compare.csv", index=False, float_format="%.6g")
