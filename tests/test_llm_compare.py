@@ -205,6 +205,15 @@ def test_population_from_p0_has_the_measured_rates():
     assert names["pmd_part"] == "part_sampled" and "pmd_part_naive" not in names
 
 
+def test_cell_selects_one_cell_of_the_grid():
+    cells = lc.runs(lc.parse_args(["--cell", "0.1:01"]))
+    assert len(cells) == 6 and {(c[1], c[2]) for c in cells} == {(0.1, "01")}
+    main = lc.runs(lc.parse_args(["--cell", "0.1:pm1", "--seeds", "0,1,2"]))
+    assert main == [c for c in lc.runs(lc.parse_args([])) if c[1:3] == (0.1, "pm1")]
+    with pytest.raises(lc.CliError, match="cell"):
+        lc.parse_args(["--cell", "0.2:01"])
+
+
 def test_slices_partition_the_grid():
     full = lc.runs(lc.parse_args([]))
     parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
