@@ -989,6 +989,14 @@ def main(argv=None, *, model=None, tokenizer=None):
         df = df.drop_duplicates(["method", "tau", "reward_scale", "seed", "step"], keep="last")
         if df.empty:
             raise CliError(f"--merge found no rows in {', '.join(map(str, parts))}")
+        # A run stopped before its last step (a process ended at a deadline) has no final
+        # evaluation: it would count its step-0 evaluation as final, so it is left out.
+        key = ["method", "tau", "reward_scale", "seed"]
+        last = df.groupby(key).step.transform("max")
+        partial = df[last < df.step.max()].drop_duplicates(key)[key]
+        for row in partial.itertuples(index=False):
+            print(f"--merge: left out the unfinished run {tuple(row)}")
+        df = df[last == df.step.max()].sort_values([*key, "step"], ignore_index=True)
         df.to_csv(data / "llm_compare.csv", index=False, float_format="%.6g")
         print(f"wrote {data / 'llm_compare.csv'} ({len(df)} rows), {plot(df, args.out)}")
         return df

@@ -214,6 +214,26 @@ def test_cell_selects_one_cell_of_the_grid():
         lc.parse_args(["--cell", "0.2:01"])
 
 
+def test_merge_joins_parts_once_and_leaves_out_unfinished_runs(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+
+    def fake_frame(*args, **kw):  # every column of the tidy CSV (the figure needs them)
+        return globals()["fake_frame"](*args, **kw).reindex(columns=list(lc.DATA_COLUMNS))
+
+    full = fake_frame({"pmd_mean": 0.4, "grpo": 0.3}, seeds=(0,))
+    full.to_csv(tmp_path / "data" / "llm_compare_part0of2.csv", index=False)
+    # The same pmd_mean run again (from a second process) and an unfinished grpo seed 1.
+    again = fake_frame({"pmd_mean": 0.4}, seeds=(0,))
+    cut = fake_frame({"grpo": 0.3}, seeds=(1,)).query("step <= 2")
+    extra = pd.concat([again, cut])
+    extra.to_csv(tmp_path / "data" / "llm_compare_extra_0.1_pm1.csv", index=False)
+    df = lc.main(["--merge", "--out", str(tmp_path)])
+    assert len(df) == len(full) and set(zip(df.method, df.seed)) == {("pmd_mean", 0), ("grpo", 0)}
+    assert "left out the unfinished run ('grpo', 0.1, 'pm1', 1)" in capsys.readouterr().out
+    saved = pd.read_csv(tmp_path / "data" / "llm_compare.csv")
+    assert len(saved) == len(full)
+
+
 def test_slices_partition_the_grid():
     full = lc.runs(lc.parse_args([]))
     parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
