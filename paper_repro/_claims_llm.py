@@ -462,7 +462,7 @@ def claim_llm_scale(data: Data, noise=None) -> Claim:
         "AIME 2024 over the baseline, tau = 0.01, 4.6x time efficiency.",
         FIG,
     )
-    df = data["llm_compare"]
+    df = scales_as_text(data["llm_compare"])
     if df is None or per_seed(df, "pmd_mean", "eval_avg_at_k").empty:
         c.measured = "no llm_compare run (python paper_repro/llm_compare.py)."
         return c
@@ -492,9 +492,17 @@ def claim_llm_scale(data: Data, noise=None) -> Claim:
     return c
 
 
+def scales_as_text(df):
+    """``reward_scale`` as "pm1"/"01": a plain ``read_csv`` reads the label "01" as 1."""
+    if df is None or "reward_scale" not in df:
+        return df
+    text = df.reward_scale.astype(str)
+    return df.assign(reward_scale=text.where(~text.isin(["1", "1.0"]), "01"))
+
+
 def claims_llm(data: Data) -> list[Claim]:
     """The LLM-comparison claims, in report order (the first replaces the former claim 18)."""
-    df = data["llm_compare"]
+    df = scales_as_text(data["llm_compare"])
     noise = answer_counts(df, data["llm_compare_p0"])
     return [
         claim_llm_scale(data, noise),

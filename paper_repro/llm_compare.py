@@ -737,6 +737,11 @@ def params(args, threads):
     }  # fmt: skip
 
 
+def read_frame(path):
+    """A tidy llm_compare CSV with ``reward_scale`` as text ("01" would read as 1)."""
+    return pd.read_csv(path, dtype={"reward_scale": str})
+
+
 def tidy(rows, args, threads):
     df = pd.DataFrame(rows)
     for col in DATA_COLUMNS:
@@ -972,7 +977,7 @@ def main(argv=None, *, model=None, tokenizer=None):
         missing = [str(q) for q in paths if not q.is_file()]
         if missing:
             raise CliError(f"--simulate needs {', '.join(missing)} (run the experiment first)")
-        p0, df = (pd.read_csv(q) for q in paths)
+        p0, df = pd.read_csv(paths[0]), read_frame(paths[1])
         sim = simulate(p0, df, max(args.sim_iters, int(df.step.max())))
         sim.to_csv(data / "llm_compare_sim.csv", index=False, float_format="%.6g")
         figs = plot_vs_sim(df, sim, args.out)
@@ -984,7 +989,7 @@ def main(argv=None, *, model=None, tokenizer=None):
         parts = sorted(
             q for pat in ("part*", "main*", "extra*") for q in data.glob(f"llm_compare_{pat}.csv")
         )  # --slice and --part outputs, alone or combined (llm_compare_extra_part0of2.csv)
-        df = pd.concat([pd.read_csv(q) for q in parts if q.is_file()], ignore_index=True)
+        df = pd.concat([read_frame(q) for q in parts if q.is_file()], ignore_index=True)
         # A cell run by two processes (a slice stopped after its extras began) counts once.
         df = df.drop_duplicates(["method", "tau", "reward_scale", "seed", "step"], keep="last")
         if df.empty:

@@ -318,6 +318,19 @@ def test_scale_note_reads_the_run_size_and_tau_effect():
     assert "tau = 0.01 minus tau = 0.1 -0.200 [" in cl.tau_effect(both)
 
 
+def test_reward_scale_01_survives_a_csv_round_trip(tmp_path):
+    df = fake_frame(FINAL, tau=0.1, scale="01")
+    df.to_csv(tmp_path / "x.csv", index=False)
+    assert pd.read_csv(tmp_path / "x.csv").reward_scale.iloc[0] == 1  # the trap
+    assert set(lc.read_frame(tmp_path / "x.csv").reward_scale) == {"01"}
+    fixed = cl.scales_as_text(pd.read_csv(tmp_path / "x.csv"))
+    assert (
+        set(fixed.reward_scale) == {"01"}
+        and not cl.per_seed(fixed, "pmd_mean", "eval_avg_at_k", scale="01").empty
+    )
+    assert set(cl.scales_as_text(fake_frame(FINAL)).reward_scale) == {"pm1"}
+
+
 def test_stability_claim_flips():
     ok = cl.claim_stability(fake_frame(FINAL, drop=("pmd_part", 0.3)))
     assert ok.verdict == cl.REPRODUCED
