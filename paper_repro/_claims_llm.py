@@ -51,7 +51,7 @@ def cannot_show(df, noise=None):
     if not kl.empty:
         last = kl[kl.step == kl.step.max()].kl_ref
         kl_txt = (
-            f" The policy moves little: sample KL to the base model at the last step "
+            f" Sample KL to the base model at the last step "
             f"{last.mean():.3f} nats per answer (mean over methods and seeds)."
         )
     return (
