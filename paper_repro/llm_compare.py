@@ -88,9 +88,10 @@ Run::
         [--measure-p0] [--steps N] [--seeds 0,1,2] [--threads 0] [--slice I/N] [--merge]
         [--simulate]
 
-The committed CPU run was four single-threaded processes under ``nice -n 15`` on 2 cores
-shared with other work (one process per core was too slow for the deadline at the CPU
-share a niced process got there, about 0.2 core)::
+The committed CPU run was split into single-threaded processes under ``nice -n 15`` on 2
+cores shared with other work (up to eight at once, each getting 0.1-0.3 of a core: the
+main cell by ``--slice``, the other cells by ``--part extra --slice`` and ``--cell``; runs
+left unfinished at the deadline are dropped by ``--merge``). With the machine to itself::
 
     for i in 0 1; do
         python paper_repro/llm_compare.py --part main --slice $i/2 --threads 1 &
