@@ -22,13 +22,60 @@ LEVEL = 0.95
 COLLAPSE = 0.5  # entropy below half its initial value counts as collapse
 FIG = "llm_compare"
 BOOT_TXT = "two-level bootstrap 95% CI: seeds, then Bin(n, p) eval answers"
-CANNOT_SHOW = (
-    "What this scale cannot show: a 135M model, a few training steps of 16 answers with "
-    "only the top layers trained, 3 seeds and 12 held-out prompts resolve only large "
-    "effects (differences of roughly 0.1 in avg@k); they say nothing about 7B/30B models, "
-    "long training, AIME-level tasks or the 4.6x time efficiency, and a null result here "
-    "is not evidence of no effect at scale."
+CANNOT_SAY = (
+    "they say nothing about 7B/30B models, long training, AIME-level tasks or the 4.6x "
+    "time efficiency, and a null result here is not evidence of no effect at scale."
 )
+
+
+def _param(df, col, default=float("nan")):
+    return df[col].dropna().iloc[0] if col in df and df[col].notna().any() else default
+
+
+def cannot_show(df, noise=None):
+    """What the run's scale cannot show, with its size and resolution read from ``df``.
+
+    The resolution is the half-width of the two-level bootstrap CI of the final-avg@k
+    difference PMD-mean - GRPO (the smallest difference this run could call significant).
+    """
+    main = _cell(df, *MAIN)
+    seeds = main.groupby("method").seed.nunique()
+    n_seeds = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
+    layers = int(_param(df, "train_layers", 0))
+    k_eval = int(_param(df, "k_eval", 0))
+    n_eval = (noise or {}).get("eval", 0) // k_eval if k_eval else 0
+    _, lo, hi = pair_ci(df, "pmd_mean", "grpo", "eval_avg_at_k", (noise or {}).get("eval"))
+    half = (hi - lo) / 2 if np.isfinite(hi - lo) else float("nan")
+    kl = main[main.kl_ref.notna()] if "kl_ref" in main else main.iloc[:0]
+    kl_txt = ""
+    if not kl.empty:
+        last = kl[kl.step == kl.step.max()].kl_ref
+        kl_txt = (
+            f" Sample KL to the base model at the last step "
+            f"{last.mean():.3f} nats per answer (mean over methods and seeds)."
+        )
+    return (
+        f"What this scale cannot show: a 135M model trained for {int(main.step.max())} "
+        f"steps of {int(_param(df, 'prompts', 0))} prompts x {int(_param(df, 'k', 0))} "
+        f"answers ({f'top {layers} layers' if layers else 'all layers'}), "
+        f"{n_seeds} seeds per method and {n_eval} held-out prompts x {k_eval} answers "
+        f"resolves only differences of about +-{half:.2f} in final avg@k (CI half-width "
+        "of PMD-mean - GRPO); " + CANNOT_SAY + kl_txt
+    )
+
+
+def tau_effect(df, noise=None):
+    """PMD-mean at tau = 0.01 minus tau = 0.1 (rewards {-1, +1}): final avg@k, common seeds."""
+    a = per_seed(df, "pmd_mean", "eval_avg_at_k", tau=0.01)
+    b = per_seed(df, "pmd_mean", "eval_avg_at_k")
+    common = a.index.intersection(b.index)
+    if common.empty:
+        return ""
+    ci = boot_diff(a[common].to_numpy(), b[common].to_numpy(), (noise or {}).get("eval"))
+    return (
+        f" What tau does here: PMD-mean final avg@k at tau = 0.01 minus tau = 0.1 "
+        f"{_fmt(*ci)} ({len(common)} seeds)."
+    )
 
 
 def boot_diff(a, b=None, n=None, seed=0):
@@ -140,6 +187,10 @@ def claim_final_avg(df, noise=None) -> Claim:
         f"tau = 0.1, rewards in {{-1, +1}}, mean over seeds [{BOOT_TXT}]: "
         f"{_table(df, n=n)}. Paired difference PMD-mean - GRPO: {_fmt(*ci)}."
     )
+    for tau, scale, name in ((0.01, "pm1", "{-1, +1}"), (0.1, "01", "{0, 1}")):
+        other = _table(df, tau=tau, scale=scale, n=n)
+        if other:
+            c.measured += f" Other cells (not scored): tau = {tau:g}, rewards {name}: {other}."
     c.rule = (
         "two-level bootstrap CI of the difference PMD-mean - GRPO in final avg@k (seeds "
         "and eval answers resampled): above 0: reproduced; containing 0 or fewer than 2 "
@@ -411,7 +462,7 @@ def claim_llm_scale(data: Data, noise=None) -> Claim:
         "AIME 2024 over the baseline, tau = 0.01, 4.6x time efficiency.",
         FIG,
     )
-    df = data["llm_compare"]
+    df = scales_as_text(data["llm_compare"])
     if df is None or per_seed(df, "pmd_mean", "eval_avg_at_k").empty:
         c.measured = "no llm_compare run (python paper_repro/llm_compare.py)."
         return c
@@ -427,7 +478,7 @@ def claim_llm_scale(data: Data, noise=None) -> Claim:
     c.measured = (
         f"SmolLM2-135M on reasoning-gym arithmetic, tau = 0.1, rewards in {{-1, +1}}: "
         f"{_table(df, n=n)}. PMD-mean gain over the base model {_fmt(*ci_gain)}; PMD-mean - GRPO "
-        f"{_fmt(*ci)}."
+        f"{_fmt(*ci)}." + tau_effect(df, noise)
     )
     c.rule = (
         "we cannot train 7B/30B models on AIME here: the paper's numbers are not comparable. "
@@ -437,13 +488,21 @@ def claim_llm_scale(data: Data, noise=None) -> Claim:
     gain = {"gains": "a significant eval gain", "no": "no significant eval gain",
             "loses": "a significant eval loss"}.get(up, "no data")  # fmt: skip
     c.verdict = f"{NOT_COMPARABLE} (paper's scale); at 135M PMD-mean shows {gain} and is {vs} GRPO"
-    c.notes = (CANNOT_SHOW,)
+    c.notes = (cannot_show(df, noise),)
     return c
+
+
+def scales_as_text(df):
+    """``reward_scale`` as "pm1"/"01": a plain ``read_csv`` reads the label "01" as 1."""
+    if df is None or "reward_scale" not in df:
+        return df
+    text = df.reward_scale.astype(str)
+    return df.assign(reward_scale=text.where(~text.isin(["1", "1.0"]), "01"))
 
 
 def claims_llm(data: Data) -> list[Claim]:
     """The LLM-comparison claims, in report order (the first replaces the former claim 18)."""
-    df = data["llm_compare"]
+    df = scales_as_text(data["llm_compare"])
     noise = answer_counts(df, data["llm_compare_p0"])
     return [
         claim_llm_scale(data, noise),
@@ -455,11 +514,14 @@ def claims_llm(data: Data) -> list[Claim]:
 
 
 def answer_counts(df, p0):
-    """Answers behind each rate: ``eval`` (all eval prompts x k_eval), ``low`` (eval prompts
-    with measured p0 <= 0.5, x k_eval) and ``train`` (prompts x k per step); {} if unknown."""
+    """Answers behind each rate: ``eval`` (the run's ``n_eval`` eval prompts, all measured
+    ones if not recorded, x k_eval), ``low`` (those with measured p0 <= 0.5, x k_eval) and
+    ``train`` (prompts x k per step); {} if unknown."""
     if df is None or p0 is None or not {"k_eval", "k", "prompts"} <= set(df):
         return {}
     ev = p0[p0.split == "eval"]
+    if "n_eval" in df and df.n_eval.notna().any():  # the run's eval set: the first n_eval
+        ev = ev[ev.prompt < int(df.n_eval.dropna().iloc[0])]
     k_eval = int(df.k_eval.iloc[0])
     return {
         "eval": len(ev) * k_eval,

