@@ -152,6 +152,14 @@ def _log_x(b, u, s):
 
 
 @njit(cache=True, error_model="numpy")
+def _log_abs_expm1(z):
+    """log|e^z - 1| without overflow or cancellation (-inf at z = 0)."""
+    if z > 0.0:
+        return z + math.log(-math.expm1(-z))
+    return math.log(-math.expm1(z)) if z < 0.0 else -math.inf
+
+
+@njit(cache=True, error_model="numpy")
 def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
     """Solve ``F(s) = log(sum_a w_a omega(s + b_a)) - alpha s - gamma = 0``.
 
@@ -214,13 +222,25 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
         # with h = u/(1+u): d(omega)/ds = omega h, d(h)/ds = h/(1+u)^2.
         if precise and s < _SCALED_S:
             # lam near or below float64's normal range (or below its whole range,
-            # ell < -745): every term of F is ~lam and would be subnormal or 0, and
-            # ell then known to ~1e-8 at best. The same sums scaled by e^sc,
-            # sc = -s - 40, with sc kept inside the exponentials (e^sc itself may
-            # overflow); log1p(x) = x and F'^2 << F'' at this size, and Halley's step
-            # depends on ratios only. u e^sc = exp(s + sc + log x) exactly
-            # (omega e^omega = e^y), also where u itself underflows.
-            sc = -s - 40.0
+            # ell < -745): unscaled, F's terms would be subnormal or 0 and ell known to
+            # ~1e-8 at best. The terms w (x - 1) are scaled by e^sc, with sc chosen from
+            # their largest magnitude (~lam, or an underflowed weight w whose x < 1 adds
+            # -w (1 - x), far above lam) and kept inside the exponentials. log1p(x) = x
+            # and F'^2 << F'' at this size, and Halley's step depends on ratios only.
+            # u = exp(s + log x) exactly (omega e^omega = e^y), also where u underflows.
+            top = -math.inf
+            for a in range(n):
+                if b[a] == -math.inf:
+                    continue
+                lx = _log_x(b[a], u[a], s)
+                lw = math.log(w[a]) if w[a] >= _NORMAL else logpi[a] - c
+                if w[a] >= _NORMAL and u[a] < _TINY_U:  # |expm1(b)| + e^b u, an upper bound
+                    la = _log_abs_expm1(b[a])
+                    lb = b[a] + s + lx
+                    top = max(top, lw + max(la, lb) + math.log1p(math.exp(-abs(la - lb))))
+                else:
+                    top = max(top, lw + _log_abs_expm1(lx))
+            sc = -top - 1.0
             f = 0.0
             fp = 0.0
             fpp = 0.0
@@ -232,15 +252,12 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
                 lw = math.log(w[a]) if w[a] >= _NORMAL else logpi[a] - c
                 if w[a] >= _NORMAL and u[a] < _TINY_U:
                     # x - 1 = expm1(b) - e^b (1 - e^-u), to O(u^2)
-                    ux = math.exp(-40.0 + lx)
-                    em = math.expm1(b[a])
-                    em_sc = math.copysign(math.exp(math.log(abs(em)) + sc), em) if em else 0.0
-                    f += w[a] * (em_sc - math.exp(b[a]) * ux)
-                    wxh = w[a] * math.exp(lx) * ux / (1.0 + u[a])
-                else:  # w x e^sc in log space: exp(log w + log x + sc)
-                    wx = math.exp(lw + lx + sc)
-                    f += wx if w[a] < _NORMAL else wx - math.exp(lw + sc)
-                    wxh = wx * h
+                    f += math.copysign(math.exp(lw + _log_abs_expm1(b[a]) + sc), b[a])
+                    f -= math.exp(lw + b[a] + s + lx + sc)
+                    wxh = math.exp(lw + lx + s + lx + sc) / (1.0 + u[a])
+                else:  # w (x - 1) e^sc = +-exp(log w + log|expm1(log x)| + sc)
+                    f += math.copysign(math.exp(lw + _log_abs_expm1(lx) + sc), lx)
+                    wxh = math.exp(lw + lx + sc) * h
                 fp -= wxh
                 fpp += wxh * (h - 1.0 / (1.0 + u[a]) ** 2)
         elif precise:

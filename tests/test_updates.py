@@ -504,6 +504,9 @@ def test_mean_lambda_where_halley_products_underflow(p):
         ([-1600.0, 0.0], [1.0, 0.0], 1e-62),
         ([0.0, -1422.0], [0.0, 1.0], 1e-3),
         ([0.0, -1422.0, -900.0], [0.0, 1.0, 0.3], 1e-3),
+        # an underflowed weight with x ~ 0 adds -w = -e^-1515 >> lam = e^-6471 to F: the
+        # scale is the largest term, not lam (found by make fuzz at 1500 examples)
+        ([0.0, -1514.93890082074, -8623.746176280314], [5.27e78, -1000.0, 5.36e78], 1e-200),
     ],
 )
 def test_subnormal_lambda_with_a_large_ratio(logpi, r, tau):
