@@ -527,7 +527,10 @@ def _mp_baseline(r, kind, tau):
         else:
             grp = rr if kind == "partition" else others
             m = max(grp)
-            out.append(m + t * mp.log(mp.fsum(mp.exp((v - m) / t) for v in grp) / len(grp)))
+            # log1p of the mean expm1: at 60 digits exp(-2e-308) is 1, and the log of the
+            # mean would be 0 (found at 1500 examples, rewards of 2.2e-308 apart)
+            mean_em1 = mp.fsum(mp.expm1((v - m) / t) for v in grp) / len(grp)
+            out.append(m + t * mp.log1p(mean_em1))
     return out
 
 
