@@ -209,10 +209,10 @@ def check_spread(rows: Rows, tau: np.ndarray | None) -> None:
     PMD-mean and KL-chi2 work with ``b = (r - rbar) / tau``; where it overflows float64
     no update can be formed, and the error names ``tau`` and that ratio.
     """
-    if rows.r is None:  # a policy without rewards: nothing can overflow
+    if rows.r is None or rows.r.size == 0:  # no rewards (or no rows): nothing can overflow
         return
     with np.errstate(over="ignore", invalid="ignore"):
-        big = float(np.max(np.abs(rows.r))) if rows.r.size else 0.0
+        big = float(np.max(np.abs(rows.r)))
         bound = 2.0 * big if tau is None else 2.0 * big / float(np.min(tau))
         if bound < 1e300:  # fast path: nothing near overflow anywhere
             return

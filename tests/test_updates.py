@@ -728,3 +728,17 @@ def test_exact_probability_path_keeps_shares_whose_products_underflow():
     p = pmd.exact_update(np.exp(logpi), r, tau)
     assert p[1] > 0
     np.testing.assert_allclose(p, np.exp(logp), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("fn", ["exact_update", "mean_update", "implicit_beta", "kl_chi2"])
+def test_an_empty_batch_gives_an_empty_result(fn):
+    # mean_update and implicit_beta raised numpy's "zero-size array to reduction" (the
+    # spread check took min(tau) over no rows)
+    z = np.zeros((0, 3))
+    call = {
+        "exact_update": lambda: pmd.exact_update(z, z, 0.1),
+        "mean_update": lambda: pmd.mean_update(z, z, 0.1),
+        "implicit_beta": lambda: pmd.implicit_beta(z, z, 0.1),
+        "kl_chi2": lambda: pmd.kl_chi2_update(z, z, 0.1, 1.0),
+    }[fn]
+    assert call().shape in ((0, 3), (0,))
