@@ -395,8 +395,11 @@ def implicit_beta(
     True
     """
     fast = None if log else _mean_fast(pi_t, r, tau, axis)
-    rows, tau, _, lam = _solve_mean(pi_t, r, tau, axis, log)
-    if fast is not None:  # the lam mean_update returns, to the last bit
+    if fast is None:
+        rows, tau, _, lam = _solve_mean(pi_t, r, tau, axis, log)
+    else:  # the lam mean_update returns, to the last bit; the rows only for the series below
+        rows = policy_rows(pi_t, r, axis=axis, log=log)
+        tau = batch_param(tau, "tau", rows.batch_shape, strict=True)
         lam = np.reshape(fast[1], -1)
     beta = tau * lam
     lost = (lam < 1e-280) & (lam > 0) | (lam == 0) & ~rows.constant_rows()
