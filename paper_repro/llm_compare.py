@@ -55,7 +55,8 @@ the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 4 
 about an hour as 2 processes on 2 cores shared with other work); on CUDA: 60 steps of
 16 x 8, all layers, 24 new tokens, 5 seeds, 96 eval prompts x 32.
 ``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
-``--merge`` joins the parts into ``llm_compare.csv`` and draws the figure; ``--simulate``
+``--merge`` joins the parts into ``llm_compare.csv`` (keeping the runs it already holds
+when they were run with the same settings) and draws the figure; ``--simulate``
 writes the simulator's prediction (below).
 
 Outputs
@@ -749,6 +750,33 @@ def params(args, threads):
     }  # fmt: skip
 
 
+SETTINGS = ("k", "k_eval", "n_eval", "prompts", "lr", "iterations", "train_layers",
+            "max_new_tokens", "temperature", "device")  # fmt: skip
+
+
+def with_committed_runs(parts, path):
+    """``parts`` plus the runs of the existing merged CSV at ``path`` that the parts do
+    not hold, where that CSV was run with the same settings (so a grid can be completed
+    cell by cell); a CSV with other settings is replaced, and a run in both counts once
+    (the part's)."""
+    if not path.is_file() or parts.empty:
+        return parts
+    old = read_frame(path)
+    same = all(
+        col in old and old[col].nunique() == 1 and set(old[col]) == set(parts[col])
+        for col in SETTINGS
+    )
+    if not same:
+        print(f"--merge: {path.name} was run with other settings; it is replaced")
+        return parts
+    key = ["method", "tau", "reward_scale", "seed"]
+    new = pd.MultiIndex.from_frame(parts[key].drop_duplicates())
+    kept = old[~pd.MultiIndex.from_frame(old[key]).isin(new)]
+    if not kept.empty:
+        print(f"--merge: kept {kept.groupby(key).ngroups} run(s) of {path.name}")
+    return pd.concat([kept, parts], ignore_index=True)
+
+
 def read_frame(path):
     """A tidy llm_compare CSV with ``reward_scale`` as text ("01" would read as 1)."""
     return pd.read_csv(path, dtype={"reward_scale": str})
@@ -1002,6 +1030,7 @@ def main(argv=None, *, model=None, tokenizer=None):
             q for pat in ("part*", "main*", "extra*") for q in data.glob(f"llm_compare_{pat}.csv")
         )  # --slice and --part outputs, alone or combined (llm_compare_extra_part0of2.csv)
         df = pd.concat([read_frame(q) for q in parts if q.is_file()], ignore_index=True)
+        df = with_committed_runs(df, data / "llm_compare.csv")
         # A cell run by two processes (a slice stopped after its extras began) counts once.
         df = df.drop_duplicates(["method", "tau", "reward_scale", "seed", "step"], keep="last")
         if df.empty:

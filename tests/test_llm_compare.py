@@ -234,6 +234,32 @@ def test_merge_joins_parts_once_and_leaves_out_unfinished_runs(tmp_path, capsys)
     assert len(saved) == len(full)
 
 
+def test_merge_completes_the_committed_grid_only_with_the_same_settings(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def frame(final, seeds, lr=5e-5):
+        df = fake_frame(final, seeds=seeds).reindex(columns=list(lc.DATA_COLUMNS))
+        return df.assign(**{**dict.fromkeys(lc.SETTINGS, 1), "lr": lr, "device": "cpu"})
+
+    frame({"pmd_mean": 0.4, "grpo": 0.3}, (0, 1)).to_csv(data / "llm_compare.csv", index=False)
+    # A new part reruns grpo seed 1 (its numbers win) and adds pmd_mean seed 2.
+    part = pd.concat([frame({"grpo": 0.5}, (1,)), frame({"pmd_mean": 0.4}, (2,))])
+    part.to_csv(data / "llm_compare_extra_0.1_01.csv", index=False)
+    df = lc.main(["--merge", "--out", str(tmp_path)])
+    runs = set(zip(df.method, df.seed))
+    assert runs == {("pmd_mean", 0), ("pmd_mean", 1), ("pmd_mean", 2), ("grpo", 0), ("grpo", 1)}
+    assert len(df) == 5 * 5 and not df.duplicated(["method", "seed", "step"]).any()
+    final = df[(df.method == "grpo") & (df.seed == 1)].eval_avg_at_k.dropna().iloc[-1]
+    assert final == pytest.approx(0.51)  # the part's rerun, not the committed run
+    assert "kept 3 run(s) of llm_compare.csv" in capsys.readouterr().out
+    # Other settings (here the learning rate): the committed runs are not mixed in.
+    part.assign(lr=1e-4).to_csv(data / "llm_compare_extra_0.1_01.csv", index=False)
+    df = lc.main(["--merge", "--out", str(tmp_path)])
+    assert set(zip(df.method, df.seed)) == {("grpo", 1), ("pmd_mean", 2)}
+    assert "run with other settings; it is replaced" in capsys.readouterr().out
+
+
 def test_slices_partition_the_grid():
     full = lc.runs(lc.parse_args([]))
     parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
