@@ -1,11 +1,13 @@
-"""PMD-mean on probabilities for rows with few distinct rewards (THEORY §4): the fast path.
+"""PMD-mean on probabilities (THEORY §4): the fast path, and its router.
 
 Actions that share a reward share their ratio ``x = pi_{t+1}/pi_t`` (``log x + lam x = b``
 depends on the action only through ``b``). A row whose support holds at most ``_FEW``
 distinct rewards is therefore the same problem on those values, weighted by the class
-masses ``W_j``: the careful log-space kernel solves it on ``len(W)`` entries, and each
-action gets ``p_a x_j / sum(p)``. Binary rewards, the LLM case, cost two omega
-evaluations per solver step instead of one per action, and no log or exp per action.
+masses ``W_j``: it is solved on ``len(W)`` entries (by :mod:`._kernels_many`, or the
+careful log-space kernel outside its regime), and each action gets ``p_a x_j / sum(p)``.
+Binary rewards, the LLM case, cost two omega evaluations per solver step instead of one
+per action, and no log or exp per action. A row whose first rewards are all distinct
+goes to the vectorised solver of :mod:`._kernels_many` directly.
 
 No validation beyond what the row scan needs: a row it cannot take is handed back with a
 status, and :mod:`pmdtheory.updates` sends it through the checked log-space path.
@@ -19,21 +21,25 @@ import numpy as np
 from numba import njit, prange
 
 from ._kernels import _mean_ratio_weighted
+from ._kernels_many import DONE, GENERAL, _many_row, _many_solve
 
 #: rows with at most this many distinct rewards on the support take the fast path
 _FEW = 8
+#: actions looked at for more than _FEW distinct rewards before the search
+_PROBE = 3 * (_FEW + 1)
 #: class masses below this go through the log path (x_j = 1/W_j may overflow)
 _TINY_MASS = 1e-300
 #: rows per scratch allocation (each parallel chunk allocates its work arrays once)
 _CHUNK = 64
 
-DONE, INVALID, GENERAL = 0, 1, 2
+INVALID = 1  # DONE and GENERAL: as _kernels_many's
 
 
 @njit(cache=True, error_model="numpy")
-def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, u):
+def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, u, q, work):
     """One row; returns ``(status, lam)``: DONE, INVALID (the checked path reports
-    it) or GENERAL (more than _FEW distinct rewards, or a mass near underflow).
+    it) or GENERAL (outside the regime of :mod:`._kernels_many` with more than _FEW
+    distinct rewards, or a class mass near underflow): the log path takes it.
 
     The distinct rewards are found from both ends (the smallest and largest reward
     strictly between those found so far), and each of those passes also assigns the
@@ -61,6 +67,21 @@ def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, 
         for a in range(n):
             out[a] = p[a]
         return DONE, 0.0
+    # The first _FEW + 1 rewards on the support all distinct: the row has many
+    # distinct rewards; the vectorised solver takes it without searching for them.
+    # (Only the first _PROBE actions are looked at: a row with zeros there, or with
+    # repeats among them, searches and may still end up there.)
+    m = 0
+    for a in range(min(n, _PROBE)):
+        if p[a] > 0.0 and m <= _FEW:
+            vals[m] = r[a]
+            m += 1
+    many = m > _FEW
+    for i in range(m):
+        for j in range(i):
+            many &= vals[i] != vals[j]
+    if many:
+        return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
     lows[0] = low
     highs[0] = high
     n_low = 1
@@ -99,19 +120,26 @@ def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, 
             n_high += 1
     inv = 1.0 / total
     for j in range(k):
-        w[j] = mass[j] * inv
-        if w[j] < _TINY_MASS:
+        if mass[j] * inv < _TINY_MASS:
             return GENERAL, 0.0
-        logw[j] = math.log(w[j])
-        u[j] = 0.0
-    # the class masses are normalised weights already: c = 0, no exp
-    lam = _mean_ratio_weighted(logw[:k], 0.0, vals[:k], tau, lx[:k], w[:k], b[:k], u[:k])
-    if math.isnan(lam):
-        return GENERAL, 0.0  # the log path decides (and raises if it cannot either)
-    for j in range(k):
-        lx[j] = math.exp(lx[j]) * inv  # now x_j / sum(p)
-        if not lx[j] < math.inf:
-            return GENERAL, 0.0
+    # the ordinary regime: the vectorised solver, on the classes
+    status, lam = _many_solve(mass[:k], vals[:k], tau, total, vals[0], b[:k], u[:k], q[:k])
+    if status == DONE:
+        scale = inv / lam
+        for j in range(k):
+            lx[j] = u[j] * scale  # x_j / sum(p)
+    else:  # the careful log-space kernel; the class masses normalised: c = 0, no exp
+        for j in range(k):
+            w[j] = mass[j] * inv
+            logw[j] = math.log(w[j])
+            u[j] = 0.0
+        lam = _mean_ratio_weighted(logw[:k], 0.0, vals[:k], tau, lx[:k], w[:k], b[:k], u[:k])
+        if math.isnan(lam):
+            return GENERAL, 0.0  # the log path decides (and raises if it cannot either)
+        for j in range(k):
+            lx[j] = math.exp(lx[j]) * inv  # now x_j / sum(p)
+            if not lx[j] < math.inf:
+                return GENERAL, 0.0
     for a in range(n):
         out[a] = p[a] * lx[cls[a]]
     return DONE, lam
@@ -124,7 +152,8 @@ def _few_batch(p, r, tau, tol, out, lam, status):
     chunks = (rows + _CHUNK - 1) // _CHUNK
     for c in prange(chunks):
         cls = np.empty(n, dtype=np.int64)
-        vals = np.empty(_FEW)
+        vals = np.empty(_FEW + 1)
+        work = np.empty((3, n))
         lows = np.empty(_FEW)
         highs = np.empty(_FEW)
         mass = np.empty(_FEW)
@@ -133,7 +162,9 @@ def _few_batch(p, r, tau, tol, out, lam, status):
         w = np.empty(_FEW)
         b = np.empty(_FEW)
         u = np.zeros(_FEW)
+        q = np.empty(_FEW)
         for i in range(c * _CHUNK, min(rows, (c + 1) * _CHUNK)):
             status[i], lam[i] = _few_row(
-                p[i], r[i], tau[i], tol, out[i], cls, vals, lows, highs, mass, logw, lx, w, b, u
-            )
+                p[i], r[i], tau[i], tol, out[i], cls, vals, lows, highs, mass, logw, lx, w, b, u,
+                q, work,
+            )  # fmt: skip

@@ -321,11 +321,13 @@ def _mean_checked(pi_t, r, tau, axis, log):
 
 
 def _mean_fast(pi_t, r, tau, axis):
-    """PMD-mean on float64 probabilities: one scan per row, the root solved on the
-    row's distinct rewards (:mod:`._kernels_few`); rows with more than a few distinct
-    rewards go through the log path. Every float64 probability input is routed here,
-    whatever its layout or tau's shape, so a row gets the same bits alone or in a
-    batch. None where the checked path must see the input (it raises or renormalises).
+    """PMD-mean on float64 probabilities: the root solved on the row's distinct rewards
+    where they are few (:mod:`._kernels_few`), by the vectorised solver where they are
+    many (:mod:`._kernels_many`); rows outside that solver's ordinary regime (tiny
+    probabilities, lam < 1e-3, extreme spreads) go through the log path. Every float64
+    probability input is routed here, whatever its layout or tau's shape, so a row gets
+    the same bits alone or in a batch. None where the checked path must see the input
+    (it raises or renormalises).
     """
     try:
         pi, rr, t = np.asarray(pi_t), np.asarray(r), np.asarray(tau)

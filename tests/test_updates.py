@@ -742,3 +742,81 @@ def test_an_empty_batch_gives_an_empty_result(fn):
         "kl_chi2": lambda: pmd.kl_chi2_update(z, z, 0.1, 1.0),
     }[fn]
     assert call().shape in ((0, 3), (0,))
+
+
+# ------------------------------------------- the many-distinct-rewards (vectorised) path
+MANY_PATH_RTOL = 1e-12  # vectorised solve vs the log-space solve, probabilities
+
+
+def _statuses(pi, r, tau):
+    """The fast kernel's status per row (0: solved there, 2: handed to the log path)."""
+    from pmdtheory import _kernels_few
+
+    rows = pi.shape[0]
+    out, lam, status = np.empty_like(pi), np.empty(rows), np.empty(rows, dtype=np.int8)
+    _kernels_few._few_batch(pi, r, np.full(rows, float(tau)), 1e-8, out, lam, status)
+    return status
+
+
+@pytest.mark.parametrize("tau", [0.01, 0.05, 1.0, 5.0])
+@pytest.mark.parametrize("alpha", [0.05, 1.0])
+def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(int(100 * alpha) + int(1e3 * tau))
+    pi = rng.dirichlet(np.full(64, alpha), size=300)
+    pi[::7, 10:13] = 0.0  # zeros: their rewards must not matter
+    pi /= pi.sum(-1, keepdims=True)
+    r = rng.normal(size=(300, 64)) * rng.choice([0.3, 1.0, 3.0], size=(300, 1))
+    status = _statuses(pi, r, tau)
+    assert np.mean(status == 0) > 0.3  # the vectorised path is what is tested here
+    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=MANY_PATH_RTOL, atol=1e-300)
+    np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
+    assert np.all(fast[::7, 10:13] == 0.0)
+
+
+@pytest.mark.parametrize(
+    "r, tau",
+    [
+        (np.linspace(0, 1, 12), 0.05),  # the ordinary regime
+        (np.linspace(0, 1, 12), 0.004),  # s + b below -6: omega from its series
+        (np.r_[np.linspace(0, 1, 11), 60.0], 0.05),  # far start: u restarted, two Fritsch steps
+        (np.linspace(-3, 3, 12) ** 3, 0.3),
+    ],
+)
+def test_many_path_against_mpmath(r, tau):
+    pi = np.linspace(1, 2, r.size) ** 3
+    pi /= pi.sum()
+    assert _statuses(pi[None], r[None], tau)[0] == 0  # taken by the vectorised path
+    p, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    mean_ref, lam_ref = ref.mean(pi, r, tau)
+    assert log_err(np.log(p), mean_ref) < LOGP_RTOL
+    assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["tiny_probability", "small_multiplier", "huge_spread", "few_distinct_first"],
+)
+def test_rows_outside_the_vectorised_regime_go_the_log_way_and_stay_right(case):
+    rng = np.random.default_rng(5)
+    pi = rng.dirichlet(np.ones(16))
+    r = rng.normal(size=16)
+    tau = 0.1
+    if case == "tiny_probability":
+        pi[3] = 1e-295
+    elif case == "small_multiplier":  # lam ~ Var(r) / (2 tau^2) < 1e-3
+        tau = 100.0
+    elif case == "huge_spread":  # s + b below -700
+        r[0] = -200.0
+        tau = 0.1
+    else:  # repeats among the first rewards: the search finds more than 8 and gives up
+        r[:4] = 0.5
+    pi /= pi.sum()
+    expected = 0 if case == "few_distinct_first" else 2
+    assert _statuses(pi[None], r[None], tau)[0] == expected
+    p, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    logp = pmd.mean_update(np.log(pi), r, tau, log=True)
+    np.testing.assert_allclose(p, np.exp(logp), rtol=MANY_PATH_RTOL)

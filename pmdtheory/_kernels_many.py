@@ -1,0 +1,273 @@
+"""PMD-mean on probabilities for rows with many distinct rewards: the vectorised path.
+
+The same safeguarded Halley iteration on ``s = log lam`` as the log-space kernel
+(:func:`pmdtheory._kernels._omega_root`, THEORY §4), on float64 probability rows in
+the ordinary regime, with every per-action loop branch-free so that LLVM runs it 8
+actions per AVX-512 instruction (:mod:`pmdtheory._vecmath`):
+
+- ``u_a = omega(s + b_a)`` is found once from a guess and a Fritsch step, and after
+  each Halley step from the previous ``u`` by a second-order Taylor predictor and one
+  Fritsch step (just the predictor after a step below 1e-6: it is then exact);
+- the residual ``F(s) = log(sum_a w_a u_a) - s`` and its two derivatives are sums
+  over ``u`` and ``q = 1/(1 + u)``;
+- the new policy is ``p_a u_a / (lam sum(p))``: no log or exp per action.
+
+A row outside the ordinary regime is handed back (status ``GENERAL``) and the careful
+log-space kernel solves it: a probability below 1e-290, a multiplier below 1e-3
+(large tau, where the residual needs expm1), ``s + b`` below -700 or above 1e6,
+a bracket wider than 40 in ``s``, or no convergence within ``_MAXIT`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from ._kernels import _HALLEY_TOL, _NEWTON_TOL, _PRECISE_LAM, _ULPS
+from ._vecmath import _vfsc, _vomega_guess, _vomega_series
+
+DONE, GENERAL = 0, 2
+_MAXIT = 40
+_MIN_P = 1e-290  # positive probabilities below this: the log path
+_MIN_Y = -700.0  # omega(s + b) and the new probabilities stay far from underflow
+_MAX_Y = 1e6  # the guesses of _vomega hold up to here
+_SERIES_Y = -6.0  # below this omega comes from its Lambert-W series (_vomega)
+_LOG_PRECISE = math.log(_PRECISE_LAM)
+_CHEAP_STEP = 1e-3  # steps of s below this follow u without a log (_follow_exact)
+_ONE_FSC_STEP = 0.1  # after a step below this, one Fritsch step follows u; two up to
+_FAR_STEP = 0.5  # this; after a larger step u starts afresh
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _dot(p, v):
+    """``sum p v``, reassociated so that the loop vectorises (its order is fixed by
+    the row length, so a row gets the same bits alone or in a batch)."""
+    acc = 0.0
+    for a in range(p.size):
+        acc += p[a] * v[a]
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
+def _centre(p, r, inv, tau, r0, b):
+    """``b = (r - rbar) / tau`` on the support (0 off it), centred so that
+    ``E_w b = 0`` to rounding, as :func:`pmdtheory._kernels._centre_weighted` does;
+    ``r0``, a reward on the support, is subtracted first (rbar is then exact to the
+    spread of r, not its size).
+
+    Returns ``(m2, m2_pos, m3, pos_b, b_top, b_min)``: ``E b^2``, ``E[b^2; b > 0]``,
+    ``E b^3``, ``E b+`` and the extremes of ``b`` on the support.
+    """
+    n = p.size
+    for a in range(n):
+        b[a] = r[a] - r0
+    shift = _dot(p, b) * inv
+    for a in range(n):
+        b[a] = (b[a] - shift) / tau if p[a] > 0.0 else 0.0
+    mean_b = _dot(p, b) * inv
+    b_top = -math.inf
+    b_min = math.inf
+    for a in range(n):
+        bb = b[a] - mean_b
+        b[a] = bb
+        b_top = max(b_top, bb if p[a] > 0.0 else -math.inf)
+        b_min = min(b_min, bb if p[a] > 0.0 else math.inf)
+    m2, m2_pos, m3, pos_b = _moments(p, b)
+    return m2 * inv, m2_pos * inv, m3 * inv, pos_b * inv, b_top, b_min
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _moments(p, b):
+    """``sum p b^2``, ``sum p b^2 [b > 0]``, ``sum p b^3``, ``sum p b+``
+    (reassociated, as :func:`_dot`)."""
+    m2 = 0.0
+    m2_pos = 0.0
+    m3 = 0.0
+    pos_b = 0.0
+    for a in range(p.size):
+        wb = p[a] * b[a]
+        wb2 = wb * b[a]
+        m2 += wb2
+        m2_pos += wb2 if b[a] > 0.0 else 0.0
+        m3 += wb2 * b[a]
+        pos_b += max(wb, 0.0)
+    return m2, m2_pos, m3, pos_b
+
+
+@njit(cache=True, error_model="numpy")
+def _start(b, s, u, q, series):
+    """``u = omega(s + b)`` from scratch, ``q = 1/(1 + u)``: a guess within 3% and a
+    Fritsch step, ~1e-6 relative (exact where the Lambert-W series is used)."""
+    for a in range(b.size):
+        y = s + b[a]
+        w = _vfsc(y, _vomega_guess(y))
+        if series:
+            w = _vomega_series(min(y, _SERIES_Y)) if y < _SERIES_Y else w
+        u[a] = w
+        q[a] = 1.0 / (1.0 + w)
+
+
+@njit(cache=True, error_model="numpy")
+def _follow(b, s, step, u, q, steps, series):
+    """``u`` at ``s`` from ``u`` at ``s - step``: the Taylor predictor
+    ``u + step u' + step^2 u''/2`` (``u' = u q``, ``u'' = u q^3``, error ~step^3/6),
+    then ``steps`` Fritsch steps (the Lambert-W series below ``_SERIES_Y`` if
+    ``series``)."""
+    for a in range(b.size):
+        uu = u[a]
+        qq = q[a]
+        y = s + b[a]
+        w = uu + step * uu * qq * (1.0 + 0.5 * step * qq * qq)
+        w = _vfsc(y, w)
+        if steps > 1:
+            w = _vfsc(y, w)
+        if series:
+            w = _vomega_series(min(y, _SERIES_Y)) if y < _SERIES_Y else w
+        u[a] = w
+        q[a] = 1.0 / (1.0 + w)
+
+
+@njit(cache=True, error_model="numpy")
+def _follow_exact(step, u, q):
+    """``u`` at ``s`` from the exact ``u`` at ``s - step``, ``|step| <= _CHEAP_STEP``:
+    no log and no division.
+
+    The predictor ``g = u (1 + d)``, ``d = step q (1 + step q^2 / 2)``, then a Newton
+    step on ``w + log w = y``. Its residual ``y - g - log g`` is ``step - u d -
+    log1p(d)``, since ``log u = y - step - u`` (u is exact): a short series and no
+    cancellation, for every y. ``1/(1 + g)`` and the new ``q`` are expanded about
+    ``q``. Newton squares the predictor's error (below 2e-10): the result is exact.
+    """
+    for a in range(u.size):
+        uu = u[a]
+        qq = q[a]
+        d = step * qq * (1.0 + 0.5 * step * qq * qq)
+        log1p_d = d * (1.0 - d * (0.5 - d * (1.0 / 3.0 - d * (0.25 - d * 0.2))))
+        z = step - uu * d - log1p_d
+        g = uu + uu * d
+        e = uu * d * qq  # 1 + g = (1 + u)(1 + e)
+        qg = qq * (1.0 - e * (1.0 - e))
+        dw = g * z * qg
+        w = g + dw
+        u[a] = w
+        q[a] = qg * (1.0 - dw * qg)
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _sums(p, u, q):
+    """``sum p u``, ``sum p u q``, ``sum p u^2 q``, ``sum p u q^3`` (positive terms,
+    reassociated as :func:`_dot`)."""
+    s_sum = 0.0
+    t_sum = 0.0
+    v_sum = 0.0
+    r_sum = 0.0
+    for a in range(p.size):
+        pu = p[a] * u[a]
+        h = pu * q[a]
+        s_sum += pu
+        t_sum += h
+        v_sum += h * u[a]
+        r_sum += h * q[a] * q[a]
+    return s_sum, t_sum, v_sum, r_sum
+
+
+@njit(cache=True, error_model="numpy")
+def _many_row(p, r, tau, total, r0, out, b, u, q):
+    """PMD-mean of one valid probability row (``total = sum(p)``, rewards not constant
+    on the support, ``r0`` one of them); returns ``(status, lam)``: DONE with ``out``
+    written, or GENERAL. ``b, u, q`` are work arrays of the row's size."""
+    status, lam = _many_solve(p, r, tau, total, r0, b, u, q)
+    if status == DONE:
+        scale = 1.0 / (total * lam)
+        for a in range(p.size):
+            out[a] = p[a] * (u[a] * scale)  # p x / sum(p), x = u / lam
+    return status, lam
+
+
+@njit(cache=True, error_model="numpy")
+def _many_solve(p, r, tau, total, r0, b, u, q):
+    """The root of :func:`_many_row`: ``(status, lam)``, and where DONE
+    ``u = omega(log lam + b)``, so that ``x = u / lam``. ``p`` need not sum to 1
+    (class masses do not)."""
+    n = p.size
+    inv = 1.0 / total
+    small_p = False
+    for a in range(n):
+        small_p |= (p[a] > 0.0) & (p[a] < _MIN_P)
+    if small_p:
+        return GENERAL, 0.0
+    m2, m2_pos, m3, pos_b, b_top, b_min = _centre(p, r, inv, tau, r0, b)
+    if not (b_top > 0.0 and 0.0 < m2_pos <= m2 < math.inf and abs(m3) < math.inf):
+        return GENERAL, 0.0
+    # The bracket of _mean_bracket: lam <= b_top, and lam >= M e^-b_top / 2 with
+    # M = E[e^b - 1 - b] >= E[b^2/2; b > 0] (each term >= 0, and >= b^2/2 for b >= 0).
+    hi = math.log(b_top)
+    lo = math.log(0.25 * m2_pos) - b_top
+    if hi < _LOG_PRECISE:
+        return GENERAL, 0.0
+    lo -= 1e-9 * (1.0 + abs(lo))  # a root below _LOG_PRECISE is found out by the loop
+    hi += 1e-9 * (1.0 + abs(hi))
+    small_b = 0.5 * m2 + m3 / 6.0
+    lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
+    s = math.log(lam0) if lam0 > 0.0 else 0.5 * (lo + hi)
+    s = min(max(s, lo), hi)
+    step = math.inf
+    step_old = math.inf
+    tol = _NEWTON_TOL
+    exact = False  # u is omega(s + b) to rounding (not just the first guess)
+    for _ in range(_MAXIT):
+        if not (s + b_min >= _MIN_Y and s + b_top <= _MAX_Y and s >= _LOG_PRECISE):
+            return GENERAL, 0.0
+        series = s + b_min < _SERIES_Y
+        if exact and abs(step) <= _CHEAP_STEP:
+            _follow_exact(step, u, q)
+        elif abs(step) <= _FAR_STEP:
+            # the predictor's error (~step^3/6, plus the first guess's ~1e-6) is below
+            # 2e-4 after a step below _ONE_FSC_STEP, below 2e-2 after one below
+            # _FAR_STEP: one quartic Fritsch step, or two, reach rounding (measured
+            # within 14 ulps of omega, as from the scalar path's start)
+            _follow(b, s, step, u, q, 1 if abs(step) <= _ONE_FSC_STEP else 2, series)
+            exact = True
+        else:
+            _start(b, s, u, q, series)
+            exact = False
+        if exact and (
+            abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi))
+        ):
+            return DONE, math.exp(s)
+        s_sum, t_sum, v_sum, r_sum = _sums(p, u, q)
+        f = math.log(s_sum * inv) - s
+        fp = -v_sum / s_sum
+        fpp = r_sum / s_sum - (t_sum / s_sum) ** 2
+        if not math.isfinite(f):
+            return GENERAL, 0.0
+        if f == 0.0 and exact:
+            step = 0.0
+            continue  # the output above, at this s
+        if f > 0.0:  # F decreases in s: the root is above
+            lo = s
+        else:
+            hi = s
+        newton = f / fp
+        denom = 1.0 - 0.5 * newton * (fpp / fp)
+        if math.isfinite(newton) and denom > 0.0:
+            new_step = -newton / denom
+            # a step from the first guess of u proves nothing about the distance left
+            new_tol = _HALLEY_TOL if exact else 0.0
+        else:
+            new_step = math.inf
+            new_tol = 0.0
+        s_new = s + new_step
+        tiny = abs(new_step) <= max(new_tol, _ULPS * abs(s))
+        if not math.isfinite(s_new) or (
+            not tiny and (not lo < s_new < hi or abs(new_step) > 0.5 * abs(step_old))
+        ):
+            s_new = 0.5 * (lo + hi)
+            new_step = s_new - s
+            new_tol = 0.0
+        step_old = step
+        step = new_step
+        tol = new_tol
+        s = s_new
+    return GENERAL, 0.0
