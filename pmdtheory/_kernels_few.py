@@ -70,7 +70,7 @@ def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, 
     # The first _FEW + 1 rewards on the support all distinct: the row has many
     # distinct rewards; the vectorised solver takes it without searching for them.
     # (Only the first _PROBE actions are looked at: a row with zeros there, or with
-    # repeats among them, searches and may still end up there.)
+    # repeats among them, searches first and goes there once it finds more than _FEW.)
     m = 0
     for a in range(min(n, _PROBE)):
         if p[a] > 0.0 and m <= _FEW:
@@ -111,8 +111,8 @@ def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, 
             mass[j] += pa
         if next_low == math.inf:
             break
-        if k + 1 + (next_high > next_low) > _FEW:
-            return GENERAL, 0.0
+        if k + 1 + (next_high > next_low) > _FEW:  # many after all
+            return _many_row(p, r, tau, total, low, out, work[0], work[1], work[2])
         lows[n_low] = next_low
         n_low += 1
         if next_high > next_low:

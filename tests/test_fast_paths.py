@@ -1,0 +1,151 @@
+"""PMD-mean's fast paths on float64 probabilities against the log-space kernel and mpmath.
+
+The few-distinct-rewards path (``pmdtheory/_kernels_few.py``: the root solved on the
+reward classes) and the vectorised many-rewards path (``pmdtheory/_kernels_many.py``).
+Kept apart from tests/test_updates.py so that ``make mutation`` runs these kernels'
+mutants against a short file.
+"""
+
+from __future__ import annotations
+
+import _mp_reference as ref
+import numpy as np
+import pytest
+from test_updates import LAM_RTOL, LOGP_RTOL, log_err
+
+import pmdtheory as pmd
+
+# ------------------------------------------- the few-distinct-rewards fast path
+FAST_PATH_RTOL = 1e-12  # class-mass solve vs the log-space solve, probabilities
+
+
+@pytest.mark.parametrize("levels", [2, 3, 4, 8])
+@pytest.mark.parametrize("tau", [1e-3, 0.05, 1.0, 30.0])
+def test_few_distinct_rewards_agree_with_the_log_space_solve(levels, tau):
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(levels)
+    pi = rng.dirichlet(np.full(64, 0.5), size=200)
+    pi[::5, :3] = 0.0  # zeros on some rows: their rewards must not matter
+    pi /= pi.sum(-1, keepdims=True)
+    r = rng.choice(rng.normal(size=levels), size=(200, 64))
+    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=1e-300)
+    np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
+    assert np.all(fast[::5, :3] == 0.0)
+
+
+def test_fast_path_rows_get_the_same_bits_alone_in_a_batch_and_along_any_axis():
+    rng = np.random.default_rng(3)
+    pi = rng.dirichlet(np.ones(16), size=(3, 5))
+    r = rng.integers(0, 2, size=(3, 5, 16)).astype(float)
+    r[1, 2] = rng.normal(size=16)  # a row with many distinct rewards: the log path
+    tau = np.array([0.01, 0.1, 1.0])[:, None]
+    out, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    for i in range(3):
+        for j in range(5):
+            one, lam_one = pmd.mean_update(pi[i, j], r[i, j], float(tau[i, 0]), return_lambda=True)
+            np.testing.assert_array_equal(out[i, j], one)
+            assert lam[i, j] == lam_one
+            # integer rewards are the same rewards
+            if (i, j) != (1, 2):
+                ints = pmd.mean_update(pi[i, j], r[i, j].astype(int), float(tau[i, 0]))
+                np.testing.assert_array_equal(ints, one)
+    moved = pmd.mean_update(np.moveaxis(pi, -1, 1), np.moveaxis(r, -1, 1), tau, axis=1)
+    np.testing.assert_array_equal(np.moveaxis(moved, 1, -1), out)
+    np.testing.assert_array_equal(pmd.implicit_beta(pi, r, tau), tau * lam)
+
+
+def test_fast_path_hands_invalid_rows_to_the_checked_path():
+    good = [0.5, 0.5]
+    with pytest.raises(ValueError, match="pi_t"):
+        pmd.mean_update([good, [0.7, 0.7]], [[1.0, 0.0], [1.0, 0.0]], 0.1)
+    with pytest.raises(ValueError, match="pi_t"):
+        pmd.mean_update([good, [-0.1, 1.1]], [[1.0, 0.0], [1.0, 0.0]], 0.1)
+    with pytest.raises(ValueError, match="r"):
+        pmd.mean_update([good, good], [[1.0, 0.0], [np.nan, 0.0]], 0.1)
+    with pytest.raises(ValueError, match="tau"):
+        pmd.mean_update([good, good], [[1.0, 0.0], [1.0, 0.0]], [0.1, -1.0])
+    # a class mass below 1e-300 goes the log-space way, and is still right
+    p = np.array([1e-310, 1 - 1e-310])
+    logp = pmd.mean_update(np.log(p), [1.0, 0.0], 1e-3, log=True)
+    np.testing.assert_allclose(pmd.mean_update(p, [1.0, 0.0], 1e-3), np.exp(logp), rtol=1e-12)
+
+
+# ------------------------------------------- the many-distinct-rewards (vectorised) path
+MANY_PATH_RTOL = 1e-12  # vectorised solve vs the log-space solve, probabilities
+
+
+def _statuses(pi, r, tau):
+    """The fast kernel's status per row (0: solved there, 2: handed to the log path)."""
+    from pmdtheory import _kernels_few
+
+    rows = pi.shape[0]
+    out, lam, status = np.empty_like(pi), np.empty(rows), np.empty(rows, dtype=np.int8)
+    _kernels_few._few_batch(pi, r, np.full(rows, float(tau)), 1e-8, out, lam, status)
+    return status
+
+
+@pytest.mark.parametrize("tau", [0.01, 0.05, 1.0, 5.0])
+@pytest.mark.parametrize("alpha", [0.05, 1.0])
+def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(int(100 * alpha) + int(1e3 * tau))
+    pi = rng.dirichlet(np.full(64, alpha), size=300)
+    pi[::7, 10:13] = 0.0  # zeros: their rewards must not matter
+    pi /= pi.sum(-1, keepdims=True)
+    r = rng.normal(size=(300, 64)) * rng.choice([0.3, 1.0, 3.0], size=(300, 1))
+    status = _statuses(pi, r, tau)
+    assert np.mean(status == 0) > 0.3  # the vectorised path is what is tested here
+    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=MANY_PATH_RTOL, atol=1e-300)
+    np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
+    assert np.all(fast[::7, 10:13] == 0.0)
+
+
+@pytest.mark.parametrize(
+    "r, tau",
+    [
+        (np.linspace(0, 1, 12), 0.05),  # the ordinary regime
+        (np.linspace(0, 1, 12), 0.004),  # s + b below -6: omega from its series
+        (np.r_[np.linspace(0, 1, 11), 60.0], 0.05),  # far start: u restarted, two Fritsch steps
+        (np.linspace(-3, 3, 12) ** 3, 0.3),
+    ],
+)
+def test_many_path_against_mpmath(r, tau):
+    pi = np.linspace(1, 2, r.size) ** 3
+    pi /= pi.sum()
+    assert _statuses(pi[None], r[None], tau)[0] == 0  # taken by the vectorised path
+    p, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    mean_ref, lam_ref = ref.mean(pi, r, tau)
+    assert log_err(np.log(p), mean_ref) < LOGP_RTOL
+    assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["tiny_probability", "small_multiplier", "huge_spread", "repeats_among_the_first"],
+)
+def test_rows_outside_the_vectorised_regime_go_the_log_way_and_stay_right(case):
+    rng = np.random.default_rng(5)
+    pi = rng.dirichlet(np.ones(16))
+    r = rng.normal(size=16)
+    tau = 0.1
+    if case == "tiny_probability":
+        pi[3] = 1e-295
+    elif case == "small_multiplier":  # lam ~ Var(r) / (2 tau^2) < 1e-3
+        tau = 100.0
+    elif case == "huge_spread":  # s + b below -700
+        r[0] = -200.0
+        tau = 0.1
+    else:  # repeats among the first rewards: found many by the search, solved vectorised
+        r[:4] = 0.5
+    pi /= pi.sum()
+    expected = 0 if case == "repeats_among_the_first" else 2
+    assert _statuses(pi[None], r[None], tau)[0] == expected
+    p, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    logp = pmd.mean_update(np.log(pi), r, tau, log=True)
+    np.testing.assert_allclose(p, np.exp(logp), rtol=MANY_PATH_RTOL)
