@@ -48,11 +48,11 @@ as many training prompts (``--p0-samples`` answers each) ->
 ``figures/data/llm_compare_p0.csv`` and ``figures/llm_compare_p0.png``.
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, few steps.
-Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-2;
+Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-4;
 the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 4 steps of
 4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),
-24 new tokens, evaluation at steps 0 and 4 on 12 held-out prompts x 8 answers (sized for
-about an hour as 2 processes on 2 cores shared with other work); on CUDA: 60 steps of
+24 new tokens, evaluation at steps 0 and 4 on 12 held-out prompts x 8 answers (32 runs of
+about 100 s each on one core); on CUDA: 60 steps of
 16 x 8, all layers, 24 new tokens, 5 seeds, 96 eval prompts x 32.
 ``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
 ``--merge`` joins the parts into ``llm_compare.csv`` (keeping the runs it already holds
@@ -89,16 +89,20 @@ Run::
         [--measure-p0] [--steps N] [--seeds 0,1,2] [--threads 0] [--slice I/N] [--merge]
         [--simulate]
 
-The committed CPU run was split into single-threaded processes under ``nice -n 15`` on 2
-cores shared with other work (up to eight at once, each getting 0.1-0.3 of a core: the
-main cell by ``--slice``, the other cells by ``--part extra --slice`` and ``--cell``; runs
-left unfinished at the deadline are dropped by ``--merge``). With the machine to itself::
+The committed CPU run is the default mode as two single-threaded processes on an otherwise
+idle 2-core machine, then ``--merge`` and ``--simulate``::
 
     for i in 0 1; do
-        python paper_repro/llm_compare.py --part main --slice $i/2 --threads 1 &
-        python paper_repro/llm_compare.py --part extra --slice $i/2 --threads 1 &
+        python paper_repro/llm_compare.py --slice $i/2 --threads 1 &
     done; wait
     python paper_repro/llm_compare.py --merge && python paper_repro/llm_compare.py --simulate
+
+Measured wall times on that machine (``figures/data/llm_compare_timing_*.csv``): default
+1459 s (the slower of the two processes; 32 runs of 80-110 s), ``--quick`` 471 s
+(one process, 2 threads), ``--smoke`` 40 s. A rerun reproduces every measured column of
+the committed CSV exactly (the timing columns aside): the runs are deterministic on CPU.
+A grid can also be completed a cell at a time (``--cell``, ``--part``, ``--seeds``): the
+merge keeps the committed runs that were run with the same settings.
 
 ``figures/data/llm_compare_sim.csv`` and ``figures/llm_vs_sim.png`` (``--simulate``): a
 :class:`pmdtheory.sim.PromptPopulation` built from the measured p0 (same k, tau and reward
@@ -408,8 +412,8 @@ def parse_args(argv=None):
         size = dict(seeds="0,1,2,3,4", steps=60, prompts=16, k=8, k_eval=32, n_eval=96)
         size.update(eval_every=10, max_new_tokens=24, train_layers=0)
     else:
-        size = dict(seeds="0,1,2", steps=4, prompts=4, k=4, k_eval=8, n_eval=12, eval_every=4)
-        size.update(max_new_tokens=24, train_layers=4)
+        size = dict(seeds="0,1,2,3,4", steps=4, prompts=4, k=4, k_eval=8, n_eval=12)
+        size.update(eval_every=4, max_new_tokens=24, train_layers=4)
     for name, value in size.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
