@@ -879,10 +879,13 @@ def plot(df, out, *, tau=0.1, scale="pm1"):
         ax.set_ylabel(label)
         panel_label(ax, tag)
     axes.flat[0].legend(fontsize=6)
-    n_seeds = main.groupby("method").seed.nunique().to_dict()
+    lo, hi = REWARD_SCALES[scale]
+    seeds = main.groupby("method").seed.nunique()
+    n_seeds = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
     fig.suptitle(
-        f"SmolLM2-135M on reasoning-gym arithmetic, tau={tau:g}, rewards "
-        f"{REWARD_SCALES[scale]}; mean over seeds {n_seeds}, bootstrap 95% bands"
+        f"SmolLM2-135M on reasoning-gym arithmetic, tau = {tau:g}, rewards in "
+        f"{{{lo:g}, {hi:g}}}: mean over {n_seeds} seeds per method, bootstrap 95% bands",
+        fontsize=8,
     )
     return save(fig, "llm_compare", out)
 
@@ -978,9 +981,9 @@ def plot_vs_sim(df, sim, out, *, tau=0.1, scale="pm1"):
 
     main = df[(df.tau == tau) & (df.reward_scale == scale)]
     s = sim[(sim.tau == tau) & (sim.reward_scale == scale)]
-    fig, axes = figure(1, 4, panel_size=(2.5, 2.0))
+    fig, axes = figure(2, 2, panel_size=(3.0, 2.1))
     panels = (
-        (main, "eval_avg_at_k", "step", "LLM: eval avg@k (measured)"),
+        (main, "eval_avg_at_k", "step", "LLM: eval avg@k"),
         (s, "reward_mean", "iter", "simulator: mean success"),
         (main, "eval_tier_low", "step", "LLM: avg@k, p0 <= 0.5"),
         (s, "reward_low", "iter", "simulator: success, p0 <= 0.5"),
@@ -1000,9 +1003,12 @@ def plot_vs_sim(df, sim, out, *, tau=0.1, scale="pm1"):
         ax.set_ylabel(label)
         panel_label(ax, tag)
     axes.flat[0].legend(fontsize=6)
+    lo, hi = REWARD_SCALES[scale]
     fig.suptitle(
-        f"Theory vs practice: PromptPopulation from the measured p0 (k={int(sim.k.iloc[0])}, "
-        f"tau={tau:g}, rewards {REWARD_SCALES[scale]}); dotted: the LLM's step count"
+        f"Theory vs practice: PromptPopulation from the measured p0 (k = {int(sim.k.iloc[0])}, "
+        f"tau = {tau:g}, rewards in {{{lo:g}, {hi:g}}})\nleft: the LLM (measured), right: the "
+        "simulator (predicted); dotted: the LLM's step count",
+        fontsize=8,
     )
     return save(fig, "llm_vs_sim", out)
 
@@ -1033,6 +1039,8 @@ def main(argv=None, *, model=None, tokenizer=None):
         parts = sorted(
             q for pat in ("part*", "main*", "extra*") for q in data.glob(f"llm_compare_{pat}.csv")
         )  # --slice and --part outputs, alone or combined (llm_compare_extra_part0of2.csv)
+        if not parts:
+            raise CliError(f"--merge found no part CSVs (llm_compare_part*.csv ...) in {data}")
         df = pd.concat([read_frame(q) for q in parts if q.is_file()], ignore_index=True)
         df = with_committed_runs(df, data / "llm_compare.csv")
         # A cell run by two processes (a slice stopped after its extras began) counts once.

@@ -260,6 +260,13 @@ def test_merge_completes_the_committed_grid_only_with_the_same_settings(tmp_path
     assert "run with other settings; it is replaced" in capsys.readouterr().out
 
 
+def test_merge_without_parts_is_a_one_line_error(tmp_path):
+    # it raised pandas' "No objects to concatenate" (a traceback from the CLI)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(lc.CliError, match="no part CSVs"):
+        lc.main(["--merge", "--out", str(tmp_path)])
+
+
 def test_slices_partition_the_grid():
     full = lc.runs(lc.parse_args([]))
     parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
