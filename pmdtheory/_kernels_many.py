@@ -5,17 +5,19 @@ The same safeguarded Halley iteration on ``s = log lam`` as the log-space kernel
 the ordinary regime, with every per-action loop branch-free so that LLVM runs it 8
 actions per AVX-512 instruction (:mod:`pmdtheory._vecmath`):
 
-- ``u_a = omega(s + b_a)`` is found once from a guess and a Fritsch step, and after
-  each Halley step from the previous ``u`` by a second-order Taylor predictor and one
-  Fritsch step (just the predictor after a step below 1e-6: it is then exact);
+- ``u_a = omega(s + b_a)`` starts from a guess and a Fritsch step (``_start``); after
+  a Halley step it follows ``s`` by a second-order Taylor predictor and one or two
+  Fritsch steps (``_follow``), or, once it is exact and the step is below 1e-3, by a
+  Newton step whose residual needs no log (``_follow_exact``);
 - the residual ``F(s) = log(sum_a w_a u_a) - s`` and its two derivatives are sums
   over ``u`` and ``q = 1/(1 + u)``;
 - the new policy is ``p_a u_a / (lam sum(p))``: no log or exp per action.
 
-A row outside the ordinary regime is handed back (status ``GENERAL``) and the careful
-log-space kernel solves it: a probability below 1e-290, a multiplier below 1e-3
-(large tau, where the residual needs expm1), ``s + b`` below -700 or above 1e6,
-a bracket wider than 40 in ``s``, or no convergence within ``_MAXIT`` steps.
+Typical rows take three or four passes over the actions. A row outside the ordinary
+regime is handed back (status ``GENERAL``) and the careful log-space kernel solves it:
+a probability below 1e-290, a multiplier below 1e-3 (large tau, where the residual
+needs expm1), ``s + b`` below -700 or above 1e6 (tiny tau), or no convergence within
+``_MAXIT`` steps.
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
     if small_p:
         return GENERAL, 0.0
     m2, m2_pos, m3, pos_b, b_top, b_min = _centre(p, r, inv, tau, r0, b)
-    if not (b_top > 0.0 and 0.0 < m2_pos <= m2 < math.inf and abs(m3) < math.inf):
+    if not (b_top > 0.0 and m2_pos > 0.0 and m2 < math.inf and abs(m3) < math.inf):
         return GENERAL, 0.0
     # The bracket of _mean_bracket: lam <= b_top, and lam >= M e^-b_top / 2 with
     # M = E[e^b - 1 - b] >= E[b^2/2; b > 0] (each term >= 0, and >= b^2/2 for b >= 0).
