@@ -160,6 +160,40 @@ def _log_abs_expm1(z):
 
 
 @njit(cache=True, error_model="numpy")
+def _safeguarded_step(s, f, fp, fpp, lo, hi, step_old, halley_tol):
+    """The next iterate of a root search on ``[lo, hi]`` from ``s`` with ``F(s) = f``:
+    Halley's step, or the bracket's midpoint.
+
+    Halley's step ``-2 f F' / (2 F'^2 - f F'')`` is written through ratios: for a tiny
+    multiplier ``F' ~ lam``, and ``F'^2`` or ``f F'`` would underflow (lam < 1e-154).
+    Where its denominator is not positive (far from the root: F's curvature beats its
+    slope; a Newton step there was measured to be rejected by the safeguards or to cost
+    iterations), and where the step is not finite, leaves the bracket or does not halve
+    ``step_old`` (the step before last: slow, exponential-like regions of F), the
+    bracket is bisected. A converging step is taken as it is: it may round onto a
+    bracket end.
+
+    Returns ``(s_new, step, tol, fallback)``: ``tol`` is the distance to the root the
+    step proves (``halley_tol`` after a Halley step, 0 after a bisection), ``fallback``
+    whether Halley's denominator was not positive.
+    """
+    newton = f / fp if fp != 0.0 else math.inf
+    denom = 1.0 - 0.5 * newton * (fpp / fp) if fp != 0.0 else 0.0
+    fallback = not (math.isfinite(newton) and denom > 0.0)
+    step = math.inf if fallback else -newton / denom
+    tol = 0.0 if fallback else halley_tol
+    s_new = s + step
+    tiny = abs(step) <= max(tol, _ULPS * abs(s))
+    if not math.isfinite(s_new) or (
+        not tiny and (not lo < s_new < hi or abs(step) > 0.5 * abs(step_old))
+    ):
+        s_new = 0.5 * (lo + hi)
+        step = s_new - s
+        tol = 0.0  # a bisection proves nothing about the distance to the root
+    return s_new, step, tol, fallback
+
+
+@njit(cache=True, error_model="numpy")
 def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
     """Solve ``F(s) = log(sum_a w_a omega(s + b_a)) - alpha s - gamma = 0``.
 
@@ -310,30 +344,10 @@ def _omega_root(w, logpi, c, b, alpha, gamma, s, lo, hi, u):
             lo = s
         else:
             hi = s
-        # Halley's step -2 f F' / (2 F'^2 - f F''), written through ratios: for a tiny
-        # multiplier F' ~ lam, and F'^2 or f F' would underflow (lam < 1e-154).
-        newton = f / fp if fp != 0.0 else math.inf
-        denom = 1.0 - 0.5 * newton * (fpp / fp) if fp != 0.0 else 0.0
-        if math.isfinite(newton) and denom > 0.0:
-            new_step = -newton / denom  # Halley
-            new_tol = _HALLEY_TOL
-        else:
-            # Far from the root (F's curvature beats its slope): bisect. A Newton step
-            # here was measured to be rejected by the safeguards or to cost iterations.
-            new_step = math.inf
-            new_tol = 0.0
-            fallbacks += 1
-        s_new = s + new_step
-        # Bisect when the step is not finite, leaves the bracket or is not at
-        # least halving the step before last (slow, exponential-like regions of F).
-        # A converging step is taken as it is: it may round onto a bracket end.
-        tiny = abs(new_step) <= max(new_tol, _ULPS * abs(s))
-        if not math.isfinite(s_new) or (
-            not tiny and (not lo < s_new < hi or abs(new_step) > 0.5 * abs(step_old))
-        ):
-            s_new = 0.5 * (lo + hi)
-            new_step = s_new - s
-            new_tol = 0.0  # a bisection proves nothing about the distance to the root
+        s_new, new_step, new_tol, fallback = _safeguarded_step(
+            s, f, fp, fpp, lo, hi, step_old, _HALLEY_TOL
+        )
+        fallbacks += fallback
         step_old = step
         step = new_step
         tol = new_tol

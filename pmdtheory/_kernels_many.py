@@ -26,7 +26,7 @@ import math
 
 from numba import njit
 
-from ._kernels import _HALLEY_TOL, _NEWTON_TOL, _PRECISE_LAM, _ULPS
+from ._kernels import _HALLEY_TOL, _NEWTON_TOL, _PRECISE_LAM, _ULPS, _safeguarded_step
 from ._vecmath import _vfsc, _vomega_guess, _vomega_series
 
 DONE, GENERAL = 0, 2
@@ -251,23 +251,10 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
             lo = s
         else:
             hi = s
-        newton = f / fp
-        denom = 1.0 - 0.5 * newton * (fpp / fp)
-        if math.isfinite(newton) and denom > 0.0:
-            new_step = -newton / denom
-            # a step from the first guess of u proves nothing about the distance left
-            new_tol = _HALLEY_TOL if exact else 0.0
-        else:
-            new_step = math.inf
-            new_tol = 0.0
-        s_new = s + new_step
-        tiny = abs(new_step) <= max(new_tol, _ULPS * abs(s))
-        if not math.isfinite(s_new) or (
-            not tiny and (not lo < s_new < hi or abs(new_step) > 0.5 * abs(step_old))
-        ):
-            s_new = 0.5 * (lo + hi)
-            new_step = s_new - s
-            new_tol = 0.0
+        # a step from the first guess of u proves nothing about the distance left
+        s_new, new_step, new_tol, _ = _safeguarded_step(
+            s, f, fp, fpp, lo, hi, step_old, _HALLEY_TOL if exact else 0.0
+        )
         step_old = step
         step = new_step
         tol = new_tol
