@@ -139,7 +139,8 @@ def _follow_exact(step, u, q):
     step on ``w + log w = y``. Its residual ``y - g - log g`` is ``step - u d -
     log1p(d)``, since ``log u = y - step - u`` (u is exact): a short series and no
     cancellation, for every y. ``1/(1 + g)`` and the new ``q`` are expanded about
-    ``q``. Newton squares the predictor's error (below 2e-10): the result is exact.
+    ``q`` (to 1e-9 relative: q only feeds derivatives and the next predictor). Newton
+    squares the predictor's error (below 2e-10): the result is exact.
     """
     for a in range(u.size):
         uu = u[a]

@@ -9,6 +9,7 @@ mutants against a short file.
 from __future__ import annotations
 
 import _mp_reference as ref
+import mpmath as mp
 import numpy as np
 import pytest
 from test_updates import LAM_RTOL, LOGP_RTOL, log_err
@@ -29,6 +30,7 @@ def test_few_distinct_rewards_agree_with_the_log_space_solve(levels, tau):
     pi[::5, :3] = 0.0  # zeros on some rows: their rewards must not matter
     pi /= pi.sum(-1, keepdims=True)
     r = rng.choice(rng.normal(size=levels), size=(200, 64))
+    assert np.all(_statuses(pi, r, tau) == 0)  # every row solved on its classes
     fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
     slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
     np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=1e-300)
@@ -186,3 +188,44 @@ def test_the_fast_kernels_index_within_their_arrays(tmp_path):
         timeout=600,
     )  # fmt: skip
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+
+
+# The invariants the vectorised solver relies on: after each kind of pass u is omega(s + b)
+# to a few ulps (near y = -6 a Fritsch step loses ~|y| ulps, as the scalar path does).
+FOLLOW_ULPS = 16.0
+
+
+def _omega_rows(y):
+    from pmdtheory._omega import _omega_scalar
+
+    return np.array([_omega_scalar(v) for v in y])
+
+
+@pytest.mark.parametrize("step", [1e-3, -1e-3, 1e-5, -1e-6, 1e-9])
+def test_follow_exact_keeps_u_exact_without_a_log(step):
+    # the reference at y + step exactly (mpmath): y + step rounded to float64 would move
+    # omega by ulp(|y|) relative, 1e-13 at y = -690
+    from pmdtheory._kernels_many import _follow_exact
+
+    y = np.concatenate([np.linspace(-700, -6, 40), np.linspace(-6, 30, 200), [1e3, 1e5]])
+    u = _omega_rows(y)
+    q = 1.0 / (1.0 + u)
+    _follow_exact(step, u, q)
+    with mp.workdps(40):
+        expected = np.array([float(ref.omega(mp.mpf(v) + mp.mpf(step))) for v in y])
+    np.testing.assert_allclose(u, expected, rtol=FOLLOW_ULPS * 2.2e-16, atol=0)
+    # q = 1/(1 + u) is expanded to second order: (u d q)^3 <= 1e-9 relative; it only
+    # feeds derivatives and the next predictor, which Newton's step corrects
+    np.testing.assert_allclose(q, 1.0 / (1.0 + expected), rtol=1e-8)
+
+
+@pytest.mark.parametrize("step, fritsch", [(0.1, 1), (-0.1, 1), (0.5, 2), (-0.5, 2)])
+def test_follow_reaches_omega_after_its_steps(step, fritsch):
+    from pmdtheory._kernels_many import _follow
+
+    b = np.concatenate([np.linspace(-700, -6, 200), np.linspace(-6, 30, 2000), [1e3, 1e5]])
+    s = 0.25
+    u = _omega_rows(s - step + b)
+    q = 1.0 / (1.0 + u)
+    _follow(b, s, step, u, q, fritsch, True)
+    np.testing.assert_allclose(u, _omega_rows(s + b), rtol=FOLLOW_ULPS * 2.2e-16, atol=0)
