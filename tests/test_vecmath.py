@@ -57,8 +57,8 @@ def test_vlog_is_within_one_ulp_over_the_normal_range():
     x = np.concatenate([edges, np.exp(rng.uniform(-708, 709.7, SAMPLES)),
                         rng.uniform(0.5, 2.0, SAMPLES)])  # fmt: skip
     out = _call(_map_log, x)
-    mp.mp.dps = 40
-    worst = max(_ulps(o, mp.log(mp.mpf(float(v)))) for o, v in zip(out, x, strict=True))
+    with mp.workdps(40):
+        worst = max(_ulps(o, mp.log(mp.mpf(float(v)))) for o, v in zip(out, x, strict=True))
     assert worst <= ULPS_LOG_EXP
     assert out[1] == 0.0  # log(1) is exactly 0
 
@@ -69,8 +69,8 @@ def test_vexp_is_within_one_ulp_on_its_domain():
     y = np.concatenate([edges, rng.uniform(-VEXP_MAX, VEXP_MAX, SAMPLES),
                         rng.uniform(-1, 1, SAMPLES)])  # fmt: skip
     out = _call(_map_exp, y)
-    mp.mp.dps = 40
-    worst = max(_ulps(o, mp.exp(mp.mpf(float(v)))) for o, v in zip(out, y, strict=True))
+    with mp.workdps(40):
+        worst = max(_ulps(o, mp.exp(mp.mpf(float(v)))) for o, v in zip(out, y, strict=True))
     assert worst <= ULPS_LOG_EXP
     assert out[2] == 1.0
 
@@ -81,10 +81,11 @@ def test_vomega_matches_mpmath_and_the_scalar_omega():
                         rng.uniform(-VEXP_MAX, 50, SAMPLES), rng.uniform(-8, 3, SAMPLES),
                         np.exp(rng.uniform(0, math.log(1e6), SAMPLES // 4))])  # fmt: skip
     out = _call(_map_omega, y)
-    mp.mp.dps = 40
-    worst = max(
-        _ulps(o, mp.lambertw(mp.exp(mp.mpf(float(v)))).real) for o, v in zip(out, y, strict=True)
-    )
+    with mp.workdps(40):
+        worst = max(
+            _ulps(o, mp.lambertw(mp.exp(mp.mpf(float(v)))).real)
+            for o, v in zip(out, y, strict=True)
+        )
     assert worst <= ULPS_OMEGA
     scalar = np.array([_omega_scalar(v) for v in y])
     np.testing.assert_allclose(out, scalar, rtol=ULPS_OMEGA * 2.3e-16, atol=0)
