@@ -42,7 +42,7 @@ def test_fast_path_rows_get_the_same_bits_alone_in_a_batch_and_along_any_axis():
     rng = np.random.default_rng(3)
     pi = rng.dirichlet(np.ones(16), size=(3, 5))
     r = rng.integers(0, 2, size=(3, 5, 16)).astype(float)
-    r[1, 2] = rng.normal(size=16)  # a row with many distinct rewards: the log path
+    r[1, 2] = rng.normal(size=16)  # a row with many distinct rewards: the vectorised path
     tau = np.array([0.01, 0.1, 1.0])[:, None]
     out, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
     for i in range(3):
