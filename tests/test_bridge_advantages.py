@@ -422,6 +422,16 @@ def test_implicit_beta_tiny_tau_raises_naming_tau_never_zero(tau):
     np.testing.assert_allclose(float(beta[0]), mp_beta(r[:4].numpy(), tau), rtol=1e-9)
 
 
+def test_implicit_beta_that_underflows_raises_naming_tau_as_too_large():
+    # beta = tau lam ~ Var(r) / (2 tau) = 1e-501: the core's float64 answer is 0, which a
+    # group with unequal rewards must never report (it was refused as "tau too small")
+    r = torch.tensor([1e-100, 0.0, 0.0, 0.0, 0.5, 0.5], dtype=torch.float64)
+    with pytest.raises(ValueError, match="tau=1e.300 is too large"):
+        group_implicit_beta(r, [0, 0, 0, 0, 1, 1], 1e300)
+    # a constant group alone gets its 0 at the same tau
+    assert group_implicit_beta(r[4:], [1, 1], 1e300).tolist() == [0.0]
+
+
 def mp_beta(r, tau):
     """beta = tau*lam for a uniform group at 50 digits (no overflow at any tau): bisection in
     ell = log lam of mean_a W(lam e^b_a)/lam = 1 (decreasing in lam)."""

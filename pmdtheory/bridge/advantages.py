@@ -304,7 +304,8 @@ def group_implicit_beta(
     float32 to 1e-6), against :func:`pmdtheory.implicit_beta` to 1e-12 for binary
     groups of 4 at tau = 0.05, hashed unsorted int64 ids at tau = 0.3, bfloat16/float16
     rewards against float64 to 1e-6 at tau = 0.1, and a 50-digit mpmath bisection at
-    tau = 1e-4 (rewards {0, 1} and {0.5}); tau = 1e-30 and 1e-200 raise naming ``tau``.
+    tau = 1e-4 (rewards {0, 1} and {0.5}); tau = 1e-30 and 1e-200 raise naming ``tau``,
+    and so does tau = 1e300 with rewards 1e-100 apart (beta underflows).
     Torch's thread count is kept (Numba's OpenMP layer would reset it).
 
     Examples
@@ -344,8 +345,13 @@ def group_implicit_beta(
     )
     bad = varied & ~(np.isfinite(beta) & (beta > 0.0))
     if bad.any():
+        if np.all(beta[bad] == 0.0):  # beta ~ Var(r) / (2 tau) below float64's range
+            raise ValueError(
+                f"tau={tau!r} is too large for these rewards: beta_t of a group with "
+                "unequal rewards underflowed float64 (about Var(r) / (2 tau) < 5e-324)"
+            )
         raise ValueError(
             f"tau={tau!r} is too small for these rewards: beta_t of a group with unequal "
-            "rewards under- or overflowed float64 (e^((r - mean r)/tau) out of range)"
+            "rewards overflowed float64 (e^((r - mean r)/tau) out of range)"
         )
     return torch.as_tensor(beta, dtype=r.dtype, device=r.device)
