@@ -23,99 +23,128 @@ needs expm1), ``s + b`` below -700 or above 1e6 (tiny tau), or no convergence wi
 from __future__ import annotations
 
 import math
+import struct
 
 from numba import njit
 
 from ._kernels import _HALLEY_TOL, _NEWTON_TOL, _PRECISE_LAM, _ULPS, _safeguarded_step
-from ._vecmath import _vfsc, _vomega_guess, _vomega_series
+from ._vecmath import _bits, _float, _vfsc, _vomega_guess
 
 DONE, GENERAL = 0, 2
 _MAXIT = 40
 _MIN_P = 1e-290  # positive probabilities below this: the log path
 _MIN_Y = -700.0  # omega(s + b) and the new probabilities stay far from underflow
-_MAX_Y = 1e6  # the guesses of _vomega hold up to here
-_SERIES_Y = -6.0  # below this omega comes from its Lambert-W series (_vomega)
+_MAX_Y = 1e6  # the guess of _vomega holds up to here
 _LOG_PRECISE = math.log(_PRECISE_LAM)
 _CHEAP_STEP = 1e-3  # steps of s below this follow u without a log (_follow_exact)
 _ONE_FSC_STEP = 0.1  # after a step below this, one Fritsch step follows u; two up to
 _FAR_STEP = 0.5  # this; after a larger step u starts afresh
+_MAGNITUDE = 0x7FFFFFFFFFFFFFFF  # all bits but the sign
+
+
+def _py_key(x: float) -> int:
+    """:func:`_key` in Python, for the constants below."""
+    bits = struct.unpack("<q", struct.pack("<d", x))[0]
+    return bits ^ ((bits >> 63) & _MAGNITUDE)
+
+
+_KEY_NEG_INF = _py_key(-math.inf)
+_KEY_POS_INF = _py_key(math.inf)
+
+
+@njit(inline="always", error_model="numpy")
+def _key(x):
+    """An int64 ordered as the float64 ``x`` (not NaN): the sign-magnitude bits made
+    two's complement. Integer max and min vectorise where float ones do not."""
+    bits = _bits(x)
+    return bits ^ ((bits >> 63) & _MAGNITUDE)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _dot(p, v):
-    """``sum p v``, reassociated so that the loop vectorises (its order is fixed by
-    the row length, so a row gets the same bits alone or in a batch)."""
+def _offset_mean(p, r, r0):
+    """``sum p (r - r0)``, reassociated so that the loop vectorises (its order is fixed
+    by the row length, so a row gets the same bits alone or in a batch)."""
     acc = 0.0
     for a in range(p.size):
-        acc += p[a] * v[a]
+        acc += p[a] * (r[a] - r0)
     return acc
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _scale(p, r, r0, shift, tau, b):
+    """``b = (r - r0 - shift) / tau`` on the support, 0 off it; returns ``sum p b``."""
+    acc = 0.0
+    for a in range(p.size):
+        bb = (r[a] - r0 - shift) / tau if p[a] > 0.0 else 0.0
+        b[a] = bb
+        acc += p[a] * bb
+    return acc
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _recentre(p, b, mean_b):
+    """``b -= mean_b``; returns ``sum p b^2``, ``sum p b^2 [b > 0]``, ``sum p b^3``,
+    ``sum p b+`` (reassociated, as :func:`_offset_mean`) and the order keys (:func:`_key`) of
+    the largest and smallest ``b`` on the support."""
+    m2 = 0.0
+    m2_pos = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    pos_b = 0.0
+    top = _KEY_NEG_INF
+    bottom = _KEY_POS_INF
+    for a in range(p.size):
+        bb = b[a] - mean_b
+        b[a] = bb
+        wb = p[a] * bb
+        wb2 = wb * bb
+        m2 += wb2
+        m2_pos += wb2 if bb > 0.0 else 0.0
+        m3 += wb2 * bb
+        m4 += wb2 * bb * bb
+        pos_b += wb if wb > 0.0 else 0.0
+        key = _key(bb)
+        on = p[a] > 0.0
+        top = max(top, key if on else _KEY_NEG_INF)  # a constant: the loop vectorises
+        bottom = min(bottom, key if on else _KEY_POS_INF)
+    return m2, m2_pos, m3, m4, pos_b, top, bottom
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _centre(p, r, inv, tau, r0, b):
     """``b = (r - rbar) / tau`` on the support (0 off it), centred so that
     ``E_w b = 0`` to rounding, as :func:`pmdtheory._kernels._centre_weighted` does;
     ``r0``, a reward on the support, is subtracted first (rbar is then exact to the
-    spread of r, not its size).
+    spread of r, not its size). Three passes, each vectorised.
 
     Returns ``(m2, m2_pos, m3, pos_b, b_top, b_min)``: ``E b^2``, ``E[b^2; b > 0]``,
     ``E b^3``, ``E b+`` and the extremes of ``b`` on the support.
     """
-    n = p.size
-    for a in range(n):
-        b[a] = r[a] - r0
-    shift = _dot(p, b) * inv
-    for a in range(n):
-        b[a] = (b[a] - shift) / tau if p[a] > 0.0 else 0.0
-    mean_b = _dot(p, b) * inv
-    b_top = -math.inf
-    b_min = math.inf
-    for a in range(n):
-        bb = b[a] - mean_b
-        b[a] = bb
-        b_top = max(b_top, bb if p[a] > 0.0 else -math.inf)
-        b_min = min(b_min, bb if p[a] > 0.0 else math.inf)
-    m2, m2_pos, m3, pos_b = _moments(p, b)
-    return m2 * inv, m2_pos * inv, m3 * inv, pos_b * inv, b_top, b_min
+    shift = _offset_mean(p, r, r0) * inv
+    mean_b = _scale(p, r, r0, shift, tau, b) * inv
+    m2, m2_pos, m3, m4, pos_b, top, bottom = _recentre(p, b, mean_b)
+    b_top = _float(top ^ ((top >> 63) & _MAGNITUDE))
+    b_min = _float(bottom ^ ((bottom >> 63) & _MAGNITUDE))
+    return m2 * inv, m2_pos * inv, m3 * inv, m4 * inv, pos_b * inv, b_top, b_min
 
 
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _moments(p, b):
-    """``sum p b^2``, ``sum p b^2 [b > 0]``, ``sum p b^3``, ``sum p b+``
-    (reassociated, as :func:`_dot`)."""
-    m2 = 0.0
-    m2_pos = 0.0
-    m3 = 0.0
-    pos_b = 0.0
-    for a in range(p.size):
-        wb = p[a] * b[a]
-        wb2 = wb * b[a]
-        m2 += wb2
-        m2_pos += wb2 if b[a] > 0.0 else 0.0
-        m3 += wb2 * b[a]
-        pos_b += max(wb, 0.0)
-    return m2, m2_pos, m3, pos_b
-
-
-@njit(cache=True, error_model="numpy")
-def _start(b, s, u, q, series):
-    """``u = omega(s + b)`` from scratch, ``q = 1/(1 + u)``: a guess within 3% and a
-    Fritsch step, ~1e-6 relative (exact where the Lambert-W series is used)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _start(b, s, u, q):
+    """``u = omega(s + b)`` from scratch, ``q = 1/(1 + u)``: a guess within 6% and a
+    Fritsch step, within 1e-6 relative (measured: 2e-7)."""
     for a in range(b.size):
         y = s + b[a]
         w = _vfsc(y, _vomega_guess(y))
-        if series:
-            w = _vomega_series(min(y, _SERIES_Y)) if y < _SERIES_Y else w
         u[a] = w
         q[a] = 1.0 / (1.0 + w)
 
 
-@njit(cache=True, error_model="numpy")
-def _follow(b, s, step, u, q, steps, series):
+@njit(cache=True, error_model="numpy", inline="always")
+def _follow(b, s, step, u, q, steps):
     """``u`` at ``s`` from ``u`` at ``s - step``: the Taylor predictor
     ``u + step u' + step^2 u''/2`` (``u' = u q``, ``u'' = u q^3``, error ~step^3/6),
-    then ``steps`` Fritsch steps (the Lambert-W series below ``_SERIES_Y`` if
-    ``series``)."""
+    then ``steps`` Fritsch steps, which keep their accuracy at every ``y``
+    (:func:`pmdtheory._vecmath._vfsc`)."""
     for a in range(b.size):
         uu = u[a]
         qq = q[a]
@@ -124,13 +153,11 @@ def _follow(b, s, step, u, q, steps, series):
         w = _vfsc(y, w)
         if steps > 1:
             w = _vfsc(y, w)
-        if series:
-            w = _vomega_series(min(y, _SERIES_Y)) if y < _SERIES_Y else w
         u[a] = w
         q[a] = 1.0 / (1.0 + w)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _follow_exact(step, u, q):
     """``u`` at ``s`` from the exact ``u`` at ``s - step``, ``|step| <= _CHEAP_STEP``:
     no log and no division.
@@ -160,7 +187,7 @@ def _follow_exact(step, u, q):
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _sums(p, u, q):
     """``sum p u``, ``sum p u q``, ``sum p u^2 q``, ``sum p u q^3`` (positive terms,
-    reassociated as :func:`_dot`)."""
+    reassociated as :func:`_offset_mean`)."""
     s_sum = 0.0
     t_sum = 0.0
     v_sum = 0.0
@@ -200,7 +227,7 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
         small_p |= (p[a] > 0.0) & (p[a] < _MIN_P)
     if small_p:
         return GENERAL, 0.0
-    m2, m2_pos, m3, pos_b, b_top, b_min = _centre(p, r, inv, tau, r0, b)
+    m2, m2_pos, m3, m4, pos_b, b_top, b_min = _centre(p, r, inv, tau, r0, b)
     if not (b_top > 0.0 and m2_pos > 0.0 and m2 < math.inf and abs(m3) < math.inf):
         return GENERAL, 0.0
     # The bracket of _mean_bracket: lam <= b_top, and lam >= M e^-b_top / 2 with
@@ -211,7 +238,7 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
         return GENERAL, 0.0
     lo -= 1e-9 * (1.0 + abs(lo))  # a root below _LOG_PRECISE is found out by the loop
     hi += 1e-9 * (1.0 + abs(hi))
-    small_b = 0.5 * m2 + m3 / 6.0
+    small_b = 0.5 * m2 + m3 / 6.0 + (m4 - 15.0 * m2 * m2) / 24.0
     lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
     s = math.log(lam0) if lam0 > 0.0 else 0.5 * (lo + hi)
     s = min(max(s, lo), hi)
@@ -222,7 +249,6 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
     for _ in range(_MAXIT):
         if not (s + b_min >= _MIN_Y and s + b_top <= _MAX_Y and s >= _LOG_PRECISE):
             return GENERAL, 0.0
-        series = s + b_min < _SERIES_Y
         if exact and abs(step) <= _CHEAP_STEP:
             _follow_exact(step, u, q)
         elif abs(step) <= _FAR_STEP:
@@ -230,10 +256,10 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
             # 2e-4 after a step below _ONE_FSC_STEP, below 2e-2 after one below
             # _FAR_STEP: one quartic Fritsch step, or two, reach rounding (measured
             # within 14 ulps of omega, as from the scalar path's start)
-            _follow(b, s, step, u, q, 1 if abs(step) <= _ONE_FSC_STEP else 2, series)
+            _follow(b, s, step, u, q, 1 if abs(step) <= _ONE_FSC_STEP else 2)
             exact = True
         else:
-            _start(b, s, u, q, series)
+            _start(b, s, u, q)
             exact = False
         if exact and (
             abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi))
