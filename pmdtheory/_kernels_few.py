@@ -35,89 +35,92 @@ _CHUNK = 64
 INVALID = 1  # DONE and GENERAL: as _kernels_many's
 
 
-@njit(cache=True, error_model="numpy")
-def _few_row(p, r, tau, tol, out, cls, vals, lows, highs, mass, logw, lx, w, b, u, q, work):
-    """One row; returns ``(status, lam)``: DONE, INVALID (the checked path reports
-    it) or GENERAL (outside the regime of :mod:`._kernels_many` with more than _FEW
-    distinct rewards, or a class mass near underflow): the log path takes it.
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _scan(p, r):
+    """``(total, support, valid)``: ``sum(p)`` (reassociated, as
+    :func:`pmdtheory._kernels_many._offset_mean`), the number of actions with ``p > 0``, and
+    whether every ``p`` is in ``[0, inf)`` and every ``r`` finite. No branch and no
+    min or max: the loop vectorises."""
+    total = 0.0
+    support = 0
+    valid = True
+    for a in range(p.size):
+        pa = p[a]
+        total += pa
+        support += pa > 0.0
+        valid &= (pa >= 0.0) & (pa < math.inf) & (abs(r[a]) < math.inf)
+    return total, support, valid
 
-    The distinct rewards are found from both ends (the smallest and largest reward
-    strictly between those found so far), and each of those passes also assigns the
-    classes and masses as if no reward were left between: the last one is the
-    answer. Binary rewards take two passes and the output. An action's class is the
-    number of values it reaches: no data-dependent branch per action, which in a
-    search among the values seen so far costs as much as exact PMD's exp.
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _mark_class(p, r, v, j, cls):
+    """Class ``j``: the actions on the support with reward ``v``. Sets their ``cls`` to
+    ``j`` (class 0 first sets every action's) and returns the class's mass and size.
+    Branch-free, so that it vectorises: a class costs one fast pass over the row."""
+    mass = 0.0
+    size = 0
+    for a in range(p.size):
+        hit = (r[a] == v) & (p[a] > 0.0)
+        mass += p[a] if hit else 0.0
+        size += hit
+        cls[a] = j if hit else (cls[a] if j > 0 else 0)
+    return mass, size
+
+
+@njit(cache=True, error_model="numpy")
+def _few_row(p, r, tau, tol, out, cls, vals, mass, logw, lx, w, b, u, q, work):
+    """One row; returns ``(status, lam)``: DONE, INVALID (the checked path reports
+    it) or GENERAL (outside the regime of :mod:`._kernels_many`, or a class mass near
+    underflow): the log path takes it.
+
+    The distinct rewards on the support are first looked for among the first
+    ``_PROBE`` actions: more than ``_FEW`` of them send the row to the vectorised
+    solver. Each value found is a class, marked in one pass (:func:`_mark_class`);
+    when the classes do not cover the support, the first action outside them adds
+    its reward, up to ``_FEW`` classes. Binary rewards take a scan, two class passes
+    and the output, all branch-free.
     """
     n = p.size
-    total = 0.0
-    bad = False
-    low = math.inf
-    high = -math.inf
-    for a in range(n):
-        pa = p[a]
-        ra = r[a]
-        bad |= not (0.0 <= pa < math.inf)
-        bad |= not (abs(ra) < math.inf)
-        total += pa
-        low = min(low, ra if pa > 0.0 else math.inf)
-        high = max(high, ra if pa > 0.0 else -math.inf)
-    if bad or not abs(total - 1.0) <= tol or low == math.inf:
+    total, support, valid = _scan(p, r)
+    if not valid or not abs(total - 1.0) <= tol or support == 0:
         return INVALID, 0.0
-    if low == high:  # constant on the support: the policy comes back bit for bit
-        for a in range(n):
-            out[a] = p[a]
-        return DONE, 0.0
     # The first _FEW + 1 rewards on the support all distinct: the row has many
-    # distinct rewards; the vectorised solver takes it without searching for them.
+    # distinct rewards; the vectorised solver takes it without looking for them.
     # (Only the first _PROBE actions are looked at: a row with zeros there, or with
-    # repeats among them, searches first and goes there once it finds more than _FEW.)
-    m = 0
+    # repeats among them, looks for its classes first, and goes there once it finds
+    # more than _FEW.)
+    k = 0
     for a in range(min(n, _PROBE)):
-        if p[a] > 0.0 and m <= _FEW:
-            vals[m] = r[a]
-            m += 1
-    many = m > _FEW
-    for i in range(m):
+        if p[a] > 0.0 and k <= _FEW:
+            vals[k] = r[a]
+            k += 1
+    many = k > _FEW
+    for i in range(k):
         for j in range(i):
             many &= vals[i] != vals[j]
     if many:
         return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
-    lows[0] = low
-    highs[0] = high
-    n_low = 1
-    n_high = 1
+    k = 0
+    marked = 0  # classes marked
+    covered = 0  # actions on the support in them
     while True:
-        k = n_low + n_high
-        for j in range(n_low):
-            vals[j] = lows[j]
-        for j in range(n_high):
-            vals[n_low + j] = highs[n_high - 1 - j]
-        for j in range(k):
-            mass[j] = 0.0
-        below = lows[n_low - 1]
-        above = highs[n_high - 1]
-        next_low = math.inf
-        next_high = -math.inf
-        for a in range(n):
-            pa = p[a]
-            ra = r[a]
-            between = (pa > 0.0) & (ra > below) & (ra < above)
-            next_low = min(next_low, ra if between else math.inf)
-            next_high = max(next_high, ra if between else -math.inf)
-            j = 0
-            for m in range(1, k):
-                j += ra >= vals[m]
-            cls[a] = j  # off the support any class: p = 0 adds nothing to its mass
-            mass[j] += pa
-        if next_low == math.inf:
+        for j in range(marked, k):
+            mass[j], size = _mark_class(p, r, vals[j], j, cls)
+            covered += size
+        marked = k
+        if covered == support:
             break
-        if k + 1 + (next_high > next_low) > _FEW:  # many after all
-            return _many_row(p, r, tau, total, low, out, work[0], work[1], work[2])
-        lows[n_low] = next_low
-        n_low += 1
-        if next_high > next_low:
-            highs[n_high] = next_high
-            n_high += 1
+        if k == _FEW:  # more than _FEW distinct rewards after all
+            return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
+        for a in range(n):  # the first action on the support in no class (class 0 unmarked)
+            if p[a] > 0.0 and (k == 0 or r[a] != vals[cls[a]]):
+                vals[k] = r[a]
+                k += 1
+                break
+    if k == 1:  # constant on the support: the policy comes back bit for bit
+        for a in range(n):
+            out[a] = p[a]
+        return DONE, 0.0
     inv = 1.0 / total
     for j in range(k):
         if mass[j] * inv < _TINY_MASS:
@@ -154,8 +157,6 @@ def _few_batch(p, r, tau, tol, out, lam, status):
         cls = np.empty(n, dtype=np.int64)
         vals = np.empty(_FEW + 1)
         work = np.empty((3, n))
-        lows = np.empty(_FEW)
-        highs = np.empty(_FEW)
         mass = np.empty(_FEW)
         logw = np.empty(_FEW)
         lx = np.empty(_FEW)
@@ -165,6 +166,5 @@ def _few_batch(p, r, tau, tol, out, lam, status):
         q = np.empty(_FEW)
         for i in range(c * _CHUNK, min(rows, (c + 1) * _CHUNK)):
             status[i], lam[i] = _few_row(
-                p[i], r[i], tau[i], tol, out[i], cls, vals, lows, highs, mass, logw, lx, w, b, u,
-                q, work,
+                p[i], r[i], tau[i], tol, out[i], cls, vals, mass, logw, lx, w, b, u, q, work
             )  # fmt: skip
