@@ -91,15 +91,18 @@ def _few_row(p, r, tau, tol, out, cls, vals, mass, logw, lx, w, b, u, q, work):
     # more than _FEW.)
     k = 0
     for a in range(min(n, _PROBE)):
-        if p[a] > 0.0 and k <= _FEW:
+        if p[a] > 0.0:
             vals[k] = r[a]
             k += 1
-    many = k > _FEW
-    for i in range(k):
-        for j in range(i):
-            many &= vals[i] != vals[j]
-    if many:
-        return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
+            if k > _FEW:
+                break
+    if k > _FEW:
+        equal = 0  # pairs, the diagonal included: fixed bounds, so the loops unroll
+        for i in range(_FEW + 1):
+            for j in range(_FEW + 1):
+                equal += vals[i] == vals[j]
+        if equal == _FEW + 1:
+            return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
     k = 0
     marked = 0  # classes marked
     covered = 0  # actions on the support in them
