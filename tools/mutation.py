@@ -55,12 +55,20 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_mutation_kills_special.py",
         "tests/test_updates.py",
     ),
-    "pmdtheory/_kernels.py": ("tests/test_updates.py", "tests/test_special.py"),
+    "pmdtheory/_kernels.py": (
+        "tests/test_updates.py",
+        "tests/test_special.py",
+        "tests/test_mutation_kills_updates.py",
+    ),
     "pmdtheory/_kernels_exact.py": (
         "tests/test_mutation_kills_exact.py",
         "tests/test_updates.py",
     ),
-    "pmdtheory/updates.py": ("tests/test_updates.py",),
+    "pmdtheory/updates.py": (
+        "tests/test_updates.py",
+        "tests/test_mutation_kills_updates.py",
+        "tests/test_fast_paths.py",
+    ),
     "pmdtheory/_kernels_few.py": ("tests/test_fast_paths.py",),
     "pmdtheory/_kernels_many.py": ("tests/test_fast_paths.py",),
     "pmdtheory/_vecmath.py": ("tests/test_vecmath.py", "tests/test_fast_paths.py"),

@@ -1,0 +1,93 @@
+"""pmdtheory.updates (and the log-partition kernel) where survivors of `make mutation` showed
+the tests blind.
+
+Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import pmdtheory as pmd
+
+FMAX = float(np.finfo(np.float64).max)
+SERIES_RTOL = 1e-12  # implicit_beta's underflow series vs its closed form in mpmath
+
+
+def test_log_partition_ignores_actions_off_the_support():
+    # mutant (_kernels._log_partition_row): an action with pi = 0 gets b = +inf, not -inf
+    tau = 0.5
+    expected = tau * np.log(0.5 + 0.5 * np.e**2)  # tau log E exp(r / tau), r = [0, 1]
+    with_zero = pmd.log_partition([0.0, 0.5, 0.5], [100.0, 0.0, 1.0], tau)
+    np.testing.assert_allclose(with_zero, expected, rtol=1e-15)
+    assert with_zero == pmd.log_partition([0.5, 0.5], [0.0, 1.0], tau)
+
+
+def test_implicit_beta_where_lam_underflows_comes_from_the_series():
+    # mutants (updates.implicit_beta): `np.sum(w + e**3, -1)` in the series, and the
+    # series never used (`use = ... < -0.9999999999`): beta came back 1e150 too large, or 0
+    pi, r, tau = [0.3, 0.7], [1.0, 0.0], 1e300  # lam ~ Var(r) / (2 tau^2) = 1e-601: 0.0
+    with mp.workdps(30):
+        rbar = mp.mpf(0.3)
+        d = [mp.mpf(1) - rbar, -rbar]
+        expected = sum(w * x * x for w, x in zip((mp.mpf(0.3), mp.mpf(0.7)), d, strict=True))
+        expected = float(expected / (2 * mp.mpf(tau)))  # E d^2 / (2 tau); the cubic term ~1e-601
+    beta = pmd.implicit_beta(pi, r, tau)
+    assert beta > 0
+    np.testing.assert_allclose(beta, expected, rtol=SERIES_RTOL)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [pmd.exact_update, pmd.mean_update, pmd.kl_chi2_update, pmd.implicit_beta, pmd.log_partition],
+)
+def test_updates_take_the_arrays_by_position_or_name_and_the_options_by_name_only(fn):
+    # mutants: `*` -> `/` in the signatures of mean_update and kl_chi2_update (the arrays
+    # positional-only, axis and log positional)
+    params = inspect.signature(fn).parameters
+    arrays = ["pi_t", "r", "tau"] + (["beta"] if fn is pmd.kl_chi2_update else [])
+    for name in arrays:
+        assert params[name].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+    for name in ("axis", "log"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+    pi, r = np.array([0.25, 0.75]), np.array([1.0, 0.0])
+    extra = {"beta": 0.1} if fn is pmd.kl_chi2_update else {}
+    by_name = fn(pi_t=pi, r=r, tau=0.5, **extra)
+    by_position = fn(pi, r, 0.5, *extra.values())
+    np.testing.assert_array_equal(by_name, by_position)
+    with pytest.raises(TypeError):
+        fn(pi, r, 0.5, *extra.values(), -1)  # axis only by name
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, np.bool_])
+def test_rewards_of_any_real_dtype_give_the_float64_answer(dtype):
+    # mutant (updates._fast_args): `r.dtype == np.float64` sends other dtypes to the
+    # float64-only fast kernels (a Numba typing error for float16 and bool)
+    rng = np.random.default_rng(1)
+    pi = rng.dirichlet(np.ones(6), size=4)
+    r = rng.integers(0, 2, size=(4, 6)).astype(dtype)
+    r64 = r.astype(np.float64)
+    for fn in (pmd.exact_update, pmd.mean_update):
+        np.testing.assert_allclose(fn(pi, r, 0.3), fn(pi, r64, 0.3), rtol=1e-14, atol=0)
+
+
+def test_a_bool_axis_is_refused_on_the_probability_fast_path():
+    # mutant (updates._mean_fast): `not isinstance(axis, bool) or ...` let axis=True through
+    # as axis 1 (and sent every integer axis to the slow path)
+    pi, r = np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]])
+    for fn in (pmd.mean_update, pmd.implicit_beta):
+        with pytest.raises(ValueError, match="axis: must be an integer, got True"):
+            fn(pi, r, 0.1, axis=True)
+
+
+def test_binary_update_refuses_tau_exactly_where_one_over_tau_overflows_the_reward_gap():
+    # mutant (updates.binary_update): `2.0 / tau_flat < max / 4` refused taus that work
+    ok = 1.5 * 4.0 / FMAX  # 1/tau = max/6: x_pos and lam finite
+    out = pmd.binary_update(0.5, ok)
+    assert out.p_new == 1.0 and np.isfinite(out.lam) and np.isfinite(out.x_pos)
+    with pytest.raises(ValueError, match="tau: 1 / tau overflows float64"):
+        pmd.binary_update(0.5, 0.9 * 4.0 / FMAX)
