@@ -129,7 +129,7 @@ def _few_row(p, r, tau, tol, out, cls, vals, mass, logw, lx, w, b, u, q, work):
         if mass[j] * inv < _TINY_MASS:
             return GENERAL, 0.0
     # the ordinary regime: the vectorised solver, on the classes
-    status, lam = _many_solve(mass[:k], vals[:k], tau, total, vals[0], b[:k], u[:k], q[:k])
+    status, lam = _many_solve(mass[:k], vals[:k], tau, total, vals[0], b[:k], u[:k], q[:k], lx[:0])
     if status == DONE:
         scale = inv / lam
         for j in range(k):

@@ -158,9 +158,10 @@ def _follow(b, s, step, u, q, steps):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _follow_exact(step, u, q):
+def _follow_exact(step, u, q, p, out, scale):
     """``u`` at ``s`` from the exact ``u`` at ``s - step``, ``|step| <= _CHEAP_STEP``:
-    no log and no division.
+    no log and no division. Where ``out`` is not empty (the solver's last pass) it
+    also writes the new policy ``out = p u scale``, saving a pass.
 
     The predictor ``g = u (1 + d)``, ``d = step q (1 + step q^2 / 2)``, then a Newton
     step on ``w + log w = y``. Its residual ``y - g - log g`` is ``step - u d -
@@ -182,6 +183,8 @@ def _follow_exact(step, u, q):
         w = g + dw
         u[a] = w
         q[a] = qg * (1.0 - dw * qg)
+        if out.size:
+            out[a] = p[a] * (w * scale)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -207,19 +210,15 @@ def _many_row(p, r, tau, total, r0, out, b, u, q):
     """PMD-mean of one valid probability row (``total = sum(p)``, rewards not constant
     on the support, ``r0`` one of them); returns ``(status, lam)``: DONE with ``out``
     written, or GENERAL. ``b, u, q`` are work arrays of the row's size."""
-    status, lam = _many_solve(p, r, tau, total, r0, b, u, q)
-    if status == DONE:
-        scale = 1.0 / (total * lam)
-        for a in range(p.size):
-            out[a] = p[a] * (u[a] * scale)  # p x / sum(p), x = u / lam
-    return status, lam
+    return _many_solve(p, r, tau, total, r0, b, u, q, out)
 
 
 @njit(cache=True, error_model="numpy")
-def _many_solve(p, r, tau, total, r0, b, u, q):
+def _many_solve(p, r, tau, total, r0, b, u, q, out):
     """The root of :func:`_many_row`: ``(status, lam)``, and where DONE
-    ``u = omega(log lam + b)``, so that ``x = u / lam``. ``p`` need not sum to 1
-    (class masses do not)."""
+    ``u = omega(log lam + b)``, so that ``x = u / lam``, and, if ``out`` is not empty,
+    the new policy ``out = p x / sum(p)``. ``p`` need not sum to 1 (class masses do
+    not)."""
     n = p.size
     inv = 1.0 / total
     small_p = False
@@ -249,22 +248,27 @@ def _many_solve(p, r, tau, total, r0, b, u, q):
     for _ in range(_MAXIT):
         if not (s + b_min >= _MIN_Y and s + b_top <= _MAX_Y and s >= _LOG_PRECISE):
             return GENERAL, 0.0
+        # decided before the pass (it does not read u): the last pass writes the output
+        done = abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi))
         if exact and abs(step) <= _CHEAP_STEP:
-            _follow_exact(step, u, q)
+            lam = math.exp(s)
+            _follow_exact(step, u, q, p, out if done else out[:0], inv / lam)
+            if done:
+                return DONE, lam
         elif abs(step) <= _FAR_STEP:
-            # the predictor's error (~step^3/6, plus the first guess's ~1e-6) is below
-            # 2e-4 after a step below _ONE_FSC_STEP, below 2e-2 after one below
-            # _FAR_STEP: one quartic Fritsch step, or two, reach rounding (measured
-            # within 14 ulps of omega, as from the scalar path's start)
+            # the predictor's error (~step^3/6, plus the start's 2e-7) is below 2e-4
+            # after a step below _ONE_FSC_STEP, below 2e-2 after one below _FAR_STEP:
+            # one quartic Fritsch step, or two, reach rounding (measured: 1.5 ulps)
             _follow(b, s, step, u, q, 1 if abs(step) <= _ONE_FSC_STEP else 2)
             exact = True
+            if done:  # only where the bracket has closed: rare
+                lam = math.exp(s)
+                for a in range(out.size):
+                    out[a] = p[a] * (u[a] * (inv / lam))  # p x / sum(p), x = u / lam
+                return DONE, lam
         else:
             _start(b, s, u, q)
             exact = False
-        if exact and (
-            abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi))
-        ):
-            return DONE, math.exp(s)
         s_sum, t_sum, v_sum, r_sum = _sums(p, u, q)
         f = math.log(s_sum * inv) - s
         fp = -v_sum / s_sum

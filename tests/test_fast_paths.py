@@ -220,7 +220,7 @@ def test_follow_exact_keeps_u_exact_without_a_log(step):
         u = np.array([float(ref.omega(mp.mpf(v))) for v in y])
         expected = np.array([float(ref.omega(mp.mpf(v) + mp.mpf(step))) for v in y])
     q = 1.0 / (1.0 + u)
-    _follow_exact(step, u, q)
+    _follow_exact(step, u, q, u[:0], u[:0], 1.0)  # no output
     np.testing.assert_allclose(u, expected, rtol=FOLLOW_ULPS * 2.2e-16, atol=0)
     # q = 1/(1 + u) is expanded to second order: (u d q)^3 <= 1e-9 relative; it only
     # feeds derivatives and the next predictor, which Newton's step corrects
