@@ -63,11 +63,14 @@ def _key(x):
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _offset_mean(p, r, r0):
     """``sum p (r - r0)``, reassociated so that the loop vectorises (its order is fixed
-    by the row length, so a row gets the same bits alone or in a batch)."""
+    by the row length, so a row gets the same bits alone or in a batch), and whether a
+    positive ``p`` is below ``_MIN_P``."""
     acc = 0.0
+    tiny = False
     for a in range(p.size):
         acc += p[a] * (r[a] - r0)
-    return acc
+        tiny |= (p[a] > 0.0) & (p[a] < _MIN_P)
+    return acc, tiny
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -117,15 +120,19 @@ def _centre(p, r, inv, tau, r0, b):
     ``r0``, a reward on the support, is subtracted first (rbar is then exact to the
     spread of r, not its size). Three passes, each vectorised.
 
-    Returns ``(m2, m2_pos, m3, pos_b, b_top, b_min)``: ``E b^2``, ``E[b^2; b > 0]``,
-    ``E b^3``, ``E b+`` and the extremes of ``b`` on the support.
+    Returns ``(m2, m2_pos, m3, m4, pos_b, b_top, b_min, tiny)``: ``E b^k``,
+    ``E[b^2; b > 0]``, ``E b+``, the extremes of ``b`` on the support, and whether a
+    positive probability is below ``_MIN_P`` (then nothing else is computed).
     """
-    shift = _offset_mean(p, r, r0) * inv
+    shift, tiny = _offset_mean(p, r, r0)
+    if tiny:
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, True
+    shift *= inv
     mean_b = _scale(p, r, r0, shift, tau, b) * inv
     m2, m2_pos, m3, m4, pos_b, top, bottom = _recentre(p, b, mean_b)
     b_top = _float(top ^ ((top >> 63) & _MAGNITUDE))
     b_min = _float(bottom ^ ((bottom >> 63) & _MAGNITUDE))
-    return m2 * inv, m2_pos * inv, m3 * inv, m4 * inv, pos_b * inv, b_top, b_min
+    return m2 * inv, m2_pos * inv, m3 * inv, m4 * inv, pos_b * inv, b_top, b_min, False
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -219,15 +226,9 @@ def _many_solve(p, r, tau, total, r0, b, u, q, out):
     ``u = omega(log lam + b)``, so that ``x = u / lam``, and, if ``out`` is not empty,
     the new policy ``out = p x / sum(p)``. ``p`` need not sum to 1 (class masses do
     not)."""
-    n = p.size
     inv = 1.0 / total
-    small_p = False
-    for a in range(n):
-        small_p |= (p[a] > 0.0) & (p[a] < _MIN_P)
-    if small_p:
-        return GENERAL, 0.0
-    m2, m2_pos, m3, m4, pos_b, b_top, b_min = _centre(p, r, inv, tau, r0, b)
-    if not (b_top > 0.0 and m2_pos > 0.0 and m2 < math.inf and abs(m3) < math.inf):
+    m2, m2_pos, m3, m4, pos_b, b_top, b_min, tiny = _centre(p, r, inv, tau, r0, b)
+    if tiny or not (b_top > 0.0 and m2_pos > 0.0 and m2 < math.inf and abs(m3) < math.inf):
         return GENERAL, 0.0
     # The bracket of _mean_bracket: lam <= b_top, and lam >= M e^-b_top / 2 with
     # M = E[e^b - 1 - b] >= E[b^2/2; b > 0] (each term >= 0, and >= b^2/2 for b >= 0).
