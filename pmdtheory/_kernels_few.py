@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._kernels import _mean_ratio_weighted
-from ._kernels_many import DONE, GENERAL, _many_row, _many_solve
+from ._kernels_many import DONE, GENERAL, _many_solve
 
 #: rows with at most this many distinct rewards on the support take the fast path
 _FEW = 8
@@ -102,7 +102,11 @@ def _few_row(p, r, tau, tol, out, cls, vals, mass, logw, lx, w, b, u, q, work):
             for j in range(_FEW + 1):
                 equal += vals[i] == vals[j]
         if equal == _FEW + 1:
-            return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
+            return _many_solve(p, r, tau, total, vals[0], work[0], work[1], work[2], out)
+    # Each round marks the new classes, then adds the reward of an unmarked action on
+    # the support: one exists while covered < support (a marked action has r equal to
+    # its class's value, an unmarked one has cls 0 and r != vals[0]), and its reward is
+    # new, so the values stay distinct and the loop ends within _FEW + 1 rounds.
     k = 0
     marked = 0  # classes marked
     covered = 0  # actions on the support in them
@@ -114,7 +118,7 @@ def _few_row(p, r, tau, tol, out, cls, vals, mass, logw, lx, w, b, u, q, work):
         if covered == support:
             break
         if k == _FEW:  # more than _FEW distinct rewards after all
-            return _many_row(p, r, tau, total, vals[0], out, work[0], work[1], work[2])
+            return _many_solve(p, r, tau, total, vals[0], work[0], work[1], work[2], out)
         for a in range(n):  # the first action on the support in no class (class 0 unmarked)
             if p[a] > 0.0 and (k == 0 or r[a] != vals[cls[a]]):
                 vals[k] = r[a]

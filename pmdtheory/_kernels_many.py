@@ -213,19 +213,12 @@ def _sums(p, u, q):
 
 
 @njit(cache=True, error_model="numpy")
-def _many_row(p, r, tau, total, r0, out, b, u, q):
-    """PMD-mean of one valid probability row (``total = sum(p)``, rewards not constant
-    on the support, ``r0`` one of them); returns ``(status, lam)``: DONE with ``out``
-    written, or GENERAL. ``b, u, q`` are work arrays of the row's size."""
-    return _many_solve(p, r, tau, total, r0, b, u, q, out)
-
-
-@njit(cache=True, error_model="numpy")
 def _many_solve(p, r, tau, total, r0, b, u, q, out):
-    """The root of :func:`_many_row`: ``(status, lam)``, and where DONE
-    ``u = omega(log lam + b)``, so that ``x = u / lam``, and, if ``out`` is not empty,
-    the new policy ``out = p x / sum(p)``. ``p`` need not sum to 1 (class masses do
-    not)."""
+    """PMD-mean of one valid row (``total = sum(p)``, rewards not constant on the
+    support, ``r0`` one of them; ``p`` need not sum to 1: class masses do not).
+    Returns ``(status, lam)``: DONE with ``u = omega(log lam + b)``, so that
+    ``x = u / lam``, and, if ``out`` is not empty, the new policy
+    ``out = p x / sum(p)``; or GENERAL. ``b, u, q`` are work arrays of the row's size."""
     inv = 1.0 / total
     m2, m2_pos, m3, m4, pos_b, b_top, b_min, tiny = _centre(p, r, inv, tau, r0, b)
     if tiny or not (b_top > 0.0 and m2_pos > 0.0 and m2 < math.inf and abs(m3) < math.inf):
@@ -252,7 +245,7 @@ def _many_solve(p, r, tau, total, r0, b, u, q, out):
         # decided before the pass (it does not read u): the last pass writes the output
         done = abs(step) <= max(tol, _ULPS * abs(s)) or hi - lo <= _ULPS * max(abs(lo), abs(hi))
         if exact and abs(step) <= _CHEAP_STEP:
-            lam = math.exp(s)
+            lam = math.exp(s) if done else 1.0
             _follow_exact(step, u, q, p, out if done else out[:0], inv / lam)
             if done:
                 return DONE, lam
