@@ -108,6 +108,21 @@ def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
     assert np.all(fast[::7, 10:13] == 0.0)
 
 
+@pytest.mark.parametrize("offset", [1e6, 1e12])
+def test_many_path_centres_rewards_far_from_zero_without_losing_their_spread(offset):
+    # only the spread of r matters (a common shift cancels in the centring): rewards of
+    # 1e12 + U(0, 1) stay on the fast path and agree with the log path
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(5)
+    pi = rng.dirichlet(np.ones(64), size=100)
+    r = offset + rng.uniform(0, 1, size=pi.shape)
+    assert np.all(_statuses(pi, r, 0.05) == 0)
+    fast = pmd.mean_update(pi, r, 0.05)
+    slow, _ = _mean_checked(pi, r, 0.05, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=MANY_PATH_RTOL, atol=0)
+
+
 @pytest.mark.parametrize(
     "r, tau",
     [
