@@ -213,6 +213,22 @@ def _sums(p, u, q):
 
 
 @njit(cache=True, error_model="numpy")
+def _lam_start(m2, m3, m4, pos_b):
+    """The first guess of lam from the centred moments ``E b^k`` and ``E b+``.
+
+    For small b, lam's series ``m2/2 + m3/6 + (m4 - 15 m2^2)/24 + O(b^5)`` (expand
+    ``log x + lam x = b`` with ``E x = 1``; THEORY §4), its fourth-order term only
+    while it is a small correction (beyond, b is not small and it misleads); for
+    large b, ``E b+`` (lam ~ the mean positive excess). The smaller of the two is
+    close in both regimes."""
+    small_b = 0.5 * m2 + m3 / 6.0
+    fourth = (m4 - 15.0 * m2 * m2) / 24.0
+    if abs(fourth) < 0.25 * small_b:
+        small_b += fourth
+    return min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
+
+
+@njit(cache=True, error_model="numpy")
 def _many_solve(p, r, tau, total, r0, b, u, q, out):
     """PMD-mean of one valid row (``total = sum(p)``, rewards not constant on the
     support, ``r0`` one of them; ``p`` need not sum to 1: class masses do not).
@@ -231,8 +247,7 @@ def _many_solve(p, r, tau, total, r0, b, u, q, out):
         return GENERAL, 0.0
     lo -= 1e-9 * (1.0 + abs(lo))  # a root below _LOG_PRECISE is found out by the loop
     hi += 1e-9 * (1.0 + abs(hi))
-    small_b = 0.5 * m2 + m3 / 6.0 + (m4 - 15.0 * m2 * m2) / 24.0
-    lam0 = min(small_b if small_b > 0.0 else 0.5 * m2, pos_b)
+    lam0 = _lam_start(m2, m3, m4, pos_b)
     s = math.log(lam0) if lam0 > 0.0 else 0.5 * (lo + hi)
     s = min(max(s, lo), hi)
     step = math.inf

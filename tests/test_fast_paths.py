@@ -75,6 +75,21 @@ def test_fast_path_hands_invalid_rows_to_the_checked_path():
     np.testing.assert_allclose(pmd.mean_update(p, [1.0, 0.0], 1e-3), np.exp(logp), rtol=1e-12)
 
 
+def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
+    # large tau (lam < 1e-3): the classes go to the log-space kernel inside the fast path,
+    # and x / sum(p) must divide by a sum that is 1 only to the 1e-8 tolerance (mutant:
+    # `math.exp(lx[j]) / inv`, off by sum(p)^2 = 1 + 1e-8)
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(4)
+    pi = rng.dirichlet(np.ones(16), size=20) * (1.0 + 5e-9)
+    r = rng.integers(0, 3, size=pi.shape).astype(float)
+    assert np.all(_statuses(pi, r, 100.0) == 0)
+    fast = pmd.mean_update(pi, r, 100.0)
+    slow, _ = _mean_checked(pi, r, 100.0, -1, False)  # renormalises the rows first
+    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+
+
 # ------------------------------------------- the many-distinct-rewards (vectorised) path
 MANY_PATH_RTOL = 1e-12  # vectorised solve vs the log-space solve, probabilities
 
@@ -106,6 +121,30 @@ def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
     np.testing.assert_allclose(fast, slow, rtol=MANY_PATH_RTOL, atol=1e-300)
     np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
     assert np.all(fast[::7, 10:13] == 0.0)
+
+
+START_SERIES_C = 0.5  # documented O(b^5) series: |lam0 / lam - 1| <= C max|b|^3 (measured 0.43)
+START_LARGE_B_LOG = 0.1  # E b+ for b ~ 100: |log(lam0 / lam)| (measured 0.066)
+
+
+@pytest.mark.parametrize("tau, regime", [(10.0, "series"), (30.0, "series"), (0.01, "large")])
+def test_the_first_lam_is_close_where_the_docstring_says(tau, regime):
+    from pmdtheory._kernels_many import _centre, _lam_start
+
+    rng = np.random.default_rng(int(tau * 100))
+    for _ in range(200):
+        n = int(rng.integers(2, 65))
+        p = rng.dirichlet(np.full(n, float(rng.choice([0.3, 1.0, 3.0]))))
+        r = rng.normal(size=n)
+        _, lam = pmd.mean_update(p, r, tau, return_lambda=True)
+        b = np.empty(n)
+        m2, _, m3, m4, pos_b, b_top, b_min, _ = _centre(p, r, 1.0 / p.sum(), tau, r[0], b)
+        lam0 = _lam_start(m2, m3, m4, pos_b)
+        if regime == "series":
+            b_max = max(abs(b_top), abs(b_min))
+            assert abs(lam0 / lam - 1) <= START_SERIES_C * b_max**3, (n, tau)
+        else:
+            assert abs(np.log(lam0 / lam)) <= START_LARGE_B_LOG, (n, tau)
 
 
 @pytest.mark.parametrize("offset", [1e6, 1e12])

@@ -12,7 +12,16 @@ import numpy as np
 from numba import njit
 
 from pmdtheory._omega import _omega_scalar
-from pmdtheory._vecmath import VEXP_MAX, VLOG_MIN, _vexp, _vlog, _vomega, _vomega_guess
+from pmdtheory._vecmath import (
+    VEXP_MAX,
+    VLOG_MIN,
+    _rough_exp,
+    _rough_log,
+    _vexp,
+    _vlog,
+    _vomega,
+    _vomega_guess,
+)
 
 ULPS_LOG_EXP = 1.0  # documented: within 1 ulp of the correctly rounded value
 # omega: a guess and two Fritsch steps whose residual keeps its absolute accuracy at every
@@ -20,6 +29,8 @@ ULPS_LOG_EXP = 1.0  # documented: within 1 ulp of the correctly rounded value
 ULPS_OMEGA = 2.0
 ULPS_OMEGA_VS_SCALAR = ULPS_OMEGA + 7.0
 GUESS_RTOL = 0.06  # documented: _vomega_guess within 6% (measured 5.6%, at y = -1.22)
+ROUGH_EXP_RTOL = 3.5e-6  # documented (five Taylor terms: 3.4e-6 at t = -ln2/2)
+ROUGH_LOG_ATOL = 1.2e-3  # documented (five Taylor terms in f, |f| <= 0.415: 8e-4)
 SAMPLES = 4000
 
 
@@ -109,3 +120,24 @@ def test_vomega_guess_is_within_six_percent_and_its_switches_are_where_it_is_wor
     assert rel.max() <= GUESS_RTOL
     assert rel.max() > 0.9 * GUESS_RTOL  # the bound is the measured worst, not slack
     assert abs(y[np.argmax(rel)] - (-1.22)) < 0.02
+
+
+@njit(error_model="numpy")
+def _map_rough_exp(x, out):
+    for i in range(x.size):
+        out[i] = _rough_exp(x[i])
+
+
+@njit(error_model="numpy")
+def _map_rough_log(x, out):
+    for i in range(x.size):
+        out[i] = _rough_log(x[i])
+
+
+def test_the_guess_rough_exp_and_log_are_within_their_stated_accuracy():
+    y = np.linspace(-VEXP_MAX, 0.0, 200_001)
+    rel = np.abs(_call(_map_rough_exp, y) / np.exp(y) - 1)
+    assert rel.max() <= ROUGH_EXP_RTOL
+    x = np.geomspace(VLOG_MIN, 1e308, 200_001)
+    err = np.abs(_call(_map_rough_log, x) - np.log(x))
+    assert err.max() <= ROUGH_LOG_ATOL
