@@ -285,7 +285,9 @@ def bare_trainer(**attrs):
     return trainer
 
 
-def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
+@pytest.mark.parametrize("maxlen", [16, 64])
+def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch, maxlen):
+    # maxlen 64: the log keeps older entries, so GRPO's 16 must be popped, not pushed out
     # Two processes x 4 prompts' worth of rows; this is process 1 with groups 2 and 3.
     rng = np.random.default_rng(3)
     per_func = torch.tensor(rng.integers(0, 2, size=(16, 2)), dtype=torch.float32)
@@ -311,7 +313,7 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
         num_generations_eval=4,
         reward_weights=weights,
         _pmd_rewards_per_func=per_func,
-        _logs={"advantages": deque([5.0] * 16, maxlen=16)},
+        _logs={"advantages": deque([5.0] * 16, maxlen=maxlen)},
     )
     trainer.accelerator.process_index = 1
     out = trainer._generate_and_score_completions([{}] * 8)
@@ -326,7 +328,10 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch):
     np.testing.assert_allclose(out["advantages"].numpy(), expected[8:], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(out["pmd_weights"].numpy(), scored[8:].astype(np.float32))
     assert out["advantages"].dtype == torch.float32
-    np.testing.assert_allclose(list(trainer._logs["advantages"]), expected, rtol=1e-6, atol=1e-7)
+    older = [5.0] * 16 if maxlen > 16 else []  # what the log held before this batch
+    np.testing.assert_allclose(
+        list(trainer._logs["advantages"]), [*older, *expected], rtol=1e-6, atol=1e-7
+    )
     assert float(out["pmd_num_sequences"]) == 8.0  # non-empty responses (one process here)
     metrics = trainer._metrics["train"]
     for key in ("pmd/beta_mean", "pmd/beta_median", "pmd/frac_constant_groups", "pmd/abs_target"):

@@ -101,7 +101,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/symbolic/__init__.py": ("tests/test_symbolic.py",),
     "pmdtheory/symbolic/solutions.py": ("tests/test_symbolic.py",),
     "pmdtheory/symbolic/pmd.py": ("tests/test_symbolic.py",),
-    "pmdtheory/symbolic/check.py": ("tests/test_symbolic.py",),
+    "pmdtheory/symbolic/check.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
     "pmdtheory/symbolic/calculus.py": ("tests/test_symbolic.py",),
     "pmdtheory/symbolic/consequences.py": ("tests/test_symbolic.py",),
     "pmdtheory/symbolic/numeric.py": ("tests/test_symbolic.py",),
