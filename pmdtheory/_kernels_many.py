@@ -13,7 +13,8 @@ actions per AVX-512 instruction (:mod:`pmdtheory._vecmath`):
   over ``u`` and ``q = 1/(1 + u)``;
 - the new policy is ``p_a u_a / (lam sum(p))``: no log or exp per action.
 
-Typical rows take three or four passes over the actions. A row outside the ordinary
+A typical row takes three centring passes, three omega passes (a start, a follow and a
+log-free one, which also writes the output) and two passes of sums. A row outside the ordinary
 regime is handed back (status ``GENERAL``) and the careful log-space kernel solves it:
 a probability below 1e-290, a multiplier below 1e-3 (large tau, where the residual
 needs expm1), ``s + b`` below -700 or above 1e6 (tiny tau), or no convergence within
