@@ -90,6 +90,23 @@ def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
     np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
 
 
+def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
+    # the probe sees no action on the support (the first 30 are 0); the class search
+    # must then start empty, not from a value the previous row left behind (mutant:
+    # `k = 1` before the search: class 0 took the last row's reward, with mass 0, and
+    # sent every such row to the log path)
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(6)
+    pi = np.zeros((6, 40))
+    pi[:, 30:] = rng.dirichlet(np.ones(10), size=6)
+    r = rng.integers(0, 2, size=pi.shape) + 5.0 * (np.arange(6) % 2)[:, None]  # {0,1}, {5,6}
+    assert np.all(_statuses(pi, r, 0.1) == 0)
+    fast = pmd.mean_update(pi, r, 0.1)
+    slow, _ = _mean_checked(pi, r, 0.1, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+
+
 # ------------------------------------------- the many-distinct-rewards (vectorised) path
 MANY_PATH_RTOL = 1e-12  # vectorised solve vs the log-space solve, probabilities
 
