@@ -91,3 +91,40 @@ def test_binary_update_refuses_tau_exactly_where_one_over_tau_overflows_the_rewa
     assert out.p_new == 1.0 and np.isfinite(out.lam) and np.isfinite(out.x_pos)
     with pytest.raises(ValueError, match="tau: 1 / tau overflows float64"):
         pmd.binary_update(0.5, 0.9 * 4.0 / FMAX)
+
+
+@pytest.mark.parametrize("tau", [0.0, -0.5, -2.0, np.inf, np.nan])
+def test_the_array_fast_path_refuses_a_tau_that_is_not_positive_and_finite(tau):
+    # mutants (updates._fast_args, held-out seed 1): `0.0 <= tau` and `-1.0 < tau` let
+    # float64 arrays reach the fast kernel with tau = 0 (NaN out) or negative tau
+    pi, r = np.array([0.3, 0.7]), np.array([1.0, 0.0])
+    for fn in (pmd.exact_update, pmd.mean_update):
+        with pytest.raises(ValueError, match="tau"):
+            fn(pi, r, tau)
+
+
+def test_log_policies_within_the_sum_tolerance_come_back_normalised():
+    # mutant (_kernels._mean_row, held-out seed 1): `logpi + c + lx` for `logpi - c + lx`
+    # (c = logsumexp(logpi), 5e-9 here, so the policy summed to 1 + 1e-8)
+    logpi = np.log(np.array([0.3, 0.7]) * (1.0 + 5e-9))
+    out = pmd.mean_update(logpi, [1.0, 0.3], 0.5, log=True)
+    assert abs(np.exp(out).sum() - 1.0) < 1e-15
+    expected = pmd.mean_update(np.log([0.3, 0.7]), [1.0, 0.3], 0.5, log=True)
+    np.testing.assert_allclose(out, expected, rtol=1e-14, atol=1e-15)
+
+
+def test_float64_probabilities_get_the_fast_kernels_rows_bit_for_bit():
+    # mutant (updates._mean_fast, held-out seed 1): `(t2 < 0) & ...` sent every row to the
+    # checked log path (right to 1e-12, but not the fast kernel's answer, and slow)
+    from pmdtheory import _kernels_few
+
+    rng = np.random.default_rng(8)
+    pi = rng.dirichlet(np.ones(32), size=50)
+    r = rng.normal(size=(50, 32))
+    tau = 0.2
+    out, lam, status = np.empty_like(pi), np.empty(50), np.empty(50, dtype=np.int8)
+    _kernels_few._few_batch(pi, r, np.full(50, tau), 1e-8, out, lam, status)
+    assert np.all(status == 0)
+    fast, fast_lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    np.testing.assert_array_equal(fast, out)
+    np.testing.assert_array_equal(fast_lam, lam)
