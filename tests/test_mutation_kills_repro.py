@@ -1,9 +1,10 @@
 """The figure-script runner pmdtheory._repro: survivors of `make mutation` that showed
 untested behaviour.
 
-Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
-The toy folders hold no figure script (nothing but ``report.py``, run as a real subprocess),
-so each run costs one short interpreter start.
+Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seeds 0
+and 1). A run uses a toy folder of at most one figure script (a few lines of the standard
+library) and ``report.py``, run as real subprocesses, so it costs one or two short
+interpreter starts.
 """
 
 from __future__ import annotations
@@ -80,3 +81,91 @@ def test_a_report_that_fails_fails_the_run(tmp_path, capsys, end, rc):
     assert captured.out.splitlines()[-1].startswith(f"report ... failed (exit {rc}) (")
     err = [line for line in captured.err.splitlines() if line]  # the report's output, then ours
     assert err == ["report broke", "pmdtheory repro: failed: report"]
+
+
+# a figure script whose budgets write different files: data/quick.csv with --quick,
+# data/full.csv without
+MODAL = """
+import sys
+from pathlib import Path
+
+REPRO = {
+    "default": True,
+    "budget_s": {"quick": 1, "full": 2},
+    "outputs": {"quick": ["data/quick.csv"], "full": ["data/full.csv"]},
+    "claims": {},
+}
+
+out = Path(sys.argv[sys.argv.index("--out") + 1])
+(out / "data").mkdir(parents=True, exist_ok=True)
+(out / "data" / ("quick.csv" if "--quick" in sys.argv else "full.csv")).write_text("x\\n1\\n")
+"""
+
+
+class _Clock:
+    """Stands in for the `time` module of _repro: perf_counter advances by `step` a call."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 1000.0, step
+        self.time = _repro.time.time  # the outputs' freshness check keeps the real clock
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _run_modal(tmp_path, monkeypatch, capsys, *, quick: bool, step: float):
+    """Run the one MODAL script (no report) on a clock on which it takes `step` s.
+
+    Returns the exit status, the printed lines and the timings CSV.
+    """
+    scripts, out = tmp_path / "scripts", tmp_path / "out"
+    scripts.mkdir()
+    (scripts / "modal.py").write_text(MODAL)
+    monkeypatch.setattr(_repro, "time", _Clock(step))
+    argv = ["--scripts", str(scripts), "--out", str(out), "--no-report"]
+    rc = _repro.main(argv + (["--quick"] if quick else []))
+    lines = capsys.readouterr().out.splitlines()
+    return rc, lines, (out / "data" / "repro_timings.csv").read_text()
+
+
+def test_a_script_is_timed_from_its_start_to_its_end(tmp_path, monkeypatch, capsys):
+    # mutant: `time.perf_counter() + t0` in _run (the clock's reading plus the start
+    # time, e.g. 2001.0 s, reported for a run of 0.5 s)
+    rc, lines, timings = _run_modal(tmp_path, monkeypatch, capsys, quick=False, step=0.5)
+    assert rc == 0
+    assert lines[1] == "[1/1] modal ... ok (0.5 s)"
+    assert timings.splitlines()[1:] == ["modal,full,0.5,ok"]
+
+
+@pytest.mark.parametrize(
+    "quick, step, over",
+    [
+        (False, 1.5, ""),  # 1.5 s of a 2 s budget
+        (False, 2.0, ""),  # exactly the budget is not over it
+        (False, 2.5, ", over its 2 s budget"),
+        (True, 0.5, ""),
+        (True, 1.5, ", over its 1 s budget"),
+    ],
+)
+def test_the_over_budget_remark_appears_exactly_when_over(
+    tmp_path, monkeypatch, capsys, quick, step, over
+):
+    # mutant: `if dt < script.budget_s[mode]` for the remark (it flagged the runs within
+    # their budget and not those over it)
+    rc, lines, _ = _run_modal(tmp_path, monkeypatch, capsys, quick=quick, step=step)
+    assert rc == 0  # over budget is remarked on, never a failure
+    assert lines[1] == f"[1/1] modal ... ok ({step:.1f} s{over})"
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
+def test_quick_selects_the_quick_budget_and_outputs(tmp_path, monkeypatch, capsys, quick):
+    # mutant: `mode = "quick" if not args.quick else "full"` (--quick ran the scripts
+    # quick but held them to the full budget and outputs, and the reverse)
+    mode, budget = ("quick", 1) if quick else ("full", 2)
+    rc, lines, timings = _run_modal(tmp_path, monkeypatch, capsys, quick=quick, step=0.5)
+    assert rc == 0
+    out = (tmp_path / "out").resolve()
+    assert lines[0] == f"pmdtheory repro ({mode}): 1 script(s), budget {budget} s -> {out}"
+    assert lines[1] == "[1/1] modal ... ok (0.5 s)"
+    assert timings.splitlines()[1:] == [f"modal,{mode},0.5,ok"]

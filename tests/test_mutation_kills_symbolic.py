@@ -1,17 +1,26 @@
 """pmdtheory.symbolic.check where survivors of `make mutation` showed the tests blind.
 
-Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
+Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seeds 0
+and 1).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from pmdtheory.symbolic.check import NUMERIC, Recorder, check_sign, check_zero
+from pmdtheory.symbolic.check import (
+    NUMERIC,
+    ZERO_50,
+    Recorder,
+    check_sign,
+    check_zero,
+    rational_points,
+)
 
 t = sp.Symbol("t", real=True)
 NEAR_HALF = {t: (0.4, 0.6)}  # small denominators fit only 1/2 here: a zero of (t - 1/2)^2
@@ -48,3 +57,53 @@ def test_check_options_are_keyword_only(fn, options):
     for name in options:
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, name
     assert params["claim"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+def test_a_value_exactly_at_the_zero_tolerance_counts_as_zero():
+    # mutant: `if abs(num) >= ZERO_50:` in check_zero (a 50-digit value equal to the
+    # tolerance refuted the claim, while the detail promises |value| <= the tolerance)
+    at_tolerance = sp.Float(ZERO_50)  # exactly the float ZERO_50; sympy cannot reduce it
+    check = check_zero("c", at_tolerance, {}, rng=np.random.default_rng(0))
+    assert check.passed and check.method == NUMERIC
+    assert check.detail.startswith("sympy cannot reduce it; |value| <= 1.0e-35 at 24 ")
+    # just above it, the claim is refuted
+    above = sp.Float(ZERO_50) * (1 + sp.Rational(1, 10**12))
+    assert not check_zero("c", above, {}, rng=np.random.default_rng(0)).passed
+
+
+def test_a_numeric_zero_check_reports_its_largest_residual():
+    # mutant: `worst = 1.0` in check_zero (every residual reported as 1.0e+00)
+    expr = t - sp.LambertW(t * sp.exp(t))  # 0 for t > -1, beyond sympy.simplify
+    check = check_zero("c", expr, {t: (0.5, 3.0)}, rng=np.random.default_rng(0))
+    assert check.passed and check.method == NUMERIC
+    worst = re.fullmatch(r"sympy cannot reduce it; \|value\| <= (\S+) at .*", check.detail)
+    assert worst is not None, check.detail
+    assert float(worst[1]) <= ZERO_50
+
+
+class _LowestDraws:
+    """A generator that always draws the lowest value it may: ``integers(lo, hi) == lo``."""
+
+    def integers(self, low, high):
+        return low
+
+
+def test_rational_points_draw_denominators_from_two():
+    # mutant: `den = int(rng.integers(1, 61))` in rational_points (denominator 1 allowed:
+    # the lowest draws then give the integer 1, a special value, inside (0.2, 1.9))
+    points = rational_points({t: (0.2, 1.9)}, 3, _LowestDraws())
+    assert points == [{t: sp.Rational(1, 2)}] * 3
+    # a domain too narrow for the halves grows the denominator (to 3 here: 1/3)
+    assert rational_points({t: (0.3, 0.45)}, 1, _LowestDraws()) == [{t: sp.Rational(1, 3)}]
+
+
+def test_a_failed_sign_check_reports_the_value_at_50_digits():
+    # mutant: `num = sp.N(expr.subs(point), 51)` in check_sign (the value shown, and the
+    # sign decided, at 51 digits, not the 50 the method's name says)
+    check = check_sign("c", t - 1, {t: (0, 2)}, positive=True, rng=np.random.default_rng(0))
+    assert not check.passed and check.method == NUMERIC
+    found = re.fullmatch(r"value (\S+) at \{t: (\S+)\} is not positive", check.detail)
+    assert found is not None, check.detail
+    value, point = found[1], sp.Rational(found[2])
+    assert value == str(sp.N(point - 1, 50))
+    assert len(value.lstrip("-0.")) == 50  # 50 significant digits
