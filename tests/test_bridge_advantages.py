@@ -192,6 +192,8 @@ def test_group_of_one_follows_verl():
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "ploo"}, "baseline"),
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "partition", "tau": "x"}, "tau"),
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "grpo", "eps": -1.0}, "eps"),
+        # eps = 0 made a constant group 0 / 0 = NaN (the core refuses it too)
+        ({"rewards": [1.0, 1.0], "index": [0, 0], "baseline": "grpo", "eps": 0.0}, "eps"),
         ({"rewards": [1.0, 0.0], "index": [0, 0], "baseline": "grpo", "eps": "x"}, "eps"),
         ({"rewards": [1.0, 0.0], "index": [True, False], "baseline": "mean"}, "index"),
         ({"rewards": [], "index": [], "baseline": "mean"}, "empty"),

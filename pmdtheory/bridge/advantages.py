@@ -173,7 +173,8 @@ def group_advantages(
         Unknown ``baseline``; empty or non-finite ``rewards``; ``index`` of the wrong
         shape or not integer (strings, floats, bools); a group smaller than the
         baseline's ``min_group`` (names ``index``); ``tau`` missing, not a number or
-        ``<= 0`` for the partition baselines; ``eps`` negative or not finite.
+        ``<= 0`` for the partition baselines; ``eps`` not finite or ``<= 0`` (as in
+        :func:`pmdtheory.estimators.advantages`: 0 would make a constant group NaN).
 
     Notes
     -----
@@ -244,8 +245,8 @@ def group_advantages(
         eps = float(eps)
     except (TypeError, ValueError):
         raise ValueError(f"eps must be a real number, got {eps!r}") from None
-    if not np.isfinite(eps) or eps < 0.0:
-        raise ValueError(f"eps must be finite and >= 0, got {eps}")
+    if not np.isfinite(eps) or eps <= 0.0:  # eps = 0 divides a constant group's 0 by 0
+        raise ValueError(f"eps must be finite and > 0, got {eps}")
     layout = _Table(index)
     k = layout.counts.to(r.dtype)[:, None]
     if bool((k < rec.min_group).any()):
