@@ -357,6 +357,19 @@ def test_register_with_fake_verl(monkeypatch):
     np.testing.assert_allclose(adv[:, 0].numpy(), [1.0, -1.0])
 
 
+def test_a_baseline_registered_under_an_older_verl_waits_for_register(monkeypatch):
+    # a verl whose core_algos has no register_adv_est (an older release) is in sys.modules:
+    # a new baseline joins pmdtheory's estimators and does not touch verl (mutant: `or`
+    # for `and` in _add_estimator called the missing function and raised AttributeError)
+    import _toy_baseline as toy
+
+    old = types.ModuleType("verl.trainer.ppo.core_algos")
+    monkeypatch.setitem(sys.modules, old.__name__, old)
+    with toy.registered():
+        assert f"pmd_{toy.NAME}" in pmd_verl.ADV_ESTIMATORS
+    assert not hasattr(old, "register_adv_est")
+
+
 def test_register_without_verl(monkeypatch):
     installed = importlib.util.find_spec("verl") is not None
     # The import-time registration reflects whether verl is installed here.
