@@ -9,10 +9,12 @@ from __future__ import annotations
 import inspect
 import re
 
+import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
 
+from pmdtheory.symbolic import consequences, pmd
 from pmdtheory.symbolic.check import (
     NUMERIC,
     ZERO_50,
@@ -21,6 +23,7 @@ from pmdtheory.symbolic.check import (
     check_zero,
     rational_points,
 )
+from pmdtheory.symbolic.numeric import DPS, _bracket_root, mp_exact, random_cases
 
 t = sp.Symbol("t", real=True)
 NEAR_HALF = {t: (0.4, 0.6)}  # small denominators fit only 1/2 here: a zero of (t - 1/2)^2
@@ -107,3 +110,58 @@ def test_a_failed_sign_check_reports_the_value_at_50_digits():
     value, point = found[1], sp.Rational(found[2])
     assert value == str(sp.N(point - 1, 50))
     assert len(value.lstrip("-0.")) == 50  # 50 significant digits
+
+
+def test_random_cases_draw_every_number_of_actions_in_the_range():
+    # mutant: `n = int(rng.integers(n_range[0], n_range[1] * 1))` in random_cases (the
+    # upper end of n_range, 8 actions by default, was never drawn)
+    cases = list(random_cases(np.random.default_rng(0), 60))
+    assert {len(pi_t) for pi_t, _, _ in cases} == set(range(2, 9))
+    assert all(len(r) == len(pi_t) for pi_t, r, _ in cases)
+    two_or_three = random_cases(np.random.default_rng(0), 30, n_range=(2, 3))
+    assert {len(pi_t) for pi_t, _, _ in two_or_three} == {2, 3}
+
+
+def test_a_root_residual_exactly_at_the_tolerance_is_rejected():
+    # mutant: `if not abs(f(root)) <= mp.mpf(10) ** (5 - DPS):` in _bracket_root (a
+    # residual equal to 10**(5 - DPS) was accepted; the docstring says "below")
+    def step(x):  # changes sign at 0, and |step| is the tolerance everywhere
+        tol = mp.mpf(10) ** (5 - DPS)
+        return tol if x >= 0 else -tol
+
+    with mp.workdps(DPS), pytest.raises(ArithmeticError, match="did not converge"):
+        _bracket_root(step, -1.0, 1.0)
+    # a little below the tolerance, the same root is accepted
+    with mp.workdps(DPS):
+        assert abs(_bracket_root(lambda x: step(x) * 0.999, -1.0, 1.0)) < 1e-6
+
+
+def test_mpmath_evaluations_run_at_30_digits():
+    # mutant: `DPS = 31` (the module docstring promises 30 significant digits)
+    third = mp_exact(lambda qa, rv, t, z: mp.mpf(1) / 3, np.array([0.5, 0.5]), np.zeros(2), 1.0)
+    with mp.workdps(30):
+        at_30 = mp.mpf(1) / 3
+    with mp.workdps(31):
+        at_31 = mp.mpf(1) / 3
+    assert third == [at_30, at_30] and at_30 != at_31
+
+
+def test_the_bracket_widens_twelve_times_before_giving_up():
+    # mutant: `for _ in range( 13):` in _bracket_root (one more tripling: a sign change
+    # out to 3**13 was found). The twelfth widening is checked too: [-1, 1] reaches 3**12
+    # (it reached only 3**11 while the loop's else raised without looking at it)
+    with mp.workdps(DPS):
+        assert _bracket_root(lambda x: x - 3**12, -1.0, 1.0) == 3**12
+        with pytest.raises(ArithmeticError, match="no sign change"):
+            _bracket_root(lambda x: x - (3**12 + 1), -1.0, 1.0)
+
+
+@pytest.mark.parametrize("module", [pmd, consequences])
+def test_every_symbol_domain_can_be_sampled(module):
+    # mutant: `r3: (1, 1)` in consequences.DOMAIN (an empty interval: any check on r3 that
+    # sympy.expand cannot close would fail with "domain of r3 is too narrow")
+    points = rational_points(module.DOMAIN, 2, np.random.default_rng(0))
+    for point in points:
+        for symbol, value in point.items():
+            lo, hi = module.DOMAIN[symbol]
+            assert lo < value < hi, (symbol, value)

@@ -62,12 +62,12 @@ def _bracket_root(f: Callable, lo: float, hi: float) -> mp.mpf:
     root). The root is accepted only if ``|f|`` there is below ``10**(5 - DPS)``."""
     lo, hi = mp.mpf(lo), mp.mpf(hi)
     flo, fhi = f(lo), f(hi)
-    for _ in range(12):
+    for _ in range(12):  # each widening triples the bracket: 3**12 times its width at most
         if flo * fhi <= 0:
             break
         lo, hi = lo - (hi - lo), hi + (hi - lo)
         flo, fhi = f(lo), f(hi)
-    else:
+    if flo * fhi > 0:  # (checked after the last widening too)
         raise ArithmeticError("no sign change of the normalisation residual found")
     while hi - lo > 1e-6:
         mid = (lo + hi) / 2
