@@ -89,7 +89,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/baselines.py": ("tests/test_baselines.py",),
     "pmdtheory/_repro.py": ("tests/test_repro_discovery.py", "tests/test_mutation_kills_repro.py"),
     "pmdtheory/cli/update.py": ("tests/test_cli.py", "tests/test_mutation_kills_cli.py"),
-    "pmdtheory/cli/simulate.py": ("tests/test_sim_cli.py", "tests/test_cli.py"),
+    "pmdtheory/cli/simulate.py": (
+        "tests/test_sim_cli.py",
+        "tests/test_cli.py",
+        "tests/test_mutation_kills_simulate.py",
+    ),
     "pmdtheory/cli/sweep.py": ("tests/test_sim_cli.py", "tests/test_cli.py"),
     "pmdtheory/cli/_common.py": (
         "tests/test_cli.py",
@@ -106,8 +110,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_mutation_kills_symbolic.py",
     ),
     "pmdtheory/symbolic/calculus.py": ("tests/test_symbolic.py",),
-    "pmdtheory/symbolic/consequences.py": ("tests/test_symbolic.py",),
-    "pmdtheory/symbolic/numeric.py": ("tests/test_symbolic.py",),
+    "pmdtheory/symbolic/consequences.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
+    "pmdtheory/symbolic/numeric.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
     "pmdtheory/bridge/trl.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/trl_options.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/verl.py": ("tests/test_bridge_verl.py",),
