@@ -34,22 +34,23 @@ ROUGH_LOG_ATOL = 1.2e-3  # documented (five Taylor terms in f, |f| <= 0.415: 8e-
 SAMPLES = 4000
 
 
-@njit(error_model="numpy")
-def _map_log(x, out):
-    for i in range(x.size):
-        out[i] = _vlog(x[i])
+def _elementwise(fn):
+    """A Numba loop applying ``fn`` to every element, as the kernels call it."""
+
+    @njit(error_model="numpy")
+    def run(x, out):
+        for i in range(x.size):
+            out[i] = fn(x[i])
+
+    return run
 
 
-@njit(error_model="numpy")
-def _map_exp(x, out):
-    for i in range(x.size):
-        out[i] = _vexp(x[i])
-
-
-@njit(error_model="numpy")
-def _map_omega(x, out):
-    for i in range(x.size):
-        out[i] = _vomega(x[i])
+_map_log = _elementwise(_vlog)
+_map_exp = _elementwise(_vexp)
+_map_omega = _elementwise(_vomega)
+_map_guess = _elementwise(_vomega_guess)
+_map_rough_exp = _elementwise(_rough_exp)
+_map_rough_log = _elementwise(_rough_log)
 
 
 def _ulps(ours, ref):
@@ -104,12 +105,6 @@ def test_vomega_matches_mpmath_and_the_scalar_omega():
     np.testing.assert_allclose(out, scalar, rtol=ULPS_OMEGA_VS_SCALAR * 2.3e-16, atol=0)
 
 
-@njit(error_model="numpy")
-def _map_guess(x, out):
-    for i in range(x.size):
-        out[i] = _vomega_guess(x[i])
-
-
 def test_vomega_guess_is_within_six_percent_and_its_switches_are_where_it_is_worst():
     # where the guesses switch decides the worst error: at the scalar path's switches
     # (-2 and 1) the Taylor guess about 1 is 47% and 8% off, and the first Fritsch
@@ -120,18 +115,6 @@ def test_vomega_guess_is_within_six_percent_and_its_switches_are_where_it_is_wor
     assert rel.max() <= GUESS_RTOL
     assert rel.max() > 0.9 * GUESS_RTOL  # the bound is the measured worst, not slack
     assert abs(y[np.argmax(rel)] - (-1.22)) < 0.02
-
-
-@njit(error_model="numpy")
-def _map_rough_exp(x, out):
-    for i in range(x.size):
-        out[i] = _rough_exp(x[i])
-
-
-@njit(error_model="numpy")
-def _map_rough_log(x, out):
-    for i in range(x.size):
-        out[i] = _rough_log(x[i])
 
 
 def test_the_guess_rough_exp_and_log_are_within_their_stated_accuracy():
