@@ -241,12 +241,7 @@ def group_advantages(
     rec = get(baseline)
     r, index = _check_rewards_index(rewards, index)
     tau = _check_tau(tau, required=rec.needs_tau)
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise ValueError(f"eps must be a real number, got {eps!r}") from None
-    if not np.isfinite(eps) or eps <= 0.0:  # eps = 0 divides a constant group's 0 by 0
-        raise ValueError(f"eps must be finite and > 0, got {eps}")
+    eps = positive(eps, "eps")  # eps = 0 would divide a constant group's 0 by 0
     layout = _Table(index)
     k = layout.counts.to(r.dtype)[:, None]
     if bool((k < rec.min_group).any()):
