@@ -42,6 +42,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ALLOW_FILE = REPO / "tools" / "mutation_allow.toml"
 
+_LLM_SMOKE = "tests/test_llm_compare.py::test_smoke_every_method_two_steps"
+
 #: module (relative path) -> the test files that cover it
 TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/_validate.py": (
@@ -77,6 +79,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/bridge/advantages.py": ("tests/test_bridge_advantages.py",),
     "pmdtheory/bridge/loss.py": ("tests/test_bridge_loss.py",),
     "pmdtheory/sim/_kernels.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
+    "pmdtheory/sim/run.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
     "pmdtheory/sim/_fit.py": ("tests/test_sim_run.py", "tests/test_sim_grpo.py"),
     "pmdtheory/sim/mdp.py": ("tests/test_sim_mdp.py",),
     "pmdtheory/sim/envs.py": ("tests/test_sim_envs.py", "tests/test_mutation_kills_envs.py"),
@@ -121,6 +124,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/bridge/trl.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/trl_options.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/verl.py": ("tests/test_bridge_verl.py",),
+    "pmdtheory/bridge/llm.py": ("tests/test_bridge_llm.py",),
     "pmdtheory/plotting.py": ("tests/test_plotting.py", "tests/test_mutation_kills_plotting.py"),
     # test_paper_repro.py (3 min a run) is left out: a mutant only it would catch counts as a
     # survivor, so the score errs low
@@ -136,6 +140,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_mutation_kills_stability.py",
         "tests/test_report_rules.py",
     ),
+    # the LLM comparison's rules; its 80 s smoke run (real training) is left out here and
+    # kept for llm_compare.py itself
+    "paper_repro/_claims_llm.py": (
+        "tests/test_llm_compare.py",
+        f"--deselect={_LLM_SMOKE}",
+    ),
+    "paper_repro/llm_compare.py": ("tests/test_llm_compare.py",),
+    "paper_repro/report.py": ("tests/test_repro_discovery.py",),
 }
 REPORT_PREFIX = "paper_repro/"
 
@@ -204,7 +216,8 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
 
     tag = module.replace("/", "_").removesuffix(".py")
     cfg, db = tmp / f"{tag}.toml", tmp / f"{tag}.sqlite"
-    tests_here = " ".join(t for t in tests if (tmp / t).exists())
+    # a pytest option (``--deselect=...``) passes through; a test file is run if it exists
+    tests_here = " ".join(t for t in tests if t.startswith("--") or (tmp / t).exists())
     # fresh Numba cache per mutant; -x: the first failing test kills the mutant
     command = (
         "bash -c 'export NUMBA_CACHE_DIR=$(mktemp -d); "
