@@ -354,8 +354,9 @@ class PromptPopulation:
         Tested (``tests/test_sim_envs.py``, 5000 prompts x 32 responses,
         Beta(0.5, 2), ``p_min`` 1e-3): :attr:`p0` equals the seeded, clipped
         Beta draws to 1e-12, every prompt has 1 to n - 1 correct responses,
-        the same seed gives the same population; bad arguments raise a
-        ``ValueError`` naming them.
+        and they are the ones with its smallest seeded uniform keys
+        (``tests/test_mutation_kills_envs.py``); the same seed gives the same
+        population; bad arguments raise a ``ValueError`` naming them.
 
         Examples
         --------
