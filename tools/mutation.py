@@ -147,7 +147,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         f"--deselect={_LLM_SMOKE}",
     ),
     "paper_repro/llm_compare.py": ("tests/test_llm_compare.py",),
-    "paper_repro/report.py": ("tests/test_repro_discovery.py",),
+    "paper_repro/report.py": ("tests/test_report_render.py", "tests/test_repro_discovery.py"),
 }
 REPORT_PREFIX = "paper_repro/"
 
