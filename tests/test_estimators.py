@@ -106,6 +106,22 @@ def test_bad_input():
         baseline([1.0, 0.0], kind="mean", axis=2)
 
 
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-4, np.inf, np.nan, "1e-4", True, None, [1e-4]])
+def test_grpo_eps_must_be_a_finite_positive_real(eps):
+    # eps = 0 divides 0 by 0 on a constant group; a string or bool is not a number
+    with pytest.raises(ValueError, match="^eps:"):
+        advantages([1.0, 1.0, 0.0], kind="grpo", eps=eps)
+
+
+def test_targets_take_one_tau_per_group():
+    r = np.array([[1.0, 0.0, 0.0, 0.0], [2.0, 0.0, 1.0, 1.0]])
+    tau = np.array([0.5, 2.0])
+    want = advantages(r, kind="mean") / tau[:, None]
+    np.testing.assert_array_equal(targets(r, kind="mean", tau=tau), want)
+    # along axis 0 the groups are the columns, one tau each
+    np.testing.assert_array_equal(targets(r.T, kind="mean", tau=tau, axis=0), want.T)
+
+
 def test_partition_baseline_keeps_relative_accuracy_when_tau_dwarfs_the_spread():
     # found by make fuzz: log(mean exp) rounds near 1 and kept only ~1e-16 absolute,
     # 2e-10 relative of a baseline of 5e-7; log1p(mean expm1) keeps it (mpmath, 40 digits)

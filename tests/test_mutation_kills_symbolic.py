@@ -24,6 +24,7 @@ from pmdtheory.symbolic.check import (
     rational_points,
 )
 from pmdtheory.symbolic.numeric import DPS, _bracket_root, mp_exact, random_cases
+from pmdtheory.symbolic.solutions import w_rule
 
 t = sp.Symbol("t", real=True)
 NEAR_HALF = {t: (0.4, 0.6)}  # small denominators fit only 1/2 here: a zero of (t - 1/2)^2
@@ -165,3 +166,13 @@ def test_every_symbol_domain_can_be_sampled(module):
         for symbol, value in point.items():
             lo, hi = module.DOMAIN[symbol]
             assert lo < value < hi, (symbol, value)
+
+
+def test_w_rule_rewrites_log_w0_only():
+    # mutants: `len(w.args) == 1` -> `!= 1`, `== 2`, `== 0` (the rule on the wrong branch,
+    # or on none). log W0(z) = log z - W0(z) for z > 0; W_-1 is negative there, its log
+    # is not real, and the rule must leave it alone.
+    z = sp.symbols("z", positive=True)
+    assert w_rule(sp.log(sp.LambertW(z))) == sp.log(z) - sp.LambertW(z)
+    w_1 = sp.log(sp.LambertW(z, -1))
+    assert w_rule(w_1) == w_1

@@ -105,8 +105,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "pmdtheory/cli/derive.py": ("tests/test_cli.py",),
     "pmdtheory/cli/repro.py": ("tests/test_cli.py",),
-    "pmdtheory/symbolic/__init__.py": ("tests/test_symbolic.py",),
-    "pmdtheory/symbolic/solutions.py": ("tests/test_symbolic.py",),
+    "pmdtheory/symbolic/__init__.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
+    "pmdtheory/symbolic/solutions.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
     "pmdtheory/symbolic/pmd.py": ("tests/test_symbolic.py",),
     "pmdtheory/symbolic/check.py": (
         "tests/test_symbolic.py",
