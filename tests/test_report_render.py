@@ -155,3 +155,17 @@ def test_main_on_an_empty_folder_reports_the_claims_without_data_not_run(tmp_pat
     assert len(not_run) >= len(claims) - 1  # claim 15 checks the estimator live, not from data
     assert f"({len(not_run)} not run" in capsys.readouterr().out
     assert f"- Not run (no data): claim(s) {', '.join(not_run)}." in out.read_text()
+
+
+def test_a_wrong_claim_number_says_which_number_it_would_be(monkeypatch):
+    two = [R.Claim("a", "s", "c", "f"), R.Claim("b", "s", "c", "f")]
+    funcs = [(1, "first.py", lambda data: two), (2, "second.py", lambda data: two[0])]
+    monkeypatch.setattr(R, "claim_functions", lambda scripts: funcs)
+    msg = (
+        "second.py is declared as claim 2, but the claim functions declared before it give "
+        "2 claim(s), so it would be claim 3"
+    )
+    with pytest.raises(ValueError, match=f"^claim numbers: {msg}$"):
+        R.all_claims(R.Data())
+    funcs[1] = (3, "second.py", lambda data: two[0])  # a single claim, numbered right
+    assert [c.title for c in R.all_claims(R.Data())] == ["a", "b", "a"]
