@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from pmdtheory.symbolic import consequences, pmd
+from pmdtheory.symbolic import calculus, consequences, pmd
 from pmdtheory.symbolic.check import (
     NUMERIC,
     ZERO_50,
@@ -176,3 +176,38 @@ def test_w_rule_rewrites_log_w0_only():
     assert w_rule(sp.log(sp.LambertW(z))) == sp.log(z) - sp.LambertW(z)
     w_1 = sp.log(sp.LambertW(z, -1))
     assert w_rule(w_1) == w_1
+
+
+def test_recorded_stationarity_is_solved_by_the_recorded_solution():
+    # mutant: `sp.Eq(star, 0)` -> `sp.Eq(star, 1)` in the record of pmd_mean_regression
+    d = pmd.pmd_mean_regression()
+    eq, sol = d.expressions["stationarity"], d.expressions["solution"]
+    for lam_v, b_v in [(0.7, 0.3), (2.0, -1.5), (0.1, 4.0)]:
+        at = {pmd.lam: lam_v, pmd.b: b_v}
+        assert abs(float((eq.lhs - eq.rhs).subs(pmd.x, sol).subs(at))) < 1e-12
+
+
+def test_wrong_omega_derivative_fails_the_newton_slope_check_itself():
+    # mutant: the slope check's failure branch returns True (other checks failed anyway)
+    d = calculus.solver_calculus(omega_derivative=lambda w: w / (1 + w) ** 2)
+    (slope,) = [c for c in d.checks if c.method == NUMERIC and "random points" in c.claim]
+    assert not slope.passed and "relative error of g' formula" in slope.detail
+
+
+def test_newton_slope_is_derived_over_every_action():
+    # mutant: `l1:{N_ACTIONS - 1}` (one log-probability symbol: zip drops the other actions)
+    g_prime = calculus.solver_calculus().expressions["g_prime"]
+    names = {str(v) for v in g_prime.free_symbols}
+    n = calculus.N_ACTIONS
+    want = {f"{v}{i}" for v in "lb" for i in range(1, n + 1)}
+    assert n >= 2 and want <= names
+
+
+def test_every_derivation_takes_a_keyword_seed_defaulting_to_0():
+    # mutant: solver_calculus's `seed: int = 0` -> `-1`; DERIVATIONS documents
+    # ``derive(*, seed=0) -> Derivation`` for each one
+    from pmdtheory.symbolic import DERIVATIONS
+
+    for derive in DERIVATIONS:
+        seed = inspect.signature(derive).parameters["seed"]
+        assert (seed.kind, seed.default) == (inspect.Parameter.KEYWORD_ONLY, 0), derive.__name__

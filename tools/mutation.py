@@ -113,12 +113,18 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_symbolic.py",
         "tests/test_mutation_kills_symbolic.py",
     ),
-    "pmdtheory/symbolic/pmd.py": ("tests/test_symbolic.py",),
+    "pmdtheory/symbolic/pmd.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
     "pmdtheory/symbolic/check.py": (
         "tests/test_symbolic.py",
         "tests/test_mutation_kills_symbolic.py",
     ),
-    "pmdtheory/symbolic/calculus.py": ("tests/test_symbolic.py",),
+    "pmdtheory/symbolic/calculus.py": (
+        "tests/test_symbolic.py",
+        "tests/test_mutation_kills_symbolic.py",
+    ),
     "pmdtheory/symbolic/consequences.py": (
         "tests/test_symbolic.py",
         "tests/test_mutation_kills_symbolic.py",
