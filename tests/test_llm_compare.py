@@ -371,6 +371,27 @@ def test_stability_claim_flips():
     assert bad.verdict == cl.DIFFERS
 
 
+def test_drawdown_interval_redraws_both_methods_answers():
+    # The second bootstrap level redraws each step's success as Bin(n, s)/n. With n huge it
+    # adds nothing; with few answers it widens the interval, inside [-1, 1].
+    for dropped in ("pmd_part", "pmd_mean"):
+        df = fake_frame(FINAL, drop=(dropped, 0.15))  # success stays in [0, 1]
+        m, lo, hi = cl.drawdown_ci(df, "pmd_part", "pmd_mean", *cl.MAIN)
+        assert abs(m) > 0.05  # the drop is measured
+        big = cl.drawdown_ci(df, "pmd_part", "pmd_mean", *cl.MAIN, n=10**9)
+        np.testing.assert_allclose(big, (m, lo, hi), atol=1e-3)
+        m4, lo4, hi4 = cl.drawdown_ci(df, "pmd_part", "pmd_mean", *cl.MAIN, n=16)
+        assert m4 == m and -1 <= lo4 < lo - 0.01 and hi + 0.01 < hi4 <= 1
+
+
+def test_final_avg_table_lists_pass_and_maj_when_measured():
+    got = cl.claim_final_avg(fake_frame(FINAL)).measured
+    assert "pass@k" in got and "maj@k" in got
+    bare = fake_frame(FINAL).drop(columns=["eval_pass_at_k", "eval_maj_at_k"])
+    got = cl.claim_final_avg(bare).measured
+    assert "avg@k" in got and "pass@k" not in got and "maj@k" not in got
+
+
 def test_naive_cost_claim_flips():
     frames = [fake_frame(FINAL)]
     lows = {"pmd_part": 0.4, "pmd_part_naive": 0.1}
