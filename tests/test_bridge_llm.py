@@ -5,9 +5,11 @@ need it are marked slow (about a minute together, most of it the model load).
 """
 
 import copy
+import inspect
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,13 @@ import pytest
 import torch
 
 from pmdtheory.bridge import pmd_loss
-from pmdtheory.bridge.llm import _chat, load_model, response_logprobs, sample
+from pmdtheory.bridge.llm import (
+    _chat,
+    fastest_num_threads,
+    load_model,
+    response_logprobs,
+    sample,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "paper_repro"))
@@ -63,6 +71,40 @@ def test_ema_matches_recursion():
     np.testing.assert_allclose(got[[0, 1, 2, 4]], np.array(want)[[0, 1, 2, 4]], rtol=1e-12)
 
 
+class _SlowAt(torch.nn.Module):
+    """A stand-in model whose forward pass sleeps when torch runs ``slow`` threads."""
+
+    def __init__(self, slow):
+        super().__init__()
+        self.slow = slow
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        if torch.get_num_threads() == self.slow:
+            time.sleep(0.05)
+        return x
+
+
+@pytest.mark.parametrize(("slow", "fast"), [(1, 2), (2, 1)])
+def test_fastest_num_threads_keeps_the_fastest_default_candidate(slow, fast):
+    # mutants: the time `perf_counter() + t0` (the later candidate always looks slower);
+    # the default candidates (1, 2) -> (2, 2)
+    before = torch.get_num_threads()
+    try:
+        assert fastest_num_threads(_SlowAt(slow)) == fast
+        assert torch.get_num_threads() == fast
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_sample_takes_its_options_by_keyword_only():
+    # mutant: `*,` -> `/,` (k and the others could be passed by position)
+    params = list(inspect.signature(sample).parameters.values())
+    assert [p.name for p in params[:3]] == ["model", "tokenizer", "prompts"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[3:])
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:3])
+
+
 @pytest.fixture(scope="module")
 def smol():
     torch.set_num_threads(1)
@@ -107,6 +149,16 @@ def test_sampling_and_logprobs_are_consistent(smol):
     m = ro.response_mask.bool()
     np.testing.assert_allclose(logp[m].numpy(), gen_logp[m].numpy(), atol=TOL_SCORES)
     assert bool((entropy[m] > 0).all()) and bool((entropy[m] < math.log(49152) + 1e-3).all())
+
+
+@pytest.mark.slow
+def test_sample_accepts_one_new_token_and_refuses_none(smol):
+    # mutant: `max_new_tokens < 1` -> `<= 1`
+    model, tok = smol
+    ro = sample(model, tok, ["What is 1 + 1?"], k=1, max_new_tokens=1, seed=0)
+    assert ro.response_mask.shape == (1, 1)
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 1, got 0"):
+        sample(model, tok, ["What is 1 + 1?"], k=1, max_new_tokens=0)
 
 
 @pytest.mark.slow

@@ -215,8 +215,10 @@ def fastest_num_threads(
 
     Notes
     -----
-    Not covered by the test suite; the training scripts (``paper_repro/llm_e2e.py``,
-    ``paper_repro/trl_pmd.py``) and ``benchmarks/bench_bridge.py`` call it.
+    Tested (``tests/test_bridge_llm.py``) with a stand-in model that is slow at one of
+    the default candidates: the other one is kept and set, for either order. The training
+    scripts (``paper_repro/llm_e2e.py``, ``paper_repro/trl_pmd.py``) and
+    ``benchmarks/bench_bridge.py`` call it.
 
     Examples
     --------

@@ -337,75 +337,75 @@ def _summary(stats, tau, rewards):
 @overload
 def run(
     env: Env,
-    method: str | Iterable[str] = "mean",
-    iters: int = 50,
-    seed: int | Iterable[int] = 0,
+    method: str | Iterable[str] = ...,
+    iters: int = ...,
+    seed: int | Iterable[int] = ...,
     *,
-    tau: float = 0.05,
-    beta: float | None = None,
-    k: int = 16,
-    baseline: str | None = None,
-    fit_steps: int = 1,
-    lr: float | None = None,
-    staleness: int = 0,
-    eps: float | None = None,
-    clip: float = 0.2,
-    q: str = "exact",
-    n_rollouts: int = 16,
-    horizon: int | None = None,
-    diagnostics: bool | str = True,
-    per_prompt: Literal[False] = False,
-    progress: bool | None = None,
+    tau: float = ...,
+    beta: float | None = ...,
+    k: int = ...,
+    baseline: str | None = ...,
+    fit_steps: int = ...,
+    lr: float | None = ...,
+    staleness: int = ...,
+    eps: float | None = ...,
+    clip: float = ...,
+    q: str = ...,
+    n_rollouts: int = ...,
+    horizon: int | None = ...,
+    diagnostics: bool | str = ...,
+    per_prompt: Literal[False] = ...,
+    progress: bool | None = ...,
 ) -> pd.DataFrame: ...
 
 
 @overload
 def run(
     env: Env,
-    method: str | Iterable[str] = "mean",
-    iters: int = 50,
-    seed: int | Iterable[int] = 0,
+    method: str | Iterable[str] = ...,
+    iters: int = ...,
+    seed: int | Iterable[int] = ...,
     *,
-    tau: float = 0.05,
-    beta: float | None = None,
-    k: int = 16,
-    baseline: str | None = None,
-    fit_steps: int = 1,
-    lr: float | None = None,
-    staleness: int = 0,
-    eps: float | None = None,
-    clip: float = 0.2,
-    q: str = "exact",
-    n_rollouts: int = 16,
-    horizon: int | None = None,
-    diagnostics: bool | str = True,
+    tau: float = ...,
+    beta: float | None = ...,
+    k: int = ...,
+    baseline: str | None = ...,
+    fit_steps: int = ...,
+    lr: float | None = ...,
+    staleness: int = ...,
+    eps: float | None = ...,
+    clip: float = ...,
+    q: str = ...,
+    n_rollouts: int = ...,
+    horizon: int | None = ...,
+    diagnostics: bool | str = ...,
     per_prompt: Literal[True],
-    progress: bool | None = None,
+    progress: bool | None = ...,
 ) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
 
 @overload
 def run(
     env: Env,
-    method: str | Iterable[str] = "mean",
-    iters: int = 50,
-    seed: int | Iterable[int] = 0,
+    method: str | Iterable[str] = ...,
+    iters: int = ...,
+    seed: int | Iterable[int] = ...,
     *,
-    tau: float = 0.05,
-    beta: float | None = None,
-    k: int = 16,
-    baseline: str | None = None,
-    fit_steps: int = 1,
-    lr: float | None = None,
-    staleness: int = 0,
-    eps: float | None = None,
-    clip: float = 0.2,
-    q: str = "exact",
-    n_rollouts: int = 16,
-    horizon: int | None = None,
-    diagnostics: bool | str = True,
+    tau: float = ...,
+    beta: float | None = ...,
+    k: int = ...,
+    baseline: str | None = ...,
+    fit_steps: int = ...,
+    lr: float | None = ...,
+    staleness: int = ...,
+    eps: float | None = ...,
+    clip: float = ...,
+    q: str = ...,
+    n_rollouts: int = ...,
+    horizon: int | None = ...,
+    diagnostics: bool | str = ...,
     per_prompt: bool,
-    progress: bool | None = None,
+    progress: bool | None = ...,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]: ...
 
 
@@ -498,9 +498,10 @@ def run(
         epoch on (or with ``staleness``). No KL penalty (TRL's default
         ``beta = 0``).
     q : {"exact", "mc"}
-        MDPs only: Q by linear solve, or by ``n_rollouts`` Monte-Carlo rollouts
-        of length ``horizon`` per state-action pair (at most 1e9 transitions
-        per estimate, see :meth:`TabularMDP.mc_q`).
+        MDPs only: Q by linear solve, or by ``n_rollouts`` (default 16)
+        Monte-Carlo rollouts of length ``horizon`` per state-action pair (default:
+        where gamma^horizon reaches 1e-4; at most 1e9 transitions per estimate,
+        see :meth:`TabularMDP.mc_q`).
     diagnostics : {True, "full", False}
         The implied :math:`\beta_t = \tau\lambda_t` (a PMD-mean solve per
         context, for methods that do not produce it anyway) and the target
