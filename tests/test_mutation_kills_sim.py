@@ -43,3 +43,14 @@ def test_progress_bar_counts_every_iteration(capsys):
     run(ENV, ["mean", "exact"], iters=3, seed=[0, 1], progress=True)
     err = capsys.readouterr().err
     assert "12/12" in err  # 2 methods x 2 seeds x 3 iterations
+
+
+def test_a_ragged_array_is_refused_naming_the_argument():
+    # mutant: `except Exception` -> a class nothing raises (numpy's own ValueError for the
+    # ragged list then escapes without the argument's name)
+    from pmdtheory.sim import Bandit
+
+    with pytest.raises(ValueError, match="^R must be a numeric array"):
+        Bandit([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match="^logits must be a numeric array"):
+        PromptPopulation([[True, False]], logits=[[1.0, 0.0], [2.0]])
