@@ -276,6 +276,16 @@ def test_slices_partition_the_grid():
             lc.parse_args(["--slice", bad])
 
 
+def test_quick_mode_trains_every_layer_on_cuda(tmp_path, monkeypatch):
+    # Kills the parse_args mutant "train_layers=-1 if cuda else 4" in the --quick branch
+    # (quick mode on CUDA trains all layers: 0, as the full CUDA mode does).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # check_device passes
+    out = ["--out", str(tmp_path)]
+    assert lc.parse_args(["--device", "cuda", "--quick", *out]).train_layers == 0
+    assert lc.parse_args(["--device", "cuda", *out]).train_layers == 0
+    assert lc.parse_args(["--device", "cpu", "--quick", *out]).train_layers == 4
+
+
 # ---------------------------------------------------------------- claims can fail
 
 
@@ -413,6 +423,147 @@ def test_sim_order_claim_flips():
     assert cl.claim_sim_order(llm, rev).verdict == cl.DIFFERS
     flat = fake_frame(dict.fromkeys(FINAL, 0.3))  # no measured pair resolved
     assert cl.claim_sim_order(flat, sim).verdict.startswith(cl.NOT_COMPARABLE)
+
+
+# ---------------------------------------------------------------- one update, tiny model
+
+LOSS_RTOL = 1e-5  # float32 losses of a 4-response batch against float32 references
+
+
+def tiny_experiment():
+    """An Experiment around a 2-layer random Llama (vocabulary of 32 words) and a word-level
+    tokenizer built in memory: nothing read from disk or downloaded, about a second."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, **{f"w{i}": i + 3 for i in range(29)}}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=words, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>",
+        padding_side="left",
+    )  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, bos_token_id=None,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()  # as load_model returns it
+    args = lc.parse_args(
+        ["--threads", str(torch.get_num_threads()), "--iterations", "1", "--k", "2",
+         "--prompts", "2", "--n-train", "4", "--n-eval", "1", "--max-new-tokens", "4"]
+    )  # fmt: skip
+    return lc.Experiment(args, model, tok)
+
+
+def tiny_rollout(vocab_size, prompt_len=3, lengths=(4, 2, 3, 1)):
+    """Two prompts x 2 responses (unpadded prompts); response i has ``lengths[i]`` tokens,
+    the shorter ones ending in the end-of-sequence token (id 1), then padding (id 0)."""
+    from pmdtheory.bridge.llm import Rollout
+
+    g = torch.Generator().manual_seed(1)
+    b, t = len(lengths), max(lengths)
+    ids = torch.randint(3, vocab_size, (b, prompt_len + t), generator=g)
+    mask = (torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]).long()
+    for i, n in enumerate(lengths):
+        if n < t:
+            ids[i, prompt_len + n - 1] = 1
+            ids[i, prompt_len + n :] = 0
+    attention = torch.cat([torch.ones(b, prompt_len, dtype=torch.long), mask], dim=1)
+    index = torch.arange(b // 2).repeat_interleave(2)
+    return Rollout(ids, attention, prompt_len, mask, index, [""] * b)
+
+
+def test_update_grpo_uses_trl_loss_and_pmd_methods_the_regression_loss():
+    # Kills the Experiment.update mutant `if not method == "grpo":` (GRPO through the PMD
+    # regression loss, the PMD methods through TRL's _compute_loss).
+    from pmdtheory.bridge import pmd_loss
+    from pmdtheory.bridge.llm import response_logprobs
+
+    threads = torch.get_num_threads()
+    exp = tiny_experiment()
+    try:
+        ro = tiny_rollout(exp.model.config.vocab_size)
+        adv = torch.tensor([1.0, -0.5, 0.25, 0.75])  # nonzero mean: the two losses differ
+        tau, temp = 0.1, exp.args.temperature
+        mask = ro.response_mask.float()
+        for method in ("pmd_mean", "pmd_part", "pmd_part_naive"):
+            exp.reset()
+            with torch.no_grad():
+                logp = response_logprobs(exp.model, ro, temperature=temp)
+            want, _ = pmd_loss(logp, logp, adv, mask, tau=tau)
+            opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
+            got_logp, _, loss, _ = exp.update(method, ro, adv, tau, opt)
+            assert loss == pytest.approx(float(want), rel=LOSS_RTOL), method
+            np.testing.assert_allclose(got_logp.numpy(), logp.numpy(), rtol=LOSS_RTOL)
+            assert exp._grpo is None  # no TRL trainer built for a PMD method
+        # TRL's GRPO loss (loss_type "grpo", beta 0) on the first iteration: every ratio is
+        # 1, so each sequence's token mean is -A_i and the loss is minus the mean advantage.
+        exp.reset()
+        opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
+        _, _, loss, _ = exp.update("grpo", ro, adv, tau, opt)
+        assert exp._grpo is not None
+        assert loss == pytest.approx(-float(adv.mean()), rel=LOSS_RTOL)
+        assert abs(float(want) + float(adv.mean())) > 0.1  # the check tells them apart
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- figures
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures passed to pmdtheory.plotting.save (which still writes them)."""
+    import pmdtheory.plotting as plotting
+
+    figs, real = [], plotting.save
+
+    def spy(fig, *args, **kwargs):
+        figs.append(fig)
+        return real(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plotting, "save", spy)
+    return figs
+
+
+def test_plot_p0_one_panel_a_histogram_per_split(tmp_path, saved_figures):
+    # Kills the plot_p0 mutants figure(1, 1, ...) -> figure(2, 1, ...) and alpha=0.6 -> 1.6.
+    # No p0 = 1 here: plot_p0's top bin edge is 1 - 1/16, which drops them (reported).
+    p0 = pd.DataFrame({
+        "split": ["eval"] * 3 + ["train"] * 5, "prompt": [0, 1, 2, 0, 1, 2, 3, 4],
+        "successes": [0, 4, 7, 1, 1, 2, 6, 7], "samples": 8,
+    })  # fmt: skip
+    p0["p0"] = p0.successes / p0.samples
+    paths = lc.plot_p0(p0, tmp_path)
+    assert [Path(q).name for q in paths] == ["llm_compare_p0.png", "llm_compare_p0.pdf"]
+    assert all(Path(q).is_file() for q in paths)
+    (fig,) = saved_figures
+    (ax,) = fig.axes  # one panel
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["eval (3)", "train (5)"]
+    assert sum(bar.get_height() for bar in ax.patches) == len(p0)  # every prompt, once
+    assert all(0 < bar.get_alpha() < 1 for bar in ax.patches)  # the splits overlap
+
+
+def test_plot_vs_sim_legend_on_panel_a_only(tmp_path, saved_figures):
+    # Kills the plot_vs_sim mutant axes.flat[0].legend -> axes.flat[-1].legend.
+    df = fake_frame({"pmd_mean": 0.4, "grpo": 0.3}, seeds=(0, 1))
+    sim = pd.DataFrame([
+        {"method": m, "seed": s, "iter": i, "reward_mean": 0.2 + 0.1 * i, "reward_low": 0.1 * i,
+         "tau": 0.1, "reward_scale": "pm1", "k": 4}
+        for m in ("pmd_mean", "grpo") for s in (0, 1) for i in range(3)
+    ])  # fmt: skip
+    paths = lc.plot_vs_sim(df, sim, tmp_path)
+    assert all(Path(q).is_file() for q in paths)
+    (fig,) = saved_figures
+    axes = [ax for ax in fig.axes if ax.get_lines()]
+    assert len(axes) == 4  # every panel drew both methods
+    legend = axes[0].get_legend()
+    assert legend is not None
+    assert {t.get_text() for t in legend.get_texts()} == {"pmd_mean", "grpo"}
+    assert all(ax.get_legend() is None for ax in axes[1:])
 
 
 # ---------------------------------------------------------------- the real smoke run

@@ -3,12 +3,17 @@
 Each test was checked to fail on the mutant named in its comment.
 """
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from pmdtheory.sim import PromptPopulation, TabularMDP, run
 
 ENV = PromptPopulation.random(12, 6, seed=4)
+TOL_MC_EXACT = 1e-13  # one deterministic path: sums of 80 terms in float64
+#: the rms error of 30 Monte-Carlo estimates, in units of their sd: outside this band
+#: with probability ~1e-4 for independent draws (chi-square, 30 degrees of freedom)
+RMS_BAND = (0.5, 1.5)
 
 
 def _frame(method, **kw):
@@ -54,3 +59,76 @@ def test_a_ragged_array_is_refused_naming_the_argument():
         Bandit([[1.0, 2.0], [3.0]])
     with pytest.raises(ValueError, match="^logits must be a numeric array"):
         PromptPopulation([[True, False]], logits=[[1.0, 0.0], [2.0]])
+
+
+# ------------------------------------------------------------------ counter-based RNG
+
+#: SplitMix64 seeded with 1234567: its first three outputs (the reference implementation's
+#: published test vector, e.g. Rosetta Code "Pseudo-random numbers/Splitmix64")
+SPLITMIX_1234567 = (6457827717110365317, 3203168211198807973, 9817491932198370423)
+GOLDEN = 0x9E3779B97F4A7C15
+MASK = 2**64 - 1
+
+
+def _mix_reference(z):
+    """SplitMix64's finaliser on Python ints (Steele, Lea and Flood 2014)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def test_the_hash_is_splitmix64():
+    # mutants: a changed mixing constant (_M2 - 1): every statistical test still passes
+    from pmdtheory.sim._rng import hash_key, uniform, uniforms
+
+    assert [_mix_reference((1234567 + n * GOLDEN) & MASK) for n in (1, 2, 3)] == list(
+        SPLITMIX_1234567
+    )
+    for key in [(0, 0, 0, 0, 0), (1234567, 3, 7, 11, 2), (2**63 - 1, 2**40, 5, 2**31, 3)]:
+        h = _mix_reference((key[0] + GOLDEN) & MASK)
+        for word in key[1:]:
+            h = _mix_reference(h ^ ((word + GOLDEN) & MASK))
+        assert int(hash_key(*key)) == h
+        assert uniform(*key) == (h >> 11) * 2.0**-53 == uniforms(*key)
+
+
+# ------------------------------------------------------------------ Monte-Carlo Q
+
+
+def test_mc_q_follows_deterministic_transitions_exactly():
+    # mutants: the transition row `cdf_p[s + A + a]` (another state-action's row), the action
+    # draw `u + total` (past the policy's cdf). Deterministic moves and policy: every rollout
+    # is the same path, so the estimate is exact up to the horizon's truncation.
+    S, A, gamma = 3, 2, 0.5
+    P = np.zeros((S, A, S))
+    for s in range(S):
+        for a in range(A):
+            P[s, a, (s + a + 1) % S] = 1.0
+    R = np.arange(S * A, dtype=float).reshape(S, A) ** 2
+    mdp = TabularMDP(P, R, gamma)
+    pi = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    q = mdp.mc_q(pi, n_rollouts=3, horizon=80, seed=1)
+    np.testing.assert_allclose(q, mdp.evaluate(pi).q, rtol=TOL_MC_EXACT, atol=0)
+
+
+def test_mc_q_draws_are_independent_across_steps_and_state_actions():
+    # mutants: the action draw's key `key - 1` (it reuses the previous step's number, so a
+    # rollout repeats its first random action), the stream `ctx = s0 + A + a0` (two
+    # state-actions share one stream). Every row of P and pi is the same, the reward is the
+    # action (0 or 1) and the policy uniform: after the first step, the rewards are i.i.d.
+    # Bernoulli(1/2), so Q(s, a) = a + gamma/(1 - gamma)/2, and an estimate's sd is
+    # sqrt(sum_{h >= 1} gamma^2h / 4 / n).
+    S, A, gamma, n, horizon = 15, 2, 0.9, 400, 100
+    P = np.full((S, A, S), 1.0 / S)
+    R = np.tile([0.0, 1.0], (S, 1))
+    mdp = TabularMDP(P, R, gamma)
+    err = mdp.mc_q(np.full((S, A), 0.5), n_rollouts=n, horizon=horizon, seed=2) - (
+        R + gamma / (1 - gamma) / 2
+    )
+    h = np.arange(1, horizon)
+    sd = np.sqrt(np.sum(gamma ** (2 * h)) / 4 / n)
+    bias = gamma**horizon / (1 - gamma)  # truncation
+    rms = np.sqrt(np.mean((err + bias / 2) ** 2))
+    assert RMS_BAND[0] * sd < rms < RMS_BAND[1] * sd
+    # 30 sums of 400 returns of 99 random bits each: equal errors mean a shared stream
+    assert np.unique(err).size == S * A
