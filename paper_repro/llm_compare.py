@@ -828,12 +828,13 @@ def plot_p0(p0, out):
     from pmdtheory.plotting import PALETTE, figure, save
 
     fig, ax = figure(1, 1, panel_size=(3.6, 2.4))
-    bins = np.linspace(0, 1, int(p0["samples"].max()) + 2) - 0.5 / (p0["samples"].max())
+    n = int(p0["samples"].max())
+    bins = (np.arange(n + 2) - 0.5) / n  # one bar per success count k, centred on k / n
     for i, (split, g) in enumerate(p0.groupby("split")):
         ax.hist(g.p0, bins=bins, alpha=0.6, color=PALETTE[i], label=f"{split} ({len(g)})")
     ax.axvline(0.05, color="#555555", ls=":", lw=0.8)
     ax.axvline(0.5, color="#555555", ls=":", lw=0.8)
-    ax.set_xlabel(f"base-model success p0 ({int(p0['samples'].max())} samples per prompt)")
+    ax.set_xlabel(f"base-model success p0 ({n} samples per prompt)")
     ax.set_ylabel("prompts")
     ax.legend()
     return save(fig, "llm_compare_p0", out)

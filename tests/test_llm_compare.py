@@ -428,6 +428,7 @@ def test_sim_order_claim_flips():
 # ---------------------------------------------------------------- one update, tiny model
 
 LOSS_RTOL = 1e-5  # float32 losses of a 4-response batch against float32 references
+BIN_ATOL = 1e-9  # histogram bar centres, in units of one success
 
 
 def tiny_experiment():
@@ -530,10 +531,10 @@ def saved_figures(monkeypatch):
 
 def test_plot_p0_one_panel_a_histogram_per_split(tmp_path, saved_figures):
     # Kills the plot_p0 mutants figure(1, 1, ...) -> figure(2, 1, ...) and alpha=0.6 -> 1.6.
-    # No p0 = 1 here: plot_p0's top bin edge is 1 - 1/16, which drops them (reported).
+    # p0 = 1 is in the data: the bins once stopped at 1 - 1/16 and dropped it.
     p0 = pd.DataFrame({
         "split": ["eval"] * 3 + ["train"] * 5, "prompt": [0, 1, 2, 0, 1, 2, 3, 4],
-        "successes": [0, 4, 7, 1, 1, 2, 6, 7], "samples": 8,
+        "successes": [0, 4, 8, 1, 1, 2, 6, 8], "samples": 8,
     })  # fmt: skip
     p0["p0"] = p0.successes / p0.samples
     paths = lc.plot_p0(p0, tmp_path)
@@ -544,6 +545,12 @@ def test_plot_p0_one_panel_a_histogram_per_split(tmp_path, saved_figures):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["eval (3)", "train (5)"]
     assert sum(bar.get_height() for bar in ax.patches) == len(p0)  # every prompt, once
+    # per split, one bar per success count k = 0..8, centred on k / 8: the counts
+    for container, (_, g) in zip(ax.containers, p0.groupby("split"), strict=True):
+        centres = [(b.get_x() + b.get_width() / 2) * 8 for b in container]
+        np.testing.assert_allclose(centres, np.arange(9), atol=BIN_ATOL)
+        heights = [b.get_height() for b in container]
+        np.testing.assert_array_equal(heights, np.bincount(g.successes, minlength=9))
     assert all(0 < bar.get_alpha() < 1 for bar in ax.patches)  # the splits overlap
 
 
