@@ -132,3 +132,38 @@ def test_mc_q_draws_are_independent_across_steps_and_state_actions():
     assert RMS_BAND[0] * sd < rms < RMS_BAND[1] * sd
     # 30 sums of 400 returns of 99 random bits each: equal errors mean a shared stream
     assert np.unique(err).size == S * A
+
+
+# ------------------------------------------------------------------ sweep cells
+
+
+def test_cell_ids_are_16_hex_digits_of_sha256():
+    # mutant: `hexdigest()[:15]` (the documented id is 16 hex digits; a dataset written with
+    # one length is not found again by the other)
+    from pmdtheory.sim.sweeps import cell_id
+
+    ids = {cell_id({"method": m, "tau": t}) for m in ("exact", "mean") for t in (0.1, 0.2)}
+    assert len(ids) == 4
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+
+
+def test_grid_check_runs_each_configuration_for_zero_iterations(monkeypatch):
+    # mutant: `run(envs[key], p["method"], 1, ...)` (the check would run an iteration, and a
+    # cell that fails only while iterating would be refused up front, not reported)
+    import sys
+
+    from pmdtheory.sim.sweeps import _check_cells, expand_grid
+
+    sim_run = sys.modules["pmdtheory.sim.run"]  # the module; pmdtheory.sim.run is the function
+
+    calls = []
+    real = sim_run.run
+
+    def spy(env, method, iters, seed, **kw):
+        calls.append(iters)
+        return real(env, method, iters, seed, **kw)
+
+    monkeypatch.setattr(sim_run, "run", spy)
+    grid = {"env": "prompts", "contexts": 10, "actions": 4, "method": ["exact", "mean_sampled"]}
+    _check_cells(expand_grid({**grid, "tau": [0.05, 0.1], "k": 4, "iters": 3, "seed": "0-1"}))
+    assert calls == [0] * 4  # one per configuration (seeds share one), none iterating

@@ -211,3 +211,44 @@ def test_every_derivation_takes_a_keyword_seed_defaulting_to_0():
     for derive in DERIVATIONS:
         seed = inspect.signature(derive).parameters["seed"]
         assert (seed.kind, seed.default) == (inspect.Parameter.KEYWORD_ONLY, 0), derive.__name__
+
+
+def _record(name, passed):
+    from pmdtheory.symbolic.check import SYMBOLIC, Check, Derivation
+
+    checks = tuple(Check(f"c_{i}", SYMBOLIC, ok, f"detail {i}") for i, ok in enumerate(passed))
+    return Derivation(name, f"Title {name}", "x = x", {"e": sp.Integer(1)}, checks, 0.25)
+
+
+def test_markdown_marks_and_numbers_every_step():
+    # mutants: the step mark `"✅" if not c.passed`, steps numbered from 2,
+    # total_seconds keyword-only -> positional (`/`)
+    from pmdtheory.symbolic import to_markdown
+
+    doc = to_markdown([_record("good", [True, True]), _record("bad", [True, False])])
+    bad = doc.split("## 2. bad")[1]
+    assert "1. ✅ $c_0$ — *symbolic*: detail 0" in bad
+    assert "2. ❌ $c_1$ — *symbolic*: detail 1" in bad
+    good = doc.split("## 1. good")[1].split("## 2.")[0]
+    assert "1. ✅ $c_0$" in good and "2. ✅ $c_1$" in good and "❌" not in good
+    assert "**1/2 derivations verified** in 0.5 s" in doc
+    assert "in 3.0 s" in to_markdown([_record("good", [True])], total_seconds=3.0)
+    kind = inspect.signature(to_markdown).parameters["total_seconds"].kind
+    assert kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_derive_reports_its_own_wall_time(tmp_path, monkeypatch, capsys):
+    # mutant: `total = time.perf_counter() + t0` (the clock's reading, not the elapsed time)
+    import time
+
+    import pmdtheory.symbolic as symbolic
+
+    monkeypatch.setattr(symbolic, "DERIVATIONS", (lambda *, seed: _record("one", [True]),))
+    out = tmp_path / "d.md"
+    t0 = time.perf_counter()
+    assert symbolic.main(["--out", str(out)]) == 0
+    wall = time.perf_counter() - t0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("1/1 verified")]
+    reported = float(line.split(" in ")[1].split(" s;")[0])
+    assert 0 <= reported <= wall + 0.05  # printed at 0.1 s resolution
+    assert f"in {reported:.1f} s" in out.read_text()

@@ -95,8 +95,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "pmdtheory/sim/mdp.py": ("tests/test_sim_mdp.py",),
     "pmdtheory/sim/envs.py": ("tests/test_sim_envs.py", "tests/test_mutation_kills_envs.py"),
-    "pmdtheory/sim/_cells.py": ("tests/test_sweep.py",),
-    "pmdtheory/sim/sweeps.py": ("tests/test_sweep.py",),
+    "pmdtheory/sim/_cells.py": ("tests/test_sweep.py", "tests/test_mutation_kills_sim.py"),
+    "pmdtheory/sim/sweeps.py": ("tests/test_sweep.py", "tests/test_mutation_kills_sim.py"),
     "pmdtheory/sim/_mc.py": (
         "tests/test_sim_mdp.py",
         "tests/test_sim_run.py",
@@ -120,7 +120,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_cli.py",
         "tests/test_mutation_kills_simulate.py",
     ),
-    "pmdtheory/cli/sweep.py": ("tests/test_sim_cli.py", "tests/test_cli.py"),
+    "pmdtheory/cli/sweep.py": (
+        "tests/test_mutation_kills_sweep_cli.py",
+        "tests/test_sim_cli.py",
+        "tests/test_cli.py",
+    ),
     "pmdtheory/cli/_common.py": (
         "tests/test_cli.py",
         "tests/test_sim_cli.py",
