@@ -167,3 +167,47 @@ def test_grid_check_runs_each_configuration_for_zero_iterations(monkeypatch):
     grid = {"env": "prompts", "contexts": 10, "actions": 4, "method": ["exact", "mean_sampled"]}
     _check_cells(expand_grid({**grid, "tau": [0.05, 0.1], "k": 4, "iters": 3, "seed": "0-1"}))
     assert calls == [0] * 4  # one per configuration (seeds share one), none iterating
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_sweep_refuses_a_worker_count_below_one(tmp_path, bad):
+    # mutant: `n_workers >= 0` (zero workers: the sweep would wait forever)
+    from pmdtheory.sim.sweeps import _execute
+
+    with pytest.raises(ValueError, match="^n_workers must be a positive integer"):
+        _execute([], tmp_path / "out", n_workers=bad)
+
+
+@pytest.mark.parametrize(
+    ("value", "want"), [("", None), ("abc", None), ("0", None), ("-2", None), ("3", 3)]
+)
+def test_sweep_numba_thread_share_is_read_only_when_a_positive_integer(monkeypatch, value, want):
+    # mutant: `n.isdigit() or int(n) >= 1` (an empty or non-numeric value then raised, and
+    # "0" asked Numba for 0 threads)
+    import numba
+
+    from pmdtheory.sim import sweeps
+
+    calls = []
+    monkeypatch.setattr(numba, "set_num_threads", calls.append)
+    monkeypatch.setenv(sweeps._THREADS_ENV, value)
+    sweeps._limit_numba_threads()
+    assert calls == ([] if want is None else [min(want, numba.config.NUMBA_NUM_THREADS)])
+
+
+def test_local_cluster_has_one_worker_when_the_core_count_is_unknown(monkeypatch):
+    # mutant: `os.cpu_count() or 2` (os.cpu_count() may return None)
+    import distributed
+
+    from pmdtheory.sim import sweeps
+
+    seen = {}
+    monkeypatch.setattr(distributed, "LocalCluster", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(sweeps.os, "cpu_count", lambda: None)
+    sweeps._local_cluster()
+    assert (seen["n_workers"], seen["threads_per_worker"]) == (1, 1)
+    monkeypatch.setattr(sweeps.os, "cpu_count", lambda: 6)
+    sweeps._local_cluster()
+    assert seen["n_workers"] == 6
+    sweeps._local_cluster(2)
+    assert seen["n_workers"] == 2
