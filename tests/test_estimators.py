@@ -1,5 +1,7 @@
 """Sampled baselines and targets against a direct transcription of THEORY §3."""
 
+import inspect
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -111,6 +113,13 @@ def test_grpo_eps_must_be_a_finite_positive_real(eps):
     # eps = 0 divides 0 by 0 on a constant group; a string or bool is not a number
     with pytest.raises(ValueError, match="^eps:"):
         advantages([1.0, 1.0, 0.0], kind="grpo", eps=eps)
+
+
+def test_options_are_keyword_only():
+    for fn in (baseline, advantages, targets):
+        params = list(inspect.signature(fn).parameters.values())
+        assert params[0].name == "r" and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[1:]), fn.__name__
 
 
 def test_targets_take_one_tau_per_group():
