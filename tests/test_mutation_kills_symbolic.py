@@ -252,3 +252,32 @@ def test_derive_reports_its_own_wall_time(tmp_path, monkeypatch, capsys):
     reported = float(line.split(" in ")[1].split(" s;")[0])
     assert 0 <= reported <= wall + 0.05  # printed at 0.1 s resolution
     assert f"in {reported:.1f} s" in out.read_text()
+
+
+def test_random_cases_keep_a_floor_and_span_the_default_tau_range():
+    # mutants: `w = exponential * 1e-3` (no floor: entries down to ~1e-5 / n), the default
+    # tau_range (1e-2, 99) instead of (1e-2, 1e2)
+    cases = list(random_cases(np.random.default_rng(0), 20_000))
+    floor = min(float(pi.min()) * pi.size for pi, _, _ in cases)
+    assert floor > 1e-4  # entries >= ~1e-3 / n (documented), with room for a large sum
+    taus = np.array([t for _, _, t in cases])
+    assert taus.min() >= 1e-2 and taus.max() <= 1e2
+    assert taus.min() < 1.01e-2 and taus.max() > 99.5  # log-uniform over the whole range
+
+
+def test_bracket_root_accepts_a_root_at_an_end():
+    # mutant: `flo * fhi < 0` (an end at a root is not a sign change: the bracket widened
+    # past both roots of (x - 1)(x - 3) and found none)
+    root = _bracket_root(lambda x: (x - 1) * (x - 3), 1.0, 2.0)
+    assert abs(root - 1) < 1e-20
+
+
+def test_mp_mean_refuses_rewards_of_another_length():
+    # a reward list one short is refused, not truncated (by strict zips: the mutant
+    # `zip(q, r, strict=False)` of the first one is equivalent, the next one refuses it)
+    from pmdtheory.symbolic.numeric import mp_mean
+    from pmdtheory.symbolic.solutions import mean_solution
+
+    x_fn = lambda lam_, b_: mean_solution(lam_, b_)  # noqa: E731
+    with pytest.raises(ValueError):
+        mp_mean(x_fn, np.array([0.5, 0.5]), np.array([1.0]), 0.5)
