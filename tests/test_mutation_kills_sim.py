@@ -211,3 +211,57 @@ def test_local_cluster_has_one_worker_when_the_core_count_is_unknown(monkeypatch
     assert seen["n_workers"] == 6
     sweeps._local_cluster(2)
     assert seen["n_workers"] == 2
+
+
+# ------------------------------------------------------------------ run's guards
+
+
+def test_progress_bar_is_on_by_default_for_long_runs_only(monkeypatch, capsys):
+    # mutant: the work `P * n * iters + len(methods) * len(seeds)` (a sum where the bar's
+    # threshold needs the product: many seeds of a small problem are a long run too)
+    import sys
+
+    sim_run = sys.modules["pmdtheory.sim.run"]
+    P, n = ENV.shape
+    work = P * n * 2 * 2 * 3  # iters 2, methods 2, seeds 3
+    monkeypatch.setattr(sim_run, "_PROGRESS_WORK", work - 1)
+    run(ENV, ["mean", "exact"], iters=2, seed=[0, 1, 2])
+    assert "12/12" in capsys.readouterr().err
+    monkeypatch.setattr(sim_run, "_PROGRESS_WORK", work)
+    run(ENV, ["mean", "exact"], iters=2, seed=[0, 1, 2])
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("method", "kernel", "beta"),
+    [("mean_sampled", "_sampled_step", None), ("kl_chi2", "_population_step", 0.5)],
+)
+def test_a_non_finite_step_names_tau_and_beta_only_for_kl_chi2(monkeypatch, method, kernel, beta):
+    # mutant: `... if name != "kl_chi2"` (beta named for the methods that have none: the
+    # message then failed to format, a TypeError instead of the ValueError)
+    from pmdtheory.sim import _kernels as K
+
+    real = getattr(K, kernel)
+
+    def overflowing(*args):
+        real(*args)
+        args[-1][:, K.REWARD] = np.nan  # stats: as if the step had overflowed
+
+    monkeypatch.setattr(K, kernel, overflowing)
+    want = "tau (0.05) out of range: method " + repr(method)
+    if beta is not None:
+        want = f"beta ({beta:g}) and {want}"
+    with pytest.raises(ValueError, match="^" + want.replace("(", r"\(").replace(")", r"\)")):
+        run(ENV, method, iters=2, beta=beta)
+
+
+def test_diagnostics_cover_every_context_up_to_2048():
+    # mutant: DIAG_CONTEXTS = 2047 (documented: all contexts up to 2048, then every s-th)
+    env = PromptPopulation.random(2048, 3, seed=0)
+    sampled = run(env, "mean_sampled", iters=1, k=2)
+    full = run(env, "mean_sampled", iters=1, k=2, diagnostics="full")
+    pd.testing.assert_frame_equal(sampled, full)
+    bigger = PromptPopulation.random(2049, 3, seed=0)
+    a = run(bigger, "mean_sampled", iters=1, k=2)
+    b = run(bigger, "mean_sampled", iters=1, k=2, diagnostics="full")
+    assert not a.equals(b)  # from 2049 contexts on, every 2nd one
