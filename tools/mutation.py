@@ -14,7 +14,8 @@ all "incompetent". Each mutant runs with a fresh ``NUMBA_CACHE_DIR``, so no kern
 from another mutant (or the original) is reused.
 
 The work happens in a temporary copy of the working tree: the checkout is never mutated,
-even if the run is interrupted.
+even if the run is interrupted. Each module's tests are first run on the unmutated copy: if
+they fail there, every mutant would look killed, so the module is reported as not run.
 
 Usage::
 
@@ -209,6 +210,7 @@ class Outcome:
     equivalent: int = 0
     incompetent: int = 0
     survivors: list[str] = field(default_factory=list)
+    baseline_failed: bool = False
 
     @property
     def counted(self) -> int:
@@ -216,6 +218,8 @@ class Outcome:
 
     @property
     def score(self) -> float:
+        if self.baseline_failed:
+            return 0.0
         return self.killed / self.counted if self.counted else 1.0
 
 
@@ -272,6 +276,12 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
     env = dict(os.environ, CI="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp))
+    # the tests must pass on the unmutated code, or every mutant would look killed
+    base = subprocess.run(command, shell=True, cwd=tmp, env=env, capture_output=True, text=True)
+    if base.returncode != 0:
+        tail = "\n".join(base.stdout.strip().splitlines()[-5:])
+        print(f"== {module}: the tests fail on the unmutated code; not run\n{tail}", flush=True)
+        return Outcome(module, baseline_failed=True)
     cr = [sys.executable, "-m", "cosmic_ray.cli"]
     subprocess.run([*cr, "init", str(cfg), str(db)], cwd=tmp, env=env, check=True)
 
@@ -345,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         goal = 0.90 if r.module.startswith(REPORT_PREFIX) else args.goal
         ok = r.score >= goal
         failed |= not ok
+        if r.baseline_failed:
+            print(f"| {r.module} | tests fail unmutated | | | | {goal:.0%} FAIL |")
+            continue
         print(
             f"| {r.module} | {r.killed}/{r.counted} | {r.equivalent} | {r.incompetent} "
             f"| {r.score:.1%} | {goal:.0%} {'PASS' if ok else 'FAIL'} |"
