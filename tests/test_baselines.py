@@ -169,3 +169,24 @@ def test_registering_reaches_subscribers(toy_baseline):
 
     assert f"pmd_{toy.NAME}" in pmd_verl.ADV_ESTIMATORS
     assert baselines.get(toy.NAME) is toy_baseline
+
+
+def test_a_new_subscriber_gets_every_registered_baseline_at_once(monkeypatch):
+    # mutant: `for b in []` in subscribe (a front end subscribing after registrations would
+    # never hear of them)
+    monkeypatch.setattr(baselines, "_subscribers", [])
+    seen = []
+    baselines.subscribe(seen.append)
+    assert seen == list(BASELINES.values())
+
+
+def test_a_group_of_one_warns_nothing():
+    # mutant: the leave-one-out sum of a group of one set to -1 (log1p(-1) = -inf, masked
+    # afterwards, but numpy warns "divide by zero")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kind in ("loo_partition", "loo_mean", "partition", "mean", "grpo"):
+            got = advantages([[0.3], [1.0]], kind=kind, tau=0.1)
+            assert np.all(np.isfinite(got)), kind
