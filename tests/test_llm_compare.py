@@ -361,6 +361,30 @@ def test_scale_note_reads_the_run_size_and_tau_effect():
     assert "tau = 0.01 minus tau = 0.1 -0.200 [" in cl.tau_effect(both)
 
 
+def test_scale_note_defaults_and_resolution():
+    # mutants: train_layers' default 0 -> 1 (a run that did not record it trained all
+    # layers), the resolution (hi - lo) / 3 instead of the CI's half-width (hi - lo) / 2
+    df = fake_frame(FINAL).assign(prompts=4, k=4, k_eval=8)
+    note = cl.cannot_show(df, {"eval": 128})
+    assert "answers (all layers)" in note
+    _, lo, hi = cl.pair_ci(df, "pmd_mean", "grpo", "eval_avg_at_k", 128)
+    assert f"differences of about +-{(hi - lo) / 2:.2f} in final avg@k" in note
+    assert (hi - lo) / 2 > 0.01  # wide enough that /3 prints another number
+
+
+def test_sim_order_counts_a_predicted_tie_as_wrong():
+    # mutant: `pred[better] >= pred[worse]` (a simulator tie would count as predicting the
+    # measured order)
+    llm = fake_frame(FINAL)
+    sim = pd.DataFrame({
+        "method": ["pmd_mean", "pmd_part", "grpo"], "reward_mean": [0.4, 0.4, 0.4],
+        "iter": 4, "seed": 0, "tau": 0.1, "reward_scale": "pm1",
+    })  # fmt: skip
+    got = cl.claim_sim_order(llm, sim)
+    assert "predicted right: none;" in got.measured
+    assert got.verdict == cl.DIFFERS
+
+
 def test_reward_scale_01_survives_a_csv_round_trip(tmp_path):
     df = fake_frame(FINAL, tau=0.1, scale="01")
     df.to_csv(tmp_path / "x.csv", index=False)

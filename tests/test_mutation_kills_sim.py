@@ -265,3 +265,12 @@ def test_diagnostics_cover_every_context_up_to_2048():
     a = run(bigger, "mean_sampled", iters=1, k=2)
     b = run(bigger, "mean_sampled", iters=1, k=2, diagnostics="full")
     assert not a.equals(b)  # from 2049 contexts on, every 2nd one
+
+
+def test_strings_are_not_numbers():
+    # mutant: `arr.dtype == object and not (numeric or bool)` (a string array then reached
+    # the float conversion: "0.5" was silently read as a number)
+    from pmdtheory.sim import Bandit
+
+    with pytest.raises(ValueError, match="^R must be a numeric array, got dtype <U3"):
+        Bandit([["0.5", "1.0"]])

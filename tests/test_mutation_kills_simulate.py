@@ -115,3 +115,103 @@ def test_mdp_size_limit_counts_s_squared_times_a(tmp_path, capsys):
     assert main(argv + ["--iters", "1", "--out", str(out)]) == 0
     assert capsys.readouterr().err == ""
     assert len(pd.read_csv(out)) == 2
+
+
+# The tests below were checked against a cosmic-ray sample (seed 1) of the same module.
+
+
+def _history(methods=METHODS, iters=3):
+    """A small ``run``-shaped frame: the columns :func:`plot` reads, without a simulation."""
+    rows = [
+        {"method": m, "iter": t, "reward_mean": 0.5 + 0.1 * t, "subopt": 0.5**t,
+         "kl_prev": 0.0 if t == 0 else 0.01 * (i + 1) / t}
+        for i, m in enumerate(methods)
+        for t in range(iters + 1)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_plot_mdp_is_keyword_only(tmp_path):
+    # mutant: `def plot(df, path, /, mdp=False):`: mdp could be passed positionally (and df,
+    # path could no longer be passed by keyword)
+    matplotlib.use("Agg")
+    from pmdtheory.cli.simulate import plot
+
+    path = tmp_path / "kw.png"
+    assert plot(df=_history(), path=path, mdp=True) == [path]
+    assert path.stat().st_size > 1000
+    with pytest.raises(TypeError):
+        plot(_history(), tmp_path / "pos.png", True)
+    assert not (tmp_path / "pos.png").exists()
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "svg", "png"])
+def test_plot_pdf_has_no_creation_date_and_every_format_is_written(tmp_path, fmt):
+    # mutant: `metadata={"CreationDate": None} if fmt != "pdf" else {}`: the PDF got a
+    # creation date (not byte-stable across reruns), and the SVG writer refused the
+    # CreationDate key (ValueError: unknown metadata key)
+    matplotlib.use("Agg")
+    from pmdtheory.cli.simulate import plot
+
+    first, second = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+    assert plot(_history(), first) == [first]
+    assert plot(_history(), second) == [second]
+    data = first.read_bytes()
+    assert len(data) > 1000
+    if fmt == "pdf":
+        assert data.startswith(b"%PDF") and b"/CreationDate" not in data
+        assert data == second.read_bytes()
+
+
+def test_gridworld_contexts_limit_is_64_squared(tmp_path, capsys, monkeypatch):
+    # mutant: `... and args.contexts > 64*2:`: a gridworld with more than 128 contexts (here
+    # 200, and the largest allowed, 4096 = a 64 x 64 grid) was refused
+    sizes, gridworld = [], pmdtheory.sim.TabularMDP.gridworld
+
+    def small_gridworld(size, **kwargs):  # record the requested side, build a small grid
+        sizes.append(size)
+        return gridworld(min(size, 3), **kwargs)
+
+    monkeypatch.setattr(pmdtheory.sim.TabularMDP, "gridworld", small_gridworld)
+    out = tmp_path / "g.csv"
+    for contexts in ("200", "4096"):
+        argv = ["--env", "gridworld", "--contexts", contexts, "--methods", "exact"]
+        assert main(argv + ["--iters", "1", "--out", str(out)]) == 0, contexts
+        assert capsys.readouterr().err == ""
+        assert len(pd.read_csv(out)) == 2
+    assert sizes == [14, 64]  # round(sqrt(contexts)) states a side
+    err = _refused(tmp_path, capsys, ["--env", "gridworld", "--contexts", "4097"])
+    assert (
+        err
+        == "pmdtheory simulate: error: --contexts must be <= 4096 for --env gridworld, got 4097\n"
+    )
+    assert sizes == [14, 64]
+
+
+def test_default_sizes_are_those_the_help_states(tmp_path, capsys, monkeypatch):
+    # mutant: `_SIZES = {"prompts": (1001, 64), ...}`: without --contexts the environment
+    # was not the documented default size ("gridworld": (26, 4) is equivalent: 26 states
+    # round to the same 5 x 5 grid, allow-listed)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--contexts CONTEXTS prompts / contexts / states (default 1000, 1000, 20, 25)" in (
+        help_text
+    )
+    assert "--actions ACTIONS responses / actions per context (default 64, 10, 4)" in help_text
+
+    envs, run = [], pmdtheory.sim.run
+
+    def recording(env, *args, **kwargs):
+        envs.append(env)
+        return run(env, *args, **kwargs)
+
+    monkeypatch.setattr(pmdtheory.sim, "run", recording)
+    out = tmp_path / "d.csv"
+    for env in ("prompts", "bandit", "mdp", "gridworld"):
+        argv = ["--env", env, "--methods", "exact", "--iters", "0", "--out", str(out)]
+        assert main(argv) == 0, env
+    assert capsys.readouterr().err == ""
+    # the gridworld's 25 states are a 5 x 5 grid, 4 actions (the moves)
+    assert [e.shape for e in envs] == [(1000, 64), (1000, 10), (20, 4), (25, 4)]
