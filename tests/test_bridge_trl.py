@@ -721,3 +721,17 @@ def test_config_from_the_command_line(tmp_path):
     )
     with pytest.raises(ValueError, match="loss_type='grpo'"):
         parser.parse_args_into_dataclasses(base + ["--loss_type", "grpo"])
+
+
+def test_grpo_defaults_hold_every_fields_value():
+    # mutant: `if not f.default_factory is not dataclasses.MISSING` in _default (a field
+    # with a default factory, such as include_for_metrics, got MISSING as its default)
+    from pmdtheory.bridge.trl_options import GRPO_DEFAULTS
+
+    fields = dataclasses.fields(GRPOConfig)
+    assert set(GRPO_DEFAULTS) == {f.name for f in fields}
+    assert all(v is not dataclasses.MISSING for v in GRPO_DEFAULTS.values())
+    factories = [f for f in fields if f.default_factory is not dataclasses.MISSING]
+    assert factories  # the branch is reached
+    for f in factories:
+        assert GRPO_DEFAULTS[f.name] == f.default_factory(), f.name

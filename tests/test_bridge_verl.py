@@ -370,6 +370,17 @@ def test_a_baseline_registered_under_an_older_verl_waits_for_register(monkeypatc
     assert not hasattr(old, "register_adv_est")
 
 
+def test_a_baseline_registered_after_verl_joins_its_registry_at_once(monkeypatch):
+    # mutant: `if not core_algos is not None and ...` in _add_estimator (a baseline
+    # registered once verl is imported waited for the next register() call)
+    import _toy_baseline as toy
+
+    core = _fake_verl(monkeypatch)
+    name = f"pmd_{toy.NAME}"
+    with toy.registered():
+        assert core.ADV_ESTIMATOR_REGISTRY[name] is pmd_verl.ADV_ESTIMATORS[name]
+
+
 def test_register_without_verl(monkeypatch):
     installed = importlib.util.find_spec("verl") is not None
     # The import-time registration reflects whether verl is installed here.
