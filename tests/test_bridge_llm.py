@@ -4,9 +4,11 @@ The model (SmolLM2-135M, float32 on CPU) is loaded once per session; the tests t
 need it are marked slow (about a minute together, most of it the model load).
 """
 
+import ast
 import copy
 import inspect
 import math
+import re
 import subprocess
 import sys
 import time
@@ -207,3 +209,15 @@ def test_e2e_smoke_run(smol, tmp_path):
     smp = pd.read_csv(tmp_path / "data" / "llm_fit_samples.csv")
     np.testing.assert_allclose(smp.target, smp.advantage / 0.1, rtol=1e-6)
     assert len(smp) == 4 and df.shape[0] == 2 and fit.shape[0] == 3 and len(samples) == 4
+
+
+@pytest.mark.parametrize("fn", [load_model, fastest_num_threads, sample, response_logprobs])
+def test_documented_defaults_are_the_signatures(fn):
+    # mutants: a default changed in the signature (trainable True -> False, the probe shape
+    # (2, 32) -> (2, 33), max_new_tokens 32 -> 33, temperature 1.0 -> 0.0) while the
+    # docstring's "name : type, default X" still says X
+    documented = dict(re.findall(r"^    (\w+) : .*, default (.+)$", fn.__doc__, flags=re.M))
+    params = inspect.signature(fn).parameters
+    assert documented, fn.__name__
+    for name, text in documented.items():
+        assert ast.literal_eval(text) == params[name].default, (fn.__name__, name)

@@ -393,8 +393,8 @@ def response_logprobs(
     model: torch.nn.Module,
     rollout: Rollout,
     *,
-    temperature: float = 1.0,
-    with_entropy: Literal[False] = False,
+    temperature: float = ...,
+    with_entropy: Literal[False] = ...,
 ) -> torch.Tensor: ...
 
 
@@ -403,7 +403,7 @@ def response_logprobs(
     model: torch.nn.Module,
     rollout: Rollout,
     *,
-    temperature: float = 1.0,
+    temperature: float = ...,
     with_entropy: Literal[True],
 ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
@@ -413,7 +413,7 @@ def response_logprobs(
     model: torch.nn.Module,
     rollout: Rollout,
     *,
-    temperature: float = 1.0,
+    temperature: float = ...,
     with_entropy: bool,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
 
