@@ -93,3 +93,13 @@ def test_save_creates_nested_folders(tmp_path):
     fig, _ = figure()
     (p,) = save(fig, "deep", tmp_path / "a" / "b" / "c", formats=("png",))
     assert p.is_file()
+
+
+@pytest.mark.parametrize("bad", [("p/ng",), ("../png",), ("png", ""), ()])
+def test_save_refuses_formats_that_are_not_plain_extensions(tmp_path, bad):
+    # mutant: `isinstance(f, str) or f.isalnum()` (any string passed: "p/ng" wrote outside
+    # the stem's name)
+    fig, _ = figure()
+    with pytest.raises(ValueError, match="^formats must be non-empty file extensions"):
+        save(fig, "demo", tmp_path, formats=bad)
+    assert list(tmp_path.iterdir()) == []
