@@ -109,6 +109,18 @@ def test_mc_q_follows_deterministic_transitions_exactly():
     pi = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     q = mdp.mc_q(pi, n_rollouts=3, horizon=80, seed=1)
     np.testing.assert_allclose(q, mdp.evaluate(pi).q, rtol=TOL_MC_EXACT, atol=0)
+    # a short horizon: exactly `horizon` rewards (mutant: the rollout stopped one step early)
+    for horizon in (1, 2, 3):
+        want = np.zeros((S, A))
+        for s0 in range(S):
+            for a0 in range(A):
+                s, a = s0, a0
+                for h in range(horizon):
+                    want[s0, a0] += gamma**h * R[s, a]
+                    s = (s + a + 1) % S
+                    a = int(np.argmax(pi[s]))
+        got = mdp.mc_q(pi, n_rollouts=2, horizon=horizon, seed=1)
+        np.testing.assert_allclose(got, want, rtol=TOL_MC_EXACT, atol=0)
 
 
 def test_mc_q_draws_are_independent_across_steps_and_state_actions():
