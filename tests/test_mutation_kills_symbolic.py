@@ -281,3 +281,35 @@ def test_mp_mean_refuses_rewards_of_another_length():
     x_fn = lambda lam_, b_: mean_solution(lam_, b_)  # noqa: E731
     with pytest.raises(ValueError):
         mp_mean(x_fn, np.array([0.5, 0.5]), np.array([1.0]), 0.5)
+
+
+def test_markdown_summary_rows_and_long_latex(monkeypatch):
+    # mutants: summary rows numbered from 0, `len(tex) < MAX_LATEX` (short expressions
+    # omitted, long ones printed)
+    import pmdtheory.symbolic as symbolic
+    from pmdtheory.symbolic.check import SYMBOLIC, Check, Derivation
+
+    n = symbolic.MAX_LATEX
+    exprs = {"at": sp.Symbol("x" * n), "over": sp.Symbol("y" * (n + 1)), "short": sp.Integer(2)}
+    assert [len(sp.latex(e)) for e in exprs.values()] == [n, n + 1, 1]
+    rec = Derivation("d", "T", "s", exprs, (Check("c", SYMBOLIC, True, "ok"),), 0.5)
+    doc = symbolic.to_markdown([rec, _record("bad", [False])])
+    assert "| 1 | T (`d`) | ✅ verified |" in doc
+    assert "| 2 | Title bad (`bad`) | ❌ FAILED |" in doc
+    assert f"- `at`: $\\displaystyle {'x' * n}$" in doc
+    assert f"- `over`: ({n + 1} characters of LaTeX, omitted)" in doc
+    assert "- `short`: $\\displaystyle 2$" in doc
+
+
+def test_derive_prints_a_mark_per_derivation(tmp_path, monkeypatch, capsys):
+    # mutant: `"✓" if not record.verified` on the console
+    import pmdtheory.symbolic as symbolic
+
+    records = (lambda *, seed: _record("good", [True]), lambda *, seed: _record("bad", [False]))
+    monkeypatch.setattr(symbolic, "DERIVATIONS", records)
+    assert symbolic.main(["--out", str(tmp_path / "d.md")]) == 1
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0].startswith("1. ✓ ") and "good" in lines[0]
+    assert lines[1].startswith("2. ✗ FAILED") and "bad" in lines[1]
+    assert "failed: c_0 [symbolic] detail 0" in out.err
