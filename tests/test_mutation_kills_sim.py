@@ -1,4 +1,5 @@
-"""pmdtheory.sim (run.py and its helpers): survivors of `make mutation`.
+"""pmdtheory.sim (run, the argument checks, Monte-Carlo Q, the hash, sweeps): survivors of
+`make mutation` (seed 0, and held-out seed 1).
 
 Each test was checked to fail on the mutant named in its comment.
 """
@@ -30,13 +31,14 @@ def _frame(method, **kw):
     ],
 )
 def test_run_defaults_are_the_documented_ones(method, documented):
-    # mutant: run's `fit_steps: int = 1` -> `2` (only an @overload stub's copy is never run)
+    # mutant: run's `fit_steps: int = 1` -> `2`
     pd.testing.assert_frame_equal(_frame(method), _frame(method, **documented))
     # and the options do matter, so the comparison can fail
     assert not _frame(method).equals(_frame(method, **{**documented, "fit_steps": 2}))
 
 
 def test_monte_carlo_q_defaults_to_16_rollouts():
+    # mutant: run's `n_rollouts: int = 16` -> `17`
     mdp = TabularMDP.random(4, 2, gamma=0.5, seed=0)
     got = run(mdp, "mean_sampled", iters=2, q="mc")
     pd.testing.assert_frame_equal(got, run(mdp, "mean_sampled", iters=2, q="mc", n_rollouts=16))
