@@ -361,6 +361,14 @@ def test_scale_note_reads_the_run_size_and_tau_effect():
     assert "tau = 0.01 minus tau = 0.1 -0.200 [" in cl.tau_effect(both)
 
 
+def sim_frame(reward_mean):
+    """A simulator prediction (main cell, iteration 4) for pmd_mean, pmd_part and grpo."""
+    return pd.DataFrame({
+        "method": ["pmd_mean", "pmd_part", "grpo"], "reward_mean": reward_mean,
+        "iter": 4, "seed": 0, "tau": 0.1, "reward_scale": "pm1",
+    })  # fmt: skip
+
+
 def test_scale_note_defaults_and_resolution():
     # mutants: train_layers' default 0 -> 1 (a run that did not record it trained all
     # layers), the resolution (hi - lo) / 3 instead of the CI's half-width (hi - lo) / 2
@@ -375,12 +383,7 @@ def test_scale_note_defaults_and_resolution():
 def test_sim_order_counts_a_predicted_tie_as_wrong():
     # mutant: `pred[better] >= pred[worse]` (a simulator tie would count as predicting the
     # measured order)
-    llm = fake_frame(FINAL)
-    sim = pd.DataFrame({
-        "method": ["pmd_mean", "pmd_part", "grpo"], "reward_mean": [0.4, 0.4, 0.4],
-        "iter": 4, "seed": 0, "tau": 0.1, "reward_scale": "pm1",
-    })  # fmt: skip
-    got = cl.claim_sim_order(llm, sim)
+    got = cl.claim_sim_order(fake_frame(FINAL), sim_frame([0.4, 0.4, 0.4]))
     assert "predicted right: none;" in got.measured
     assert got.verdict == cl.DIFFERS
 
@@ -438,10 +441,7 @@ def test_naive_cost_claim_flips():
 
 def test_sim_order_claim_flips():
     llm = fake_frame(FINAL)
-    sim = pd.DataFrame({
-        "method": ["pmd_mean", "pmd_part", "grpo"], "reward_mean": [0.5, 0.4, 0.3],
-        "iter": 4, "seed": 0, "tau": 0.1, "reward_scale": "pm1",
-    })  # fmt: skip
+    sim = sim_frame([0.5, 0.4, 0.3])
     assert cl.claim_sim_order(llm, sim).verdict == cl.REPRODUCED
     rev = sim.assign(reward_mean=[0.3, 0.4, 0.5])
     assert cl.claim_sim_order(llm, rev).verdict == cl.DIFFERS
