@@ -288,3 +288,21 @@ def test_strings_are_not_numbers():
 
     with pytest.raises(ValueError, match="^R must be a numeric array, got dtype <U3"):
         Bandit([["0.5", "1.0"]])
+
+
+def test_sweep_defaults_are_runs_defaults():
+    # mutant: PARAMS' `"n_rollouts": (int, 15)` (a sweep cell left at its default would not
+    # be the run a user gets from pmdtheory.sim.run with the same arguments)
+    import inspect
+
+    from pmdtheory.cli.simulate import _SIZES as CLI_SIZES
+    from pmdtheory.sim import _cells
+
+    run_params = inspect.signature(run).parameters
+    shared = [n for n in _cells.PARAMS if n in run_params and n != "env"]  # env: a name here
+    assert {"method", "iters", "seed", "tau", "k", "fit_steps", "n_rollouts"} <= set(shared)
+    for name in shared:
+        kind, default = _cells.PARAMS[name]
+        if default is not None:
+            assert default == run_params[name].default, name
+    assert _cells._SIZES == CLI_SIZES  # the environments' default sizes, as in simulate
