@@ -306,3 +306,16 @@ def test_sweep_defaults_are_runs_defaults():
         if default is not None:
             assert default == run_params[name].default, name
     assert _cells._SIZES == CLI_SIZES  # the environments' default sizes, as in simulate
+
+
+def test_sweep_error_lists_ten_failed_cells_and_counts_the_rest(tmp_path):
+    # mutant: "... and {len(failed) + 10} more" (the count of unlisted cells)
+    from pmdtheory.sim.sweeps import SweepError, expand_grid
+
+    cells = expand_grid({"env": "bandit", "method": "exact", "seed": "0-12"})
+    err = SweepError([(p, "ValueError: bad") for p in cells], tmp_path)
+    lines = str(err).splitlines()
+    assert lines[0] == f"13 cell(s) failed (the others are saved in {tmp_path}):"
+    assert len(lines) == 12 and all(ln.endswith(": ValueError: bad") for ln in lines[1:11])
+    assert lines[-1] == "  ... and 3 more"
+    assert "more" not in str(SweepError([(p, "x") for p in cells[:10]], tmp_path))
