@@ -4,12 +4,16 @@
 Each test was checked to fail on the mutant named in its comment.
 """
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pmdtheory.sim import PromptPopulation, TabularMDP, run
 
+#: the module pmdtheory.sim.run (the package's attribute of that name is the function)
+SIM_RUN = sys.modules["pmdtheory.sim.run"]
 ENV = PromptPopulation.random(12, 6, seed=4)
 TOL_MC_EXACT = 1e-13  # one deterministic path: sums of 80 terms in float64
 #: the rms error of 30 Monte-Carlo estimates, in units of their sd: outside this band
@@ -164,20 +168,16 @@ def test_cell_ids_are_16_hex_digits_of_sha256():
 def test_grid_check_runs_each_configuration_for_zero_iterations(monkeypatch):
     # mutant: `run(envs[key], p["method"], 1, ...)` (the check would run an iteration, and a
     # cell that fails only while iterating would be refused up front, not reported)
-    import sys
-
     from pmdtheory.sim.sweeps import _check_cells, expand_grid
 
-    sim_run = sys.modules["pmdtheory.sim.run"]  # the module; pmdtheory.sim.run is the function
-
     calls = []
-    real = sim_run.run
+    real = SIM_RUN.run
 
     def spy(env, method, iters, seed, **kw):
         calls.append(iters)
         return real(env, method, iters, seed, **kw)
 
-    monkeypatch.setattr(sim_run, "run", spy)
+    monkeypatch.setattr(SIM_RUN, "run", spy)
     grid = {"env": "prompts", "contexts": 10, "actions": 4, "method": ["exact", "mean_sampled"]}
     _check_cells(expand_grid({**grid, "tau": [0.05, 0.1], "k": 4, "iters": 3, "seed": "0-1"}))
     assert calls == [0] * 4  # one per configuration (seeds share one), none iterating
@@ -233,15 +233,12 @@ def test_local_cluster_has_one_worker_when_the_core_count_is_unknown(monkeypatch
 def test_progress_bar_is_on_by_default_for_long_runs_only(monkeypatch, capsys):
     # mutant: the work `P * n * iters + len(methods) * len(seeds)` (a sum where the bar's
     # threshold needs the product: many seeds of a small problem are a long run too)
-    import sys
-
-    sim_run = sys.modules["pmdtheory.sim.run"]
     P, n = ENV.shape
     work = P * n * 2 * 2 * 3  # iters 2, methods 2, seeds 3
-    monkeypatch.setattr(sim_run, "_PROGRESS_WORK", work - 1)
+    monkeypatch.setattr(SIM_RUN, "_PROGRESS_WORK", work - 1)
     run(ENV, ["mean", "exact"], iters=2, seed=[0, 1, 2])
     assert "12/12" in capsys.readouterr().err
-    monkeypatch.setattr(sim_run, "_PROGRESS_WORK", work)
+    monkeypatch.setattr(SIM_RUN, "_PROGRESS_WORK", work)
     run(ENV, ["mean", "exact"], iters=2, seed=[0, 1, 2])
     assert capsys.readouterr().err == ""
 

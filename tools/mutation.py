@@ -45,6 +45,14 @@ ALLOW_FILE = REPO / "tools" / "mutation_allow.toml"
 
 _LLM_SMOKE = "tests/test_llm_compare.py::test_smoke_every_method_two_steps"
 
+#: tests shared by several modules
+_SIM_RUN_TESTS = (
+    "tests/test_sim_run.py",
+    "tests/test_sim_grpo.py",
+    "tests/test_mutation_kills_sim.py",
+)
+_SYMBOLIC_TESTS = ("tests/test_symbolic.py", "tests/test_mutation_kills_symbolic.py")
+
 #: module (relative path) -> the test files that cover it
 TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/_validate.py": (
@@ -79,21 +87,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/divergences.py": ("tests/test_divergences.py",),
     "pmdtheory/bridge/advantages.py": ("tests/test_bridge_advantages.py",),
     "pmdtheory/bridge/loss.py": ("tests/test_bridge_loss.py",),
-    "pmdtheory/sim/_kernels.py": (
-        "tests/test_sim_run.py",
-        "tests/test_sim_grpo.py",
-        "tests/test_mutation_kills_sim.py",
-    ),
-    "pmdtheory/sim/run.py": (
-        "tests/test_sim_run.py",
-        "tests/test_sim_grpo.py",
-        "tests/test_mutation_kills_sim.py",
-    ),
-    "pmdtheory/sim/_fit.py": (
-        "tests/test_sim_run.py",
-        "tests/test_sim_grpo.py",
-        "tests/test_mutation_kills_sim.py",
-    ),
+    "pmdtheory/sim/_kernels.py": _SIM_RUN_TESTS,
+    "pmdtheory/sim/run.py": _SIM_RUN_TESTS,
+    "pmdtheory/sim/_fit.py": _SIM_RUN_TESTS,
     "pmdtheory/sim/mdp.py": ("tests/test_sim_mdp.py",),
     "pmdtheory/sim/envs.py": ("tests/test_sim_envs.py", "tests/test_mutation_kills_envs.py"),
     "pmdtheory/sim/_cells.py": ("tests/test_sweep.py", "tests/test_mutation_kills_sim.py"),
@@ -133,34 +129,13 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "pmdtheory/cli/derive.py": ("tests/test_cli.py",),
     "pmdtheory/cli/repro.py": ("tests/test_cli.py",),
-    "pmdtheory/symbolic/__init__.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
-    "pmdtheory/symbolic/solutions.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
-    "pmdtheory/symbolic/pmd.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
-    "pmdtheory/symbolic/check.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
-    "pmdtheory/symbolic/calculus.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
-    "pmdtheory/symbolic/consequences.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
-    "pmdtheory/symbolic/numeric.py": (
-        "tests/test_symbolic.py",
-        "tests/test_mutation_kills_symbolic.py",
-    ),
+    "pmdtheory/symbolic/__init__.py": _SYMBOLIC_TESTS,
+    "pmdtheory/symbolic/solutions.py": _SYMBOLIC_TESTS,
+    "pmdtheory/symbolic/pmd.py": _SYMBOLIC_TESTS,
+    "pmdtheory/symbolic/check.py": _SYMBOLIC_TESTS,
+    "pmdtheory/symbolic/calculus.py": _SYMBOLIC_TESTS,
+    "pmdtheory/symbolic/consequences.py": _SYMBOLIC_TESTS,
+    "pmdtheory/symbolic/numeric.py": _SYMBOLIC_TESTS,
     "pmdtheory/bridge/trl.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/trl_options.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/verl.py": ("tests/test_bridge_verl.py",),
