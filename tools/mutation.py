@@ -140,7 +140,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "pmdtheory/bridge/trl_options.py": ("tests/test_bridge_trl.py",),
     "pmdtheory/bridge/verl.py": ("tests/test_bridge_verl.py",),
     "pmdtheory/bridge/llm.py": ("tests/test_bridge_llm.py",),
-    "pmdtheory/plotting.py": ("tests/test_plotting.py", "tests/test_mutation_kills_plotting.py"),
+    "pmdtheory/plotting.py": (
+        "tests/test_plotting.py",
+        "tests/test_mutation_kills_plotting.py",
+        "tests/test_plotting_baseline.py",
+    ),
     # test_paper_repro.py (3 min a run) is left out: a mutant only it would catch counts as a
     # survivor, so the score errs low
     "paper_repro/_claims.py": (
