@@ -32,3 +32,40 @@ def test_an_invalid_row_is_reported_with_its_index_in_the_batch():
     r[2] = [1.7e308, -1.7e308]  # its spread overflows float64
     with pytest.raises(ValueError, match=r"overflows float64 \(row 2:"):
         exact_update(p, r, 0.1)
+
+
+FAST_PATH_RTOL = 1e-14  # one exp and one division per entry, against a plain numpy copy
+
+
+def test_the_fast_path_solves_valid_rows_itself():
+    # held-out (seed 2) mutants that send valid rows off the fast path: the finite-reward
+    # check negated, `0.0 <= pa` -> `1.0 <= pa`, a constant row's `return 0` -> `return 1`
+    # (each to the checked path), and _NORMAL = 1.0 (every row "lost digits": the log path).
+    # The answers barely change; the status (documented: 0 = done here) does.
+    from pmdtheory._kernels_exact import _exact_prob_batch
+    from pmdtheory.updates import SUM_RTOL
+
+    rng = np.random.default_rng(20)
+    p = rng.dirichlet(np.ones(6), size=40)
+    p[:5, 0] = 0.0  # rows with an action off the support
+    p /= p.sum(axis=1, keepdims=True)
+    r = rng.normal(size=p.shape)
+    r[7] = 0.25  # constant rewards: the policy comes back bit for bit
+    tau = 0.3
+    out, status = np.empty_like(p), np.full(p.shape[0], -1, dtype=np.int8)
+    _exact_prob_batch(p, r, tau, SUM_RTOL, out, status)
+    assert status.tolist() == [0] * p.shape[0]
+    assert np.array_equal(out[7], p[7])
+    w = p * np.exp((r - r.max(axis=1, keepdims=True)) / tau)
+    np.testing.assert_allclose(out, w / w.sum(axis=1, keepdims=True), rtol=FAST_PATH_RTOL)
+
+
+def test_the_fast_path_hands_a_vanishing_normaliser_to_the_log_path():
+    # the status 2 branch: the best action's own weight, 1e-300, is all of z < 1e-280
+    from pmdtheory._kernels_exact import _exact_prob_batch
+    from pmdtheory.updates import SUM_RTOL
+
+    p = np.array([[1e-300, 1.0 - 1e-300]])
+    out, status = np.empty_like(p), np.full(1, -1, dtype=np.int8)
+    _exact_prob_batch(p, np.array([[1.0, 0.0]]), 1e-3, SUM_RTOL, out, status)
+    assert status.tolist() == [2]
