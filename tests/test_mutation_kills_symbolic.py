@@ -16,7 +16,9 @@ import sympy as sp
 
 from pmdtheory.symbolic import calculus, consequences, pmd
 from pmdtheory.symbolic.check import (
+    CORE,
     NUMERIC,
+    SYMBOLIC,
     ZERO_50,
     Recorder,
     check_sign,
@@ -313,3 +315,24 @@ def test_derive_prints_a_mark_per_derivation(tmp_path, monkeypatch, capsys):
     assert lines[0].startswith("1. ✓ ") and "good" in lines[0]
     assert lines[1].startswith("2. ✗ FAILED") and "bad" in lines[1]
     assert "failed: c_0 [symbolic] detail 0" in out.err
+
+
+def test_the_solver_calculus_proofs_are_recorded_as_proofs():
+    # held-out (seed 2) mutant: the weights t_a lose `positive=True`, and sympy can no longer
+    # decide that g' < 0; the step would be sampled evidence, not a proof
+    d = calculus.solver_calculus()
+    assert [c.method for c in d.checks] == [SYMBOLIC] * 7 + [CORE, NUMERIC]
+    assert all(c.passed for c in d.checks)
+
+
+def test_the_log_partition_core_check_reaches_the_small_taus_it_states(monkeypatch):
+    # held-out (seed 2) mutant: the comparison draws tau from (1.001, 1e3), not the stated
+    # 1e-3..1e3, so a log_partition wrong only below tau = 1 would pass it
+    real = calculus.log_partition
+
+    def wrong_below_one(pi_t, r, tau, **kw):
+        return real(pi_t, r, tau, **kw) + (1e-6 if tau < 1 else 0.0)
+
+    monkeypatch.setattr(calculus, "log_partition", wrong_below_one)
+    (step,) = [c for c in calculus.jensen_gap().checks if c.method == CORE]
+    assert "tau 1e-3..1e3" in step.detail and not step.passed
