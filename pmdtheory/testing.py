@@ -399,7 +399,8 @@ def check_kl_chi2_equivalence(
 ) -> None:
     r"""Property-test a PMD-mean implementation against pmdtheory's KL-chi^2 step.
 
-    For problems ``(pi_t, r, tau)`` drawn by :func:`pmd_problems`, ``update_fn(pi_t,
+    For ``max_examples`` problems ``(pi_t, r, tau)`` (100 by default, hypothesis' own
+    default) drawn by :func:`pmd_problems`, ``update_fn(pi_t,
     r, tau)`` (numpy float64 in; any array convertible by ``np.asarray`` out, e.g. a
     detached CPU torch tensor) must return a policy that
 

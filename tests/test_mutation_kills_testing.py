@@ -5,10 +5,19 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+import inspect
+
+from hypothesis import find, given, settings
 
 from pmdtheory import mean_update
-from pmdtheory.testing import check_kl_chi2_equivalence, rewards, taus
+from pmdtheory.testing import (
+    check_kl_chi2_equivalence,
+    kkt_residual,
+    pmd_problems,
+    policies,
+    rewards,
+    taus,
+)
 
 
 def test_taus_spread_over_the_whole_log_range():
@@ -52,3 +61,48 @@ def test_binary_rewards_draw_both_values_and_default_taus_stay_in_range():
     collect()
     assert set(seen_r) == {0.0, 1.0}
     assert 1e-2 <= min(seen_tau) and max(seen_tau) <= 1e2
+
+
+def test_policies_refuse_a_negative_min_prob():
+    # held-out (seed 2) mutant: `-1 <= min_prob` lets a negative floor through
+    with pytest.raises(ValueError, match="min_prob"):
+        policies(3, min_prob=-0.1)
+
+
+def test_two_action_policies_can_have_a_zero():
+    # held-out (seed 2) mutant: `n > 2` never puts a zero into a two-action policy
+    pi = find(policies(2, allow_zero=True), lambda p: bool((p == 0).any()))
+    assert sorted(pi.tolist()) == [0.0, 1.0]
+
+
+def test_pmd_problems_defaults_are_those_of_the_strategies_it_combines():
+    # held-out (seed 2) mutant: pmd_problems' `low` default -1.0 -> -2.0; its docstring says
+    # "Parameters as in policies, rewards and taus"
+    own = inspect.signature(pmd_problems).parameters
+    for part in (policies, rewards, taus):
+        for name, param in inspect.signature(part).parameters.items():
+            if name in own and param.default is not inspect.Parameter.empty:
+                assert own[name].default == param.default, (part.__name__, name)
+
+
+def test_an_action_off_the_support_leaves_the_kkt_residual_as_it_is():
+    # held-out (seed 2) mutant: the residual's scale 1 + max|b| over the support takes 1
+    # for actions off it, so adding one halves the residual of a row with small |b|
+    pi_t, r, tau = np.array([0.5, 0.5]), np.array([0.1, 0.0]), 1.0
+    pi_new = mean_update(pi_t, r, tau) + np.array([1e-3, -1e-3])  # off the KKT point
+    two = kkt_residual(pi_t, r, tau, pi_new)
+    three = kkt_residual(np.append(pi_t, 0.0), np.append(r, 5.0), tau, np.append(pi_new, 0.0))
+    assert two.residual > 1e-4
+    assert three.residual == pytest.approx(two.residual, rel=1e-12)
+
+
+def test_the_checker_draws_100_problems_by_default():
+    # held-out (seed 2) mutant: the default max_examples 100 -> 99 (the docstring says 100)
+    calls = []
+
+    def counted(pi_t, r, tau):
+        calls.append(tau)
+        return mean_update(pi_t, r, tau)
+
+    check_kl_chi2_equivalence(counted)
+    assert len(calls) == 100
