@@ -3,10 +3,10 @@
 Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
 """
 
-import numpy as np
-import pytest
 import inspect
 
+import numpy as np
+import pytest
 from hypothesis import find, given, settings
 
 from pmdtheory import mean_update
