@@ -6,7 +6,7 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 import numpy as np
 import pytest
 
-from pmdtheory._validate import SUM_RTOL, check_spread, policy_rows, sum_tolerance
+from pmdtheory._validate import SUM_RTOL, check_spread, policy_rows, positive, sum_tolerance
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -40,3 +40,11 @@ def test_spread_overflow_is_caught_with_a_large_tau():
     with pytest.raises(ValueError, match=r"r: max\(r\) - min\(r\) on the support overflows"):
         check_spread(rows, np.array([1e10]))
     check_spread(policy_rows([0.5, 0.5], [8e307, -8e307], axis=-1, log=False), np.array([1e10]))
+
+
+@pytest.mark.parametrize("value", ["abc", None, [1.0, 2.0], np.ones(2)])
+def test_positive_names_the_argument_for_whatever_does_not_convert(value):
+    # held-out (seed 2) mutant: ValueError dropped from the caught conversion errors, so
+    # float("abc")'s own message, without the argument's name, reached the caller
+    with pytest.raises(ValueError, match="^tau must be a real number"):
+        positive(value, "tau")
