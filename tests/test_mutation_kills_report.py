@@ -183,3 +183,29 @@ def test_claim12_quotes_exact_pmds_log_ratio_of_the_lone_success(noise_table):
     p = float(df.p.min())
     log_x = float(np.log(exact_update([p, 1 - p], [1.0, 0.0], 0.05)[0] / p))
     assert f"instead of log x+ = {log_x:.3f}" in S.claims_noise(data(target_errors=df))[0].measured
+
+
+gap_table = rules.gap_table  # the fixture, shared with test_report_rules.py
+binary_tables = rules.binary_tables
+
+
+def test_claim4_quotes_the_ratio_to_the_law_at_both_taus(gap_table):
+    # held-out (seed 2) mutant: the text gave the ratio at the larger tau twice
+    (c4,) = [c for c in C.claims_gap(data(log_partition_gap=gap_table)) if "tau^6" in c.measured]
+    for case, d in gap_table.groupby("case", sort=False):
+        ratio = d.kl_mean_exact / d.kl_asym_large_tau
+        r0, r1 = (float(ratio.iloc[(d.tau - t).abs().argmin()]) for t in C.KL_ASYM_TAUS)
+        assert f"{r0:.3f}" != f"{r1:.3f}"  # the check below can tell them apart
+        assert f"{case}: {r0:.3f} -> {r1:.3f}" in c4.measured
+
+
+def test_claim22_restraint_peaking_exactly_at_the_hard_bound_holds(binary_tables):
+    # held-out (seed 2) mutant: `p_restr < PULL_P_HARD`; the rule says "at p <= 0.05"
+    ib = binary_tables[2]
+    df = ib[ib.tau == C.PULL_TAU].sort_values("p").copy()
+    hard = df.index[df.p <= C.PULL_P_HARD][-1]
+    df.loc[hard, "p"] = C.PULL_P_HARD  # the last p below the bound moved onto it
+    df.loc[hard, "log_x_pos_exact"] = df.log_x_pos[hard] + 100.0  # the restraint's peak
+    assert C.claim_gentle_pull(data(implicit_beta=df)).verdict == REPRO
+    df.loc[hard, "p"] = C.PULL_P_HARD + 1e-9
+    assert C.claim_gentle_pull(data(implicit_beta=df)).verdict == DIFF
