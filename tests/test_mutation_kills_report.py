@@ -209,3 +209,20 @@ def test_claim22_restraint_peaking_exactly_at_the_hard_bound_holds(binary_tables
     assert C.claim_gentle_pull(data(implicit_beta=df)).verdict == REPRO
     df.loc[hard, "p"] = C.PULL_P_HARD + 1e-9
     assert C.claim_gentle_pull(data(implicit_beta=df)).verdict == DIFF
+
+
+def test_claim15_counts_the_groups_it_compares():
+    # held-out (seed 2) mutant: the count of groups starts at 1 ("over 61 groups" for 60)
+    c = S.claim_stable_loo_partition(data())
+    assert f"over {len(S.loo_reference_groups())} groups" in c.measured
+
+
+def test_claim14_needs_part_noisier_only_up_to_p_005(noise_table):
+    # held-out (seed 2) mutant: `pap.p <= 1.05` asks PMD-part to be noisier than PMD-mean in
+    # every cell, not only in those with p <= 0.05 that the rule names
+    df = noise_table[0].copy()
+    assert S.claims_noise(data(target_errors=df))[2].verdict == REPRO
+    paper = (df.scale == "01") & np.isclose(df.tau, 0.05) & (df.sign == "pos") & (df.p > 0.05)
+    part, mean = paper & (df.estimator == "part_loo"), paper & (df.estimator == "mean_loo")
+    df.loc[part, "noise_rmse"] = 0.5 * df.noise_rmse[mean].to_numpy()
+    assert S.claims_noise(data(target_errors=df))[2].verdict == REPRO
