@@ -33,7 +33,8 @@ ENVS: dict = {}  # the environment main built for each reward scale (last call)
 def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
     """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift."""
     pm1 = type(env).__name__ == "Bandit"
-    CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness})
+    CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness,
+                  "iters": iters, "prompts": env.R.shape[0], "responses": env.R.shape[1]})  # fmt: skip
     ENVS["pm1" if pm1 else "01"] = env
     p0 = np.asarray(FAKE_P0)
     n, it = p0.size, np.arange(iters + 1)
@@ -145,3 +146,24 @@ def test_pm1_runs_use_the_same_prompts_with_rewards_2r_minus_1(quick_figure):
     env01, pm1 = ENVS["01"], ENVS["pm1"]
     np.testing.assert_array_equal(np.asarray(pm1.R), 2.0 * np.asarray(env01.R) - 1.0)
     assert set(np.unique(pm1.R)) <= {-1.0, 1.0}
+
+
+def test_run_sizes_as_documented(quick_figure, full_calls):
+    # held-out (seed 2) mutants: the full run's 30 iterations -> 31, and 32 responses per
+    # prompt -> 31. The docstring: 32 responses each; 1000 prompts and 30 iterations
+    # (--quick: 150 and 8)
+    for calls, prompts, iters in ((full_calls, 1000, 30), (quick_figure[2], 150, 8)):
+        assert set(calls.prompts) == {prompts} and set(calls.iters) == {iters}
+        assert set(calls.responses) == {32}
+
+
+def test_panels_a_and_c_carry_the_legends_in_one_size(quick_figure):
+    # held-out (seed 2) mutants: panel a's legend drawn on panel c (a has none, c's own
+    # replaces it), panel c's legend at 4.5 pt instead of panel a's 5.5
+    fig, _, _ = quick_figure
+    a, c = fig.axes[0].get_legend(), fig.axes[2].get_legend()
+    assert a is not None and c is not None
+    assert any("$k$" in t.get_text() for t in a.get_texts())  # panel a's k labels
+    assert any(r"$\tau$" in t.get_text() for t in c.get_texts())  # panel c's tau labels
+    sizes = {t.get_fontsize() for legend in (a, c) for t in legend.get_texts()}
+    assert len(sizes) == 1
