@@ -33,8 +33,9 @@ ENVS: dict = {}  # the environment main built for each reward scale (last call)
 def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
     """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift."""
     pm1 = type(env).__name__ == "Bandit"
+    n_prompts, n_responses = env.R.shape
     CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness,
-                  "iters": iters, "prompts": env.R.shape[0], "responses": env.R.shape[1]})  # fmt: skip
+                  "iters": iters, "prompts": n_prompts, "responses": n_responses})  # fmt: skip
     ENVS["pm1" if pm1 else "01"] = env
     p0 = np.asarray(FAKE_P0)
     n, it = p0.size, np.arange(iters + 1)
