@@ -221,3 +221,22 @@ def test_documented_defaults_are_the_signatures(fn):
     assert documented, fn.__name__
     for name, text in documented.items():
         assert ast.literal_eval(text) == params[name].default, (fn.__name__, name)
+
+
+def test_the_response_mask_ends_at_each_rows_first_eos():
+    # held-out (seed 2) mutant: the EOS count taken down the batch (dim 0), not along each
+    # response; the slow sampling test rarely draws an EOS within its 8 tokens
+    from pmdtheory.bridge.llm import _up_to_first_eos
+
+    eos = 9
+    response = torch.tensor([[5, eos, 7, eos], [eos, 3, 4, 4], [1, 2, 3, 4], [eos, eos, 1, 2]])
+    want = [[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+    assert _up_to_first_eos(response, eos).tolist() == want
+
+
+def test_fastest_num_threads_feeds_token_ids_an_embedding_accepts():
+    # held-out (seed 2) mutant: random ids from -1, which an embedding refuses (IndexError);
+    # the docstring's own example times a 1000-word embedding (20,000 ids: a -1 among them
+    # is all but certain, 1 - e^-20)
+    model = torch.nn.Embedding(1000, 8)
+    assert fastest_num_threads(model, candidates=(1,), repeats=1, shape=(2, 10_000)) == 1

@@ -378,14 +378,18 @@ def sample(
         pad_token_id=tokenizer.pad_token_id,
     )
     response = out[:, prompt_len:]
-    is_eos = response == tokenizer.eos_token_id
-    # Tokens up to and including the first EOS: the count of EOS strictly before t is 0.
-    before = torch.cumsum(is_eos.long(), dim=1) - is_eos.long()
-    response_mask = (before == 0).long()
+    response_mask = _up_to_first_eos(response, tokenizer.eos_token_id)
     attention_mask = torch.cat([enc["attention_mask"], response_mask], dim=1)
     texts = tokenizer.batch_decode(response * response_mask, skip_special_tokens=True)
     index = torch.arange(len(prompts), device=device).repeat_interleave(k)
     return Rollout(out, attention_mask, prompt_len, response_mask, index, texts)
+
+
+def _up_to_first_eos(response: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Mask (long) of each row's tokens up to and including its first ``eos_token_id``."""
+    is_eos = (response == eos_token_id).long()
+    # the count of EOS strictly before t is 0 exactly for those tokens
+    return (torch.cumsum(is_eos, dim=1) - is_eos == 0).long()
 
 
 @overload
