@@ -334,3 +334,23 @@ def test_bernoulli_rewards_span_0_to_1_whatever_their_means():
     env = Bandit(np.array([[0.2, 0.3]]), noise="bernoulli")
     with pytest.raises(ValueError, match=r"tau must be >= 1e-100 for method 'mean'"):
         run(env, "mean", iters=1, tau=5e-101)
+
+
+def test_mc_q_draws_the_next_action_and_the_state_after_it_independently():
+    # held-out (seed 2) mutants: `key = (j * horizon + h) * 1` and `key + 2` for the action
+    # draw; either way the action drawn at one step reuses the number that picks the state
+    # after it. Here action 0 (probability 0.9) moves to state 0 or 1 with 1/2 each and
+    # action 1 to state 1, and only state 0 pays: sharing the number lifts P(state 0) two
+    # steps ahead from 0.9 / 2 to 0.5, a bias of 0.05 gamma^2 = 0.04.
+    gamma, n = 0.9, 200_000
+    P = np.zeros((2, 2, 2))
+    P[:, 0] = [0.5, 0.5]
+    P[:, 1] = [0.0, 1.0]
+    R = np.array([[1.0, 1.0], [0.0, 0.0]])
+    pi = np.array([[0.9, 0.1], [0.9, 0.1]])
+    want = R.copy()  # Q truncated after 3 rewards: q_{h+1} = R + gamma P (pi . q_h)
+    for _ in range(2):
+        want = R + gamma * P @ np.sum(pi * want, axis=1)
+    got = TabularMDP(P, R, gamma).mc_q(pi, n_rollouts=n, horizon=3, seed=3)
+    sd = (1 + gamma + gamma**2) / 2 / np.sqrt(n)  # Popoviciu: returns within [0, 2.71]
+    assert np.max(np.abs(got - want)) < 5 * sd  # 0.015; the shared numbers are 0.04 off
