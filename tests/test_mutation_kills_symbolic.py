@@ -364,3 +364,25 @@ def test_verify_all_uses_the_seed_of_pmdtheory_derive(tmp_path, monkeypatch):
     symbolic.verify_all()
     assert symbolic.main(["--out", str(tmp_path / "d.md")]) == 0
     assert seeds[0] == seeds[1]
+
+
+def test_the_refutation_probe_looks_at_two_points():
+    # held-out (seed 2) mutant: three probe points instead of the documented two; the
+    # later random points then differ. An identity sympy.simplify proves draws the probe
+    # points only.
+    rng, twin = np.random.default_rng(8), np.random.default_rng(8)
+    check = check_zero("c", sp.sin(t) ** 2 + sp.cos(t) ** 2 - 1, NEAR_HALF, rng=rng)
+    assert (check.method, check.passed) == (SYMBOLIC, True) and "simplify" in check.detail
+    rational_points(NEAR_HALF, 2, twin)
+    assert rng.random() == twin.random()
+
+
+def test_zero_at_every_rational_point_is_reported_as_exact_substitution():
+    # held-out (seed 2) mutant: `n_numeric == -1` reported an all-exact check as numeric
+    # evidence ("|value| <= -1.0e+00 at 0 points"). sqrt(t^2) - t is not 0 for real t
+    # (simplify leaves |t| - t), but it is 0 at every point of (0.4, 0.6)
+    from pmdtheory.symbolic.check import EXACT, N_POINTS
+
+    check = check_zero("c", sp.sqrt(t**2) - t, NEAR_HALF, rng=np.random.default_rng(0))
+    assert (check.method, check.passed) == (EXACT, True)
+    assert check.detail == f"0 exactly at {N_POINTS} random rational points"
