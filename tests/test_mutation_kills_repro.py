@@ -30,7 +30,8 @@ a = p.parse_args()
 open(a.output, "w").write("# report\\n")
 {end}
 """
-SIGHUP_SELF = "os.kill(os.getpid(), signal.SIGHUP)"
+# SIG_DFL first: under nohup (a background run) SIGHUP is inherited as ignored
+SIGHUP_SELF = "signal.signal(signal.SIGHUP, signal.SIG_DFL); os.kill(os.getpid(), signal.SIGHUP)"
 
 
 def test_two_scripts_numbering_one_claim_differently_are_named(tmp_path):
