@@ -170,3 +170,20 @@ def test_quick_selects_the_quick_budget_and_outputs(tmp_path, monkeypatch, capsy
     assert lines[0] == f"pmdtheory repro ({mode}): 1 script(s), budget {budget} s -> {out}"
     assert lines[1] == "[1/1] modal ... ok (0.5 s)"
     assert timings.splitlines()[1:] == [f"modal,{mode},0.5,ok"]
+
+
+def test_list_totals_the_default_scripts_only(tmp_path, capsys):
+    # held-out (seed 2) mutant: `if not default:` printed the total under the optional
+    # scripts (and summed their budgets) instead of under the default ones
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    for name, default, quick, full in (("a", True, 1, 2), ("b", True, 3, 4), ("c", False, 5, 6)):
+        (scripts / f"{name}.py").write_text(
+            MODAL.replace('"default": True', f'"default": {default}').replace(
+                '{"quick": 1, "full": 2}', f'{{"quick": {quick}, "full": {full}}}'
+            )
+        )
+    assert _repro.main(["--scripts", str(scripts), "--list"]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert [line[0] for line in lines] == ["default:", "a", "b", "total", "optional", "c"]
+    assert lines[3] == ["total", "budget", "4", "s", "quick,", "6", "s", "full"]
