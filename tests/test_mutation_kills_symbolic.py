@@ -386,3 +386,30 @@ def test_zero_at_every_rational_point_is_reported_as_exact_substitution():
     check = check_zero("c", sp.sqrt(t**2) - t, NEAR_HALF, rng=np.random.default_rng(0))
     assert (check.method, check.passed) == (EXACT, True)
     assert check.detail == f"0 exactly at {N_POINTS} random rational points"
+
+
+def test_the_large_tau_core_check_uses_rewards_that_vary(monkeypatch):
+    # held-out (seed 2) mutant: the comparison drew constant rewards (r_range (1, 1)), for
+    # which every series term is 0; a log_partition without the mu_3 / (6 tau^2) term
+    # must fail it
+    def without_mu3(pi_t, r, tau, **kw):
+        dev = r - pi_t @ r
+        return pi_t @ r + (pi_t @ dev**2) / (2 * tau)
+
+    monkeypatch.setattr(consequences, "log_partition", without_mu3)
+    (step,) = [c for c in consequences.large_tau().checks if c.method == CORE]
+    assert "r in [0,1]" in step.detail and not step.passed
+
+
+def test_the_recorded_binary_system_is_solved_by_binary_update():
+    # held-out (seed 2) mutant: the normalisation `p x+ + (0 - p) x- = 1` in the recorded
+    # system (the report prints it); binary_update's (x+, x-, lam) must solve every equation
+    from pmdtheory import binary_update
+
+    c = consequences
+    system = c.binary_rewards().expressions["system"]
+    for p_, tau_ in ((0.01, 0.05), (0.3, 1.0), (0.8, 4.0)):
+        out = binary_update(p_, tau_)
+        at = {c.x_pos: out.x_pos, c.x_neg: out.x_neg, c.lam: out.lam, c.p: p_, c.tau: tau_}
+        for eq in system:
+            assert abs(float((eq.lhs - eq.rhs).subs(at))) < 1e-9, (p_, tau_, eq)
