@@ -47,7 +47,8 @@ Modes
 as many training prompts (``--p0-samples`` answers each) ->
 ``figures/data/llm_compare_p0.csv`` and ``figures/llm_compare_p0.png``.
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches (the test of ``make test``).
-``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, few steps.
+``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, 4 steps of 4
+prompts x 4 answers, evaluation at steps 0 and 4 on 12 held-out prompts x 4 answers.
 Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-4;
 the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 4 steps of
 4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),

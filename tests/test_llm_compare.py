@@ -157,7 +157,7 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
     blocker.write_text("x")
     bad = (["--k", "1"], ["--methods", "ppo"], ["--seeds", "a"], ["--out", str(blocker)],
            ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"], ["--temperature", "0"],
-           ["--temperature", "inf"])  # fmt: skip
+           ["--temperature", "inf"], ["--kl-prompts", "0"])  # fmt: skip
     for args in bad:
         with pytest.raises(lc.CliError):
             lc.parse_args(args)
@@ -650,3 +650,48 @@ def test_stability_reports_each_cell_with_runs_and_only_those():
     assert "tau = 0.1, rewards pm1: pmd_mean largest reward drop" in got
     assert "tau = 0.1, rewards 01: pmd_mean largest reward drop" in got
     assert "tau = 0.01" not in got
+
+
+def test_quick_mode_sizes_as_documented():
+    # held-out (seed 2) mutant: --quick's k_eval 4 -> 3. The docstring: 2 seeds, 4 steps of 4
+    # prompts x 4 answers, evaluation at steps 0 and 4 on 12 prompts x 4 answers
+    a = lc.parse_args(["--quick", "--device", "cpu"])
+    got = (a.seeds, a.steps, a.prompts, a.k, a.n_eval, a.k_eval, a.eval_every)
+    assert got == ([0, 1], 4, 4, 4, 12, 4, 4)
+
+
+def test_update_reports_the_first_iterations_loss_and_grad_norm():
+    # held-out (seed 2) mutant: `norms[-1]`, the last iteration's gradient norm. Two
+    # iterations from the same start must report what one iteration reports.
+    threads = torch.get_num_threads()
+    exp = tiny_experiment()
+    try:
+        ro = tiny_rollout(exp.model.config.vocab_size)
+        adv = torch.tensor([1.0, -0.5, 0.25, 0.75])
+        got = []
+        for iterations in (1, 2):
+            exp.reset()
+            exp.args.iterations = iterations
+            opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
+            got.append(exp.update("pmd_mean", ro, adv, 0.1, opt)[2:])
+        assert got[0] == got[1]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_each_step_prints_a_flushed_progress_line(monkeypatch):
+    # held-out (seed 2) mutant: `flush=False`, so a piped log (nohup, --slice processes)
+    # shows nothing until the run ends
+    threads = torch.get_num_threads()
+    exp = tiny_experiment()
+    exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    exp.args.steps = 1
+    printed = []
+    monkeypatch.setattr(lc, "print", lambda *a, **kw: printed.append((a, kw)), raising=False)
+    try:
+        rows = exp.run("pmd_mean", 0.1, "pm1", 0)
+    finally:
+        torch.set_num_threads(threads)
+    steps = [(a, kw) for a, kw in printed if a and " step " in str(a[0])]
+    assert len(steps) == len(rows) == 2
+    assert all(kw.get("flush") is True for _, kw in steps)
