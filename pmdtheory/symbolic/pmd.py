@@ -255,12 +255,16 @@ def pmd_mean_regression(
         DOMAIN,
         positive=True,
     )
-    rb = sum(q * ra for q, ra in zip(qs, rs))
+    weights = (*qs[:-1], 1 - sum(qs[:-1]))  # pi_t(a), summing to 1
+    rb = sum(q * ra for q, ra in zip(weights, rs))
+    e_b = sum(q * (ra - rb) / tau for q, ra in zip(weights, rs))
+    e_exp_b = sum(q * sp.exp((ra - rb) / tau) for q, ra in zip(weights, rs))
     rec.zero(
-        r"\mathbb{E}_{\pi_t}[e^{b}] = Z_t e^{-\bar r/\tau}\ (> 1 \text{ by Jensen, derivation 8;"
-        r" so } \lambda > 0)",
-        sum(q * sp.exp((ra - rb) / tau) for q, ra in zip(qs, rs))
-        - sp.exp(-rb / tau) * sum(q * sp.exp(ra / tau) for q, ra in zip(qs, rs)),
+        r"\mathbb{E}_{\pi_t}[b] = 0,\ \mathbb{E}_{\pi_t}[e^{b}] = Z_t e^{-\bar r/\tau}\ (> 1"
+        r" \text{ by Jensen, derivation 8; so } \lambda > 0)",
+        e_b**2
+        + (e_exp_b - sp.exp(-rb / tau) * sum(q * sp.exp(ra / tau) for q, ra in zip(weights, rs)))
+        ** 2,
         DOMAIN,
     )
 
