@@ -482,6 +482,14 @@ def tiny_experiment():
     return lc.Experiment(args, model, tok)
 
 
+@pytest.fixture
+def tiny_exp():
+    """tiny_experiment(), with torch's thread count restored afterwards (it sets its own)."""
+    threads = torch.get_num_threads()
+    yield tiny_experiment()
+    torch.set_num_threads(threads)
+
+
 def tiny_rollout(vocab_size, prompt_len=3, lengths=(4, 2, 3, 1)):
     """Two prompts x 2 responses (unpadded prompts); response i has ``lengths[i]`` tokens,
     the shorter ones ending in the end-of-sequence token (id 1), then padding (id 0)."""
@@ -500,39 +508,35 @@ def tiny_rollout(vocab_size, prompt_len=3, lengths=(4, 2, 3, 1)):
     return Rollout(ids, attention, prompt_len, mask, index, [""] * b)
 
 
-def test_update_grpo_uses_trl_loss_and_pmd_methods_the_regression_loss():
+def test_update_grpo_uses_trl_loss_and_pmd_methods_the_regression_loss(tiny_exp):
     # Kills the Experiment.update mutant `if not method == "grpo":` (GRPO through the PMD
     # regression loss, the PMD methods through TRL's _compute_loss).
     from pmdtheory.bridge import pmd_loss
     from pmdtheory.bridge.llm import response_logprobs
 
-    threads = torch.get_num_threads()
-    exp = tiny_experiment()
-    try:
-        ro = tiny_rollout(exp.model.config.vocab_size)
-        adv = torch.tensor([1.0, -0.5, 0.25, 0.75])  # nonzero mean: the two losses differ
-        tau, temp = 0.1, exp.args.temperature
-        mask = ro.response_mask.float()
-        for method in ("pmd_mean", "pmd_part", "pmd_part_naive"):
-            exp.reset()
-            with torch.no_grad():
-                logp = response_logprobs(exp.model, ro, temperature=temp)
-            want, _ = pmd_loss(logp, logp, adv, mask, tau=tau)
-            opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
-            got_logp, _, loss, _ = exp.update(method, ro, adv, tau, opt)
-            assert loss == pytest.approx(float(want), rel=LOSS_RTOL), method
-            np.testing.assert_allclose(got_logp.numpy(), logp.numpy(), rtol=LOSS_RTOL)
-            assert exp._grpo is None  # no TRL trainer built for a PMD method
-        # TRL's GRPO loss (loss_type "grpo", beta 0) on the first iteration: every ratio is
-        # 1, so each sequence's token mean is -A_i and the loss is minus the mean advantage.
+    exp = tiny_exp
+    ro = tiny_rollout(exp.model.config.vocab_size)
+    adv = torch.tensor([1.0, -0.5, 0.25, 0.75])  # nonzero mean: the two losses differ
+    tau, temp = 0.1, exp.args.temperature
+    mask = ro.response_mask.float()
+    for method in ("pmd_mean", "pmd_part", "pmd_part_naive"):
         exp.reset()
+        with torch.no_grad():
+            logp = response_logprobs(exp.model, ro, temperature=temp)
+        want, _ = pmd_loss(logp, logp, adv, mask, tau=tau)
         opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
-        _, _, loss, _ = exp.update("grpo", ro, adv, tau, opt)
-        assert exp._grpo is not None
-        assert loss == pytest.approx(-float(adv.mean()), rel=LOSS_RTOL)
-        assert abs(float(want) + float(adv.mean())) > 0.1  # the check tells them apart
-    finally:
-        torch.set_num_threads(threads)
+        got_logp, _, loss, _ = exp.update(method, ro, adv, tau, opt)
+        assert loss == pytest.approx(float(want), rel=LOSS_RTOL), method
+        np.testing.assert_allclose(got_logp.numpy(), logp.numpy(), rtol=LOSS_RTOL)
+        assert exp._grpo is None  # no TRL trainer built for a PMD method
+    # TRL's GRPO loss (loss_type "grpo", beta 0) on the first iteration: every ratio is
+    # 1, so each sequence's token mean is -A_i and the loss is minus the mean advantage.
+    exp.reset()
+    opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
+    _, _, loss, _ = exp.update("grpo", ro, adv, tau, opt)
+    assert exp._grpo is not None
+    assert loss == pytest.approx(-float(adv.mean()), rel=LOSS_RTOL)
+    assert abs(float(want) + float(adv.mean())) > 0.1  # the check tells them apart
 
 
 # ---------------------------------------------------------------- figures
@@ -660,38 +664,30 @@ def test_quick_mode_sizes_as_documented():
     assert got == ([0, 1], 4, 4, 4, 12, 4, 4)
 
 
-def test_update_reports_the_first_iterations_loss_and_grad_norm():
+def test_update_reports_the_first_iterations_loss_and_grad_norm(tiny_exp):
     # held-out (seed 2) mutant: `norms[-1]`, the last iteration's gradient norm. Two
     # iterations from the same start must report what one iteration reports.
-    threads = torch.get_num_threads()
-    exp = tiny_experiment()
-    try:
-        ro = tiny_rollout(exp.model.config.vocab_size)
-        adv = torch.tensor([1.0, -0.5, 0.25, 0.75])
-        got = []
-        for iterations in (1, 2):
-            exp.reset()
-            exp.args.iterations = iterations
-            opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
-            got.append(exp.update("pmd_mean", ro, adv, 0.1, opt)[2:])
-        assert got[0] == got[1]
-    finally:
-        torch.set_num_threads(threads)
+    exp = tiny_exp
+    ro = tiny_rollout(exp.model.config.vocab_size)
+    adv = torch.tensor([1.0, -0.5, 0.25, 0.75])
+    got = []
+    for iterations in (1, 2):
+        exp.reset()
+        exp.args.iterations = iterations
+        opt = torch.optim.AdamW(exp.trainable, lr=exp.args.lr)
+        got.append(exp.update("pmd_mean", ro, adv, 0.1, opt)[2:])
+    assert got[0] == got[1]
 
 
-def test_each_step_prints_a_flushed_progress_line(monkeypatch):
+def test_each_step_prints_a_flushed_progress_line(tiny_exp, monkeypatch):
     # held-out (seed 2) mutant: `flush=False`, so a piped log (nohup, --slice processes)
     # shows nothing until the run ends
-    threads = torch.get_num_threads()
-    exp = tiny_experiment()
+    exp = tiny_exp
     exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     exp.args.steps = 1
     printed = []
     monkeypatch.setattr(lc, "print", lambda *a, **kw: printed.append((a, kw)), raising=False)
-    try:
-        rows = exp.run("pmd_mean", 0.1, "pm1", 0)
-    finally:
-        torch.set_num_threads(threads)
+    rows = exp.run("pmd_mean", 0.1, "pm1", 0)
     steps = [(a, kw) for a, kw in printed if a and " step " in str(a[0])]
     assert len(steps) == len(rows) == 2
     assert all(kw.get("flush") is True for _, kw in steps)

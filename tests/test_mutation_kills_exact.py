@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from pmdtheory import exact_update
+from pmdtheory._kernels_exact import _exact_prob_batch
+from pmdtheory._validate import SUM_RTOL
 
 OFF_SUPPORT_ATOL = 1e-13  # rounding of a shift by the best reward on the support
 
@@ -42,9 +44,6 @@ def test_the_fast_path_solves_valid_rows_itself():
     # check negated, `0.0 <= pa` -> `1.0 <= pa`, a constant row's `return 0` -> `return 1`
     # (each to the checked path), and _NORMAL = 1.0 (every row "lost digits": the log path).
     # The answers barely change; the status (documented: 0 = done here) does.
-    from pmdtheory._kernels_exact import _exact_prob_batch
-    from pmdtheory.updates import SUM_RTOL
-
     rng = np.random.default_rng(20)
     p = rng.dirichlet(np.ones(6), size=40)
     p[:5, 0] = 0.0  # rows with an action off the support
@@ -62,9 +61,6 @@ def test_the_fast_path_solves_valid_rows_itself():
 
 def test_the_fast_path_hands_a_vanishing_normaliser_to_the_log_path():
     # the status 2 branch: the best action's own weight, 1e-300, is all of z < 1e-280
-    from pmdtheory._kernels_exact import _exact_prob_batch
-    from pmdtheory.updates import SUM_RTOL
-
     p = np.array([[1e-300, 1.0 - 1e-300]])
     out, status = np.empty_like(p), np.full(1, -1, dtype=np.int8)
     _exact_prob_batch(p, np.array([[1.0, 0.0]]), 1e-3, SUM_RTOL, out, status)
