@@ -281,6 +281,20 @@ def _raise_for(params, *, target):
     return _cell_bytes(params)
 
 
+@pytest.mark.parametrize(("progress", "shown"), [(True, True), (False, False), (None, False)])
+def test_progress_bar_shown_when_asked_else_only_on_a_terminal(
+    scheduler, tmp_path, capsys, progress, shown
+):
+    """progress=True draws the bar even to a pipe; None (the default) only on a terminal,
+    and pytest's captured stderr is not one."""
+    cells = expand_grid({**GRID, "seed": "0-1", "method": "exact", "tau": 0.1})
+    report = _execute(cells, tmp_path / "out", fn=_cell_bytes, scheduler=scheduler,
+                      progress=progress)  # fmt: skip
+    assert report.n_done == 2
+    err = capsys.readouterr().err
+    assert ("2/2" in err) is shown, err
+
+
 def test_killed_worker_is_retried(reference, scheduler, tmp_path):
     from distributed import Client
 

@@ -94,7 +94,7 @@ class SweepReport:
 
     out: Path
     n_cells: int
-    n_skipped: int = 0
+    n_skipped: int
     n_done: int = 0
     failed: list[tuple[dict, str]] = field(default_factory=list)
 
