@@ -82,3 +82,20 @@ def test_lambertw0_at_the_branch_point_is_minus_one_to_rounding():
     # _omega.py mutant: `p2 = 2.0 + (e z + 1)` skips the branch-point series, and Halley's
     # iteration, slow at the double root, stops 2e-9 away from -1 (the doctest's -1.0)
     assert lambertw0(-np.exp(-1.0)) == pytest.approx(-1.0, abs=BRANCH_VALUE_ATOL)
+
+
+def test_lambertw0_within_1e_3_of_the_branch_point_on_a_dense_grid():
+    # _omega.py mutant (seed 5): `-1/3` -> `+1/3` in the branch-point series, which is
+    # returned without Halley's polish for p = sqrt(2(ez + 1)) < 1e-3: its error 4e/3 dz
+    # passes the sparse points of test_special.py (dz = 1e-14, 1e-10, 1e-6) but is 1e-7 to
+    # 7e-7 for dz in (3e-8, 1.8e-7); correct code stays within 3e-9 over the whole grid.
+    import mpmath as mp
+
+    dz = np.geomspace(1e-16, 1e-3, 200)
+    z = -np.exp(-1.0) + dz
+    w = lambertw0(z)
+    with mp.workdps(40):
+        err = [
+            abs(float(mp.mpf(float(a)) - mp.lambertw(mp.mpf(float(b))).real)) for a, b in zip(w, z)
+        ]
+    assert max(err) < W0_BRANCH_ATOL, dz[int(np.argmax(err))]

@@ -105,9 +105,9 @@ def solver_calculus(
     rec.zero(r"\lambda x = \omega(\ell + b)", sp.powsimp(lam * x_claim) - w_ab, DOMAIN)
 
     omegas = [sp.LambertW(sp.exp(ell + bv)) for bv in bs]
-    terms = [sp.exp(lv + bv - wv) for lv, bv, wv in zip(logq, bs, omegas)]
+    terms = [sp.exp(lv + bv - wv) for lv, bv, wv in zip(logq, bs, omegas, strict=True)]
     g = sp.log(sum(terms))
-    slope = -sum(t * omega_derivative(w) for t, w in zip(terms, omegas)) / sum(terms)
+    slope = -sum(t * omega_derivative(w) for t, w in zip(terms, omegas, strict=True)) / sum(terms)
     rec.expressions |= {"g": g, "g_prime": slope}
     rec.zero(
         r"g'(\ell) = -\sum_a q(a)\,\omega'_a,\ q \propto \pi_t e^{b - \omega}",
@@ -116,7 +116,7 @@ def solver_calculus(
     )
     rec.sign(
         r"-\sum_a t_a \omega_a / ((1+\omega_a)\sum t) < 0 \ (g \text{ decreasing})",
-        -sum(t * w / (1 + w) for t, w in zip(ts, ws)) / sum(ts),
+        -sum(t * w / (1 + w) for t, w in zip(ts, ws, strict=True)) / sum(ts),
         DOMAIN,
         positive=False,
     )
@@ -129,7 +129,7 @@ def solver_calculus(
         core = wright_omega(ys)
         with mp.workdps(DPS):
             ref = [mp.lambertw(mp.exp(mp.mpf(v))).real for v in ys]
-            err = max(float(abs(c / w - 1)) for c, w in zip(core, ref))
+            err = max(float(abs(c / w - 1)) for c, w in zip(core, ref, strict=True))
         return err, f"relative, wright_omega vs W_0(e^y) at {ys.size} points, y in [-700, 1e5]"
 
     def newton_slope():
@@ -144,14 +144,16 @@ def solver_calculus(
                     return mp.log(
                         mp.fsum(
                             mp.exp(a + mp.mpf(b_) - mp.lambertw(mp.exp(e + mp.mpf(b_))).real)
-                            for a, b_ in zip(lq, bv)
+                            for a, b_ in zip(lq, bv, strict=True)
                         )
                     )
 
                 def slope_mp(e, lq=lq, bv=bv):
                     w = [mp.lambertw(mp.exp(e + mp.mpf(b_))).real for b_ in bv]
-                    t = [mp.exp(a + mp.mpf(b_) - wv) for a, b_, wv in zip(lq, bv, w)]
-                    return -mp.fsum(tv * omega_derivative(wv) for tv, wv in zip(t, w)) / mp.fsum(t)
+                    t = [mp.exp(a + mp.mpf(b_) - wv) for a, b_, wv in zip(lq, bv, w, strict=True)]
+                    return -mp.fsum(
+                        tv * omega_derivative(wv) for tv, wv in zip(t, w, strict=True)
+                    ) / mp.fsum(t)
 
                 e0 = mp.log(mp.mpf(float(lam_core)))
                 worst = max(worst, float(abs(mp.diff(g_mp, e0) / slope_mp(e0) - 1)))
@@ -227,8 +229,8 @@ def jensen_gap(*, seed: int = 0) -> Derivation:
         positive=True,
     )
     qs3 = (q1, q2, 1 - q1 - q2)
-    gap3 = tau * sp.log(sum(a * sp.exp(c / tau) for a, c in zip(qs3, rs))) - sum(
-        a * c for a, c in zip(qs3, rs)
+    gap3 = tau * sp.log(sum(a * sp.exp(c / tau) for a, c in zip(qs3, rs, strict=True))) - sum(
+        a * c for a, c in zip(qs3, rs, strict=True)
     )
     rec.expressions["gap_3"] = gap3
     rec.sign(r"n = 3:\ \tau\log Z_t - \bar r > 0", gap3, DOMAIN, positive=True)
@@ -241,7 +243,8 @@ def jensen_gap(*, seed: int = 0) -> Derivation:
                 t = mp.mpf(tau_)
                 ref = t * mp.log(
                     mp.fsum(
-                        mp.mpf(float(a)) * mp.exp(mp.mpf(float(c)) / t) for a, c in zip(pi_t, r_)
+                        mp.mpf(float(a)) * mp.exp(mp.mpf(float(c)) / t)
+                        for a, c in zip(pi_t, r_, strict=True)
                     )
                 )
             if got < pi_t @ r_ - 1e-12:

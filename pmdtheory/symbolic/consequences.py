@@ -34,9 +34,9 @@ DISTRIBUTIONS = {2: ((q, 1 - q), (r1, r2)), 3: ((q1, q2, 1 - q1 - q2), (r1, r2, 
 
 
 def _moments(qs, rs):
-    rbar = sum(a * c for a, c in zip(qs, rs))
-    var = sum(a * (c - rbar) ** 2 for a, c in zip(qs, rs))
-    mu3 = sum(a * (c - rbar) ** 3 for a, c in zip(qs, rs))
+    rbar = sum(a * c for a, c in zip(qs, rs, strict=True))
+    var = sum(a * (c - rbar) ** 2 for a, c in zip(qs, rs, strict=True))
+    mu3 = sum(a * (c - rbar) ** 3 for a, c in zip(qs, rs, strict=True))
     return rbar, var, mu3
 
 
@@ -97,9 +97,9 @@ def large_tau(*, seed: int = 0) -> Derivation:
         # Differentiate in eps with plain symbols dev_a for the deviations r_a - rbar
         # (cheap), and substitute them only into the Taylor coefficients.
         devs = sp.symbols(f"dev1:{n + 1}", real=True)
-        at_dev = {dv: c - rbar for dv, c in zip(devs, rs)}
+        at_dev = {dv: c - rbar for dv, c in zip(devs, rs, strict=True)}
         # tau log Z - rbar = G(eps)/eps with G = log E[e^{eps (r - rbar)}], G(0) = 0.
-        big_g = sp.log(sum(a * sp.exp(eps * dv) for a, dv in zip(qs, devs)))
+        big_g = sp.log(sum(a * sp.exp(eps * dv) for a, dv in zip(qs, devs, strict=True)))
         coeffs = [sp.expand(c.subs(at_dev)) for c in _taylor_coeffs(big_g, 3)]
         rec.expressions[f"gap_coefficients_{n}"] = sp.Tuple(*coeffs[1:])
         rec.zero(
@@ -114,7 +114,7 @@ def large_tau(*, seed: int = 0) -> Derivation:
         # k-th derivatives at eps = 0 (far cheaper than sympy.series here).
         ansatz = c2 * eps**2 + c3 * eps**3
         x_a = [x_lam.subs({lam: ansatz, z: sp.exp(eps * dv)}) for dv in devs]
-        norm = sum(a * xa for a, xa in zip(qs, x_a)) - 1
+        norm = sum(a * xa for a, xa in zip(qs, x_a, strict=True)) - 1
         lower = [sp.expand(c.subs(at_dev)) for c in _taylor_coeffs(norm, 3)]
         sols = sp.solve(lower[2:], [c2, c3], dict=True)
         rec.expressions[f"lambda_coefficients_{n}"] = sp.Tuple(*lower)

@@ -105,11 +105,13 @@ def exact_pmd(
         r" = \frac{\pi_t\, e^{r/\tau}}{Z_t},\quad Z_t = \mathbb{E}_{\pi_t}[e^{r/\tau}]",
         seed,
     )
-    J = sum(p * ra for p, ra in zip(ps, rs)) - tau * sum(p * sp.log(p / q) for p, q in zip(ps, qs))
+    J = sum(p * ra for p, ra in zip(ps, rs, strict=True)) - tau * sum(
+        p * sp.log(p / q) for p, q in zip(ps, qs, strict=True)
+    )
     lagrangian = J + mu * (sum(ps) - 1)
     grad = [sp.diff(lagrangian, p) for p in ps]
-    z_val = sum(q * sp.exp(ra / tau) for q, ra in zip(qs, rs))
-    claim = [solution(q, ra, tau, z_val) for q, ra in zip(qs, rs)]
+    z_val = sum(q * sp.exp(ra / tau) for q, ra in zip(qs, rs, strict=True))
+    claim = [solution(q, ra, tau, z_val) for q, ra in zip(qs, rs, strict=True)]
     rec.expressions |= {"objective": J, "lagrangian": lagrangian, "gradient_1": grad[0]}
     rec.expressions |= {"solution_1": claim[0], "Z": z_val}
 
@@ -119,7 +121,7 @@ def exact_pmd(
         p_stat[0] - qs[0] * sp.exp((rs[0] + mu - tau) / tau) if len(p_stat) == 1 else 1,
         DOMAIN,
     )
-    at_claim = {p: c for p, c in zip(ps, claim)}
+    at_claim = {p: c for p, c in zip(ps, claim, strict=True)}
     mu_star = tau - tau * sp.log(z_val)
     for a in range(N_ACTIONS):
         rec.zero(
@@ -196,8 +198,8 @@ def pmd_mean_regression(
         r"{\lambda},\ \lambda > 0 \text{ unique}",
         seed,
     )
-    loss = sum(q * (sp.log(xa) - ba) ** 2 for q, xa, ba in zip(qs, xs, bs))
-    lagrangian = loss + mu * (sum(q * xa for q, xa in zip(qs, xs)) - 1)
+    loss = sum(q * (sp.log(xa) - ba) ** 2 for q, xa, ba in zip(qs, xs, bs, strict=True))
+    lagrangian = loss + mu * (sum(q * xa for q, xa in zip(qs, xs, strict=True)) - 1)
     grad = sp.diff(lagrangian, xs[0])
     star = sp.log(x) + lam * x - b
     claim = solution(lam, b)
@@ -256,14 +258,18 @@ def pmd_mean_regression(
         positive=True,
     )
     weights = (*qs[:-1], 1 - sum(qs[:-1]))  # pi_t(a), summing to 1
-    rb = sum(q * ra for q, ra in zip(weights, rs))
-    e_b = sum(q * (ra - rb) / tau for q, ra in zip(weights, rs))
-    e_exp_b = sum(q * sp.exp((ra - rb) / tau) for q, ra in zip(weights, rs))
+    rb = sum(q * ra for q, ra in zip(weights, rs, strict=True))
+    e_b = sum(q * (ra - rb) / tau for q, ra in zip(weights, rs, strict=True))
+    e_exp_b = sum(q * sp.exp((ra - rb) / tau) for q, ra in zip(weights, rs, strict=True))
     rec.zero(
         r"\mathbb{E}_{\pi_t}[b] = 0,\ \mathbb{E}_{\pi_t}[e^{b}] = Z_t e^{-\bar r/\tau}\ (> 1"
         r" \text{ by Jensen, derivation 8; so } \lambda > 0)",
         e_b**2
-        + (e_exp_b - sp.exp(-rb / tau) * sum(q * sp.exp(ra / tau) for q, ra in zip(weights, rs)))
+        + (
+            e_exp_b
+            - sp.exp(-rb / tau)
+            * sum(q * sp.exp(ra / tau) for q, ra in zip(weights, rs, strict=True))
+        )
         ** 2,
         DOMAIN,
     )
@@ -324,11 +330,13 @@ def kl_chi2_equivalence(
         r" - \tfrac{\beta_t}{2}\chi^2(\pi\|\pi_t),\qquad \beta_t = \tau\lambda_t,\ \nu = \bar r",
         seed,
     )
-    chi2 = sum(p**2 / q for p, q in zip(ps, qs)) - 1
-    J = sum(p * ra for p, ra in zip(ps, rs)) - tau * sum(p * sp.log(p / q) for p, q in zip(ps, qs))
+    chi2 = sum(p**2 / q for p, q in zip(ps, qs, strict=True)) - 1
+    J = sum(p * ra for p, ra in zip(ps, rs, strict=True)) - tau * sum(
+        p * sp.log(p / q) for p, q in zip(ps, qs, strict=True)
+    )
     J = J - beta / 2 * chi2
     lagrangian = J + mu * (sum(ps) - 1)
-    ratio = {p: q * xa for p, q, xa in zip(ps, qs, xs)}
+    ratio = {p: q * xa for p, q, xa in zip(ps, qs, xs, strict=True)}
     grad = sp.expand_log(sp.diff(lagrangian, ps[0]).subs(ratio))
     stat = sp.log(xs[0]) + beta / tau * xs[0] - (rs[0] - nu) / tau
     claim = beta_claim(tau, lam)
@@ -436,8 +444,10 @@ def limits(*, seed: int = 0) -> Derivation:
     x_beta = mean_solution(beta_pos / tau, (r - nu) / tau)
     series = sp.series(mean_solution(lam, b), lam, 0, 3)
     expected = sp.exp(b) - lam * sp.exp(2 * b) + sp.Rational(3, 2) * lam**2 * sp.exp(3 * b)
-    nu_sol = sp.solve(sum(q * sp.exp((ra - nu) / tau) for q, ra in zip(qs, rs)) - 1, nu)
-    z_val = sum(q * sp.exp(ra / tau) for q, ra in zip(qs, rs))
+    nu_sol = sp.solve(
+        sum(q * sp.exp((ra - nu) / tau) for q, ra in zip(qs, rs, strict=True)) - 1, nu
+    )
+    z_val = sum(q * sp.exp(ra / tau) for q, ra in zip(qs, rs, strict=True))
     rec.expressions |= {"x_beta": x_beta, "series": series, "nu_at_beta_0": sp.Tuple(*nu_sol)}
 
     rec.zero(
