@@ -65,3 +65,15 @@ def test_the_fast_path_hands_a_vanishing_normaliser_to_the_log_path():
     out, status = np.empty_like(p), np.full(1, -1, dtype=np.int8)
     _exact_prob_batch(p, np.array([[1.0, 0.0]]), 1e-3, SUM_RTOL, out, status)
     assert status.tolist() == [2]
+
+
+def test_a_product_at_the_smallest_normal_lost_nothing():
+    # held-out (seed 5) mutant: `e < _NORMAL` -> `e <= _NORMAL` sends a row whose product is
+    # exactly the smallest normal float (no digit lost) to the log path, with z < 1
+    tiny = np.finfo(float).tiny
+    p = np.array([[tiny, 1.0]])  # sums to 1 in float64
+    out, status = np.empty_like(p), np.full(1, -1, dtype=np.int8)
+    _exact_prob_batch(p, np.array([[1.0, 0.0]]), 1.0, SUM_RTOL, out, status)
+    assert status.tolist() == [0]
+    z = tiny + np.exp(-1.0)
+    np.testing.assert_allclose(out[0], [tiny / z, np.exp(-1.0) / z], rtol=FAST_PATH_RTOL)

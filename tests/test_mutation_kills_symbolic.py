@@ -159,6 +159,14 @@ def test_the_bracket_widens_twelve_times_before_giving_up():
             _bracket_root(lambda x: x - (3**12 + 1), -1.0, 1.0)
 
 
+@pytest.mark.parametrize("root", [1, 3])
+def test_a_root_on_the_bracket_end_is_found(root):
+    # held-out (seed 5) mutant: `flo / fhi <= 0` for `flo * fhi <= 0` divides by zero when
+    # the bracket ends on the root: [-1, 1] at once, and after one widening, [-3, 3]
+    with mp.workdps(DPS):
+        assert _bracket_root(lambda x: x - root, -1.0, 1.0) == root
+
+
 @pytest.mark.parametrize("module", [pmd, consequences])
 def test_every_symbol_domain_can_be_sampled(module):
     # mutant: `r3: (1, 1)` in consequences.DOMAIN (an empty interval: any check on r3 that

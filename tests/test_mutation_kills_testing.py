@@ -106,3 +106,28 @@ def test_the_checker_draws_100_problems_by_default():
 
     check_kl_chi2_equivalence(counted)
     assert len(calls) == 100
+
+
+def _summing_to(total):
+    """A PMD-mean step whose float64 sum is exactly ``total`` (its largest entry adjusted)."""
+
+    def update(pi_t, r, tau):
+        p = mean_update(pi_t, r, tau)
+        i = int(np.argmax(p))
+        p[i] += total - p.sum()
+        while p.sum() != total:
+            p[i] = np.nextafter(p[i], np.inf if p.sum() < total else -np.inf)
+        return p
+
+    return update
+
+
+def test_the_sum_rule_holds_at_its_bound_and_fails_past_it():
+    # held-out (seed 5) mutant: `abs(sum - 1) <= max(atol, 1e-12)` -> `<`: a policy off by
+    # exactly atol is documented to pass. atol = 2**-20 is a float the sums reach exactly; a
+    # loose kkt_atol keeps the KKT rule (tested on its own above) out of the way.
+    atol = 2.0**-20
+    kw = dict(n_actions=2, atol=atol, kkt_atol=1e-3, max_examples=10, shrink=False)
+    check_kl_chi2_equivalence(_summing_to(1 + atol), **kw)
+    with pytest.raises(AssertionError, match="sums to"):
+        check_kl_chi2_equivalence(_summing_to(np.nextafter(1 + atol, 2.0)), **kw)

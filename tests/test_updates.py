@@ -365,11 +365,17 @@ BAD_POLICY = [
 ]
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["lists", "float64-arrays"])
 @pytest.mark.parametrize("pi, r, name", BAD_POLICY)
 @pytest.mark.parametrize(
     "fn", [pmd.exact_update, pmd.mean_update, pmd.log_partition, pmd.implicit_beta]
 )
-def test_bad_policy_or_reward_raises(fn, pi, r, name):
+def test_bad_policy_or_reward_raises(fn, pi, r, name, arrays):
+    # float64 arrays of one shape take the fast paths, which check rows as they go
+    # (held-out seed 5: `or` -> `and` in the exact fast path's row check returned
+    # [1.5, -0.5] unchanged; lists never reach it)
+    if arrays and not isinstance(pi, str):
+        pi, r = np.asarray(pi, dtype=float), np.asarray(r, dtype=float)
     with pytest.raises(ValueError, match=f"^{name}:"):
         fn(pi, r, 0.1)
 
