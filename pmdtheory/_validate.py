@@ -36,9 +36,10 @@ def sum_tolerance(n: int, eps: float) -> float:
     ``SUM_RTOL`` for float64; for coarser floats (float32: ``eps = 1.2e-7``) also
     ``(n + 4) eps``: a sum of ``n`` terms rounded once each (``4 eps``, e.g. a
     softmax's exp and division) and summed in that precision (``n eps``, the
-    worst case of sequential summation). Such policies are renormalised.
+    worst case of sequential summation). Such policies are renormalised. ``eps = 0``
+    (float64 or finer, see :func:`float_eps`) leaves ``SUM_RTOL``.
     """
-    return SUM_RTOL + (n + 4) * eps if eps > 0 else SUM_RTOL
+    return SUM_RTOL + (n + 4) * eps
 
 
 def float_array(x, name: str) -> np.ndarray:

@@ -6,9 +6,18 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 import numpy as np
 import pytest
 
-from pmdtheory._validate import SUM_RTOL, check_spread, policy_rows, positive, sum_tolerance
+from pmdtheory import kl_chi2_update
+from pmdtheory._validate import (
+    SUM_RTOL,
+    check_spread,
+    policy_rows,
+    positive,
+    real,
+    sum_tolerance,
+)
 
 EPS32 = float(np.finfo(np.float32).eps)
+ROUNDING_ATOL = 4 * np.finfo(np.float64).eps  # a probability's last bits
 
 
 def _float32_policy(n: int, excess: float) -> np.ndarray:
@@ -48,3 +57,25 @@ def test_positive_names_the_argument_for_whatever_does_not_convert(value):
     # float("abc")'s own message, without the argument's name, reached the caller
     with pytest.raises(ValueError, match="^tau must be a real number"):
         positive(value, "tau")
+
+
+def test_spread_over_tau_is_refused_past_a_quarter_of_the_float64_range():
+    # held-out (seed 5) mutant: a margin of 5 for the documented 4 (max / 5 for max / 4)
+    # refused ratios the kernels handle: at spread / tau = max / 4.5 KL-chi2 still answers
+    # (all mass on the best action); past max / 4 the error names tau
+    big = np.finfo(np.float64).max
+    rows = policy_rows([0.5, 0.5], [0.0, 1e308], axis=-1, log=False)
+    check_spread(rows, np.array([4.5 * (1e308 / big)]))
+    got = kl_chi2_update([0.5, 0.5], [0.0, 1e308], 4.5 * (1e308 / big), 0.1)
+    np.testing.assert_allclose(got, [0.0, 1.0], rtol=0, atol=ROUNDING_ATOL)
+    with pytest.raises(ValueError, match=r"^tau: \(max\(r\) - min\(r\)\) / tau overflows"):
+        check_spread(rows, np.array([3.99 * (1e308 / big)]))
+
+
+@pytest.mark.parametrize("value", [True, False, "1.0", None, 1j])
+def test_real_refuses_bools_and_non_reals_by_name(value):
+    # held-out (seed 5) mutant: `isinstance(value, bool) and not isinstance(value, Real)`
+    # (never true) let True through as 1.0 and "1.0" through float(); numbers stay numbers
+    with pytest.raises(ValueError, match="^lr must be a real number"):
+        real(value, "lr")
+    assert real(np.float32(0.5), "lr") == 0.5 and real(3, "lr") == 3.0
