@@ -382,9 +382,12 @@ def test_bad_policy_or_reward_raises(fn, pi, r, name, arrays):
 
 @pytest.mark.parametrize("tau", [0.0, -1.0, np.inf, np.nan, [0.1, 0.2, 0.3]])
 def test_bad_tau_raises(tau):
+    pi, r = [[0.5, 0.5], [0.2, 0.8]], [1.0, 0.0]
+    arrays = np.array(pi), np.array([r, r])  # one shape, float64: the fast paths' input
     for fn in (pmd.exact_update, pmd.mean_update, pmd.log_partition, pmd.implicit_beta):
-        with pytest.raises(ValueError, match="^tau:"):
-            fn([[0.5, 0.5], [0.2, 0.8]], [1.0, 0.0], tau)
+        for args in ((pi, r), arrays):
+            with pytest.raises(ValueError, match="^tau:"):
+                fn(*args, tau)
     with pytest.raises(ValueError, match="^tau:"):
         pmd.binary_update([0.5, 0.5, 0.5], tau if np.ndim(tau) == 0 else [[1, 2], [3, 4]])
 
