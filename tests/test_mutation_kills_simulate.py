@@ -69,7 +69,7 @@ def figures(monkeypatch):
 @pytest.mark.parametrize(
     "env, col, scale", [("mdp", "subopt", "log"), ("prompts", "reward_mean", "linear")]
 )
-def test_plot_left_panel_mdp_suboptimality_on_log_scale(tmp_path, figures, env, col, scale):
+def test_plot_panels_reward_or_suboptimality_and_kl_steps(tmp_path, figures, env, col, scale):
     # mutant: `if not mdp:` (plot): MDPs got a linear plot of reward_mean, and the other
     # environments a log plot of subopt
     matplotlib.use("Agg")
@@ -87,6 +87,15 @@ def test_plot_left_panel_mdp_suboptimality_on_log_scale(tmp_path, figures, env, 
         expected = df[df["method"] == method].groupby("iter")[col].mean()
         np.testing.assert_allclose(line.get_xdata(), expected.index)
         np.testing.assert_allclose(line.get_ydata(), expected.to_numpy())
+    # the right panel: the KL step from iteration 1 on, with rounding noise (<= 1e-15) left
+    # out (held-out seed 5 mutant: `kl < 1e-15` drew only the noise)
+    ax1 = figures[0].axes[1]
+    assert ax1.get_yscale() == "log"
+    for line, method in zip(ax1.get_lines(), METHODS, strict=True):
+        kl = df[df["method"] == method].groupby("iter")["kl_prev"].mean().iloc[1:]
+        assert (kl > 1e-15).sum() >= 2
+        np.testing.assert_allclose(line.get_xdata(), kl.index)
+        np.testing.assert_allclose(line.get_ydata(), kl.where(kl > 1e-15).to_numpy())
 
 
 def test_contexts_limit_applies_to_gridworld_only(tmp_path, capsys):
