@@ -3,6 +3,8 @@
 Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -10,8 +12,11 @@ from pmdtheory import kl_chi2_update
 from pmdtheory._validate import (
     SUM_RTOL,
     check_spread,
+    choice,
+    integer,
     policy_rows,
     positive,
+    probability,
     real,
     sum_tolerance,
 )
@@ -79,3 +84,63 @@ def test_real_refuses_bools_and_non_reals_by_name(value):
     with pytest.raises(ValueError, match="^lr must be a real number"):
         real(value, "lr")
     assert real(np.float32(0.5), "lr") == 0.5 and real(3, "lr") == 3.0
+
+
+REAL_BOUNDS = [  # (value, keyword bounds, accepted, the message's tail when refused)
+    (1.0, dict(lo=1.0), True, None),
+    (1.0, dict(lo=1.0, lo_open=True), False, "must be > 1.0, got 1.0"),
+    (0.5, dict(lo=1.0), False, "must be >= 1.0, got 0.5"),
+    (2.0, dict(hi=2.0), True, None),
+    (2.0, dict(hi=2.0, hi_open=True), False, "must be < 2.0, got 2.0"),
+    (2.5, dict(hi=2.0), False, "must be <= 2.0, got 2.5"),
+    (1.5, dict(lo=1.0, hi=2.0, lo_open=True, hi_open=True), True, None),
+    (np.inf, {}, False, "must be finite, got inf"),
+    (np.nan, {}, False, "must be finite, got nan"),
+]
+
+
+@pytest.mark.parametrize(("value", "bounds", "ok", "tail"), REAL_BOUNDS)
+def test_real_bounds_and_open_ends(value, bounds, ok, tail):
+    if ok:
+        assert real(value, "x", **bounds) == value
+    else:
+        with pytest.raises(ValueError, match=f"^x {re.escape(tail)}$"):
+            real(value, "x", **bounds)
+
+
+INTEGER_CASES = [  # (value, bounds, the result or the message's tail)
+    (3, {}, 3),
+    (np.int64(3), dict(lo=3, hi=3), 3),
+    (True, {}, "must be an integer, got True"),
+    (3.0, {}, "must be an integer, got 3.0"),
+    ("3", {}, "must be an integer, got '3'"),
+    (2, dict(lo=3), "must be an integer >= 3, got 2"),
+    (4, dict(hi=3), "must be an integer <= 3, got 4"),
+]
+
+
+@pytest.mark.parametrize(("value", "bounds", "want"), INTEGER_CASES)
+def test_integer_refuses_bools_floats_and_out_of_range_by_name(value, bounds, want):
+    if isinstance(want, int):
+        got = integer(value, "n", **bounds)
+        assert got == want and type(got) is int
+    else:
+        with pytest.raises(ValueError, match=f"^n {re.escape(want)}$"):
+            integer(value, "n", **bounds)
+
+
+@pytest.mark.parametrize(("value", "tail"), [(0.0, "0.0"), (-1.0, "-1.0"), (np.inf, "inf")])
+def test_positive_refuses_zero_negative_and_infinite(value, tail):
+    with pytest.raises(ValueError, match=f"^tau must be finite and > 0, got {tail}$"):
+        positive(value, "tau")
+    assert positive(np.float32(0.25), "tau") == 0.25 and positive("2", "tau") == 2.0
+
+
+def test_probability_and_choice():
+    np.testing.assert_array_equal(probability([0.0, 1.0]), [0.0, 1.0])
+    for bad in ([-1e-300], [1.0 + 1e-15], [np.nan]):
+        with pytest.raises(ValueError, match="^q: "):
+            probability(bad, "q")
+    assert choice("a", "mode", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match=r"^mode: must be one of 'a', 'b', got 'c'$"):
+        choice("c", "mode", ("a", "b"))
