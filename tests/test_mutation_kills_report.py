@@ -226,3 +226,58 @@ def test_claim14_needs_part_noisier_only_up_to_p_005(noise_table):
     part, mean = paper & (df.estimator == "part_loo"), paper & (df.estimator == "mean_loo")
     df.loc[part, "noise_rmse"] = 0.5 * df.noise_rmse[mean].to_numpy()
     assert S.claims_noise(data(target_errors=df))[2].verdict == REPRO
+
+
+# ------------------------------------------------ held-out survivors (tools/mutation.py seed 5)
+
+
+def test_claim19_errors_exactly_at_their_tolerances_hold():
+    # mutants: `err_beta0_core.max() < BETA0_CORE_ATOL`, and the same for SCIPY_ATOL; the
+    # rule reads "within" each tolerance
+    bz = C.claim_beta_zero
+    for col, atol in (("err_beta0_core", C.BETA0_CORE_ATOL), ("err_beta0_scipy", C.SCIPY_ATOL)):
+        sc = scipy_frame()
+        sc.loc[5, col] = atol
+        assert bz(data(simplex_scipy=sc)).verdict == REPRO, col
+        sc.loc[5, col] = np.nextafter(atol, 1.0)
+        assert bz(data(simplex_scipy=sc)).verdict == DIFF, col
+
+
+def test_claim4_lists_the_cases_in_the_tables_order(gap_table):
+    # mutant: `groupby(df.case, sort=True)` for the gap at tau = 0.1 listed the cases
+    # alphabetically while the peak KL before it keeps the script's order
+    (c4,) = [c for c in C.claims_gap(data(log_partition_gap=gap_table)) if "tau^6" in c.measured]
+    cases = list(dict.fromkeys(gap_table.case))
+    assert cases != sorted(cases)  # the script's order is not alphabetical: the check can fail
+    peak, gap = c4.measured.split("; gap at tau = 0.1: ")
+    gap = gap.split(";")[0]
+    for part in (peak, gap):
+        at = [part.index(f"{case}: ") for case in cases]
+        assert at == sorted(at), part
+
+
+def test_claim17_reversal_note_names_only_taus_above_the_ruled_range():
+    # mutant: `tau > ROBUST_TAU_MAX + -0.999999999999` named every tau where PMD-part ends
+    # higher, also the small taus the verdict already rules on
+    c = S.claim_robust(data(stability=stability_frame(succ_gap=-0.05)))  # reversed everywhere
+    (note,) = [n for n in c.notes if "reverses" in n]
+    assert "tau=1,k=4" in note and "tau=1,k=16" in note
+    assert "tau=0.1," not in note and "tau=0.01," not in note
+
+
+def _panel_c(final: dict[str, float]) -> pd.DataFrame:
+    """Claim 17's convergence input: panel c, two iterations, these final successes."""
+    return pd.DataFrame([{"panel": "c", "iter": it, "method": m, "reward_mean": v * it}
+                         for m, v in final.items() for it in (0, 1)])  # fmt: skip
+
+
+def test_claim17_grpo_note_only_when_grpo_ends_higher():
+    # mutant: `fin[m] < fin["mean_sampled"]` noted GRPO "ends higher" exactly when it ends lower
+    def grpo_notes(grpo):
+        cv = _panel_c({"mean_sampled": 0.6, "part_sampled": 0.5, "grpo": grpo})
+        c = S.claim_robust(data(stability=stability_frame(), convergence=cv))
+        return [n for n in c.notes if n.startswith("grpo ends higher")]
+
+    (note,) = grpo_notes(0.7)
+    assert "(0.700 vs 0.600)" in note
+    assert grpo_notes(0.5) == []

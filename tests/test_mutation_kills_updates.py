@@ -41,6 +41,19 @@ def test_implicit_beta_where_lam_underflows_comes_from_the_series():
     np.testing.assert_allclose(beta, expected, rtol=SERIES_RTOL)
 
 
+@pytest.mark.parametrize("arrays", [False, True])
+def test_implicit_beta_series_ignores_rewards_off_the_support(arrays):
+    # held-out (seed 5) mutant: `w >= 0` in the series' deviations d = r - rbar counted the
+    # action with pi = 0; its reward 1e195 (>= 1e-10 tau) then kept the series from being
+    # used, and beta came back 0 (tau lam, lam underflowed)
+    pi, r = [0.5, 0.5, 0.0], [0.0, 1.0, 1e195]
+    if arrays:
+        pi, r = np.array(pi), np.array(r)
+    beta = pmd.implicit_beta(pi, r, 1e200)  # E d^2 / (2 tau) on the support: 1.25e-201
+    assert beta == pmd.implicit_beta([0.5, 0.5], [0.0, 1.0], 1e200)
+    np.testing.assert_allclose(beta, 0.25 / 2e200, rtol=SERIES_RTOL)
+
+
 @pytest.mark.parametrize(
     "fn",
     [pmd.exact_update, pmd.mean_update, pmd.kl_chi2_update, pmd.implicit_beta, pmd.log_partition],
