@@ -107,6 +107,21 @@ def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
     np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
 
 
+def test_rewards_off_the_support_change_no_bit():
+    # held-out (seed 5) mutant: `p[a] >= 0.0` in the probe counted the zeros' rewards, so a
+    # binary row whose first 10 actions have pi = 0 and 10 distinct rewards went to the
+    # vectorised solver instead of its two classes (answers 1e-16 apart, lam too)
+    rng = np.random.default_rng(3)
+    pi = np.zeros((20, 40))
+    pi[:, 10:] = rng.dirichlet(np.ones(30), size=20)
+    r = np.zeros_like(pi)
+    r[:, 10:] = rng.integers(0, 2, size=(20, 30))
+    r_off = r.copy()
+    r_off[:, :10] = 10.0 + np.arange(10)
+    (a, lam_a), (b, lam_b) = (pmd.mean_update(pi, x, 0.1, return_lambda=True) for x in (r, r_off))
+    assert np.array_equal(a, b) and np.array_equal(lam_a, lam_b)
+
+
 # ------------------------------------------- the many-distinct-rewards (vectorised) path
 MANY_PATH_RTOL = 1e-12  # vectorised solve vs the log-space solve, probabilities
 
