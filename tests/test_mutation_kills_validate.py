@@ -8,11 +8,13 @@ import re
 import numpy as np
 import pytest
 
-from pmdtheory import kl_chi2_update
+from pmdtheory import kl_chi2_update, log_partition
 from pmdtheory._validate import (
     SUM_RTOL,
     check_spread,
     choice,
+    float_array,
+    float_eps,
     integer,
     policy_rows,
     positive,
@@ -144,3 +146,36 @@ def test_probability_and_choice():
     assert choice("a", "mode", ("a", "b")) == "a"
     with pytest.raises(ValueError, match=r"^mode: must be one of 'a', 'b', got 'c'$"):
         choice("c", "mode", ("a", "b"))
+
+
+# ---- lines no test of this module reached (coverage of its mutation targets, session 5)
+
+
+def test_float_eps_of_a_dtype_numpy_does_not_know_is_zero():
+    class Foreign:  # e.g. a torch tensor: its dtype is not a numpy dtype
+        dtype = object()
+
+    assert float_eps(Foreign()) == 0.0
+    assert float_eps(np.ones(2, dtype=np.float32)) == EPS32
+    assert float_eps(np.ones(2, dtype=np.float16)) == float(np.finfo(np.float16).eps)
+    assert float_eps(np.ones(2)) == 0.0 and float_eps([1.0]) == 0.0
+
+
+def test_a_ragged_input_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"^pi_t: cannot be converted to a float array \("):
+        float_array([[1.0], [1.0, 2.0]], "pi_t")
+
+
+@pytest.mark.parametrize("axis", [True, 1.0, "0"])
+def test_axis_must_be_an_integer(axis):
+    with pytest.raises(
+        ValueError, match=f"^axis: must be an integer, got {re.escape(repr(axis))}$"
+    ):
+        policy_rows([0.5, 0.5], [1.0, 0.0], axis=axis, log=False)
+
+
+def test_a_huge_but_finite_spread_passes_without_tau():
+    # log_partition checks the spread only (tau None): 2e300 is finite, so it is let through
+    rows = policy_rows([0.5, 0.5], [1e300, -1e300], axis=-1, log=False)
+    assert check_spread(rows, None) is None
+    assert log_partition([0.5, 0.5], [1e300, -1e300], 1.0) == 1e300
