@@ -77,7 +77,7 @@ def _exact_fast(pi_t, r, tau, axis):
     args = _fast_args(pi_t, r, tau, axis)
     if args is None:
         return None
-    p2, r2, tau = args
+    p2, r2, tau, moved = args
     out = np.empty_like(p2)
     status = np.empty(p2.shape[0], dtype=np.int8)
     _kernels._exact_prob_batch(p2, r2, tau, SUM_RTOL, out, status)
@@ -86,7 +86,7 @@ def _exact_fast(pi_t, r, tau, axis):
             return None
         tiny = status == 2  # normaliser near underflow: these rows in log space
         out[tiny] = exact_update(p2[tiny], r2[tiny], np.full(tiny.sum(), tau), log=False)
-    return out.reshape(pi_t.shape)
+    return np.moveaxis(out.reshape(moved), -1, axis)
 
 
 def exact_update(
@@ -199,23 +199,31 @@ def _solve_mean(pi_t, r, tau, axis, log) -> tuple[Any, np.ndarray, np.ndarray, n
 
 
 def _fast_args(pi_t, r, tau, axis):
-    """``(pi rows, r rows, tau)`` for the unchecked-layout fast paths, else None:
-    float64 C-ordered arrays of one shape with the actions last, a scalar tau."""
-    if not (type(pi_t) is np.ndarray and type(r) is np.ndarray):
+    """``(pi rows, r rows, tau, moved shape)`` for the exact fast path, else None:
+    float64 inputs of one shape, any layout and action axis (the rows are copied
+    C-ordered with the actions last, so a row gets the same bits whatever the layout),
+    and a scalar tau."""
+    try:
+        pi, rr = np.asarray(pi_t), np.asarray(r)
+    except (ValueError, TypeError):  # ragged: the checked path names it
         return None
-    if pi_t.dtype != np.float64 or r.dtype != np.float64 or pi_t.shape != r.shape:
+    if pi.dtype != np.float64 or rr.dtype != np.float64 or pi.shape != rr.shape:
         return None
-    if pi_t.ndim == 0 or pi_t.shape[-1] == 0 or axis not in (-1, pi_t.ndim - 1):
+    if pi.ndim == 0 or 0 in pi.shape:
         return None
-    if not (pi_t.flags.c_contiguous and r.flags.c_contiguous):
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        return None
+    if not -pi.ndim <= axis < pi.ndim:
         return None
     if not isinstance(tau, float | int | np.floating | np.integer) or isinstance(tau, bool):
         return None
     tau = float(tau)
     if not 0.0 < tau < np.inf:
         return None
-    n = pi_t.shape[-1]
-    return pi_t.reshape(-1, n), r.reshape(-1, n), tau
+    p2 = np.ascontiguousarray(np.moveaxis(pi, axis, -1))
+    r2 = np.ascontiguousarray(np.moveaxis(rr, axis, -1))
+    n = p2.shape[-1]
+    return p2.reshape(-1, n), r2.reshape(-1, n), tau, p2.shape
 
 
 @overload

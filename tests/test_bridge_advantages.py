@@ -414,17 +414,13 @@ def test_half_rewards_are_computed_in_float32(half, baseline):
 
 
 @pytest.mark.parametrize("tau", [1e-200, 1e-30, 1e-4])
-def test_implicit_beta_tiny_tau_raises_naming_tau_never_zero(tau):
-    """e^((r - mean)/tau) overflows float64 for tau <~ spread/709: a ValueError naming tau,
-    never the 0 that a constant group gets."""
+def test_implicit_beta_tiny_tau_is_answered_never_zero(tau):
+    """e^((r - mean)/tau) overflows float64 for tau <~ spread/709, but the core works in log
+    space: the answer comes back (against 50-digit mpmath), never the 0 that a constant
+    group gets. (It was refused naming tau before the kernels' log-space rewrite.)"""
     r = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.5, 0.5], dtype=torch.float64)
     index = [0, 0, 0, 0, 1, 1]
-    try:
-        beta = group_implicit_beta(r, index, tau)
-    except ValueError as err:
-        assert "tau" in str(err)
-        assert tau < 1e-3  # at tau = 1e-4 the answer exists and must come back
-        return
+    beta = group_implicit_beta(r, index, tau)
     assert float(beta[0]) > 0.0 and float(beta[1]) == 0.0
     np.testing.assert_allclose(float(beta[0]), mp_beta(r[:4].numpy(), tau), rtol=1e-9)
 
@@ -453,3 +449,30 @@ def mp_beta(r, tau):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
     return float(tau * mpmath.exp((lo + hi) / 2))
+
+
+# ------------------------- lines its mutation targets never reached (coverage, session 5)
+
+
+def test_complex_rewards_are_refused():
+    with pytest.raises(ValueError, match="^rewards must be real$"):
+        group_advantages(torch.tensor([1 + 1j, 0j]), [0, 0], baseline="mean")
+
+
+def test_a_group_too_small_for_its_baseline_is_refused():
+    # the toy baseline (tests/_toy_baseline.py) needs groups of 2; the built-in ones take 1
+    import _toy_baseline as toy
+
+    r = torch.tensor([1.0, 0.0, 1.0])  # group 1 has one response
+    with toy.registered():
+        with pytest.raises(ValueError, match="^index: every group needs >= 2 responses for "
+                           "baseline='toy_max'$"):  # fmt: skip
+            group_advantages(r, [0, 0, 1], baseline=toy.NAME)
+        assert group_advantages(r, [0, 0, 0], baseline=toy.NAME).tolist() == [0.0, -1.0, 0.0]
+
+
+def test_a_spread_over_tau_that_overflows_is_refused_naming_tau():
+    r = torch.tensor([1e300, -1e300, 0.0, 0.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^tau=1e-10: tau: \(max\(r\) - min\(r\)\) / tau over"):
+        group_implicit_beta(r, [0, 0, 0, 0], 1e-10)
+    assert float(group_implicit_beta(r, [0, 0, 0, 0], 1.0)[0]) > 0

@@ -165,3 +165,15 @@ def test_a_scalar_reward_is_refused_naming_r(fn):
     # error named axis, not r
     with pytest.raises(ValueError, match="^r: must have at least one dimension"):
         fn(0.5, kind="mean")
+
+
+def test_groups_too_small_for_the_baseline_are_refused_by_name():
+    # (coverage, session 5: no test of this module reached the refusal; the built-in
+    # baselines take groups of 1, the toy one of tests/_toy_baseline.py needs 2)
+    import _toy_baseline as toy
+
+    with toy.registered():
+        with pytest.raises(ValueError, match="^r: baseline 'toy_max' needs groups of at least 2 "
+                           "responses, got 1$"):  # fmt: skip
+            baseline([[1.0], [0.0]], kind=toy.NAME)
+        assert baseline([[1.0, 0.0]], kind=toy.NAME).tolist() == [[1.0, 1.0]]

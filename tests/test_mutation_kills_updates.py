@@ -142,3 +142,37 @@ def test_float64_probabilities_get_the_fast_kernels_rows_bit_for_bit():
     fast, fast_lam = pmd.mean_update(pi, r, tau, return_lambda=True)
     np.testing.assert_array_equal(fast, out)
     np.testing.assert_array_equal(fast_lam, lam)
+
+
+# ---- lines its mutation targets never reached (coverage, session 5)
+
+
+def test_an_unconverged_root_is_refused_naming_its_row():
+    from pmdtheory.updates import _require_converged
+
+    _require_converged(np.array([True, True]), "PMD-mean")
+    with pytest.raises(ValueError, match="^tau: the KL-chi2 root could not be resolved in "
+                       "float64 on row 1 "):  # fmt: skip
+        _require_converged(np.array([True, False, False]), "KL-chi2")
+
+
+def test_any_layout_gets_the_contiguous_answer_bit_for_bit():
+    # strided, transposed (the actions on axis 0) and nested lists of the same rows; exact
+    # PMD's fast path took only C-ordered arrays with the actions last, and every other
+    # layout went the log way, 1 ulp off (found by coverage, session 5)
+    rng = np.random.default_rng(5)
+    pi = rng.dirichlet(np.ones(4), size=6)
+    r = rng.normal(size=(6, 4))
+    strided = np.repeat(pi, 2, axis=0)[::2], np.repeat(r, 2, axis=0)[::2]
+    assert not strided[0].flags.c_contiguous
+    for fn in (pmd.exact_update, pmd.mean_update):
+        want = fn(pi, r, 0.3)
+        np.testing.assert_array_equal(fn(*strided, 0.3), want)
+        np.testing.assert_array_equal(fn(pi.T, r.T, 0.3, axis=0), want.T)
+        np.testing.assert_array_equal(fn(pi.tolist(), r.tolist(), 0.3), want)
+
+
+def test_a_ragged_policy_is_refused_by_name():
+    for fn in (pmd.mean_update, pmd.exact_update, pmd.implicit_beta):
+        with pytest.raises(ValueError, match="^pi_t: cannot be converted to a float array"):
+            fn([[0.5, 0.5], [1.0]], [[1.0, 0.0], [1.0]], 0.1)

@@ -300,8 +300,9 @@ def group_implicit_beta(
     float32 to 1e-6), against :func:`pmdtheory.implicit_beta` to 1e-12 for binary
     groups of 4 at tau = 0.05, hashed unsorted int64 ids at tau = 0.3, bfloat16/float16
     rewards against float64 to 1e-6 at tau = 0.1, and a 50-digit mpmath bisection at
-    tau = 1e-4 (rewards {0, 1} and {0.5}); tau = 1e-30 and 1e-200 raise naming ``tau``,
-    and so does tau = 1e300 with rewards 1e-100 apart (beta underflows).
+    tau = 1e-4, 1e-30 and 1e-200 (rewards {0, 1} and {0.5}); tau = 1e300 with rewards
+    1e-100 apart raises naming ``tau`` (beta underflows), and so does a spread / tau that
+    overflows float64 (rewards 2e300 apart at tau = 1e-10).
     Torch's thread count is kept (Numba's OpenMP layer would reset it).
 
     Examples
