@@ -421,6 +421,20 @@ def test_drawdown_interval_redraws_both_methods_answers():
         assert m4 == m and -1 <= lo4 < lo - 0.01 and hi + 0.01 < hi4 <= 1
 
 
+def test_drawdown_interval_resamples_the_seeds_uniformly():
+    # Three seeds whose drawdown differences are 0, 0.5 and 1: a resample of one seed three
+    # times has probability 1/27 = 3.7% > 2.5%, so the 95% interval is exactly [0, 1]
+    # (held-out seed 5 mutant: indices drawn from [-1, 3) gave the last seed 1/2 and the
+    # others 1/4: the all-zero resample fell to 1.6% and the lower end to 1/6)
+    rows = [{"method": m, "seed": s, "step": step, "tau": cl.MAIN[0],
+             "reward_scale": cl.MAIN[1], "success": v}
+            for s, top in enumerate((0.0, 0.5, 1.0))
+            for m, curve in (("a", (top, 0.0)), ("b", (0.0, 0.0)))
+            for step, v in enumerate(curve)]  # fmt: skip
+    m, lo, hi = cl.drawdown_ci(pd.DataFrame(rows), "a", "b", *cl.MAIN)
+    assert (m, lo, hi) == (0.5, 0.0, 1.0)
+
+
 def test_final_avg_table_lists_pass_and_maj_when_measured():
     got = cl.claim_final_avg(fake_frame(FINAL)).measured
     assert "pass@k" in got and "maj@k" in got
@@ -691,3 +705,17 @@ def test_each_step_prints_a_flushed_progress_line(tiny_exp, monkeypatch):
     steps = [(a, kw) for a, kw in printed if a and " step " in str(a[0])]
     assert len(steps) == len(rows) == 2
     assert all(kw.get("flush") is True for _, kw in steps)
+
+
+def test_sim_order_reports_the_low_p0_gain_over_iteration_zero():
+    # held-out (seed 5) mutant: `reward_low[final] + s0` printed the predicted low-p0 gain as
+    # the sum of the final and starting success instead of their difference
+    df = fake_frame({"pmd_mean": 0.4, "grpo": 0.3}, seeds=(0, 1), low={"pmd_mean": 0.3})
+    sim = pd.DataFrame([
+        {"method": m, "seed": s, "iter": i, "reward_mean": 0.2 + 0.1 * i + 0.05 * (m == "grpo"),
+         "reward_low": 0.05 + 0.1 * i, "tau": 0.1, "reward_scale": "pm1", "k": 4}
+        for m in ("pmd_mean", "grpo") for s in (0, 1) for i in range(3)
+    ])  # fmt: skip
+    got = cl.claim_sim_order(df, sim).measured
+    # predicted at iteration 2 (the simulator's last): 0.25 - 0.05; measured 0.3 - 0.1 (pmd_mean)
+    assert "pmd_mean predicted +0.200, measured +0.200" in got, got
