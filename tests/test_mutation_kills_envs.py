@@ -4,6 +4,7 @@ Each test was checked to fail on the mutant named in its comment.
 """
 
 import numpy as np
+import pytest
 
 from pmdtheory.sim import Bandit, PromptPopulation
 
@@ -28,3 +29,26 @@ def test_each_prompts_correct_set_is_its_own_smallest_seeded_keys():
     for i in range(P):
         want = np.sort(np.argsort(keys[i])[: m[i]])
         np.testing.assert_array_equal(np.flatnonzero(env.correct[i]), want)
+
+
+# ---- lines its mutation targets never reached (coverage, session 5)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_logits_with_nan_or_plus_inf_are_refused(bad):
+    with pytest.raises(ValueError, match=r"^logits must not contain NaN or \+inf$"):
+        Bandit([[0.0, 1.0]], logits=[[0.0, bad]])
+    with pytest.raises(ValueError, match=r"^logits must not contain NaN or \+inf$"):
+        PromptPopulation([[True, False]], logits=[[bad, 0.0]])
+    # -inf is an action outside the support: allowed while one logit per row is finite
+    assert Bandit([[0.0, 1.0]], logits=[[0.0, -np.inf]]).R.shape == (1, 2)
+
+
+@pytest.mark.parametrize(("R", "msg"), [
+    (np.ones((2, 2), dtype=complex), r"^R must be real, got dtype complex128$"),
+    (np.ones(3), r"^R must be a 2-d array, got ndim=1$"),
+    (np.ones((1, 2, 2)), r"^R must be a 2-d array, got ndim=3$"),
+])  # fmt: skip
+def test_rewards_must_be_a_real_2d_array(R, msg):
+    with pytest.raises(ValueError, match=msg):
+        Bandit(R)

@@ -354,3 +354,58 @@ def test_mc_q_draws_the_next_action_and_the_state_after_it_independently():
     got = TabularMDP(P, R, gamma).mc_q(pi, n_rollouts=n, horizon=3, seed=3)
     sd = (1 + gamma + gamma**2) / 2 / np.sqrt(n)  # Popoviciu: returns within [0, 2.71]
     assert np.max(np.abs(got - want)) < 5 * sd  # 0.015; the shared numbers are 0.04 off
+
+
+# ---- lines their mutation targets never reached (coverage, session 5)
+
+
+def test_methods_repr_lists_the_names():
+    from pmdtheory.sim.run import METHODS
+
+    assert repr(METHODS) == f"METHODS({', '.join(METHODS)})"
+    assert repr(METHODS).startswith("METHODS(exact, mean, kl_chi2, ")
+
+
+def test_gaussian_noise_widens_the_reward_spread_tau_is_checked_against():
+    from pmdtheory.sim import Bandit
+
+    # rewards 1 apart, noise sd 1e90: spread 1 + 2 * 8.6 * 1e90 over tau = 1e-91 > 1e100
+    loud = Bandit([[0.0, 1.0]], noise="gaussian", sigma=1e90)
+    with pytest.raises(ValueError, match=r"^tau must be >= 1\.72e-09 for method 'mean_sampled'"):
+        run(loud, "mean_sampled", 1, tau=1e-91)
+    quiet = Bandit([[0.0, 1.0]], noise="gaussian", sigma=0.0)  # spread 1: tau = 1e-91 is fine
+    assert len(run(quiet, "mean_sampled", 1, tau=1e-91)) == 2
+
+
+def test_k_below_a_baselines_minimum_group_is_refused():
+    import _toy_baseline as toy
+
+    env = PromptPopulation.random(4, 6, seed=0)
+    with toy.registered():
+        with pytest.raises(ValueError, match=r"^k must be >= 2 for method 'mean_sampled' "
+                           r"\(baseline 'toy_max'\), got 1$"):  # fmt: skip
+            run(env, "mean_sampled", 1, k=1, baseline=toy.NAME)
+        assert len(run(env, "mean_sampled", 1, k=2, baseline=toy.NAME)) == 2
+
+
+@pytest.mark.parametrize(("x", "msg"), [
+    (np.ones((2, 2), dtype=complex), r"^R must be real, got dtype complex128$"),
+    (np.ones(3), r"^R must be a 2-d array, got ndim=1$"),
+])  # fmt: skip
+def test_arrays_must_be_real_with_the_asked_ndim(x, msg):
+    from pmdtheory.sim import _check
+
+    with pytest.raises(ValueError, match=msg):
+        _check.array(x, "R", ndim=2)
+    assert _check.array(np.ones((2, 2)), "R", ndim=2).dtype == np.float64
+
+
+def test_grid_values_of_the_wrong_type_are_refused_by_name():
+    from pmdtheory.sim.sweeps import expand_grid, parse_seeds
+
+    with pytest.raises(ValueError, match=r"^seed must be a string like '0-99', got 3$"):
+        parse_seeds(3)
+    with pytest.raises(ValueError, match=r"^env must be a string, got 1$"):
+        expand_grid({"env": 1})
+    with pytest.raises(ValueError, match=r"^grid must be a dict or a list of dicts, got 'x'$"):
+        expand_grid([{"env": "prompts"}, "x"])

@@ -305,3 +305,13 @@ def test_mc_q_work_limit_is_exactly_mc_max_steps():
     assert two._mc_budget(1, 5 * 10**8) == (1, 5 * 10**8)
     with pytest.raises(ValueError, match="^horizon "):
         two._mc_budget(1, 5 * 10**8 + 1)
+
+
+def test_policy_iteration_that_needs_more_steps_than_max_iter_is_refused():
+    mdp = TabularMDP.random(20, 4, seed=3)
+    steps = mdp.solve().num_iter
+    assert steps == 4  # this MDP needs a few improvement steps
+    assert mdp.solve(max_iter=steps).num_iter == steps
+    with pytest.raises(ValueError, match=f"^max_iter: policy iteration did not stabilise in "
+                       f"{steps - 1} steps$"):  # fmt: skip
+        mdp.solve(max_iter=steps - 1)

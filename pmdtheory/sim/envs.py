@@ -38,12 +38,10 @@ def _log_normalise(logits, name):
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def _check_rewards(R, name, shape=None):
+def _check_rewards(R, name):
     R = _check.array(R, name, ndim=2)
     if R.shape[0] < 1 or R.shape[1] < 1:
         raise ValueError(f"{name} must have at least one context and one action, got {R.shape}")
-    if shape is not None and R.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {R.shape}")
     if not np.all(np.isfinite(R)):
         raise ValueError(f"{name} must be finite")
     return R
