@@ -476,3 +476,12 @@ def test_a_spread_over_tau_that_overflows_is_refused_naming_tau():
     with pytest.raises(ValueError, match=r"^tau=1e-10: tau: \(max\(r\) - min\(r\)\) / tau over"):
         group_implicit_beta(r, [0, 0, 0, 0], 1e-10)
     assert float(group_implicit_beta(r, [0, 0, 0, 0], 1.0)[0]) > 0
+
+
+def test_a_constant_group_of_negative_rewards_in_a_ragged_batch_gets_zero():
+    # held-out (seed 5) mutant: the max over each group read the table's padding (reward 0,
+    # probability 0) too, so a constant group of -1s looked varied, its beta 0 looked like
+    # an underflow, and the batch was refused as "tau too large"
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0, -1.0, -1.0], dtype=torch.float64)
+    beta = group_implicit_beta(r, [0, 0, 0, 0, 1, 1], 0.5)
+    assert float(beta[0]) > 0.0 and float(beta[1]) == 0.0
