@@ -31,6 +31,7 @@ from pmdtheory.bridge.trl import (  # noqa: E402
     HONOURED,
     IRRELEVANT,
     REFUSED,
+    SEQUENCE_IS_MODES,
     PMDConfig,
     PMDTrainer,
     _pmd_rewards,
@@ -735,3 +736,19 @@ def test_grpo_defaults_hold_every_fields_value():
     assert factories  # the branch is reached
     for f in factories:
         assert GRPO_DEFAULTS[f.name] == f.default_factory(), f.name
+
+
+@pytest.mark.parametrize("mode", ["token_truncate", "token_mask"])
+def test_config_refuses_per_token_importance_sampling(tmp_path, mode):
+    # (coverage, session 5: the config-time refusal was reached by no test of this module)
+    with pytest.raises(ValueError, match=f"^vllm_importance_sampling_mode='{mode}' is not "
+                       "supported by PMDTrainer"):  # fmt: skip
+        make_config(tmp_path, vllm_importance_sampling_correction=True,
+                    vllm_importance_sampling_mode=mode)  # fmt: skip
+    # without the correction the mode is not used, and is accepted
+    make_config(
+        tmp_path, vllm_importance_sampling_correction=False, vllm_importance_sampling_mode=mode
+    )
+    for ok in SEQUENCE_IS_MODES:
+        make_config(tmp_path, vllm_importance_sampling_correction=True,
+                    vllm_importance_sampling_mode=ok)  # fmt: skip

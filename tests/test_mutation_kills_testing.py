@@ -131,3 +131,11 @@ def test_the_sum_rule_holds_at_its_bound_and_fails_past_it():
     check_kl_chi2_equivalence(_summing_to(1 + atol), **kw)
     with pytest.raises(AssertionError, match="sums to"):
         check_kl_chi2_equivalence(_summing_to(np.nextafter(1 + atol, 2.0)), **kw)
+
+
+@pytest.mark.parametrize("name", ["rtol", "atol", "kkt_atol"])
+def test_negative_or_nan_tolerances_are_refused_by_name(name):
+    # (coverage, session 5: no test of this module reached the refusal)
+    for bad in (-1e-12, float("nan")):
+        with pytest.raises(ValueError, match=f"^{name}: must be >= 0, got "):
+            check_kl_chi2_equivalence(mean_update, **{name: bad})
