@@ -150,6 +150,7 @@ def test_a_new_script_feeds_the_report(tmp_path, monkeypatch):
     [
         ('{"_toy_claims_none.f": 1}', "no module '_toy_claims_none'"),
         ('{"_toy_claims_attr.nothing": 1}', "_toy_claims_attr has no 'nothing'"),
+        ('{"_toy_claims_attr.X": 1}', "claim _toy_claims_attr.X is not a function"),
     ],
 )
 def test_a_claim_that_does_not_exist_is_named(tmp_path, monkeypatch, claims, match):
@@ -176,6 +177,13 @@ BROKEN = [
     (GOOD.replace('["data/NAME.csv"]', '{"quick": ["a"]}'), "needs exactly the keys"),
     (GOOD.replace('"claims": {}', '"claims": {"claims_gap": 1}'), "not 'module.function'"),
     (GOOD.replace('"claims": {}', '"claims": {"_claims.claims_gap": 0}'), "claim number >= 1"),
+    # (coverage, session 5: the refusals below were reached by no test)
+    ("[1, 2]", "must be a dict, not list"),
+    (
+        GOOD.replace('"claims": {}', '"claims": ["_claims.claims_gap"]'),
+        r"\['claims'\] must be a dict",
+    ),
+    (GOOD + "\nREPRO = " + GOOD, "REPRO is assigned twice"),
 ]
 
 
@@ -209,3 +217,39 @@ def test_outside_a_checkout_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
     assert len(lines) == 1 and "checkout" in lines[0]
     assert _repro.main(["--scripts", str(tmp_path / "nowhere"), "--list"]) == 2
     assert "--scripts: no folder" in capsys.readouterr().err
+
+
+def test_an_annotated_declaration_is_found(tmp_path):
+    path = _toy(tmp_path, "toy")
+    path.write_text(path.read_text().replace("REPRO = {", "REPRO: dict = {"))
+    (script,) = _repro.discover(tmp_path)
+    assert script.name == "toy" and script.budget_s == {"quick": 1, "full": 2}
+
+
+def test_runner_refusals_are_one_line_and_exit_2(tmp_path, capsys):
+    # a missing folder, an unknown --only name, no report script, an --out that is a file
+    def one_line(argv):
+        assert _repro.main(argv) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        return line
+
+    missing = tmp_path / "nope"
+    assert (
+        one_line(["--scripts", str(missing)])
+        == f"pmdtheory repro: error: --scripts: no folder {missing}"
+    )
+    with pytest.raises(ValueError, match=f"^scripts folder {missing} does not exist$"):
+        _repro.discover(missing)
+    _toy(tmp_path, "toy")
+    base = ["--scripts", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert one_line([*base, "--only", "toy", "nota"]) == (
+        "pmdtheory repro: unknown script(s) ['nota']; choose from toy"
+    )
+    assert (
+        one_line(base)
+        == f"pmdtheory repro: error: no report.py in {tmp_path} (or pass --no-report)"
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = one_line(["--scripts", str(tmp_path), "--out", str(blocker), "--no-report"])
+    assert line.startswith(f"pmdtheory repro: error: --out: cannot write to {blocker.resolve()} (")
