@@ -492,3 +492,21 @@ def test_pmd_configs_validate_tau():
     expected = ref_pmd_loss(old, new.detach(), adv, mask, 0.3, "seq-mean-token-mean")
     assert math.isclose(float(loss.detach()), expected, rel_tol=RTOL)
     assert metrics["actor/pmd/tau"] == 0.3
+
+
+# ---- refusals no test of this module reached (coverage, session 5)
+
+
+def test_advantage_refuses_rewards_that_are_not_2d():
+    mask = torch.ones(4, 3)
+    for bad in (torch.ones(4), [[1.0, 0.0, 0.0]] * 4):
+        with pytest.raises(ValueError, match=r"^token_level_rewards must be a 2-D tensor"):
+            pmd_verl.compute_pmd_advantage(bad, mask, np.zeros(4), baseline="mean")
+
+
+def test_policy_loss_refuses_integer_log_probs():
+    old = torch.zeros(2, 3)
+    adv, mask = torch.zeros(2, 3), torch.ones(2, 3)
+    with pytest.raises(ValueError, match="^log_prob must be a floating-point tensor$"):
+        pmd_verl.compute_policy_loss_pmd(old, torch.zeros(2, 3, dtype=torch.long), adv, mask,
+                                         config={"pmd_tau": 0.1})  # fmt: skip
