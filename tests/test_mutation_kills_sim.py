@@ -409,3 +409,33 @@ def test_grid_values_of_the_wrong_type_are_refused_by_name():
         expand_grid({"env": 1})
     with pytest.raises(ValueError, match=r"^grid must be a dict or a list of dicts, got 'x'$"):
         expand_grid([{"env": "prompts"}, "x"])
+
+
+def test_execute_refusals_and_stale_temp_files_need_no_cluster(tmp_path):
+    from pmdtheory.sim.sweeps import _execute, cell_id, expand_grid
+
+    cells = expand_grid({"env": "prompts", "contexts": 4, "actions": 3, "seed": "0-1"})
+    with pytest.raises(ValueError, match="^errors must be 'raise' or 'report', got 'ignore'$"):
+        _execute(cells, tmp_path / "o", errors="ignore")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match=f"^out must be a folder, got the file {afile}$"):
+        _execute(cells, afile)
+    # every cell already saved: nothing to run (no cluster starts), a stale temp file goes
+    out = tmp_path / "done"
+    out.mkdir()
+    for c in cells:
+        (out / f"{cell_id(c)}.parquet").write_bytes(b"")
+    (out / ".abc.123.tmp").write_bytes(b"half")
+    report = _execute(cells, out, scheduler="tcp://127.0.0.1:1")  # never contacted
+    assert (report.n_cells, report.n_skipped, report.n_done) == (2, 2, 0)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_a_failed_write_leaves_no_temp_file(tmp_path):
+    from pmdtheory.sim.sweeps import _write
+
+    (tmp_path / "cid.parquet").mkdir()  # os.replace cannot put a file over a folder
+    with pytest.raises(OSError):
+        _write(tmp_path, "cid", b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cid.parquet"]
