@@ -305,3 +305,12 @@ def test_claim4_without_the_large_tau_law_column_differs(gap_table):
     no_law = gap_table.drop(columns=["kl_asym_large_tau"])
     (c4,) = [c for c in C.claims_gap(data(log_partition_gap=no_law)) if "tau^6" in c.measured]
     assert c4.verdict == DIFF and "no kl_asym_large_tau column" in c4.measured
+
+
+def test_claim17_differs_when_every_part_fails():
+    # the existing check accepts "partly" or "differs"; with staleness flipped too, every
+    # part fails and the verdict must be "differs" (coverage: that branch was never taken)
+    bad = stability_frame(hard_gap=-0.1, succ_gap=-0.3, pm1_err=1.0, stale_flip=True)
+    assert S.claim_robust(data(stability=bad)).verdict == DIFF
+    three = stability_frame(hard_gap=-0.1, succ_gap=-0.3, pm1_err=1.0)  # staleness still holds
+    assert S.claim_robust(data(stability=three)).verdict.startswith(PARTLY)
