@@ -719,3 +719,20 @@ def test_sim_order_reports_the_low_p0_gain_over_iteration_zero():
     got = cl.claim_sim_order(df, sim).measured
     # predicted at iteration 2 (the simulator's last): 0.25 - 0.05; measured 0.3 - 0.1 (pmd_mean)
     assert "pmd_mean predicted +0.200, measured +0.200" in got, got
+
+
+def test_every_llm_claim_without_its_run_is_not_run():
+    # (coverage, session 5: several of these early returns were reached by no test)
+    claims = cl.claims_llm(cl.Data(frames={}))
+    assert len(claims) >= 5 and all(c.verdict == cl.NOT_RUN for c in claims), claims
+    assert cl.claim_stability(None).measured == "no llm_compare run."
+    assert cl.claim_naive_cost(None).measured == "no llm_compare run."
+    no_naive = fake_frame({"pmd_mean": 0.4, "grpo": 0.3})
+    assert cl.claim_naive_cost(no_naive).measured == "no pmd_part_naive run with eval tiers."
+    assert cl.claim_sim_order(no_naive, None).measured.startswith("no llm_compare / simulator")
+    one = pd.DataFrame([{"method": "pmd_mean", "iter": 0, "reward_mean": 0.2, "tau": 0.1,
+                         "reward_scale": "pm1", "seed": 0}])  # fmt: skip
+    got = cl.claim_sim_order(no_naive, one)
+    assert got.verdict == cl.NOT_RUN
+    assert got.measured == "fewer than two methods both measured and simulated."
+    assert cl.answer_counts(None, None) == {} and cl.per_seed(no_naive, "grpo", "nope").empty
