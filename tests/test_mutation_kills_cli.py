@@ -66,3 +66,20 @@ def test_guarded_memory_error_is_exit_2_with_the_commands_hint(capsys):
     hint = "out of memory (use fewer --contexts)"
     assert guarded("pmdtheory simulate", _out_of_memory, 1, oom=hint) == 2
     assert capsys.readouterr().err == f"pmdtheory simulate: error: {hint}\n"
+
+
+def _a_bug():
+    raise RuntimeError("boom")
+
+
+def test_guarded_bug_is_one_line_or_the_traceback_with_pmdtheory_debug(monkeypatch, capsys):
+    # (coverage, session 5: the PMDTHEORY_DEBUG branch was reached by no test)
+    monkeypatch.delenv("PMDTHEORY_DEBUG", raising=False)
+    assert guarded("pmdtheory x", _a_bug) == 1
+    assert capsys.readouterr().err == (
+        "pmdtheory x: internal error (RuntimeError: boom); please report it, "
+        "with PMDTHEORY_DEBUG=1 for the traceback\n"
+    )
+    monkeypatch.setenv("PMDTHEORY_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="^boom$"):
+        guarded("pmdtheory x", _a_bug)

@@ -10,7 +10,7 @@ import pytest
 
 import pmdtheory.plotting
 import pmdtheory.sim
-from pmdtheory.cli.simulate import main
+from pmdtheory.cli.simulate import main, plot
 from pmdtheory.plotting import method_style
 
 
@@ -239,3 +239,25 @@ def test_option_defaults_are_those_of_sim_run():
     for action in shared:
         default = action.default if action.dest != "seed" else int(action.default)
         assert default == params[action.dest].default, action.dest
+
+
+def test_a_tau_that_is_not_a_number_is_one_line(capsys):
+    # (coverage, session 5: reached by no test)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--tau", "abc"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("argument --tau: expected a number, got 'abc'")
+
+
+def test_plot_gives_a_method_without_a_house_style_its_name_and_a_colour(tmp_path, figures):
+    # (coverage, session 5) a method outside METHOD_STYLES takes the next spare colour
+    matplotlib.use("Agg")
+    df = pd.DataFrame([{"method": m, "iter": i, "reward_mean": 0.1 * i, "kl_prev": 0.01 / (i + 1)}
+                       for m in ("exact", "custom_a", "custom_b") for i in range(3)])  # fmt: skip
+    plot(df, tmp_path / "p.png")
+    ax0 = figures[0].axes[0]
+    lines = {line.get_label(): line for line in ax0.get_lines()}
+    assert lines[method_style("exact")["label"]].get_color() == method_style("exact")["color"]
+    assert (lines["custom_a"].get_color(), lines["custom_a"].get_linestyle()) == ("#000000", ":")
+    assert (lines["custom_b"].get_color(), lines["custom_b"].get_linestyle()) == ("#009E73", "-.")

@@ -198,3 +198,16 @@ def test_no_failed_cells_exit_0(monkeypatch, capsys, tmp_path):
     ]
     assert captured.err == ""
     assert calls[0][2]["progress"] is None and calls[0][2]["n_workers"] is None
+
+
+def test_parser_errors_and_a_worker_count_below_one_are_one_line(tmp_path, capsys):
+    # (coverage, session 5: neither path was reached by a test)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--bogus"])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("pmdtheory sweep: error: ")
+    argv = ["--env", "prompts", "--contexts", "4", "--actions", "3", "--seeds", "0",
+            "--iters", "1", "--workers", "0", "--out", str(tmp_path / "o")]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == "pmdtheory sweep: error: --workers must be >= 1, got 0\n"
