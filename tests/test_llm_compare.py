@@ -5,6 +5,7 @@ The unit tests need no model. The smoke test trains SmolLM2-135M with every meth
 """
 
 import importlib.util
+import re
 import subprocess
 import sys
 import time
@@ -155,11 +156,26 @@ def test_cuda_without_cuda_is_one_line_exit_2(script):
 def test_bad_arguments_are_refused_before_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    bad = (["--k", "1"], ["--methods", "ppo"], ["--seeds", "a"], ["--out", str(blocker)],
-           ["--steps", "0"], ["--lr", "nan"], ["--smoke", "--quick"], ["--temperature", "0"],
-           ["--temperature", "inf"], ["--kl-prompts", "0"])  # fmt: skip
-    for args in bad:
-        with pytest.raises(lc.CliError):
+    bad = [  # each with the start of its own message (a refusal for another reason fails)
+        (["--k", "1"], "--k must be >= 2"), (["--methods", "ppo"], "--methods must be names"),
+        (["--seeds", "a"], "--seeds must be comma-separated"),
+        (["--seeds", ""], "--seeds must name at least one seed"),
+        (["--out", str(blocker)], f"--out: {blocker} exists and is not a folder"),
+        (["--steps", "0"], "--steps must be"),
+        (["--lr", "nan"], "--lr must be finite"), (["--smoke", "--quick"], "argument --quick"),
+        (["--temperature", "0"], "--temperature must"),
+        (["--temperature", "inf"], "--temperature must"),
+        (["--kl-prompts", "0"], "--kl-prompts must be >= 1"),
+        (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
+        (["--n-train", "0"], "--n-train must be >= 1"),
+        (["--p0-samples", "0"], "--p0-samples must be >= 1"),
+        (["--p0-train", "0"], "--p0-train must be >= 1"),
+        (["--train-layers", "-1"], "--train-layers must be >= 0"),
+        (["--threads", "-1"], "--threads must be >= 0"),
+        (["--sim-iters", "0"], "--sim-iters must be >= 1"),
+    ]  # fmt: skip
+    for args, msg in bad:
+        with pytest.raises(lc.CliError, match=f"^{re.escape(msg)}"):
             lc.parse_args(args)
     assert lc.cli(["--k", "1"]) == 2  # one line on stderr, exit code 2
 
