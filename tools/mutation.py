@@ -22,9 +22,15 @@ Usage::
     python tools/mutation.py                       # every module, a sample of 40 mutants each
     python tools/mutation.py --modules estimators _validate --sample 0   # all mutants
     python tools/mutation.py --seed 7              # another held-out sample
+    python tools/mutation.py --unreached           # lines no target test runs (coverage.py)
 
 Prints, per module, killed / (mutants - equivalent) and each survivor's diff. Exit status 1
 when a module scores below its goal (``--goal``, 0.95 for the package, 0.90 for the report).
+
+``--unreached`` runs each module's target tests once under coverage.py instead and lists
+the lines none of them executes (Numba kernels, which coverage cannot trace, left out):
+every mutant on such a line survives, so it is the cheap first look (minutes, against
+hours for a full run). Exit status 1 when any module has such lines.
 """
 
 from __future__ import annotations
@@ -303,6 +309,55 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
     return out
 
 
+def _jit_lines(path: Path) -> set[int]:
+    """Lines of the functions compiled by Numba (``@njit``/``@jit``): coverage cannot
+    trace compiled code, so they would all look unreached."""
+    import ast
+
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for dec in node.decorator_list:
+                target = dec.func if isinstance(dec, ast.Call) else dec
+                name = (
+                    target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+                )
+                if name in ("njit", "jit", "vectorize", "guvectorize"):
+                    lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _ranges(lines: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    spans: list[list[int]] = []
+    for n in lines:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int], int] | None:
+    """Lines of ``module`` that none of its target tests executes (coverage.py), Numba
+    kernels left out, and the number of kernel lines; None if the tests fail. A mutant on
+    such a line always survives."""
+    import coverage
+
+    data = tmp / f".coverage-{module.replace('/', '_')}"
+    here = [t for t in tests if t.startswith("--") or (tmp / t).exists()]
+    env = dict(os.environ, CI="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp))
+    cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}", f"--include={module}",
+           "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *here]  # fmt: skip
+    if subprocess.run(cmd, cwd=tmp, env=env, capture_output=True).returncode != 0:
+        return None
+    cov = coverage.Coverage(data_file=str(data))
+    cov.load()
+    missing = cov.analysis2(str(tmp / module))[3]
+    jit = _jit_lines(tmp / module)
+    return [n for n in missing if n not in jit], len(jit)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--modules", nargs="*", help="module stems or paths (default: all)")
@@ -310,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the mutant sample")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     p.add_argument("--goal", type=float, default=0.95, help="package goal (report: 0.90)")
+    p.add_argument(
+        "--unreached",
+        action="store_true",
+        help="instead of mutating, list each module's lines that its tests never execute "
+        "(coverage.py; Numba kernels left out): every mutant there survives",
+    )
     args = p.parse_args(argv)
 
     targets = TARGETS
@@ -324,6 +385,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pmd-mutation-") as d:
         tmp = Path(d)
         _copy_tree(tmp)
+        if args.unreached:
+            bare = 0
+            for module, tests in targets.items():
+                found = _unreached(tmp, module, tests)
+                if found is None:
+                    print(f"{module}: its tests fail on the unmutated code", flush=True)
+                    bare += 1
+                    continue
+                lines, n_jit = found
+                kernels = f" ({n_jit} lines of Numba kernels not traced)" if n_jit else ""
+                if lines:
+                    print(
+                        f"{module}: {len(lines)} unreached: {_ranges(lines)}{kernels}", flush=True
+                    )
+                    bare += 1
+                else:
+                    print(f"{module}: every line reached{kernels}", flush=True)
+            return 1 if bare else 0
         for module, tests in targets.items():
             results.append(_run_module(tmp, module, tests, args))
 
