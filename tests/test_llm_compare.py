@@ -752,3 +752,17 @@ def test_every_llm_claim_without_its_run_is_not_run():
     assert got.verdict == cl.NOT_RUN
     assert got.measured == "fewer than two methods both measured and simulated."
     assert cl.answer_counts(None, None) == {} and cl.per_seed(no_naive, "grpo", "nope").empty
+
+
+def test_measure_p0_tables_each_prompts_success_rate(tiny_exp, capsys):
+    # (coverage, session 5: measure_p0 was reached by no test) one row per eval prompt and
+    # per measured training prompt, p0 = successes / samples, progress printed per chunk
+    # the word-level tokenizer has no chat template: a plain one joins the messages
+    tiny_exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    df = lc.measure_p0(tiny_exp, n_samples=2, n_train=3)
+    assert list(df.split) == ["eval"] * len(tiny_exp.eval_set) + ["train"] * 3
+    assert list(df.prompt) == list(range(len(tiny_exp.eval_set))) + [0, 1, 2]
+    assert (df.samples == 2).all() and df.successes.between(0, 2).all()
+    np.testing.assert_array_equal(df.p0, df.successes / 2)
+    assert list(df.answer) == [p.answer for p in tiny_exp.eval_set + tiny_exp.train_set[:3]]
+    assert "p0 train 3/3" in capsys.readouterr().out
