@@ -176,3 +176,14 @@ def test_a_ragged_policy_is_refused_by_name():
     for fn in (pmd.mean_update, pmd.exact_update, pmd.implicit_beta):
         with pytest.raises(ValueError, match="^pi_t: cannot be converted to a float array"):
             fn([[0.5, 0.5], [1.0]], [[1.0, 0.0], [1.0]], 0.1)
+
+
+def test_float64_arrays_with_a_bad_axis_are_refused_by_name():
+    # (tools/mutation.py --unreached, session 5: the fast path's own axis checks hand these
+    # to the checked path, which names the argument)
+    pi, r = np.full((2, 2), 0.5), np.zeros((2, 2))
+    for fn in (pmd.exact_update, pmd.mean_update):
+        with pytest.raises(ValueError, match="^axis: must be an integer, got True$"):
+            fn(pi, r, 0.1, axis=True)
+        with pytest.raises(ValueError, match="^axis: 2 is out of range"):
+            fn(pi, r, 0.1, axis=2)
