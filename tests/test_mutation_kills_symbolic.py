@@ -437,3 +437,21 @@ def test_a_sampled_check_counts_its_exact_zeros_and_the_probe_refutes_first():
     probe = rational_points(NEAR_HALF, 2, np.random.default_rng(0))
     bad = check_zero("c", t, NEAR_HALF, rng=np.random.default_rng(0))
     assert not bad.passed and bad.detail.endswith(f" != 0 at {probe[0]}")
+
+
+def test_large_tau_zeroth_order_steps_check_the_mean_deviation(monkeypatch):
+    # held-out (seed 5) mutant: `coeffs[0] ** 2 + coeffs[ 0] ** 2` dropped the eps^1
+    # coefficient E[r - rbar] from "[tau^0] (tau log Z - rbar) = 0" (G(0) = 0 holds for any
+    # rbar). With rbar shifted, that step (and the normalisation's O(eps^2) step, built
+    # the same way) must fail, not only the later ones.
+    true_moments = consequences._moments
+
+    def shifted(qs, rs):
+        rbar, var, mu3 = true_moments(qs, rs)
+        return rbar + sp.Rational(1, 8), var, mu3
+
+    monkeypatch.setattr(consequences, "_moments", shifted)
+    d = consequences.large_tau()
+    for marker in (r"[\tau^0]", r"= O(\epsilon^2)"):
+        steps = [c for c in d.checks if marker in c.claim]
+        assert len(steps) == 2 and not any(c.passed for c in steps), marker

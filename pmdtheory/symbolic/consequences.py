@@ -19,15 +19,14 @@ eps = sp.Symbol("epsilon", positive=True)  # 1/tau
 tau = sp.Symbol("tau", positive=True)
 lam = sp.Symbol("lambda", positive=True)
 p = sp.Symbol("p", positive=True)
-s = sp.Symbol("s", positive=True)  # q = 1/(1+s) ranges over (0, 1)
 q, q1, q2 = sp.symbols("q q1 q2", positive=True)
-r1, r2, r3, d, y, ell, b = sp.symbols("r1 r2 r3 d y ell b", real=True)
+r1, r2, r3, b = sp.symbols("r1 r2 r3 b", real=True)
 x_neg, x_pos, z = sp.symbols("x_- x_+ z", positive=True)
 c2, c3 = sp.symbols("c2 c3")
 
-DOMAIN = {eps: (0, 2), tau: (0.05, 5), lam: (0.01, 5), p: (0, 1), s: (0, 20), q: (0, 1)}
-DOMAIN |= {q1: (0, 0.45), q2: (0, 0.45), r1: (-1, 1), r2: (-1, 1), r3: (-1, 1), d: (-5, 5)}
-DOMAIN |= {y: (-8, 8), ell: (-4, 4), b: (-4, 4), x_neg: (0.01, 5), x_pos: (0.01, 5), z: (0, 5)}
+DOMAIN = {eps: (0, 2), tau: (0.05, 5), lam: (0.01, 5), p: (0, 1), q: (0, 1)}
+DOMAIN |= {q1: (0, 0.45), q2: (0, 0.45), r1: (-1, 1), r2: (-1, 1), r3: (-1, 1), b: (-4, 4)}
+DOMAIN |= {x_neg: (0.01, 5), x_pos: (0.01, 5), z: (0, 5)}
 
 #: symbolic distributions over 2 and 3 actions: (probabilities, rewards)
 DISTRIBUTIONS = {2: ((q, 1 - q), (r1, r2)), 3: ((q1, q2, 1 - q1 - q2), (r1, r2, r3))}
