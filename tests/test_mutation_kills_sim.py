@@ -439,3 +439,29 @@ def test_a_failed_write_leaves_no_temp_file(tmp_path):
     with pytest.raises(OSError):
         _write(tmp_path, "cid", b"data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cid.parquet"]
+
+
+def test_a_workers_cell_is_the_parquet_of_run_cell_or_an_error_line():
+    # (--unreached, session 5: _cell_bytes and dask_setup run only in worker processes,
+    # which coverage does not see; here they run in this one)
+    import io
+    import signal
+
+    import pyarrow.parquet as pq
+
+    from pmdtheory.sim.sweeps import _cell_bytes, dask_setup, expand_grid, run_cell
+
+    (cell,) = expand_grid({"env": "prompts", "contexts": 4, "actions": 3, "seed": "0",
+                           "iters": 2})  # fmt: skip
+    status, payload = _cell_bytes(cell)
+    assert status == "ok"
+    got = pq.read_table(io.BytesIO(payload)).to_pandas()
+    pd.testing.assert_frame_equal(got, run_cell(cell), check_exact=True, check_dtype=False)
+    status, payload = _cell_bytes({**cell, "tau": -1.0})
+    assert status == "error" and payload.startswith("ValueError: tau must be > 0")
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        dask_setup(None)  # a worker ignores Ctrl-C: the client shuts it down
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
