@@ -485,3 +485,15 @@ def test_a_constant_group_of_negative_rewards_in_a_ragged_batch_gets_zero():
     r = torch.tensor([1.0, 0.0, 0.0, 0.0, -1.0, -1.0], dtype=torch.float64)
     beta = group_implicit_beta(r, [0, 0, 0, 0, 1, 1], 0.5)
     assert float(beta[0]) > 0.0 and float(beta[1]) == 0.0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])
+def test_a_non_finite_or_negative_beta_from_the_core_is_refused(monkeypatch, bad):
+    # the guard behind the core's own checks (--unreached, session 5: never taken, since
+    # the core does not return such values): a faulty core must not leak into the loss
+    import pmdtheory.bridge.advantages as adv
+
+    monkeypatch.setattr(adv, "implicit_beta", lambda pi, r, tau: np.full(len(pi), bad))
+    r = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^tau=0\.5 is too small for these rewards"):
+        group_implicit_beta(r, [0, 0, 0, 0], 0.5)

@@ -465,3 +465,14 @@ def test_a_workers_cell_is_the_parquet_of_run_cell_or_an_error_line():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_kl_chi2_step_that_is_not_a_distribution_is_refused(monkeypatch):
+    # the guard behind the core (--unreached, session 5: never taken): a row that does not
+    # sum to 1 stops the run with the arguments' names, not a wrong next iteration
+    sim_run = sys.modules["pmdtheory.sim.run"]  # (pmdtheory.sim.run is also the function)
+    monkeypatch.setattr(sim_run, "kl_chi2_update", lambda logpi, R, tau, beta, log: logpi + 1.0)
+    env = PromptPopulation.random(4, 3, seed=0)
+    msg = r"^beta \(0\.1\) and tau \(0\.05\) out of range: kl_chi2_update returned rows that"
+    with pytest.raises(ValueError, match=msg):
+        run(env, "kl_chi2", 2, tau=0.05, beta=0.1)
