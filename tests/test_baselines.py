@@ -190,3 +190,9 @@ def test_a_group_of_one_warns_nothing():
         for kind in ("loo_partition", "loo_mean", "partition", "mean", "grpo"):
             got = advantages([[0.3], [1.0]], kind=kind, tau=0.1)
             assert np.all(np.isfinite(got)), kind
+
+
+def test_register_refuses_what_is_not_a_baseline_record():
+    # (--unreached, session 5: reached by no test)
+    with pytest.raises(ValueError, match="^baseline: must be a Baseline record, got 'mean'$"):
+        register("mean")

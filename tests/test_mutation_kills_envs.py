@@ -52,3 +52,17 @@ def test_logits_with_nan_or_plus_inf_are_refused(bad):
 def test_rewards_must_be_a_real_2d_array(R, msg):
     with pytest.raises(ValueError, match=msg):
         Bandit(R)
+
+
+def test_environments_are_frozen():
+    # held-out (seed 5) mutant: `@dataclass(frozen=False)` let an environment's arrays be
+    # swapped after __init__ checked them (and its hash change under a sweep's feet)
+    import dataclasses
+
+    from pmdtheory.sim import TabularMDP
+
+    envs = [Bandit([[0.0, 1.0]]), PromptPopulation([[True, False]]),
+            TabularMDP.random(3, 2, seed=0)]  # fmt: skip
+    for env in envs:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            env.R = np.zeros((1, 2))
