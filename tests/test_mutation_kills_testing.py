@@ -139,3 +139,14 @@ def test_negative_or_nan_tolerances_are_refused_by_name(name):
     for bad in (-1e-12, float("nan")):
         with pytest.raises(ValueError, match=f"^{name}: must be >= 0, got "):
             check_kl_chi2_equivalence(mean_update, **{name: bad})
+
+
+def test_several_distinct_failures_are_listed_in_one_assertion_error():
+    # (--unreached, session 5: hypothesis's ExceptionGroup was reached by no test)
+    def two_bugs(pi_t, r, tau):
+        p = mean_update(pi_t, r, tau)
+        return p[:1] if p.size == 2 else np.full(p.size, np.nan)  # wrong shape / NaN
+
+    with pytest.raises(AssertionError, match=r"^2 distinct failures:\n- AssertionError: ") as err:
+        check_kl_chi2_equivalence(two_bugs, max_examples=50)
+    assert "shape (1,) != (2,)" in str(err.value) and "invalid policy [nan" in str(err.value)
