@@ -455,3 +455,9 @@ def test_large_tau_zeroth_order_steps_check_the_mean_deviation(monkeypatch):
     for marker in (r"[\tau^0]", r"= O(\epsilon^2)"):
         steps = [c for c in d.checks if marker in c.claim]
         assert len(steps) == 2 and not any(c.passed for c in steps), marker
+
+
+def test_a_zero_check_that_turns_complex_is_refuted():
+    # (--unreached, session 5: reached by no test) sqrt(t - 1) is imaginary on (0.4, 0.6)
+    check = check_zero("c", sp.sqrt(t - 1), NEAR_HALF, rng=np.random.default_rng(0))
+    assert not check.passed and check.method == NUMERIC and check.detail.startswith("not real at")
