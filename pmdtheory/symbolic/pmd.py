@@ -237,16 +237,19 @@ def pmd_mean_regression(
     w_lb = sp.LambertW(lam * sp.exp(b))
     d_claim = sp.diff(claim, lam)
     rec.expressions["d_solution_d_lambda"] = d_claim
+    # the slope in W = W0(lam e^b) > 0: the step below checks its sign, this one that it
+    # is the derivative (one expression for both, so the sign is that of the derivative)
+    w_pos = sp.Symbol("W", positive=True)
+    slope = -(w_pos**2) / (lam**2 * (1 + w_pos))
     rec.zero(
         r"\partial_\lambda \frac{W_0(\lambda e^b)}{\lambda} = -\frac{W_0^2}{\lambda^2(1+W_0)}",
-        d_claim + w_lb**2 / (lam**2 * (1 + w_lb)),
+        d_claim - slope.subs(w_pos, w_lb),
         DOMAIN,
     )
-    w_pos = sp.Symbol("W", positive=True)
     rec.sign(
         r"-\frac{W^2}{\lambda^2(1+W)} < 0:\ \mathbb{E}_{\pi_t}[x]\ \text{decreases in}\ \lambda"
         r"\ (\lambda\ \text{unique})",
-        -(w_pos**2) / (lam**2 * (1 + w_pos)),
+        slope,
         DOMAIN,
         positive=False,
     )
