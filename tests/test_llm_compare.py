@@ -766,3 +766,23 @@ def test_measure_p0_tables_each_prompts_success_rate(tiny_exp, capsys):
     np.testing.assert_array_equal(df.p0, df.successes / 2)
     assert list(df.answer) == [p.answer for p in tiny_exp.eval_set + tiny_exp.train_set[:3]]
     assert "p0 train 3/3" in capsys.readouterr().out
+
+
+def test_plot_vs_sim_draws_the_simulators_cell_of_its_tau(tmp_path, saved_figures):
+    # held-out (seed 5) mutant: `sim.tau != tau` drew every other cell of the simulator
+    df = fake_frame({"pmd_mean": 0.4, "grpo": 0.3}, seeds=(0, 1))
+    sim = pd.DataFrame([
+        {"method": m, "seed": s, "iter": i, "reward_mean": (0.2 + 0.1 * i) if t == 0.1 else 0.9,
+         "reward_low": 0.1 * i, "tau": t, "reward_scale": "pm1", "k": 4}
+        for t in (0.1, 0.01) for m in ("pmd_mean", "grpo") for s in (0, 1) for i in range(3)
+    ])  # fmt: skip
+    lc.plot_vs_sim(df, sim, tmp_path)
+    (fig,) = saved_figures
+    lines = [ln for ln in fig.axes[1].get_lines() if ln.get_label() in ("pmd_mean", "grpo")]
+    ys = [y for line in lines for y in np.ravel(line.get_ydata())]
+    assert len(lines) == 2 and max(ys) < 0.9  # only the tau = 0.1 cell (0.2, 0.3, 0.4)
+
+
+def test_one_kl_prompt_is_enough():
+    # held-out (seed 5) mutant: `kl_prompts <= 1` refused the documented minimum of 1
+    assert lc.parse_args(["--kl-prompts", "1"]).kl_prompts == 1
