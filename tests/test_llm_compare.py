@@ -786,3 +786,23 @@ def test_plot_vs_sim_draws_the_simulators_cell_of_its_tau(tmp_path, saved_figure
 def test_one_kl_prompt_is_enough():
     # held-out (seed 5) mutant: `kl_prompts <= 1` refused the documented minimum of 1
     assert lc.parse_args(["--kl-prompts", "1"]).kl_prompts == 1
+
+
+def test_simulate_mode_writes_the_prediction_and_reports_its_own_time(tmp_path, capsys):
+    # held-out (seed 5) mutant: `perf_counter() + t_start` printed the clock, not the run's
+    # seconds (--simulate's main path was run by no test)
+    import shutil
+    import time
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(REPO / "figures" / "data" / "llm_compare_p0.csv", data / "llm_compare_p0.csv")
+    frame = fake_frame({"pmd_mean": 0.4, "grpo": 0.3}, seeds=(0,))
+    frame = frame.reindex(columns=list(lc.DATA_COLUMNS)).assign(k=4)
+    frame.to_csv(data / "llm_compare.csv", index=False)
+    t0 = time.perf_counter()
+    sim = lc.main(["--simulate", "--sim-iters", "1", "--out", str(tmp_path)])
+    took = time.perf_counter() - t0
+    assert (data / "llm_compare_sim.csv").is_file() and set(sim.method) == {"pmd_mean", "grpo"}
+    seconds = int(capsys.readouterr().out.strip().splitlines()[-1].rsplit("; ", 1)[1][:-2])
+    assert 0 <= seconds <= took + 1
