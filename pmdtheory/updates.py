@@ -198,30 +198,42 @@ def _solve_mean(pi_t, r, tau, axis, log) -> tuple[Any, np.ndarray, np.ndarray, n
     return rows, tau, out, lam
 
 
-def _fast_args(pi_t, r, tau, axis):
-    """``(pi rows, r rows, tau, moved shape)`` for the exact fast path, else None:
-    float64 inputs of one shape, any layout and action axis (the rows are copied
-    C-ordered with the actions last, so a row gets the same bits whatever the layout),
-    and a scalar tau."""
+def _actions_last(pi_t, r, axis, *, int_rewards: bool):
+    """``(pi, r)`` for the probability fast paths, else None: float64 inputs of one
+    non-empty shape (integer rewards converted where ``int_rewards``), copied C-ordered
+    with the action axis last, so that a row gets the same bits whatever the layout."""
     try:
         pi, rr = np.asarray(pi_t), np.asarray(r)
     except (ValueError, TypeError):  # ragged: the checked path names it
         return None
-    if pi.dtype != np.float64 or rr.dtype != np.float64 or pi.shape != rr.shape:
+    if pi.dtype != np.float64 or pi.ndim == 0 or pi.shape != rr.shape or 0 in pi.shape:
         return None
-    if pi.ndim == 0 or 0 in pi.shape:
+    if int_rewards and rr.dtype.kind in "iu":
+        rr = rr.astype(np.float64)
+    if rr.dtype != np.float64:
         return None
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         return None
     if not -pi.ndim <= axis < pi.ndim:
+        return None
+    return (
+        np.ascontiguousarray(np.moveaxis(pi, axis, -1)),
+        np.ascontiguousarray(np.moveaxis(rr, axis, -1)),
+    )
+
+
+def _fast_args(pi_t, r, tau, axis):
+    """``(pi rows, r rows, tau, moved shape)`` for the exact fast path, else None:
+    float64 inputs of one shape in any layout (:func:`_actions_last`), a scalar tau."""
+    rows = _actions_last(pi_t, r, axis, int_rewards=False)
+    if rows is None:
         return None
     if not isinstance(tau, float | int | np.floating | np.integer) or isinstance(tau, bool):
         return None
     tau = float(tau)
     if not 0.0 < tau < np.inf:
         return None
-    p2 = np.ascontiguousarray(np.moveaxis(pi, axis, -1))
-    r2 = np.ascontiguousarray(np.moveaxis(rr, axis, -1))
+    p2, r2 = rows
     n = p2.shape[-1]
     return p2.reshape(-1, n), r2.reshape(-1, n), tau, p2.shape
 
@@ -337,22 +349,16 @@ def _mean_fast(pi_t, r, tau, axis):
     the same bits alone or in a batch. None where the checked path must see the input
     (it raises or renormalises).
     """
+    rows = _actions_last(pi_t, r, axis, int_rewards=True)
+    if rows is None:
+        return None
     try:
-        pi, rr, t = np.asarray(pi_t), np.asarray(r), np.asarray(tau)
+        t = np.asarray(tau)
     except (ValueError, TypeError):
         return None
-    if pi.dtype != np.float64 or pi.ndim == 0 or pi.shape != rr.shape or 0 in pi.shape:
+    if t.dtype.kind not in "fiu":
         return None
-    if rr.dtype.kind in "iu":
-        rr = rr.astype(np.float64)
-    if rr.dtype != np.float64 or t.dtype.kind not in "fiu":
-        return None
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-        return None
-    if not -pi.ndim <= axis < pi.ndim:
-        return None
-    p2 = np.ascontiguousarray(np.moveaxis(pi, axis, -1))
-    r2 = np.ascontiguousarray(np.moveaxis(rr, axis, -1))
+    p2, r2 = rows
     batch, n = p2.shape[:-1], p2.shape[-1]
     if t.ndim > len(batch):
         return None
