@@ -238,14 +238,24 @@ def _is_equivalent(module: str, diff: str, allow: list[dict]) -> bool:
     )
 
 
+def _present(tmp: Path, tests: tuple[str, ...]) -> list[str]:
+    """The pytest arguments that apply in ``tmp``: an option (``--deselect=...``) passes
+    through; a test file is run if it exists."""
+    return [t for t in tests if t.startswith("--") or (tmp / t).exists()]
+
+
+def _test_env(tmp: Path) -> dict[str, str]:
+    """The environment of every test run: the copy in ``tmp`` first on the path, offline."""
+    return dict(os.environ, CI="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp))
+
+
 def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
     tag = module.replace("/", "_").removesuffix(".py")
     cfg, db = tmp / f"{tag}.toml", tmp / f"{tag}.sqlite"
-    # a pytest option (``--deselect=...``) passes through; a test file is run if it exists
-    tests_here = " ".join(t for t in tests if t.startswith("--") or (tmp / t).exists())
+    tests_here = " ".join(_present(tmp, tests))
     # fresh Numba cache per mutant; -x: the first failing test kills the mutant
     command = (
         "bash -c 'export NUMBA_CACHE_DIR=$(mktemp -d); "
@@ -260,7 +270,7 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
         f'test-command = "{command}"\n'
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
-    env = dict(os.environ, CI="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp))
+    env = _test_env(tmp)
     # the tests must pass on the unmutated code, or every mutant would look killed
     base = subprocess.run(command, shell=True, cwd=tmp, env=env, capture_output=True, text=True)
     if base.returncode != 0:
@@ -345,11 +355,10 @@ def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int
     import coverage
 
     data = tmp / f".coverage-{module.replace('/', '_')}"
-    here = [t for t in tests if t.startswith("--") or (tmp / t).exists()]
-    env = dict(os.environ, CI="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp))
     cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}", f"--include={module}",
-           "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *here]  # fmt: skip
-    if subprocess.run(cmd, cwd=tmp, env=env, capture_output=True).returncode != 0:
+           "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]  # fmt: skip
+    cmd += _present(tmp, tests)
+    if subprocess.run(cmd, cwd=tmp, env=_test_env(tmp), capture_output=True).returncode != 0:
         return None
     cov = coverage.Coverage(data_file=str(data))
     cov.load()
