@@ -12,6 +12,7 @@ from pmdtheory import lambertw0, logsumexp
 EPS = np.finfo(float).eps
 W0_BRANCH_ATOL = 1e-7  # as in test_special.py: W0 is sqrt-singular at -1/e
 BRANCH_VALUE_ATOL = 1e-15  # W0(-1/e) = -1: the series at p = 0 gives it to rounding
+W0_BRANCH_CONDITION = 2.0  # |W - W*| <= 2 eps / p near -1/e, p = sqrt(2(ez + 1))
 
 
 def test_lambertw0_accepts_the_last_value_of_its_branch_slack():
@@ -99,3 +100,20 @@ def test_lambertw0_within_1e_3_of_the_branch_point_on_a_dense_grid():
             abs(float(mp.mpf(float(a)) - mp.lambertw(mp.mpf(float(b))).real)) for a, b in zip(w, z)
         ]
     assert max(err) < W0_BRANCH_ATOL, dz[int(np.argmax(err))]
+
+
+def test_lambertw0_near_the_branch_point_is_within_its_conditioning():
+    # _omega.py mutant (seed 7): `p * (-43/540)` -> `p + (-43/540)` in the branch-point series
+    # adds -43/540 p^3 to W, 7.6e-11 at p = sqrt(2(ez + 1)) = 1e-3, below W0_BRANCH_ATOL. The
+    # float z's own rounding moves W by ~eps/p there; correct code stays within 0.6 eps/p
+    # (measured, dz in [1e-16, 0.1]) and the mutant reaches 339 eps/p.
+    import mpmath as mp
+
+    dz = np.geomspace(1e-16, 1e-1, 300)
+    z = -np.exp(-1.0) + dz
+    p = np.sqrt(2.0 * (np.e * z + 1.0))
+    w = lambertw0(z)
+    with mp.workdps(40):
+        exact = np.array([float(mp.lambertw(mp.mpf(float(b))).real) for b in z])
+    ratio = np.abs(w - exact) * p / EPS
+    assert ratio.max() <= W0_BRANCH_CONDITION, dz[int(np.argmax(ratio))]

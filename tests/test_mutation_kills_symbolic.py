@@ -336,7 +336,7 @@ def test_the_solver_calculus_proofs_are_recorded_as_proofs():
     # held-out (seed 2) mutant: the weights t_a lose `positive=True`, and sympy can no longer
     # decide that g' < 0; the step would be sampled evidence, not a proof
     d = calculus.solver_calculus()
-    assert [c.method for c in d.checks] == [SYMBOLIC] * 7 + [CORE, NUMERIC]
+    assert [c.method for c in d.checks] == [SYMBOLIC] * 8 + [CORE, NUMERIC]
     assert all(c.passed for c in d.checks)
 
 

@@ -15,7 +15,7 @@ import sympy as sp
 from pmdtheory import log_partition, mean_update, wright_omega
 from pmdtheory.symbolic.check import NUMERIC, Derivation, Recorder
 from pmdtheory.symbolic.numeric import DPS, N_CASES, random_cases
-from pmdtheory.symbolic.solutions import zero_after_w_rule
+from pmdtheory.symbolic.solutions import w_rule, zero_after_w_rule
 
 N_ACTIONS = 3
 tau, s = sp.symbols("tau s", positive=True)  # q = 1/(1+s) ranges over (0, 1)
@@ -107,6 +107,16 @@ def solver_calculus(
     omegas = [sp.LambertW(sp.exp(ell + bv)) for bv in bs]
     terms = [sp.exp(lv + bv - wv) for lv, bv, wv in zip(logq, bs, omegas, strict=True)]
     g = sp.log(sum(terms))
+    # g is the log of the solver's normaliser sum_a pi_t(a) x_a (checked, not retyped: the
+    # derivative below holds for any l-free factor in the terms)
+    # (each pi_t(a) x_a as exp of its log, the W rule applied inside: sympy folds exp(log W))
+    pi_x = [sp.exp(lv) * x_claim.subs(bs[0], bv) for lv, bv in zip(logq, bs, strict=True)]
+    zero_after_w_rule(
+        rec,
+        r"e^{g(\ell)} = \sum_a \pi_t(a)\,x_a",
+        sp.exp(g) - sum(sp.exp(w_rule(sp.expand_log(sp.log(t), force=True))) for t in pi_x),
+        DOMAIN,
+    )
     slope = -sum(t * omega_derivative(w) for t, w in zip(terms, omegas, strict=True)) / sum(terms)
     rec.expressions |= {"g": g, "g_prime": slope}
     rec.zero(
