@@ -348,18 +348,23 @@ def _ranges(lines: list[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
-def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int], int] | None:
+class TestsFailed(Exception):
+    """The target tests fail on the unmutated code; the message is the end of their output."""
+
+
+def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int], int]:
     """Lines of ``module`` that none of its target tests executes (coverage.py), Numba
-    kernels left out, and the number of kernel lines; None if the tests fail. A mutant on
-    such a line always survives."""
+    kernels left out, and the number of kernel lines; raises TestsFailed if the tests
+    fail. A mutant on such a line always survives."""
     import coverage
 
     data = tmp / f".coverage-{module.replace('/', '_')}"
     cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}", f"--include={module}",
            "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]  # fmt: skip
     cmd += _present(tmp, tests)
-    if subprocess.run(cmd, cwd=tmp, env=_test_env(tmp), capture_output=True).returncode != 0:
-        return None
+    run = subprocess.run(cmd, cwd=tmp, env=_test_env(tmp), capture_output=True, text=True)
+    if run.returncode != 0:
+        raise TestsFailed("\n".join(run.stdout.strip().splitlines()[-5:]))
     cov = coverage.Coverage(data_file=str(data))
     cov.load()
     missing = cov.analysis2(str(tmp / module))[3]
@@ -397,12 +402,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.unreached:
             bare = 0
             for module, tests in targets.items():
-                found = _unreached(tmp, module, tests)
-                if found is None:
-                    print(f"{module}: its tests fail on the unmutated code", flush=True)
+                try:
+                    lines, n_jit = _unreached(tmp, module, tests)
+                except TestsFailed as e:
+                    print(f"{module}: its tests fail on the unmutated code\n{e}", flush=True)
                     bare += 1
                     continue
-                lines, n_jit = found
                 kernels = f" ({n_jit} lines of Numba kernels not traced)" if n_jit else ""
                 if lines:
                     print(

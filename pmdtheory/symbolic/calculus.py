@@ -49,9 +49,10 @@ def solver_calculus(
     Returns
     -------
     Derivation
-        9 steps: :math:`\omega'` by implicit differentiation and from
+        10 steps: :math:`\omega'` by implicit differentiation and from
         :math:`W_0(e^y)`, :math:`\log x = b - \omega(\ell + b)` and
-        :math:`\lambda x = \omega(\ell + b)`, the slope :math:`g'(\ell)` and its sign,
+        :math:`\lambda x = \omega(\ell + b)`, :math:`e^{g} = \sum_a \pi_t(a) x_a`, the
+        slope :math:`g'(\ell)` and its sign,
         ``wright_omega`` against mpmath's :math:`W_0(e^y)` for y in [-700, 1e5], and the
         slope formula against mpmath differentiation. A wrong ``omega_derivative``
         fails (``tests/test_symbolic.py``).
@@ -61,7 +62,7 @@ def solver_calculus(
     >>> from pmdtheory.symbolic import solver_calculus
     >>> d = solver_calculus()
     >>> d.name, d.verified, len(d.checks)
-    ('solver_calculus', True, 9)
+    ('solver_calculus', True, 10)
     >>> solver_calculus(omega_derivative=lambda w: w / (1 + w) ** 2).verified
     False
     """
