@@ -33,3 +33,15 @@ def test_every_module_with_targets_exists_with_its_test_files():
         assert (REPO / module).is_file(), module
         for t in tests:
             assert t.startswith("--") or (REPO / t).is_file(), (module, t)
+
+
+def test_a_package_module_is_also_tested_by_its_own_doctests():
+    tests = ("tests/test_testing.py", "--deselect=x", "tests/missing.py")
+    assert mutation._present(REPO, "pmdtheory/testing.py", tests) == [
+        "tests/test_testing.py",
+        "--deselect=x",
+        "--doctest-modules",
+        "pmdtheory/testing.py",
+    ]
+    # the report scripts are not doctested by `make doctest`: their targets stay as listed
+    assert mutation._present(REPO, "paper_repro/_claims.py", tests) == list(tests[:2])

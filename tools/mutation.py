@@ -238,10 +238,12 @@ def _is_equivalent(module: str, diff: str, allow: list[dict]) -> bool:
     )
 
 
-def _present(tmp: Path, tests: tuple[str, ...]) -> list[str]:
+def _present(tmp: Path, module: str, tests: tuple[str, ...]) -> list[str]:
     """The pytest arguments that apply in ``tmp``: an option (``--deselect=...``) passes
-    through; a test file is run if it exists."""
-    return [t for t in tests if t.startswith("--") or (tmp / t).exists()]
+    through; a test file is run if it exists. A package module's own doctests are run
+    too (``make doctest`` runs them all): its examples are claims a mutant can break."""
+    own = ("--doctest-modules", module) if module.startswith("pmdtheory/") else ()
+    return [t for t in (*tests, *own) if t.startswith("--") or (tmp / t).exists()]
 
 
 def _test_env(tmp: Path) -> dict[str, str]:
@@ -255,7 +257,7 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
 
     tag = module.replace("/", "_").removesuffix(".py")
     cfg, db = tmp / f"{tag}.toml", tmp / f"{tag}.sqlite"
-    tests_here = " ".join(_present(tmp, tests))
+    tests_here = " ".join(_present(tmp, module, tests))
     # fresh Numba cache per mutant; -x: the first failing test kills the mutant
     command = (
         "bash -c 'export NUMBA_CACHE_DIR=$(mktemp -d); "
@@ -361,7 +363,7 @@ def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int
     data = tmp / f".coverage-{module.replace('/', '_')}"
     cmd = [sys.executable, "-m", "coverage", "run", f"--data-file={data}", f"--include={module}",
            "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]  # fmt: skip
-    cmd += _present(tmp, tests)
+    cmd += _present(tmp, module, tests)
     run = subprocess.run(cmd, cwd=tmp, env=_test_env(tmp), capture_output=True, text=True)
     if run.returncode != 0:
         raise TestsFailed("\n".join(run.stdout.strip().splitlines()[-5:]))
