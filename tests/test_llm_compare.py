@@ -806,3 +806,35 @@ def test_simulate_mode_writes_the_prediction_and_reports_its_own_time(tmp_path, 
     assert (data / "llm_compare_sim.csv").is_file() and set(sim.method) == {"pmd_mean", "grpo"}
     seconds = int(capsys.readouterr().out.strip().splitlines()[-1].rsplit("; ", 1)[1][:-2])
     assert 0 <= seconds <= took + 1
+
+
+def test_intervals_without_data_or_with_one_seed_are_not_resolved():
+    # (--unreached, session 6: no test reached these early returns)
+    nan3 = (np.nan, np.nan, np.nan)
+    np.testing.assert_array_equal(cl.boot_diff([]), nan3)
+    np.testing.assert_array_equal(cl.boot_diff([np.nan, np.inf], [0.1, 0.2]), nan3)
+    np.testing.assert_array_equal(cl.boot_diff([0.5, np.nan], [0.25, 0.0]), (0.25, np.nan, np.nan))
+    assert cl.three_way(nan3, "yes", "maybe", "no") == (cl.NOT_RUN, nan3)
+    assert cl.three_way((0.1, 0.05, 0.2), "yes", "maybe", "no")[0] == "yes"
+    df = fake_frame(FINAL, drop=("pmd_part", 0.15), seeds=(0,))
+    m, lo, hi = cl.drawdown_ci(df, "pmd_part", "pmd_mean", *cl.MAIN)
+    # pmd_part's curve 0.2, 0.2375, 0.275 - 0.15 (the drop), ...: it falls 0.1125 below its top
+    assert m == pytest.approx(0.2375 - 0.125) and np.isnan(lo) and np.isnan(hi)
+    other = fake_frame({"pmd_mean": 0.4}, seeds=(1,))
+    both = pd.concat([df[df.method == "pmd_part"], other])
+    np.testing.assert_array_equal(cl.drawdown_ci(both, "pmd_part", "pmd_mean", *cl.MAIN), nan3)
+
+
+def test_naive_cost_unresolved_says_so_and_sim_order_names_the_simulator_methods():
+    # (--unreached, session 6) a naive-cost CI containing 0 is "partly", with its note; the
+    # simulator's method descriptions are quoted when the prediction carries them
+    same = {"pmd_part": 0.3, "pmd_part_naive": 0.3}
+    frames = [fake_frame(FINAL), fake_frame(FINAL, low=same, tau=0.01, seeds=(0, 1))]
+    got = cl.claim_naive_cost(pd.concat(frames))
+    assert got.verdict == cl.PARTLY
+    assert got.notes == (
+        "The naive form's cost is not resolved by this run's eval set and length.",
+    )
+    sim = sim_frame([0.5, 0.4, 0.3]).assign(sim_description=["MEAN", "PART", "GRPO"])
+    measured = cl.claim_sim_order(fake_frame(FINAL), sim).measured
+    assert measured.endswith(" Simulator methods: pmd_mean: MEAN; pmd_part: PART; grpo: GRPO.")
