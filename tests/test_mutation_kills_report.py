@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import test_report_rules as rules
 from test_report_rules import (
     DIFF,
@@ -314,3 +315,47 @@ def test_claim17_differs_when_every_part_fails():
     assert S.claim_robust(data(stability=bad)).verdict == DIFF
     three = stability_frame(hard_gap=-0.1, succ_gap=-0.3, pm1_err=1.0)  # staleness still holds
     assert S.claim_robust(data(stability=three)).verdict.startswith(PARTLY)
+
+
+# ---------------------------------------- lines no test reached (--unreached, session 6)
+
+
+def test_tables_from_before_the_scale_column_are_read_as_0_1_rewards(noise_table):
+    # older target_errors / stability tables have no `scale` column: they are {0, 1} runs
+    df = noise_table[0]
+    old = df[df.scale == "01"].drop(columns="scale")
+    new = df[df.scale == "01"]
+    got, want = S.claims_noise(data(target_errors=old)), S.claims_noise(data(target_errors=new))
+    assert [(c.verdict, c.measured) for c in got] == [(c.verdict, c.measured) for c in want]
+    st = stability_frame()
+    st01 = st[st.scale == "01"]
+    got = S.claim_robust(data(stability=st01.drop(columns="scale")))
+    want = S.claim_robust(data(stability=st01))
+    assert (got.verdict, got.measured) == (want.verdict, want.measured)
+
+
+def test_the_structural_zero_of_pmd_mean_is_noted():
+    # PMD-mean's hard-prompt fraction 0 in every on-policy cell gets the note that says why
+    c = S.claim_robust(data(stability=stability_frame(hard_gap=0.5)))
+    assert any("this zero is structural" in n for n in c.notes), c.notes
+
+
+def test_a_rate_needs_five_points_of_the_later_half():
+    # claim 16 fits a factor only where the later half of the iterations above 1e-12 has at
+    # least 5 points: at factor 0.01 it has 4 (iterations 3-6), and tau = 0.03 is left out
+    frame = rules.convergence_frame(exact_factors=(0.01, 0.95, 0.98))
+    kept = frame[frame.subopt > 1e-12]
+    assert kept[(kept.tau == 0.03) & (kept.method == "exact")].iter.tolist() == list(range(7))
+    c = S.claim_linear(data(convergence=frame))
+    assert "exact tau=0.03" not in c.measured and "mean tau=0.03" not in c.measured
+    assert "exact tau=0.1:" in c.measured and "mean tau=0.3:" in c.measured
+
+
+def test_a_t_interval_needs_two_values():
+    from scipy import stats
+
+    assert S._ci(np.array([0.3])) == np.inf
+    assert S._ci(np.array([0.1, 0.3])) == pytest.approx(stats.t.ppf(0.975, 1) * 0.1, rel=1e-12)
+    x = np.array([0.1, 0.4, 0.2])
+    half = stats.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
+    assert S._ci(x) == pytest.approx(half, rel=1e-12)
