@@ -16,6 +16,7 @@ import pmdtheory as pmd
 
 FMAX = float(np.finfo(np.float64).max)
 SERIES_RTOL = 1e-12  # implicit_beta's underflow series vs its closed form in mpmath
+LAM_RTOL = 1e-9  # as in test_updates.py
 
 
 def test_log_partition_ignores_actions_off_the_support():
@@ -187,3 +188,19 @@ def test_float64_arrays_with_a_bad_axis_are_refused_by_name():
             fn(pi, r, 0.1, axis=True)
         with pytest.raises(ValueError, match="^axis: 2 is out of range"):
             fn(pi, r, 0.1, axis=2)
+
+
+@pytest.mark.parametrize("tau", [1e11, 1e15, 1e100])
+def test_lambda_at_very_large_tau_is_the_small_b_series(tau):
+    # held-out (seed 7) mutant in _kernels.py: `m3 += w b b b` -> `w b + b b`. Below
+    # max|b| = 1e-10 lam is the series m2/2 + m3/6; the policy moves by ~b and hides a wrong
+    # lam (its error is below the policy's rounding), so lam itself is checked against
+    # mpmath. Three rewards with an asymmetric spread: m3 != 0. The log path (the _kernels
+    # solver; probabilities with few rewards take _kernels_few's own series).
+    import _mp_reference as ref
+
+    pi, r = np.array([0.2, 0.3, 0.5]), np.array([1.0, 0.0, 0.25])
+    _, lam = pmd.mean_update(np.log(pi), r, tau, log=True, return_lambda=True)
+    with mp.workdps(300):  # b ~ 1/tau: the reference needs the digits of b^2 at 1e-200
+        _, lam_ref = ref.mean(pi, r, tau)
+    assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
