@@ -308,6 +308,21 @@ def test_mp_mean_refuses_rewards_of_another_length():
         mp_mean(x_fn, np.array([0.5, 0.5]), np.array([1.0]), 0.5)
 
 
+def test_mp_mean_without_a_lambda_to_check_returns_the_policy_and_lambda():
+    # (--unreached, session 6: every derivation passes lam_check) the two-value form is
+    # PMD-mean's policy and multiplier, as mean_update computes them
+    from pmdtheory import mean_update
+    from pmdtheory.symbolic.numeric import mp_mean
+    from pmdtheory.symbolic.solutions import mean_solution
+
+    pi_t, r, tau = np.array([0.25, 0.75]), np.array([1.0, 0.0]), 0.5
+    out = mp_mean(lambda lam_, b_: mean_solution(lam_, b_), pi_t, r, tau)
+    pi_new, lam = mean_update(pi_t, r, tau, return_lambda=True)
+    assert len(out) == 2
+    np.testing.assert_allclose([float(v) for v in out[0]], pi_new, rtol=1e-13)
+    assert float(out[1]) == pytest.approx(lam, rel=1e-12)
+
+
 def test_markdown_summary_rows_and_long_latex(monkeypatch):
     # mutants: summary rows numbered from 0, `len(tex) < MAX_LATEX` (short expressions
     # omitted, long ones printed)
@@ -473,3 +488,27 @@ def test_a_zero_check_that_turns_complex_is_refuted():
     # (--unreached, session 5: reached by no test) sqrt(t - 1) is imaginary on (0.4, 0.6)
     check = check_zero("c", sp.sqrt(t - 1), NEAR_HALF, rng=np.random.default_rng(0))
     assert not check.passed and check.method == NUMERIC and check.detail.startswith("not real at")
+
+
+def test_the_binary_core_check_refuses_log_x_neg_above_minus_p_over_tau(monkeypatch):
+    # (--unreached, session 6: correct code never takes this failure branch) a stand-in
+    # binary_update whose log x_- is -p/tau exactly passes the bound; one ulp above fails
+    from pmdtheory import binary_update
+
+    def with_log_x_neg(shift):
+        def stand_in(p, tau, **kw):
+            out = binary_update(p, tau, **kw)
+            bound = -p / tau
+            return out._replace(log_x_neg=np.nextafter(bound, np.inf) if shift else bound)
+
+        return stand_in
+
+    for shift, ok in ((False, True), (True, False)):
+        monkeypatch.setattr(consequences, "binary_update", with_log_x_neg(shift))
+        steps = [c for c in consequences.binary_rewards().checks if c.method == CORE]
+        failed = [c for c in steps if not c.passed]
+        if ok:
+            assert not failed, failed
+        else:
+            (bad,) = failed
+            assert bad.detail.endswith("log x_neg > -p/tau at p=0.01, tau=0.02"), bad.detail
