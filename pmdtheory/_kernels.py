@@ -76,8 +76,10 @@ _TAYLOR_STEP = 1e-6
 # Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root);
 # above it, log(S) - s loses ~eps*|s|/lam < 1e-12 relative in lam.
 _PRECISE_LAM = 1e-3
-# Below this max |b| PMD-mean is given by its small-b series (error O(b^2) relative).
-_SERIES_B = 1e-10
+# Below this max |b| PMD-mean is given by its small-b series: lam = m2/2 + m3/6 within
+# 1.1 b^2 relative (1.1e-12 here, against mpmath), the policy within O(b^4). The root
+# finder's lam loses digits to E x - 1 = O(b^2) as b shrinks (4e-7 relative at b ~ 1e-9).
+_SERIES_B = 1e-6
 # Below this ell (lam < 1e-290) the precise residual is formed scaled (see _omega_root).
 _NORMAL = 2.2250738585072014e-308  # the smallest normal float64
 _SCALED_S = math.log(_NORMAL) + 40.0

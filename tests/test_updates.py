@@ -537,6 +537,33 @@ def test_subnormal_lambda_with_a_large_ratio(logpi, r, tau):
     assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref) + 1e-320
 
 
+LARGE_TAU_CASES = [
+    ([0.2, 0.3, 0.5], [1.0, 0.0, 0.25]),
+    ([1e-300, 0.4, 0.6], [0.9, 0.0, 0.5]),  # a rare action: lam ~ 1e-300 b^2
+    ([0.999, 0.001], [-48.3, 94.5]),
+]
+
+
+@pytest.mark.parametrize("case", LARGE_TAU_CASES, ids=["three", "rare", "skewed"])
+def test_mean_lambda_at_large_tau_on_both_sides_of_the_series(case):
+    # max|b| from 1e-12 to 1e-2 (tau up to 1e13): below _kernels._SERIES_B (1e-6) lam is the
+    # series m2/2 + m3/6, above it the root. lam came out 4e-7 (2.9e-5 with rewards ~100)
+    # off for max|b| ~ 1e-10..1e-7, where the root finder's E x - 1 = O(b^2) cancels.
+    pi, r = np.array(case[0]), np.array(case[1])
+    logpi = np.log(pi)
+    span = np.max(np.abs(r - pi @ r))
+    for b_max in np.geomspace(1e-12, 1e-2, 11):
+        tau = span / b_max
+        out, lam = pmd.mean_update(logpi, r, tau, log=True, return_lambda=True)
+        with mp.workdps(420):
+            ref, lam_ref = fuzz_core.mp_mean(logpi, r, tau, lam)
+        assert log_err(out, ref) < LOGP_RTOL, b_max
+        assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref), b_max
+        assert pmd.implicit_beta(logpi, r, tau, log=True) == pytest.approx(
+            tau * float(lam_ref), rel=LAM_RTOL
+        )
+
+
 def test_issue_values_of_the_tiny_probability_corner():
     p, lam = pmd.mean_update([1e-300, 1], [1, 0], 1e-3, return_lambda=True)
     assert p[0] == pytest.approx(2.5522004134934e-149, rel=1e-11) and lam == pytest.approx(p[0])
