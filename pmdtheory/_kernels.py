@@ -413,8 +413,11 @@ def _mean_bracket(logpi, c, b, m2):
     Upper: ``omega(ell + b) <= omega(ell + b_top)`` and ``omega(log z + z) = z`` give
     ``F(log b_top) <= 0``, so ``lam <= b_top``. Lower: ``W0(z) >= z/(1+z)`` gives
     ``E omega(ell + b) >= lam E[e^b] / (1 + lam e^b_top)``, and with ``M = E[e^b] - 1
-    = E[e^b - 1 - b] > 0`` (``E b = 0``) this exceeds ``lam`` at ``lam = M e^-b_top / 2``:
-    ``lam >= M e^-b_top / 2``, evaluated in log space (``M e^-b_top`` never overflows).
+    = E[e^b - 1 - b] > 0`` (``E b = 0``) this exceeds ``lam`` for every ``lam < M e^-b_top``:
+    ``lam >= M e^-b_top``, evaluated in log space (``M e^-b_top`` never overflows). The
+    bound is tight where one action holds nearly all the mass (lam -> M e^-b_top), and
+    there float64 may not resolve the root: its b_top rounds to 0 and the root finder
+    ends on this end (it ended a factor 2 low with the bound ``M e^-b_top / 2``).
     Both ends are widened by a few ulps-worth so that rounding cannot exclude the root.
     ``m2 = E b^2`` gives a cheaper lower end first: ``e^b - 1 - b >= b^2/2 min(1, e^b)``
     (Taylor's remainder), so ``M >= m2/2 min(1, e^b_min)``; it is used when it is
@@ -443,7 +446,7 @@ def _mean_bracket(logpi, c, b, m2):
                 acc += math.exp(logpi[a] - c - m)
         hi = m + math.log(acc) + math.log(b_top - b_min)
     if 0.0 < m2 < math.inf:
-        lo = math.log(0.25 * m2) + min(0.0, b_min) - b_top
+        lo = math.log(0.5 * m2) + min(0.0, b_min) - b_top
         if hi - lo < 40.0:
             return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
     # log(M e^-b_top) = logsumexp_a(log w_a + log(e^b_a - 1 - b_a) - b_top)
@@ -455,8 +458,10 @@ def _mean_bracket(logpi, c, b, m2):
     for a in range(n):
         if b[a] > -math.inf and b[a] != 0.0:
             acc += math.exp(logpi[a] - c + _log_expm1mx(b[a], b_top) - m)
-    lo = m + math.log(acc) - math.log(2.0)
-    return lo - 1e-9 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
+    lo = m + math.log(acc)
+    # (a narrower slack than 1e-9: where the bound is tight the root finder may end on it,
+    # and 1e-12 |lo| still covers the rounding of lo, a few ulps of its terms)
+    return lo - 1e-12 * (1.0 + abs(lo)), hi + 1e-9 * (1.0 + abs(hi))
 
 
 @njit(cache=True, error_model="numpy")

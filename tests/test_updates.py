@@ -564,6 +564,29 @@ def test_mean_lambda_at_large_tau_on_both_sides_of_the_series(case):
         )
 
 
+@pytest.mark.parametrize("log_eps", [-800.0, -967.0, -1200.0])
+@pytest.mark.parametrize("tau", [1e-300, 1e-200])
+@pytest.mark.parametrize("r", [[1.0, 0.0], [1.0, 0.0, -3.0]], ids=["two", "three"])
+def test_mean_lambda_when_one_action_holds_nearly_all_the_mass(log_eps, tau, r):
+    # pi = [1 - eps, eps, ...] with eps = e^-967: b_top = (1 - rbar)/tau ~ eps/tau rounds to
+    # 0 in float64 and the root finder ends on its bracket's lower end. lam is sandwiched by
+    # M e^-b_top <= lam <= b_top (M = E[e^b - 1 - b]; _kernels._mean_bracket), two ends
+    # at most 1e-47 relative apart here (~lam + tau), computed in mpmath. The bracket used M e^-b_top / 2 and lam
+    # came back a factor 2 low (found through a seed-7 mutant of that factor).
+    r = np.array(r)
+    logpi = np.array([0.0] + [log_eps] * (r.size - 1))
+    _, lam = pmd.mean_update(logpi, r, tau, log=True, return_lambda=True)
+    with mp.workdps(1000):
+        w = [mp.exp(mp.mpf(v)) for v in logpi]
+        w = [v / mp.fsum(w) for v in w]
+        rbar = mp.fsum(a * mp.mpf(v) for a, v in zip(w, r, strict=True))
+        b = [(mp.mpf(v) - rbar) / mp.mpf(tau) for v in r]
+        m = mp.fsum(a * (mp.exp(v) - 1 - v) for a, v in zip(w, b, strict=True))
+        lower, upper = m * mp.exp(-b[0]), b[0]
+        assert lower <= upper <= lower * (1 + mp.mpf(10) ** -40)
+    assert abs(lam - float(lower)) <= LAM_RTOL * float(lower) + 1e-320
+
+
 def test_issue_values_of_the_tiny_probability_corner():
     p, lam = pmd.mean_update([1e-300, 1], [1, 0], 1e-3, return_lambda=True)
     assert p[0] == pytest.approx(2.5522004134934e-149, rel=1e-11) and lam == pytest.approx(p[0])
