@@ -359,3 +359,41 @@ def test_a_t_interval_needs_two_values():
     x = np.array([0.1, 0.4, 0.2])
     half = stats.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
     assert S._ci(x) == pytest.approx(half, rel=1e-12)
+
+
+# ------------------------------------------------ held-out survivors (tools/mutation.py seed 7)
+
+
+def test_claim10_two_maxima_with_the_global_one_at_the_centre_differ(binary_tables):
+    # seed-7 mutant: `verdict(ok_uni or ok_mode)`: a second, lower maximum at the left end
+    # keeps the argmax near 0.5, and the claim (unimodal) is false all the same
+    df = binary_tables[2].copy()
+    first = df.groupby("tau").p.idxmin()
+    df.loc[first, "lam"] = df.groupby("tau").lam.max().to_numpy() * 0.9
+    c = C.claims_beta(data(implicit_beta=df))[0]
+    assert "the argmax of lam in p ranges over [0.4" in c.measured and c.verdict == DIFF
+
+
+def test_claim15_quotes_the_lone_success_example_of_its_statement():
+    # seed-7 mutant: the example's rewards [2, 0, 0, 0] instead of the [1, 0, 0, 0] it
+    # quotes; its naive advantage is the same 1 - (1 + 0.01 log 1e-8) = 0.184, the stable one
+    # (the lone success against a baseline of 0) is 1, not 2
+    naive = 1.0 - (1.0 + 0.01 * np.log(1e-8))
+    c = S.claim_stable_loo_partition(data())
+    assert (
+        f"[1, 0, 0, 0], tau = 0.01: 1.000, where the 'total minus own term' form gives "
+        f"{naive:.3f}." in c.measured
+    )
+
+
+def test_the_naive_estimator_is_called_as_the_real_one():
+    # seed-7 mutant: `naive_advantages(r, /, kind, tau)` accepts kind and tau by position,
+    # which pmdtheory.estimators.advantages (the interface it stands in for) refuses
+    import inspect
+
+    from pmdtheory.estimators import advantages
+
+    def kinds(f):
+        return [(p.name, p.kind) for p in inspect.signature(f).parameters.values()][:3]
+
+    assert kinds(S.naive_advantages) == kinds(advantages)
