@@ -838,3 +838,19 @@ def test_naive_cost_unresolved_says_so_and_sim_order_names_the_simulator_methods
     sim = sim_frame([0.5, 0.4, 0.3]).assign(sim_description=["MEAN", "PART", "GRPO"])
     measured = cl.claim_sim_order(fake_frame(FINAL), sim).measured
     assert measured.endswith(" Simulator methods: pmd_mean: MEAN; pmd_part: PART; grpo: GRPO.")
+
+
+def test_sim_order_reads_a_pair_whose_second_method_is_better():
+    # held-out (seed 7) mutant: `(a, b) if m > -1 else (b, a)` named the first method of a
+    # pair the better one whenever the difference was above -1: GRPO best in the LLM and in
+    # the simulator must agree, not disagree
+    llm = fake_frame({"pmd_mean": 0.3, "pmd_part": 0.35, "grpo": 0.45})
+    got = cl.claim_sim_order(llm, sim_frame([0.3, 0.4, 0.5]))
+    assert got.verdict == cl.REPRODUCED and "grpo > pmd_mean" in got.measured, got.measured
+
+
+def test_low_tier_counts_prompts_at_exactly_one_half():
+    # held-out (seed 7) mutant: `p0 < 0.5`; the tier is p0 <= 0.5 as documented
+    p0 = pd.DataFrame({"split": "eval", "prompt": range(4), "p0": [0.0, 0.5, 0.5, 0.75]})
+    run = pd.DataFrame({"k_eval": [8], "k": [4], "prompts": [2]})
+    assert cl.answer_counts(run, p0) == {"eval": 32, "low": 24, "train": 8}
