@@ -66,3 +66,12 @@ def test_environments_are_frozen():
     for env in envs:
         with pytest.raises(dataclasses.FrozenInstanceError):
             env.R = np.zeros((1, 2))
+
+
+@pytest.mark.parametrize("row", [[False, False, False], [True, True, True]])
+def test_a_prompt_without_a_correct_or_a_wrong_response_is_refused(row):
+    # held-out (seed 7) mutant: `n_ok == -1` let a prompt with no correct response through
+    # (its success rate would be 0 forever: no signal, and the p0 tiers divide by nothing)
+    correct = np.array([[True, False, False], row])
+    with pytest.raises(ValueError, match="at least one correct and one wrong response"):
+        PromptPopulation(correct)
