@@ -488,3 +488,22 @@ def test_sweep_takes_grid_and_out_by_position_or_name_and_the_options_by_name_on
     kinds = {n: p.kind for n, p in inspect.signature(sweep).parameters.items()}
     assert kinds.pop("grid") == kinds.pop("out") == inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert set(kinds.values()) == {inspect.Parameter.KEYWORD_ONLY}
+
+
+@pytest.mark.parametrize("off, refused", [(1e-10, False), (1e-6, True)])
+def test_kl_chi2_rows_must_sum_to_one_within_1e_9(monkeypatch, off, refused):
+    # held-out (seed 7) mutant: _MASS_TOL 1e-9 -> 1 + 1e-9 let rows of any mass through; a
+    # stand-in kl_chi2_update whose rows carry 1e-6 too much mass must be refused by name
+    sim_run = sys.modules["pmdtheory.sim.run"]  # the module (the package exports run())
+    real = sim_run.kl_chi2_update
+
+    def heavy(logpi, r, tau, beta, **kw):
+        return real(logpi, r, tau, beta, **kw) + np.log1p(off)
+
+    monkeypatch.setattr(sim_run, "kl_chi2_update", heavy)
+    env = PromptPopulation.random(4, 6, seed=0)
+    if refused:
+        with pytest.raises(ValueError, match=r"beta \(0.5\) and tau \(0.1\) out of range"):
+            run(env, ["kl_chi2"], iters=1, tau=0.1, beta=0.5, progress=False)
+    else:
+        run(env, ["kl_chi2"], iters=1, tau=0.1, beta=0.5, progress=False)
