@@ -356,6 +356,21 @@ def test_mc_q_draws_the_next_action_and_the_state_after_it_independently():
     assert np.max(np.abs(got - want)) < 5 * sd  # 0.015; the shared numbers are 0.04 off
 
 
+def test_mc_q_draws_a_state_and_the_action_taken_there_independently():
+    # held-out (seed 7) mutant: `key * 1` for the action draw, the number that picked the
+    # state just before it. Every action moves to state 0 or 1 with 1/2 each, the policy
+    # takes action 0 or 1 with 1/2 each, and only (state 1, action 0) pays: the second
+    # reward is 1 with probability 1/4, but never with the shared number (state 1 is drawn
+    # by u >= 1/2, action 0 by u < 1/2).
+    gamma, n = 0.9, 20_000
+    P = np.full((2, 2, 2), 0.5)
+    R = np.array([[0.0, 0.0], [1.0, 0.0]])
+    pi = np.full((2, 2), 0.5)
+    got = TabularMDP(P, R, gamma).mc_q(pi, n_rollouts=n, horizon=2, seed=5)
+    sd = gamma * 0.5 / np.sqrt(n)  # a Bernoulli(1/4) times gamma: sd <= gamma / 2
+    assert np.max(np.abs(got - (R + gamma / 4))) < 5 * sd  # 0.016; the mutant is 0.225 off
+
+
 # ---- lines their mutation targets never reached (coverage, session 5)
 
 
@@ -507,3 +522,25 @@ def test_kl_chi2_rows_must_sum_to_one_within_1e_9(monkeypatch, off, refused):
             run(env, ["kl_chi2"], iters=1, tau=0.1, beta=0.5, progress=False)
     else:
         run(env, ["kl_chi2"], iters=1, tau=0.1, beta=0.5, progress=False)
+
+
+def test_a_local_cluster_is_closed_when_its_client_cannot_start(monkeypatch):
+    # held-out (seed 7) mutant: `except CosmicRayTestingException` for `except BaseException`
+    # left the local Dask cluster (its worker processes) running when the client failed
+    distributed = pytest.importorskip("distributed")
+    import pmdtheory.sim.sweeps as sweeps
+
+    closed = []
+
+    class Cluster:
+        def close(self):
+            closed.append(True)
+
+    def refuse(cluster):
+        raise KeyboardInterrupt  # e.g. Ctrl-C while the client connects
+
+    monkeypatch.setattr(sweeps, "_local_cluster", lambda n_workers: Cluster())
+    monkeypatch.setattr(distributed, "Client", refuse)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps._client(None, 1)
+    assert closed == [True]
