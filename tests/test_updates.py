@@ -571,8 +571,8 @@ def test_mean_lambda_when_one_action_holds_nearly_all_the_mass(log_eps, tau, r):
     # pi = [1 - eps, eps, ...] with eps = e^-967: b_top = (1 - rbar)/tau ~ eps/tau rounds to
     # 0 in float64 and the root finder ends on its bracket's lower end. lam is sandwiched by
     # M e^-b_top <= lam <= b_top (M = E[e^b - 1 - b]; _kernels._mean_bracket), two ends
-    # at most 1e-47 relative apart here (~lam + tau), computed in mpmath. The bracket used M e^-b_top / 2 and lam
-    # came back a factor 2 low (found through a seed-7 mutant of that factor).
+    # at most 1e-47 relative apart here (~lam + tau), computed in mpmath. The bracket used
+    # M e^-b_top / 2 and lam came back a factor 2 low (found through a seed-7 mutant).
     r = np.array(r)
     logpi = np.array([0.0] + [log_eps] * (r.size - 1))
     _, lam = pmd.mean_update(logpi, r, tau, log=True, return_lambda=True)
