@@ -246,6 +246,11 @@ def _present(tmp: Path, module: str, tests: tuple[str, ...]) -> list[str]:
     return [t for t in (*tests, *own) if t.startswith("--") or (tmp / t).exists()]
 
 
+def _tail(run: subprocess.CompletedProcess) -> str:
+    """The last lines of a test run's output: pytest's summary of what failed."""
+    return "\n".join(run.stdout.strip().splitlines()[-5:])
+
+
 def _test_env(tmp: Path) -> dict[str, str]:
     """The environment of every test run: the copy in ``tmp`` first on the path, offline."""
     return dict(os.environ, CI="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1", PYTHONPATH=str(tmp))
@@ -276,8 +281,10 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
     # the tests must pass on the unmutated code, or every mutant would look killed
     base = subprocess.run(command, shell=True, cwd=tmp, env=env, capture_output=True, text=True)
     if base.returncode != 0:
-        tail = "\n".join(base.stdout.strip().splitlines()[-5:])
-        print(f"== {module}: the tests fail on the unmutated code; not run\n{tail}", flush=True)
+        print(
+            f"== {module}: the tests fail on the unmutated code; not run\n{_tail(base)}",
+            flush=True,
+        )
         return Outcome(module, baseline_failed=True)
     cr = [sys.executable, "-m", "cosmic_ray.cli"]
     subprocess.run([*cr, "init", str(cfg), str(db)], cwd=tmp, env=env, check=True)
@@ -350,13 +357,13 @@ def _ranges(lines: list[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
-class TestsFailed(Exception):
+class TargetsFailed(Exception):
     """The target tests fail on the unmutated code; the message is the end of their output."""
 
 
 def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int], int]:
     """Lines of ``module`` that none of its target tests executes (coverage.py), Numba
-    kernels left out, and the number of kernel lines; raises TestsFailed if the tests
+    kernels left out, and the number of kernel lines; raises TargetsFailed if the tests
     fail. A mutant on such a line always survives."""
     import coverage
 
@@ -366,7 +373,7 @@ def _unreached(tmp: Path, module: str, tests: tuple[str, ...]) -> tuple[list[int
     cmd += _present(tmp, module, tests)
     run = subprocess.run(cmd, cwd=tmp, env=_test_env(tmp), capture_output=True, text=True)
     if run.returncode != 0:
-        raise TestsFailed("\n".join(run.stdout.strip().splitlines()[-5:]))
+        raise TargetsFailed(_tail(run))
     cov = coverage.Coverage(data_file=str(data))
     cov.load()
     missing = cov.analysis2(str(tmp / module))[3]
@@ -406,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             for module, tests in targets.items():
                 try:
                     lines, n_jit = _unreached(tmp, module, tests)
-                except TestsFailed as e:
+                except TargetsFailed as e:
                     print(f"{module}: its tests fail on the unmutated code\n{e}", flush=True)
                     bare += 1
                     continue

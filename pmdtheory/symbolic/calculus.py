@@ -108,9 +108,9 @@ def solver_calculus(
     omegas = [sp.LambertW(sp.exp(ell + bv)) for bv in bs]
     terms = [sp.exp(lv + bv - wv) for lv, bv, wv in zip(logq, bs, omegas, strict=True)]
     g = sp.log(sum(terms))
-    # g is the log of the solver's normaliser sum_a pi_t(a) x_a (checked, not retyped: the
-    # derivative below holds for any l-free factor in the terms)
-    # (each pi_t(a) x_a as exp of its log, the W rule applied inside: sympy folds exp(log W))
+    # g is the log of the solver's normaliser sum_a pi_t(a) x_a: checked, since the derivative
+    # step below holds for any l-free factor of the terms. Each pi_t(a) x_a is written as the
+    # exp of its log with the W rule applied inside (sympy folds exp(log W) back to W).
     pi_x = [sp.exp(lv) * x_claim.subs(bs[0], bv) for lv, bv in zip(logq, bs, strict=True)]
     zero_after_w_rule(
         rec,
