@@ -498,6 +498,8 @@ def tiny_experiment():
         tokenizer_object=words, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>",
         padding_side="left",
     )  # fmt: skip
+    # a word-level tokenizer has no chat template: a plain one joins the messages (rollouts)
+    tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     config = LlamaConfig(
         vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
@@ -715,7 +717,6 @@ def test_each_step_prints_a_flushed_progress_line(tiny_exp, monkeypatch):
     # held-out (seed 2) mutant: `flush=False`, so a piped log (nohup, --slice processes)
     # shows nothing until the run ends
     exp = tiny_exp
-    exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     exp.args.steps = 1
     printed = []
     monkeypatch.setattr(lc, "print", lambda *a, **kw: printed.append((a, kw)), raising=False)
@@ -759,8 +760,6 @@ def test_every_llm_claim_without_its_run_is_not_run():
 def test_measure_p0_tables_each_prompts_success_rate(tiny_exp, capsys):
     # (coverage, session 5: measure_p0 was reached by no test) one row per eval prompt and
     # per measured training prompt, p0 = successes / samples, progress printed per chunk
-    # the word-level tokenizer has no chat template: a plain one joins the messages
-    tiny_exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     df = lc.measure_p0(tiny_exp, n_samples=2, n_train=3)
     assert list(df.split) == ["eval"] * len(tiny_exp.eval_set) + ["train"] * 3
     assert list(df.prompt) == list(range(len(tiny_exp.eval_set))) + [0, 1, 2]
@@ -873,7 +872,6 @@ def _recording_rollouts(exp, monkeypatch):
 def test_p0_draws_eval_and_train_prompts_from_different_seeds(tiny_exp, monkeypatch):
     # held-out (seed 7) mutant: `(1 if split == "eval" else 1)`: the first eval and training
     # chunks were sampled with the same seed
-    tiny_exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     calls = _recording_rollouts(tiny_exp, monkeypatch)
     lc.measure_p0(tiny_exp, n_samples=2, n_train=3, seed=7)
     eval_seeds = {s for p, s in calls if p[0] in tiny_exp.eval_set}
@@ -884,7 +882,6 @@ def test_p0_draws_eval_and_train_prompts_from_different_seeds(tiny_exp, monkeypa
 def test_each_training_step_takes_the_next_prompts_of_the_seeds_order(tiny_exp, monkeypatch):
     # held-out (seed 7) mutant: `order[(step + a.prompts + i) % n]` started step 0 at the
     # third prompt of the permutation instead of the first
-    tiny_exp.tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     calls = _recording_rollouts(tiny_exp, monkeypatch)
     tiny_exp.run("pmd_mean", 0.1, "pm1", 3, on_row=lambda row: None)
     trained = [p for p, _ in calls if p[0] in tiny_exp.train_set]
