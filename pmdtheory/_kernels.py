@@ -418,7 +418,8 @@ def _mean_bracket(logpi, c, b, m2):
     bound is tight where one action holds nearly all the mass (lam -> M e^-b_top), and
     there float64 may not resolve the root: its b_top rounds to 0 and the root finder
     ends on this end (it ended a factor 2 low with the bound ``M e^-b_top / 2``).
-    Both ends are widened by a few ulps-worth so that rounding cannot exclude the root.
+    Both ends are widened so that rounding cannot exclude the root (1e-9 relative; 1e-12 on
+    the tight end ``M e^-b_top``, where the root may sit on the end itself).
     ``m2 = E b^2`` gives a cheaper lower end first: ``e^b - 1 - b >= b^2/2 min(1, e^b)``
     (Taylor's remainder), so ``M >= m2/2 min(1, e^b_min)``; it is used when it is
     already tight (within 40 of ``hi``), which saves an exp and a log per action.
