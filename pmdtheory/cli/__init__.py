@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from pmdtheory.cli import derive, repro, simulate, sweep, update
-from pmdtheory.cli._common import Parser, guarded
+from pmdtheory.cli._common import Parser, guarded, summary
 
 #: Every subcommand, in the order ``pmdtheory --help`` lists them. Each is a module of
 #: this package with ``NAME``, ``HELP`` and ``main(argv) -> int``, which imports its heavy
@@ -41,7 +41,7 @@ def _main(argv: list[str] | None) -> int:
         return commands[argv[0]].main(argv[1:])
     # no subcommand first: the top-level parser gives --help, the one-line error for an
     # unknown command or option, and the help (exit 2) when nothing is given
-    parser = Parser(prog="pmdtheory", description=__doc__.split("\n")[0])
+    parser = Parser(prog="pmdtheory", description=summary(__doc__))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in SUBCOMMANDS:
         sub.add_parser(command.NAME, help=command.HELP, add_help=False)

@@ -23,6 +23,16 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def summary(doc: str | None) -> str:
+    """The first line of a module docstring as ``--help`` shows it: without RST's double
+    backticks, which argparse would print as they are.
+
+    >>> summary("``pmdtheory sweep``: a grid of runs.\\n\\nMore.")
+    'pmdtheory sweep: a grid of runs.'
+    """
+    return (doc or "").split("\n")[0].replace("``", "")
+
+
 def guarded(name: str, run: Callable[..., int], *args, oom: str = "out of memory") -> int:
     """Return ``run(*args)``; what it raises becomes one line on stderr and an exit code.
 

@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from pmdtheory.cli._common import Parser, guarded
+from pmdtheory.cli._common import Parser, guarded, summary
 
 NAME = "simulate"
 HELP = "run the simulators, write a CSV (and a plot)"
@@ -44,7 +44,7 @@ def _finite(text):
 
 def _parser():
     nonneg, pos = _int_at_least(0), _int_at_least(1)
-    p = Parser(prog=f"pmdtheory {NAME}", description=__doc__.split("\n")[0])
+    p = Parser(prog=f"pmdtheory {NAME}", description=summary(__doc__))
     p.add_argument("--env", choices=ENVS, default="prompts", help="environment")
     p.add_argument("--methods", default="exact,mean,loo_partition_sampled,mean_sampled",
                    help="comma-separated method names (pmdtheory.sim.METHODS)")  # fmt: skip

@@ -12,19 +12,14 @@ a running Dask cluster instead of a local one.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from pmdtheory.cli._common import Parser, summary
 
 NAME = "sweep"
 HELP = "a grid of simulator runs on Dask, resumable"
 _PROG = f"pmdtheory {NAME}"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line on stderr, exit code 2, no usage dump
-        print(f"{_PROG}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
 
 
 # option -> (parameter, help); every value is a comma-separated list
@@ -50,7 +45,7 @@ _LISTS = {
 
 
 def _parser():
-    p = _Parser(prog=_PROG, description=__doc__.split("\n")[0])
+    p = Parser(prog=_PROG, description=summary(__doc__))
     for opt, (_, text) in _LISTS.items():
         p.add_argument(f"--{opt}", default=None, help=text)
     p.add_argument("--out", required=True, help="folder of the Parquet dataset")
