@@ -325,3 +325,23 @@ def test_bool_and_integer_masks_are_accepted():
     for m in (mask.bool(), mask.long(), mask.numpy()):
         got, _ = pmd_loss(logp, logp_old, adv, m, tau=0.2, weights=w)
         assert abs(got.item() - want.item()) < TOL_VALUE
+
+
+def test_a_zero_weight_is_accepted_and_drops_its_sequence():
+    # held-out (seed 8): `w > 0` refused the documented w_i = 0 (e.g. a zero importance
+    # weight); the sequence then adds nothing but still counts in the mean's denominator
+    logp, logp_old, adv, mask, _ = batch(4, b=3)
+    w = torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)
+    got, _ = pmd_loss(logp, logp_old, adv, mask, tau=0.3, weights=w)
+    rest, _ = pmd_loss(logp[1:], logp_old[1:], adv[1:], mask[1:], tau=0.3, num_sequences=3)
+    assert float(got) == pytest.approx(float(rest), rel=TOL_VALUE)
+
+
+@pytest.mark.parametrize("bad", [2, -1])
+def test_an_integer_mask_outside_0_1_is_refused(bad):
+    # held-out (seed 8): `hi <= 2` let an integer mask of 2 double its token's log-ratio
+    logp, logp_old, adv, mask, _ = batch(5, b=2)
+    mask = mask.long()
+    mask[0, 0] = bad
+    with pytest.raises(ValueError, match="mask must hold only 0 and 1"):
+        pmd_loss(logp, logp_old, adv, mask, tau=0.3)

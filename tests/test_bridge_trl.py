@@ -7,6 +7,7 @@ SmolLM2-135M (GGUF, de-quantised) for 2 steps on CPU with TRL's own generation l
 import importlib.util
 import math
 import re
+import sys
 import time
 import warnings
 from collections import defaultdict, deque
@@ -467,6 +468,49 @@ def test_compute_loss_normaliser_is_the_batch_count(procs, accum, steps_per_gen)
     # Fully masked responses: no gradient, no term, no count.
     loss.backward()
     assert not logp.grad[mask.sum(1) == 0].any()
+
+
+def test_compute_loss_one_response_over_two_processes_is_its_own_loss():
+    """A generation batch with a single non-empty response, on 2 processes: the average of
+    the two processes' losses (what DDP's gradient average gives) is that response's own
+    term, as in TRL's dapo rule (count floored at 1, *then* divided: 0.5 per process).
+    A normaliser floored at 1 after the division halved it (held-out, seed 8)."""
+    logp, old, inputs = loss_inputs()
+    mask = torch.zeros_like(inputs["completion_mask"])
+    mask[0, :3] = 1
+    losses = []
+    for process, rows in enumerate((mask, torch.zeros_like(mask))):
+        here = dict(inputs, completion_mask=rows, pmd_num_sequences=torch.tensor(1.0))
+        get, _ = stub_logps(logp, torch.ones_like(logp))
+        trainer = bare_trainer(
+            args=SimpleNamespace(tau=0.1, pmd_agg="seq-mean-token-mean", steps_per_generation=1),
+            current_gradient_accumulation_steps=1,
+            _get_per_token_logps_and_entropies=get,
+        )
+        trainer.accelerator.num_processes, trainer.accelerator.process_index = 2, process
+        losses.append(float(trainer._compute_loss(None, here).detach()))
+    rho = float(inputs["advantages"][0]) / 0.1 - float((logp.detach() - old)[0, :3].sum())
+    assert losses[1] == 0.0
+    assert math.isclose(sum(losses) / 2, 0.5 * 0.1 * rho**2 / 3, rel_tol=LOSS_RTOL)
+
+
+def test_version_warning_points_at_the_import(monkeypatch):
+    """Another TRL release warns at the line that imports the bridge (stacklevel 2 past
+    importlib's frames), not in pytest or importlib (held-out, seed 8: stacklevel 3)."""
+    import trl
+
+    import pmdtheory.bridge.trl as bridge
+
+    monkeypatch.setattr(trl, "__version__", "0.0.0")
+    spec = importlib.util.spec_from_file_location("_bridge_trl_copy", bridge.__file__)
+    copy = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, copy)  # dataclasses look their module up
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec.loader.exec_module(copy)  # the importing line
+    found = [w for w in caught if "was tested with trl==" in str(w.message)]
+    assert len(found) == 1 and "found 0.0.0" in str(found[0].message)
+    assert Path(found[0].filename) == Path(__file__)
 
 
 def test_compute_loss_eval_mode_uses_the_micro_batch_mean():

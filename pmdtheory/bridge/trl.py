@@ -526,8 +526,11 @@ class PMDTrainer(GRPOTrainer):
         total = inputs.get("pmd_num_sequences")
         if total is None:
             return max(float((mask.sum(-1) > 0).sum()), 1.0) * steps
-        per_process = float(total) / self.accelerator.num_processes
-        return max(per_process * steps / self.args.steps_per_generation, 1.0)
+        # TRL's dapo rule floors the global count at 1 (no response at all: the loss is 0
+        # anyway), then divides: a share below 1 per process is kept, so that DDP's average
+        # over processes still gives the mean over the batch's responses
+        per_process = max(float(total), 1.0) / self.accelerator.num_processes
+        return per_process * steps / self.args.steps_per_generation
 
     def _compute_loss(self, model, inputs):
         prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
