@@ -211,3 +211,14 @@ def test_parser_errors_and_a_worker_count_below_one_are_one_line(tmp_path, capsy
             "--iters", "1", "--workers", "0", "--out", str(tmp_path / "o")]  # fmt: skip
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == "pmdtheory sweep: error: --workers must be >= 1, got 0\n"
+
+
+def test_out_is_required(monkeypatch, capsys):
+    # held-out (seed 8): `required=False` let a sweep start with no folder for its cells
+    calls = _stub_execute(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        cli.main(TINY)
+    assert info.value.code == 2 and not calls
+    assert capsys.readouterr().err == (
+        "pmdtheory sweep: error: the following arguments are required: --out\n"
+    )

@@ -45,3 +45,14 @@ def test_a_package_module_is_also_tested_by_its_own_doctests():
     ]
     # the report scripts are not doctested by `make doctest`: their targets stay as listed
     assert mutation._present(REPO, "paper_repro/_claims.py", tests) == list(tests[:2])
+
+
+def test_a_diff_without_a_changed_line_is_equivalent():
+    # seed 8: NumberReplacer turned 9007199254740992.0 into 9007199254740992.0 + 1, which
+    # rounds to the same float and prints the same; cosmic-ray's diff is then empty
+    assert mutation._changes_nothing("")
+    assert mutation._changes_nothing("--- mutation diff ---\n")
+    assert mutation._changes_nothing("--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n x = 1\n")
+    changed = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    assert not mutation._changes_nothing(changed)
+    assert not mutation._changes_nothing(changed.replace("+x = 2\n", ""))  # a deleted line

@@ -156,3 +156,13 @@ def test_a_wrong_claim_number_says_which_number_it_would_be(monkeypatch):
         R.all_claims(R.Data())
     funcs[1] = (3, "second.py", lambda data: two[0])  # a single claim, numbered right
     assert [c.title for c in R.all_claims(R.Data())] == ["a", "b", "a"]
+
+
+def test_help_describes_the_report_by_its_first_docstring_line(capsys):
+    # held-out (seed 8): the description from the docstring's last line
+    with pytest.raises(SystemExit) as info:
+        R.main(["--help"])
+    assert info.value.code == 0
+    first = R.__doc__.splitlines()[0]
+    assert first.startswith("Write ``paper_repro/REPORT.md``: every claim")
+    assert " ".join(first.split()) in " ".join(capsys.readouterr().out.split())

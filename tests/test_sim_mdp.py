@@ -315,3 +315,15 @@ def test_policy_iteration_that_needs_more_steps_than_max_iter_is_refused():
     with pytest.raises(ValueError, match=f"^max_iter: policy iteration did not stabilise in "
                        f"{steps - 1} steps$"):  # fmt: skip
         mdp.solve(max_iter=steps - 1)
+
+
+@pytest.mark.parametrize("method", ["mean_sampled", "loo_partition_sampled"])
+def test_sampled_methods_observe_q_values_without_noise(method):
+    # held-out (seed 8): `noise_code = 1` drew Bernoulli(Q) rewards. Where the action
+    # changes nothing (rewards and moves the same for both), every action has the same Q,
+    # so noiseless samples have zero advantages and the uniform policy never moves
+    P = np.full((3, 2, 3), 1.0 / 3.0)
+    R = np.array([[0.05, 0.05], [0.02, 0.02], [0.0, 0.0]])  # Q in (0, 1): Bernoulli-able
+    df = run(TabularMDP(P, R, gamma=0.9), method, iters=4, tau=0.1, k=4, seed=0)
+    assert np.all(df.kl_prev.dropna() == 0.0)
+    assert np.allclose(df.entropy, np.log(2.0), rtol=0, atol=1e-15)

@@ -238,6 +238,15 @@ def _is_equivalent(module: str, diff: str, allow: list[dict]) -> bool:
     )
 
 
+def _changes_nothing(diff: str) -> bool:
+    """Whether a mutant's diff has no changed line: the mutated source reads as the
+    original (cosmic-ray's ``NumberReplacer`` adds 1 to ``9007199254740992.0``, which
+    rounds back to itself). Such a mutant is equivalent by construction."""
+    return not any(
+        ln[:1] in "+-" and ln[:3] not in ("+++", "---") for ln in diff.splitlines() if ln
+    )
+
+
 def _present(tmp: Path, module: str, tests: tuple[str, ...]) -> list[str]:
     """The pytest arguments that apply in ``tmp``: an option (``--deselect=...``) passes
     through; a test file is run if it exists. A package module's own doctests are run
@@ -317,7 +326,8 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
             if result.worker_outcome != WorkerOutcome.NORMAL:
                 out.incompetent += 1
             elif result.test_outcome == TestOutcome.SURVIVED:
-                if _is_equivalent(module, result.diff or "", allow):
+                diff = result.diff or ""
+                if _changes_nothing(diff) or _is_equivalent(module, diff, allow):
                     out.equivalent += 1
                 else:
                     out.survivors.append(result.diff or "")
