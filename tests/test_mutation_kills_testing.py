@@ -195,3 +195,10 @@ def test_a_negative_probability_is_an_invalid_policy():
 
     with pytest.raises(AssertionError, match="invalid policy"):
         check_kl_chi2_equivalence(negative, n_actions=2, max_examples=5, shrink=False)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-3, float("nan"), float("inf")])
+def test_taus_refuses_a_min_tau_that_is_not_positive_and_finite(bad):
+    # held-out (seed 8): `min_tau >= 0` let min_tau = 0 through (a log-uniform draw from 0)
+    with pytest.raises(ValueError, match="min_tau: must be finite and > 0"):
+        taus(min_tau=bad)
