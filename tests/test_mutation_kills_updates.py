@@ -204,3 +204,22 @@ def test_lambda_at_very_large_tau_is_the_small_b_series(tau):
     with mp.workdps(300):  # b ~ 1/tau: the reference needs the digits of b^2 at 1e-200
         _, lam_ref = ref.mean(pi, r, tau)
     assert abs(lam - float(lam_ref)) <= LAM_RTOL * float(lam_ref)
+
+
+def test_the_kernel_normalises_a_constant_reward_row():
+    # held-out (seed 8): `logpi[a] + c` in _prepare (kl_chi2's constant-reward path)
+    # doubled the 5e-9 error of a log policy within the sum tolerance instead of removing
+    # it. The row kernels write a normalised row (the simulators call _mean_row directly);
+    # the public functions then return a constant-reward policy as given, bit for bit
+    from pmdtheory._kernels import _kl_chi2_row, _mean_row
+
+    logpi = np.log([0.2, 0.3, 0.5]) + 5e-9
+    r = np.full(3, 0.7)
+    out, out2 = np.empty(3), np.empty(3)
+    assert _mean_row(logpi, r, 0.1, out) == 0.0
+    assert _kl_chi2_row(logpi, r, 0.1, 2.0, out2)
+    for row in (out, out2):
+        np.testing.assert_allclose(row, np.log([0.2, 0.3, 0.5]), rtol=0, atol=4e-16)
+    for got in (pmd.mean_update(logpi, r, 0.1, log=True),
+                pmd.kl_chi2_update(logpi, r, 0.1, 2.0, log=True)):  # fmt: skip
+        np.testing.assert_array_equal(got, logpi)
