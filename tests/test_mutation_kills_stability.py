@@ -215,3 +215,24 @@ def test_every_error_bar_has_the_same_caps(quick_figure):
         cap.get_markersize() for ax in fig.axes for cont in ax.containers for cap in cont.lines[1]
     }
     assert len(sizes) == 1, sizes
+
+
+def test_the_stale_runs_are_0_1_2_4_iterations_old(full_calls):
+    # held-out (seed 8): `(-1, 1, 2, 4)`; the stand-in simulator accepted a staleness of -1
+    # (the real one refuses it), and the on-policy grid already holds a staleness 0 run
+    stale = full_calls[(full_calls.k == st.STALE_K) & full_calls.tau.isin(st.STALE_TAUS)]
+    assert set(stale[stale.scale == "01"].staleness) == {0, 1, 2, 4}
+    assert (full_calls.staleness >= 0).all()
+
+
+def test_pm1_final_rewards_become_success_probabilities():
+    # held-out (seed 8): `(f * 1.0) / 2.0`: the +-1 runs' expected final reward 2p - 1 must
+    # be mapped back to p before it is compared with p0
+    p0 = np.array([0.01, 0.015, 0.5])
+    p = np.array([0.02, 0.012, 0.6])  # the first hard prompt improved, the second got worse
+    s = pd.DataFrame({"method": "m", "seed": 0, "iter": [0, 1], "kl_prev": [np.nan, 0.1]})
+    pp = pd.DataFrame({"method": "m", "seed": 0, "iter": 1, "context": [0, 1, 2],
+                       "reward": 2.0 * p - 1.0})  # fmt: skip
+    (row,) = st.summarise(s, pp, p0, 1, scale="pm1", tau=0.1, k=4, staleness=0)
+    assert row["final_success"] == pytest.approx(p.mean(), rel=1e-15)
+    assert row["hard_frac_backwards"] == 0.5 and row["hard_final_median"] == pytest.approx(0.016)
