@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from _claims import PARTLY, Claim, Data, verdict
 
+from pmdtheory import log_partition
+
 STALE_K = 8  # the k of the staleness sweep in stability.py
 NOISE_SD_RTOL = 0.15  # claim 13: mean ratio sample sd / theory sd (sd from 100 draws ~ 7%)
 NOISE_SD_CELL_RTOL = 0.25  # claim 13: the same, averaged per (scale, tau)
@@ -154,7 +156,8 @@ def claims_noise(data: Data) -> list[Claim]:
     p_min = df.p.min()
     ref = part[(part.scale == "01") & (part.p == p_min) & np.isclose(part.tau, 0.05)]
     tau0 = 0.05
-    log_z = np.log(p_min * np.exp(1.0 / tau0) + 1.0 - p_min)
+    # exact PMD's log ratio of the correct answer, 1/tau - log E exp(r/tau), from the core
+    log_x = (1.0 - log_partition([p_min, 1.0 - p_min], [1.0, 0.0], tau0)) / tau0
     c1.measured = (
         f"{len(part)} (scale, tau, k, p) cells of PMD-part's positive targets from "
         f"pmdtheory.estimators: the share of targets equal to the lone-success value "
@@ -167,7 +170,7 @@ def claims_noise(data: Data) -> list[Claim]:
             f"{f:.0%} of groups (k={k})"
             for k, f in zip(ref.k, ref.frac_no_other_success, strict=True)
         )
-        + f"; the target is then 1/tau = 20 instead of log x+ = {1 / tau0 - log_z:.3f} "
+        + f"; the target is then 1/tau = 20 instead of log x+ = {log_x:.3f} "
         f"(-log p = {-np.log(p_min):.3f})."
     )
     c1.rule = (
