@@ -887,3 +887,28 @@ def test_each_training_step_takes_the_next_prompts_of_the_seeds_order(tiny_exp, 
     trained = [p for p, _ in calls if p[0] in tiny_exp.train_set]
     order = np.random.default_rng(3).permutation(len(tiny_exp.train_set))
     assert trained[0] == [tiny_exp.train_set[i] for i in order[:2]]
+
+
+def test_final_avg_claim_lists_the_0_1_reward_cell_at_tau_0_1():
+    # held-out (seed 8): `(1.1, "01", ...)`: the {0, 1} cell at the main tau went unlisted
+    both = pd.concat([fake_frame(FINAL), fake_frame({"grpo": 0.25}, scale="01")])
+    got = cl.claim_final_avg(both).measured
+    assert "(not scored): tau = 0.1, rewards {0, 1}: grpo: avg@k 0.260 [" in got
+
+
+def test_scale_note_without_eval_noise_counts_no_held_out_prompts():
+    # held-out (seed 8): `.get("eval", 1)`: with one answer per prompt and no recorded eval
+    # size, the note claimed 1 held-out prompt instead of the 0 it knows of
+    df = fake_frame(FINAL).assign(prompts=4, k=4, k_eval=1)
+    assert "and 0 held-out prompts x 1 answers" in cl.cannot_show(df)
+
+
+def test_boot_diff_is_a_95_percent_interval():
+    # held-out (seed 8): `q = (1 - LEVEL) / 3` gave a 96.7% interval. On 400 normal values
+    # the percentile bootstrap's half-width is 1.96 sd / sqrt(n) to within its resampling
+    # noise (4,000 resamples: ~2%)
+    x = np.random.default_rng(0).standard_normal(400)
+    m, lo, hi = cl.boot_diff(x)
+    normal = 1.959964 * x.std(ddof=1) / np.sqrt(x.size)
+    assert m == pytest.approx(x.mean(), rel=1e-12)
+    assert (hi - lo) / 2 == pytest.approx(normal, rel=0.04)
