@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmdtheory.sim import PromptPopulation, TabularMDP, run
+from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP, run
 
 #: the module pmdtheory.sim.run (the package's attribute of that name is the function)
 SIM_RUN = sys.modules["pmdtheory.sim.run"]
@@ -544,3 +544,12 @@ def test_a_local_cluster_is_closed_when_its_client_cannot_start(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         sweeps._client(None, 1)
     assert closed == [True]
+
+
+def test_run_accepts_every_seed_up_to_2_63_minus_1():
+    # held-out (seed 8): `hi=2**62 - 1` refused half of the documented seed range
+    env = Bandit([[0.2, 0.8]])
+    top = run(env, "mean_sampled", iters=1, tau=0.1, k=2, seed=2**63 - 1)
+    assert list(top.seed.unique()) == [2**63 - 1]
+    with pytest.raises(ValueError, match="seed"):
+        run(env, "mean_sampled", iters=1, tau=0.1, k=2, seed=2**63)

@@ -450,7 +450,8 @@ def run(
     iters : int
         Number of PMD iterations (the frame also has iteration 0, the start).
     seed : int or sequence of int
-        Non-empty; seeds of the counter-based random stream (sampled methods, ``q="mc"``).
+        Non-empty; seeds of the counter-based random stream (sampled methods, ``q="mc"``),
+        each an integer in [0, 2**63 - 1].
     tau : float
         KL strength: the step is :math:`\pi_{t+1} \propto \pi_t e^{r/\tau}`.
         Tested domain: tau >= 1e-200 and (reward spread)/tau <= 1e100 (the
