@@ -208,3 +208,19 @@ def test_timings_are_recorded_to_the_hundredth_of_a_second(tmp_path, monkeypatch
     # hundredths (its diffs stay small when a rerun moves a script by a millisecond)
     rc, _, timings = _run_modal(tmp_path, monkeypatch, capsys, quick=False, step=0.1234)
     assert rc == 0 and timings.splitlines()[1:] == ["modal,full,0.12,ok"]
+
+
+def test_a_failing_script_shows_the_last_3000_characters_of_its_output(tmp_path, capsys):
+    # held-out (seed 8): `_TAIL = 3001`; the runner shows the end of a failing script's
+    # output (stdout then stderr), its last _TAIL = 3,000 characters
+    scripts, out = tmp_path / "scripts", tmp_path / "out"
+    scripts.mkdir()
+    body = MODAL.split("out = Path")[0]  # the declaration only
+    (scripts / "loud.py").write_text(
+        body + "print(''.join(chr(65 + i % 26) for i in range(5000)))\nraise SystemExit(3)\n"
+    )
+    argv = ["--scripts", str(scripts), "--out", str(out), "--no-report"]
+    assert _repro.main(argv) == 1
+    err = capsys.readouterr().err
+    output = "".join(chr(65 + i % 26) for i in range(5000)) + "\n"
+    assert output[-3000:] + "\n" in err and output[-3001:] not in err

@@ -171,6 +171,8 @@ BROKEN = [
     (GOOD[:-1] + ', "extra": 1}', "unknown keys"),
     (GOOD.replace('"default": True', '"default": 1'), r"\['default'\] must be True or False"),
     (GOOD.replace('"full": 2', '"full": -2'), r"\['budget_s'\] must be"),
+    # held-out (seed 8): `budget[m] > -1` let a budget of 0 s through
+    (GOOD.replace('"quick": 1', '"quick": 0'), r"\['budget_s'\] must be"),
     (GOOD.replace('"quick": 1', '"quick": 5'), r"quick \(5\) > full"),
     (GOOD.replace('"data/NAME.csv"', '"/tmp/NAME.csv"'), "not a relative path"),
     (GOOD.replace('["data/NAME.csv"]', "[]"), "non-empty list"),
