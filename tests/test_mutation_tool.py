@@ -56,3 +56,15 @@ def test_a_diff_without_a_changed_line_is_equivalent():
     changed = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
     assert not mutation._changes_nothing(changed)
     assert not mutation._changes_nothing(changed.replace("+x = 2\n", ""))  # a deleted line
+
+
+def test_turning_off_numbas_cache_is_equivalent():
+    def diff(before, after):
+        return f"--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-{before}\n+{after}\n"
+
+    njit = '@njit(cache=True, error_model="numpy")'
+    assert mutation._only_numba_cache(diff(njit, njit.replace("True", "False")))
+    assert mutation._only_numba_cache(diff("@njit(cache=True)", "@njit(cache=False)"))
+    assert not mutation._only_numba_cache(diff(njit, '@njit(cache=True, error_model="python")'))
+    assert not mutation._only_numba_cache(diff("x = dict(cache=True)", "x = dict(cache=False)"))
+    assert not mutation._only_numba_cache(diff("@njit(cache=True)", "@njit(cache=False)")[:-20])

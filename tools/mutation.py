@@ -6,6 +6,9 @@ booleans, ``break``/``continue``, exceptions, zero-iteration loops) and the test
 it are run against every mutant. A mutant is *killed* when a test fails or times out; a
 *survivor* is a change that no test noticed. Survivors that change nothing observable are
 listed, with the reason, in ``tools/mutation_allow.toml`` and do not count against the score.
+Two kinds are equivalent by construction and need no entry: a mutant whose source reads as
+the original (``9007199254740992.0 + 1`` rounds to itself) and ``cache=False`` in a Numba
+decorator (the kernel compiles to the same code, only not from the on-disk cache).
 
 Why cosmic-ray (measured on this code base): it rewrites the module file on disk for each
 mutant, so Numba kernels are recompiled from the mutated source; mutmut 3 swaps functions
@@ -247,6 +250,20 @@ def _changes_nothing(diff: str) -> bool:
     )
 
 
+def _only_numba_cache(diff: str) -> bool:
+    """Whether the only change is ``cache=True`` -> ``cache=False`` in a Numba decorator:
+    that only skips Numba's on-disk cache, and the kernel compiles from the same source to
+    the same code. Equivalent by construction, like :func:`_changes_nothing`."""
+    lines = [ln for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+    if len(lines) != 2 or lines[0][0] != "-" or lines[1][0] != "+":
+        return False
+    before, after = lines[0][1:].strip(), lines[1][1:].strip()
+    return (
+        before.startswith(("@njit(", "@jit("))
+        and after == before.replace("cache=True", "cache=False", 1) != before
+    )
+
+
 def _present(tmp: Path, module: str, tests: tuple[str, ...]) -> list[str]:
     """The pytest arguments that apply in ``tmp``: an option (``--deselect=...``) passes
     through; a test file is run if it exists. A package module's own doctests are run
@@ -327,7 +344,11 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
                 out.incompetent += 1
             elif result.test_outcome == TestOutcome.SURVIVED:
                 diff = result.diff or ""
-                if _changes_nothing(diff) or _is_equivalent(module, diff, allow):
+                if (
+                    _changes_nothing(diff)
+                    or _only_numba_cache(diff)
+                    or _is_equivalent(module, diff, allow)
+                ):
                     out.equivalent += 1
                 else:
                     out.survivors.append(result.diff or "")
