@@ -77,3 +77,17 @@ def test_a_product_at_the_smallest_normal_lost_nothing():
     assert status.tolist() == [0]
     z = tiny + np.exp(-1.0)
     np.testing.assert_allclose(out[0], [tiny / z, np.exp(-1.0) / z], rtol=FAST_PATH_RTOL)
+
+
+def test_rewards_off_the_support_change_no_bit_of_the_update():
+    # held-out (seed 8): `if pa > -1.0` let zero-probability actions set the reward range;
+    # a large reward there sent the row to the log path (answers 1e-13 off the fast path's)
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        p = rng.dirichlet(np.ones(6))
+        p[[1, 4]] = 0.0
+        p /= p.sum()
+        r = rng.standard_normal(6)
+        want = exact_update(p, r, 0.05)
+        r[[1, 4]] = rng.uniform(-1e3, 1e3, 2) * 10.0 ** rng.uniform(0, 300)
+        np.testing.assert_array_equal(exact_update(p, r, 0.05), want)
