@@ -179,3 +179,33 @@ def test_a_huge_but_finite_spread_passes_without_tau():
     rows = policy_rows([0.5, 0.5], [1e300, -1e300], axis=-1, log=False)
     assert check_spread(rows, None) is None
     assert log_partition([0.5, 0.5], [1e300, -1e300], 1.0) == 1e300
+
+
+def test_a_float64_policy_is_kept_as_given_within_the_sum_tolerance():
+    # held-out (seed 8): `if eps >= 0` renormalised float64 policies too; only a coarser
+    # dtype's policy is renormalised, a float64 one within 1e-8 is used (and returned) as is
+    logpi = np.log([0.2, 0.3, 0.5]) + 5e-9
+    rows = policy_rows(logpi, [1.0, 0.0, 0.5], axis=-1, log=True)
+    np.testing.assert_array_equal(rows.logpi[0], logpi)
+    pi = np.array([0.2, 0.3, 0.5 + 5e-9])
+    rows = policy_rows(pi, [1.0, 0.0, 0.5], axis=-1, log=False)
+    np.testing.assert_array_equal(rows.given[0], pi)
+
+
+def test_a_batch_of_log_policies_is_checked_row_by_row():
+    # held-out (seed 8): `np.max(logpi, axis=-0)` took the maximum down the batch: an action
+    # off the support in every row then read as a row with no support
+    logpi = np.log([[0.5, 0.5, 1.0], [0.3, 0.7, 1.0]])
+    logpi[:, 2] = -np.inf
+    rows = policy_rows(logpi, np.zeros((2, 3)), axis=-1, log=True)
+    np.testing.assert_array_equal(rows.logpi, logpi)
+    got = log_partition(logpi, [[1.0, 0.0, 5.0]] * 2, 0.5, log=True)
+    want = 0.5 * np.log([0.5 * np.exp(2.0) + 0.5, 0.3 * np.exp(2.0) + 0.7])
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+
+
+def test_an_overflowing_spread_names_the_first_such_row():
+    # held-out (seed 8): `[-1]` named the last overflowing row instead of the first
+    r = np.array([[0.0, 1.0], [-1e308, 1e308], [-1.5e308, 1.5e308]])
+    with pytest.raises(ValueError, match=re.escape("(row 1: 1e+308 - -1e+308)")):
+        check_spread(policy_rows(np.full((3, 2), 0.5), r, axis=-1, log=False), None)
