@@ -162,7 +162,9 @@ TASKS = (
         },
     ),
 )
-TIERS = (("hard", 0.0, 0.0), ("mid", 0.0, 0.5), ("easy", 0.5, 1.0))  # (name, lo, hi]: p0
+#: tiers of the measured p0, each with its upper bound (inclusive): hard (0), mid ((0, 0.5]),
+#: easy ((0.5, 1])
+TIERS = (("hard", 0.0), ("mid", 0.5), ("easy", 1.0))
 TEMPERATURE = 0.7  # sampler temperature (p0 measured: gives an easy tier)
 NAIVE_FLOOR = 1e-8  # OpenKimi's floor under the leave-one-out sum
 TRL_STD_EPS = 1e-4  # TRL adds this to the group std
@@ -312,7 +314,7 @@ def eval_metrics(correct, answers, tiers=None):
         "eval_pass_at_k": float(c.any(1).mean()),
         "eval_maj_at_k": float(np.mean(maj)),
     }
-    groups = [(name, (name,)) for name, _, _ in TIERS] + [("low", ("hard", "mid"))]
+    groups = [(name, (name,)) for name, _ in TIERS] + [("low", ("hard", "mid"))]
     for col, names in groups:
         sel = np.zeros(len(c), bool) if tiers is None else np.isin(tiers, names)
         out[f"eval_tier_{col}"] = float(c[sel].mean()) if sel.any() else float("nan")
@@ -322,7 +324,9 @@ def eval_metrics(correct, answers, tiers=None):
 def tier_of(p0):
     """Tier name of each measured p0: ``hard`` (0), ``mid`` ((0, 0.5]), ``easy`` (> 0.5)."""
     p0 = np.asarray(p0, dtype=float)
-    return np.where(p0 <= 0.0, "hard", np.where(p0 <= 0.5, "mid", "easy"))
+    names = np.array([name for name, _ in TIERS])
+    where = np.searchsorted([hi for _, hi in TIERS], p0, side="left")
+    return names[np.minimum(where, len(names) - 1)]  # (NaN sorts last: easy, as before)
 
 
 def bootstrap_ci(values, *, n_boot=2000, level=0.95, seed=0):
