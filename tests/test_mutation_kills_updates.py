@@ -223,3 +223,36 @@ def test_the_kernel_normalises_a_constant_reward_row():
     for got in (pmd.mean_update(logpi, r, 0.1, log=True),
                 pmd.kl_chi2_update(logpi, r, 0.1, 2.0, log=True)):  # fmt: skip
         np.testing.assert_array_equal(got, logpi)
+
+
+def test_implicit_beta_is_tau_times_lam_wherever_lam_is_normal():
+    # held-out (seed 8): `lost = (lam < 1.0) ...` sent every lam below 1 to the underflow
+    # series; beta is then no longer tau * lam to the last bit (1,924 of 2,775 random rows)
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        p, r = rng.dirichlet(np.ones(4)), rng.standard_normal(4)
+        tau = 10.0 ** rng.uniform(-2, 100)
+        lam = pmd.mean_update(p, r, tau, return_lambda=True)[1]
+        assert lam > 1e-280
+        assert pmd.implicit_beta(p, r, tau) == tau * lam
+
+
+def test_implicit_beta_series_keeps_its_cubic_term():
+    # held-out (seed 8): `e**4` for `e**3` in the underflow series. The cubic term matters
+    # where lam underflows through a tiny weight on a not-so-tiny b (1e-270 on b = 5e-11):
+    # E b^3 / 6 is then 1.7e-11 of E b^2 / 2. Reference: lam solved exactly in mpmath
+    # (400 digits: sum_a w_a W(lam e^b_a) / lam = 1)
+    pi, r, tau = [1e-270, 1 - 1e-270], [1.0, 0.0], 2e10
+    with mp.workdps(400):
+        w = [mp.mpf(1e-270), 1 - mp.mpf(1e-270)]
+        b = [(mp.mpf(x) - w[0]) / tau for x in r]
+        m2 = sum(wi * bi**2 for wi, bi in zip(w, b, strict=True))
+
+        def excess(lam):
+            return sum(wi * mp.lambertw(lam * mp.exp(bi)).real / lam
+                       for wi, bi in zip(w, b, strict=True)) - 1  # fmt: skip
+
+        expected = float(tau * mp.findroot(excess, m2 / 2))
+    assert pmd.mean_update(pi, r, tau, return_lambda=True)[1] < 1e-280  # the series' case
+    np.testing.assert_allclose(pmd.implicit_beta(pi, r, tau), expected, rtol=SERIES_RTOL)
+    assert abs(expected / (0.5 * tau * float(m2)) - 1) > 10 * SERIES_RTOL  # cubic visible
