@@ -68,3 +68,5 @@ def test_turning_off_numbas_cache_is_equivalent():
     assert not mutation._only_numba_cache(diff(njit, '@njit(cache=True, error_model="python")'))
     assert not mutation._only_numba_cache(diff("x = dict(cache=True)", "x = dict(cache=False)"))
     assert not mutation._only_numba_cache(diff("@njit(cache=True)", "@njit(cache=False)")[:-20])
+    with_blank = diff("@njit(cache=True)", "@njit(cache=False)") + "\n \n"  # blank context
+    assert mutation._only_numba_cache(with_blank)

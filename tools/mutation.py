@@ -241,20 +241,24 @@ def _is_equivalent(module: str, diff: str, allow: list[dict]) -> bool:
     )
 
 
+def _changed_lines(diff: str) -> list[str]:
+    """The removed (``-``) and added (``+``) lines of a unified diff, headers left out."""
+    headers = ("+++", "---")
+    return [ln for ln in diff.splitlines() if ln[:1] in ("+", "-") and ln[:3] not in headers]
+
+
 def _changes_nothing(diff: str) -> bool:
     """Whether a mutant's diff has no changed line: the mutated source reads as the
     original (cosmic-ray's ``NumberReplacer`` adds 1 to ``9007199254740992.0``, which
     rounds back to itself). Such a mutant is equivalent by construction."""
-    return not any(
-        ln[:1] in "+-" and ln[:3] not in ("+++", "---") for ln in diff.splitlines() if ln
-    )
+    return not _changed_lines(diff)
 
 
 def _only_numba_cache(diff: str) -> bool:
     """Whether the only change is ``cache=True`` -> ``cache=False`` in a Numba decorator:
     that only skips Numba's on-disk cache, and the kernel compiles from the same source to
     the same code. Equivalent by construction, like :func:`_changes_nothing`."""
-    lines = [ln for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+    lines = _changed_lines(diff)
     if len(lines) != 2 or lines[0][0] != "-" or lines[1][0] != "+":
         return False
     before, after = lines[0][1:].strip(), lines[1][1:].strip()
