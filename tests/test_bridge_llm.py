@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,12 @@ import torch
 
 from pmdtheory.bridge import pmd_loss
 from pmdtheory.bridge.llm import (
+    _cached,
     _chat,
+    cache_folder,
     fastest_num_threads,
     load_model,
+    load_tokenizer,
     response_logprobs,
     sample,
 )
@@ -211,7 +215,9 @@ def test_e2e_smoke_run(smol, tmp_path):
     assert len(smp) == 4 and df.shape[0] == 2 and fit.shape[0] == 3 and len(samples) == 4
 
 
-@pytest.mark.parametrize("fn", [load_model, fastest_num_threads, sample, response_logprobs])
+@pytest.mark.parametrize(
+    "fn", [load_model, load_tokenizer, fastest_num_threads, sample, response_logprobs]
+)
 def test_documented_defaults_are_the_signatures(fn):
     # mutants: a default changed in the signature (trainable True -> False, the probe shape
     # (2, 32) -> (2, 33), max_new_tokens 32 -> 33, temperature 1.0 -> 0.0) while the
@@ -270,10 +276,8 @@ def test_a_missing_model_wheel_or_file_names_the_install_command(monkeypatch):
         llm.model_folder()
 
 
-def test_a_tokenizer_without_a_pad_token_pads_with_eos(monkeypatch):
+def test_a_tokenizer_without_a_pad_token_pads_with_eos(monkeypatch, tmp_path):
     import transformers
-
-    from pmdtheory.bridge.llm import load_tokenizer
 
     real = transformers.AutoTokenizer.from_pretrained
 
@@ -283,9 +287,131 @@ def test_a_tokenizer_without_a_pad_token_pads_with_eos(monkeypatch):
         return tok
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", without_pad)
-    tok = load_tokenizer()
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+    tok = load_tokenizer(cache=False)
     assert tok.eos_token is not None and tok.pad_token == tok.eos_token
     assert tok.padding_side == "left"
+    assert list(tmp_path.iterdir()) == []  # cache=False leaves the cache alone
+
+
+# ------------------------------------------------------------ the cache of load_model
+
+
+class _Saved:
+    """A stand-in for a model: ``save_pretrained`` writes its value to a file."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def save_pretrained(self, path):
+        Path(path, "value.txt").write_text(self.value)
+
+    @classmethod
+    def read(cls, path):
+        return cls(Path(path, "value.txt").read_text())
+
+
+def test_cache_writes_once_then_reads(monkeypatch, tmp_path):
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+    built = []
+
+    def build():
+        built.append(1)
+        return _Saved("weights")
+
+    first = _cached("model", build, _Saved.read)
+    again = _cached("model", build, _Saved.read)
+    assert first.value == again.value == "weights" and len(built) == 1
+    folder = Path(cache_folder())
+    assert folder.parent == tmp_path and (folder / "model" / "value.txt").is_file()
+    assert [p.name for p in folder.iterdir()] == ["model"]  # no temporary folder left
+
+
+def test_cache_folder_names_the_file_hash_and_the_transformers_version(monkeypatch, tmp_path):
+    import hashlib
+
+    import transformers
+
+    import pmdtheory.bridge.llm as llm
+
+    digest = hashlib.sha256(Path(llm.model_folder(), llm.MODEL_FILE).read_bytes()).hexdigest()
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path / "a"))
+    name = Path(cache_folder()).name
+    assert name == f"smollm2-135m-instruct-{digest[:16]}-transformers-{transformers.__version__}"
+    assert Path(cache_folder()).parent == tmp_path / "a"
+    monkeypatch.delenv("PMDTHEORY_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert Path(cache_folder()).parent == tmp_path / "xdg" / "pmdtheory"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Path(cache_folder()).parent == tmp_path / "home" / ".cache" / "pmdtheory"
+    monkeypatch.setattr(transformers, "__version__", "0.0.1")
+    assert Path(cache_folder()).name.endswith("-transformers-0.0.1")
+
+
+def test_an_unreadable_cache_warns_and_builds(monkeypatch, tmp_path):
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+    Path(cache_folder(), "model").mkdir(parents=True)  # a folder without its file
+    with pytest.warns(UserWarning, match="could not read the cached model in .*GGUF"):
+        got = _cached("model", lambda: _Saved("fresh"), _Saved.read)
+    assert got.value == "fresh"
+
+
+def test_an_unwritable_cache_warns_and_returns_the_model(monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path / "file"))
+    with pytest.warns(UserWarning, match="could not cache the model in .*PMDTHEORY_CACHE"):
+        got = _cached("model", lambda: _Saved("weights"), _Saved.read)
+    assert got.value == "weights"
+
+
+def test_a_cache_written_meanwhile_by_another_process_is_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+    folder = Path(cache_folder())
+
+    def build_while_another_process_saves():
+        (folder / "model").mkdir(parents=True)
+        _Saved("theirs").save_pretrained(folder / "model")
+        return _Saved("mine")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _cached("model", build_while_another_process_saves, _Saved.read)
+    assert got.value == "mine" and _Saved.read(folder / "model").value == "theirs"
+    assert [p.name for p in folder.iterdir()] == ["model"]  # our copy was discarded
+
+
+@pytest.mark.slow
+def test_the_cached_model_is_the_gguf_model(monkeypatch, tmp_path):
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    gguf, tok_gguf = load_model()  # reads the GGUF file and writes the cache
+    cached, tok = load_model()
+    where = Path(cache_folder())
+    assert cached.config._name_or_path == str(where / "model")  # it was read from the cache
+    assert gguf.config._name_or_path != cached.config._name_or_path
+    a, b = gguf.state_dict(), cached.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    assert all(v.dtype == torch.float32 for v in b.values())
+    assert cached.lm_head.weight is cached.model.embed_tokens.weight  # still tied
+    assert getattr(cached, "hf_quantizer", None) is None  # trainable
+    skip = {"_name_or_path", "architectures"}
+    ca, cb = gguf.config.to_dict(), cached.config.to_dict()
+    assert {k: v for k, v in ca.items() if k not in skip} == {
+        k: v for k, v in cb.items() if k not in skip
+    }
+    assert gguf.generation_config.to_dict() == cached.generation_config.to_dict()
+    texts = ["What is 2 + 3?", "Name a colour in one word, please."]
+    chat = [{"role": "user", "content": texts[0]}]
+    for t in (tok_gguf, tok):
+        assert (t.padding_side, t.pad_token, len(t)) == ("left", "<|im_end|>", 49152)
+    assert tok(texts)["input_ids"] == tok_gguf(texts)["input_ids"]
+    assert tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) == (
+        tok_gguf.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    )
+    x = tok(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        assert torch.equal(gguf(**x).logits, cached(**x).logits)
 
 
 def test_thread_count_is_left_alone_off_the_cpu(monkeypatch):

