@@ -35,6 +35,8 @@ def test_update_with_constant_rewards_leaves_the_policy_unchanged(capsys):
         (["update", "--pi", "0.5,0.5", "--tau", "0.1"], "--r"),
         # mutant: `p.add_argument("--tau", type=float, required=False, ...)` (cli/update.py)
         (["update", "--pi", "0.5,0.5", "--r", "1,0"], "--tau"),
+        # full run (session 8): `p.add_argument("--pi", ..., required=False, ...)`
+        (["update", "--r", "1,0", "--tau", "0.1"], "--pi"),
     ],
 )
 def test_update_without_a_required_option_names_it(argv, missing, capsys):
