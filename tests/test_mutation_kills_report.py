@@ -397,3 +397,21 @@ def test_the_naive_estimator_is_called_as_the_real_one():
         return [(p.name, p.kind) for p in inspect.signature(f).parameters.values()][:3]
 
     assert kinds(S.naive_advantages) == kinds(advantages)
+
+
+def test_claim4_names_both_taus_of_the_law(gap_table):
+    # seed-8 mutant (session 7's interrupted run, measured in session 8): the text named
+    # the larger tau twice, "at tau = 30 -> 30"
+    (c4,) = [c for c in C.claims_gap(data(log_partition_gap=gap_table)) if "tau^6" in c.measured]
+    lo, hi = C.KL_ASYM_TAUS
+    assert lo != hi and f"at tau = {lo:g} -> {hi:g}: " in c4.measured
+
+
+def test_claim2_quotes_one_ratio_per_case_at_the_largest_tau(gap_table):
+    # seed-8 mutant: `by.tail(2)` also ruled on (and quoted) the second-largest tau
+    c2 = C.claims_gap(data(log_partition_gap=gap_table))[1]
+    assert c2.measured.startswith(f"gap / (Var/(2 tau)) at tau = {gap_table.tau.max():g}: ")
+    for case, d in gap_table.groupby("case", sort=False):
+        top = d[d.tau == d.tau.max()]
+        ratio = float(top.gap.iloc[0] / top.asym_large_tau.iloc[0])
+        assert c2.measured.count(f"{case}: ") == 1 and f"{case}: {ratio:.4f}" in c2.measured

@@ -255,3 +255,14 @@ def test_runner_refusals_are_one_line_and_exit_2(tmp_path, capsys):
     blocker.write_text("x")
     line = one_line(["--scripts", str(tmp_path), "--out", str(blocker), "--no-report"])
     assert line.startswith(f"pmdtheory repro: error: --out: cannot write to {blocker.resolve()} (")
+
+
+def test_claims_with_the_same_first_number_are_ordered_by_name(tmp_path, monkeypatch):
+    # full run (session 8): the tie-break `kv[0]` (the "module.function" name) -> `kv[1]`
+    # (the number and script again) kept the declaration's order
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "_toy_tie.py").write_text("def zeta():\n    pass\n\ndef alpha():\n    pass\n")
+    claims = '{"_toy_tie.zeta": 1, "_toy_tie.alpha": 1}'
+    _toy(tmp_path, "toy", GOOD.replace('"claims": {}', f'"claims": {claims}'))
+    funcs = _repro.claim_functions(_repro.discover(tmp_path))
+    assert [ref for _, ref, _ in funcs] == ["_toy_tie.alpha", "_toy_tie.zeta"]
