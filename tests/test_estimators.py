@@ -167,6 +167,15 @@ def test_a_scalar_reward_is_refused_naming_r(fn):
         fn(0.5, kind="mean")
 
 
+@pytest.mark.parametrize("fn", [advantages, baseline])
+@pytest.mark.parametrize("shape", [(0,), (3, 0)])
+def test_an_empty_group_axis_is_refused_as_empty(fn, shape):
+    # full run (session 8): `k == -1` for `k == 0` let an empty group through to the
+    # group-size check, which says "needs groups of at least 1 responses, got 0"
+    with pytest.raises(ValueError, match="^r: the group axis is empty$"):
+        fn(np.empty(shape), kind="mean")
+
+
 def test_groups_too_small_for_the_baseline_are_refused_by_name():
     # (coverage, session 5: no test of this module reached the refusal; the built-in
     # baselines take groups of 1, the toy one of tests/_toy_baseline.py needs 2)
