@@ -176,6 +176,16 @@ def test_an_empty_group_axis_is_refused_as_empty(fn, shape):
         fn(np.empty(shape), kind="mean")
 
 
+@pytest.mark.parametrize("fn", [advantages, baseline])
+@pytest.mark.parametrize("kind", ["partition", "loo_partition"])
+def test_a_zero_tau_is_refused_as_a_temperature(fn, kind):
+    # full run (session 8): `batch_param(tau, ..., strict=False)` accepted tau = 0
+    with pytest.raises(ValueError, match="^tau: must be > 0$"):
+        fn([[1.0, 0.0, 0.5]], kind=kind, tau=0.0)
+    with pytest.raises(ValueError, match="^tau: must be > 0$"):
+        fn([[1.0, 0.0], [0.0, 1.0]], kind=kind, tau=[0.5, 0.0])
+
+
 def test_groups_too_small_for_the_baseline_are_refused_by_name():
     # (coverage, session 5: no test of this module reached the refusal; the built-in
     # baselines take groups of 1, the toy one of tests/_toy_baseline.py needs 2)

@@ -9,6 +9,8 @@ interpreter starts.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,109 @@ def test_a_failing_script_shows_the_last_3000_characters_of_its_output(tmp_path,
     err = capsys.readouterr().err
     output = "".join(chr(65 + i % 26) for i in range(5000)) + "\n"
     assert output[-3000:] + "\n" in err and output[-3001:] not in err
+
+
+# ---------------------------------------------- full run of pmdtheory/_repro.py (session 8)
+
+
+def _script(outputs: tuple[str, ...]) -> _repro.Script:
+    return _repro.Script("toy", Path("toy.py"), True, {"quick": 1.0, "full": 2.0},
+                         {"quick": outputs, "full": outputs}, {})  # fmt: skip
+
+
+def test_an_output_older_than_the_run_by_the_slack_exactly_counts_as_written(tmp_path):
+    # mutants: `st_mtime <= since - _MTIME_SLACK_S` (the bound itself counted as stale) and
+    # `_MTIME_SLACK_S = 3.0` (a file 2.5 s older than the run counted as written)
+    import os
+
+    since = 1000.0
+    (tmp_path / "edge.csv").write_text("x\n")
+    os.utime(tmp_path / "edge.csv", (since - 2.0, since - 2.0))
+    (tmp_path / "stale.csv").write_text("x\n")
+    os.utime(tmp_path / "stale.csv", (since - 2.5, since - 2.5))
+    got = _repro._not_written(_script(("edge.csv", "stale.csv", "none.csv")), "quick",
+                              tmp_path, since)  # fmt: skip
+    assert got == ["stale.csv", "none.csv"]
+
+
+def test_the_timings_csv_gets_its_folders(tmp_path):
+    # mutant: `path.parent.mkdir(parents=False, ...)`: a --out whose parent folder does not
+    # exist yet failed when the timings were written
+    path = tmp_path / "new" / "data" / "repro_timings.csv"
+    _repro._write_timings(path, [{"script": "a", "mode": "quick", "seconds": 1.0,
+                                  "status": "ok"}], ["a"])  # fmt: skip
+    assert path.read_text().splitlines() == ["script,mode,seconds,status", "a,quick,1.0,ok"]
+
+
+def test_a_long_non_literal_declaration_is_quoted_to_60_characters(tmp_path):
+    # mutant: `ast.unparse(value)[:61]`
+    decl = "dict(" + ", ".join(f"k{i}={i}" for i in range(30)) + ")"
+    (tmp_path / "toy.py").write_text(f"REPRO = {decl}\n")
+    with pytest.raises(ValueError, match="must be a literal dict") as err:
+        _repro.discover(tmp_path)
+    assert str(err.value).endswith(f"not {decl[:60]!r}")
+
+
+def test_claim_modules_are_imported_from_the_scripts_folder_first(tmp_path, monkeypatch):
+    # mutants: `sys.path.insert(1, folder)` (a module of the same name earlier on sys.path
+    # won) and `if not folder not in sys.path` (the folder was never added)
+    import sys
+
+    scripts, other = tmp_path / "scripts", tmp_path / "other"
+    scripts.mkdir()
+    other.mkdir()
+    (scripts / "_toy_shadowed.py").write_text("def claims():\n    return 'scripts'\n")
+    (other / "_toy_shadowed.py").write_text("def elsewhere():\n    pass\n")
+    (scripts / "toy.py").write_text(
+        'REPRO = {"default": True, "budget_s": {"quick": 1, "full": 2}, '
+        '"outputs": ["data/toy.csv"], "claims": {"_toy_shadowed.claims": 1}}\n'
+    )
+    monkeypatch.setattr(sys, "path", [str(other), *sys.path])
+    monkeypatch.delitem(sys.modules, "_toy_shadowed", raising=False)
+    try:
+        ((first, ref, fn),) = _repro.claim_functions(_repro.discover(scripts))
+        assert (first, ref, fn()) == (1, "_toy_shadowed.claims", "scripts")
+        assert sys.path[0] == str(scripts)
+    finally:
+        sys.modules.pop("_toy_shadowed", None)
+
+
+# a figure script that waits, up to 60 s, for the test to create `go` before writing its CSV
+WAITER = (
+    'REPRO = {"default": True, "budget_s": {"quick": 1, "full": 2}, '
+    '"outputs": ["data/toy.csv"], "claims": {}}\n'
+    "import sys, time\nfrom pathlib import Path\n"
+    "out, go = Path(sys.argv[sys.argv.index('--out') + 1]), Path(__file__).with_name('go')\n"
+    "t0 = time.time()\n"
+    "while not go.exists() and time.time() - t0 < 60:\n    time.sleep(0.05)\n"
+    "(out / 'data' / 'toy.csv').write_text('x\\n')\n"
+)
+
+
+def test_each_scripts_progress_line_shows_while_it_runs(tmp_path):
+    # mutant: `print(f"[{i}/{len(names)}] {name} ...", end=" ", flush=False)`: through a pipe
+    # (a log, CI) the line waited in the buffer until the script had finished
+    import select
+    import subprocess
+    import sys
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "toy.py").write_text(WAITER)
+    code = "import sys; from pmdtheory import _repro; sys.exit(_repro.main(sys.argv[1:]))"
+    argv = ["--scripts", str(scripts), "--out", str(tmp_path / "out"), "--no-report"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a plain pipe
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, env=env)
+    seen, deadline = b"", time.monotonic() + 30
+    try:
+        while b"[1/1] toy ..." not in seen and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.5)[0]:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        (scripts / "go").touch()
+        rest, _ = proc.communicate(timeout=120)
+    assert b"[1/1] toy ..." in seen, seen  # shown before the script was let go
+    assert proc.returncode == 0 and b"ok" in rest

@@ -176,6 +176,8 @@ BROKEN = [
     (GOOD.replace('"quick": 1', '"quick": 5'), r"quick \(5\) > full"),
     (GOOD.replace('"data/NAME.csv"', '"/tmp/NAME.csv"'), "not a relative path"),
     (GOOD.replace('["data/NAME.csv"]', "[]"), "non-empty list"),
+    # full run (session 8): `not isinstance(p, str) and not p` let an empty path through
+    (GOOD.replace('"data/NAME.csv"', '""'), "'' is not a relative path"),
     (GOOD.replace('["data/NAME.csv"]', '{"quick": ["a"]}'), "needs exactly the keys"),
     (GOOD.replace('"claims": {}', '"claims": {"claims_gap": 1}'), "not 'module.function'"),
     (GOOD.replace('"claims": {}', '"claims": {"_claims.claims_gap": 0}'), "claim number >= 1"),
