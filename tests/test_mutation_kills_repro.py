@@ -332,3 +332,47 @@ def test_each_scripts_progress_line_shows_while_it_runs(tmp_path):
         rest, _ = proc.communicate(timeout=120)
     assert b"[1/1] toy ..." in seen, seen  # shown before the script was let go
     assert proc.returncode == 0 and b"ok" in rest
+
+
+def test_the_total_is_the_time_the_scripts_took(tmp_path, capsys):
+    # mutant: `total = time.perf_counter() + t_all` (seconds since an arbitrary origin)
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "toy.py").write_text(WAITER)
+    (scripts / "go").touch()
+    t0 = time.perf_counter()
+    argv = ["--scripts", str(scripts), "--out", str(tmp_path / "out"), "--no-report"]
+    assert _repro.main(argv) == 0
+    wall = time.perf_counter() - t0
+    line = [s for s in capsys.readouterr().out.splitlines() if s.startswith("figures: ")]
+    total = float(line[0].removeprefix("figures: ").removesuffix(" s in total"))
+    assert 0 < total <= wall + 0.05
+
+
+def test_a_failing_scripts_status_comes_before_its_output(tmp_path):
+    # mutant: the status line printed with `flush=False`: with stdout and stderr in one
+    # pipe (`2>&1 | tee log`), the script's output came out before the line naming it
+    import subprocess
+    import sys
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "toy.py").write_text(WAITER.split("import sys")[0] + "raise SystemExit('boom')\n")
+    code = "import sys; from pmdtheory import _repro; sys.exit(_repro.main(sys.argv[1:]))"
+    argv = ["--scripts", str(scripts), "--out", str(tmp_path / "out"), "--no-report"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    res = subprocess.run([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, env=env, timeout=120)  # fmt: skip
+    assert res.returncode == 1
+    assert 0 <= res.stdout.index(b"failed (exit 1)") < res.stdout.index(b"boom"), res.stdout
+
+
+def test_timings_of_scripts_not_rerun_are_kept(tmp_path):
+    # mutant: `r.keys() > set(fields)`: a row with exactly the four columns was dropped
+    path = tmp_path / "repro_timings.csv"
+    path.write_text("script,mode,seconds,status\nold,full,3.5,ok\n")
+    _repro._write_timings(path, [{"script": "new", "mode": "quick", "seconds": 1.0,
+                                  "status": "ok"}], ["old", "new"])  # fmt: skip
+    assert path.read_text().splitlines() == [
+        "script,mode,seconds,status", "old,full,3.5,ok", "new,quick,1.0,ok"
+    ]  # fmt: skip

@@ -181,6 +181,10 @@ BROKEN = [
     (GOOD.replace('["data/NAME.csv"]', '{"quick": ["a"]}'), "needs exactly the keys"),
     (GOOD.replace('"claims": {}', '"claims": {"claims_gap": 1}'), "not 'module.function'"),
     (GOOD.replace('"claims": {}', '"claims": {"_claims.claims_gap": 0}'), "claim number >= 1"),
+    # full run (session 8): `not isinstance(first, int) and isinstance(first, bool) or ...`
+    # took True for claim 1 (and compared a string with 1: TypeError)
+    (GOOD.replace('"claims": {}', '"claims": {"_claims.claims_gap": True}'), "claim number >= 1"),
+    (GOOD.replace('"claims": {}', '"claims": {"_claims.claims_gap": "1"}'), "claim number >= 1"),
     # (coverage, session 5: the refusals below were reached by no test)
     ("[1, 2]", "must be a dict, not list"),
     (
