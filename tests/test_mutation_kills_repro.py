@@ -376,3 +376,20 @@ def test_timings_of_scripts_not_rerun_are_kept(tmp_path):
     assert path.read_text().splitlines() == [
         "script,mode,seconds,status", "old,full,3.5,ok", "new,quick,1.0,ok"
     ]  # fmt: skip
+
+
+def test_the_default_out_puts_the_report_beside_the_scripts(tmp_path, capsys):
+    # mutant: `folder * "REPORT.md"`: only a run into the default --out (the checkout's
+    # figures/) took that path, and no test ran one
+    scripts, _ = _report_only(tmp_path, "sys.exit(0)")
+    assert _repro.main(["--scripts", str(scripts)]) == 0
+    assert (scripts / "REPORT.md").read_text() == "# report\n"
+    assert (tmp_path / "figures" / "data" / "repro_timings.csv").is_file()
+    assert not (tmp_path / "figures" / "REPORT.md").exists()
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f" s) -> {scripts / 'REPORT.md'}")
+
+
+def test_the_repo_root_holds_the_package_and_the_scripts():
+    # mutant: `.parents[2]` (the checkout's parent folder)
+    root = _repro.repo_root()
+    assert (root / "pmdtheory" / "_repro.py").is_file() and (root / "paper_repro").is_dir()
