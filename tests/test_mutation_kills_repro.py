@@ -393,3 +393,11 @@ def test_the_repo_root_holds_the_package_and_the_scripts():
     # mutant: `.parents[2]` (the checkout's parent folder)
     root = _repro.repo_root()
     assert (root / "pmdtheory" / "_repro.py").is_file() and (root / "paper_repro").is_dir()
+
+
+def test_a_script_declaration_cannot_be_changed_once_read():
+    # mutant: `@dataclass(frozen=False)` on Script
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _script(("a.csv",)).default = False

@@ -171,6 +171,8 @@ BROKEN = [
     (GOOD[:-1] + ', "extra": 1}', "unknown keys"),
     (GOOD.replace('"default": True', '"default": 1'), r"\['default'\] must be True or False"),
     (GOOD.replace('"full": 2', '"full": -2'), r"\['budget_s'\] must be"),
+    # full run (session 8): `isinstance(budget, dict) or ...` let any dict through
+    (GOOD.replace('"full": 2', '"fast": 2'), r"\['budget_s'\] must be"),
     # held-out (seed 8): `budget[m] > -1` let a budget of 0 s through
     (GOOD.replace('"quick": 1', '"quick": 0'), r"\['budget_s'\] must be"),
     (GOOD.replace('"quick": 1', '"quick": 5'), r"quick \(5\) > full"),
@@ -260,7 +262,10 @@ def test_runner_refusals_are_one_line_and_exit_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     line = one_line(["--scripts", str(tmp_path), "--out", str(blocker), "--no-report"])
-    assert line.startswith(f"pmdtheory repro: error: --out: cannot write to {blocker.resolve()} (")
+    # full run (session 8): `exc.strerror and exc` quoted the whole OSError, errno and path
+    assert line == (
+        f"pmdtheory repro: error: --out: cannot write to {blocker.resolve()} (Not a directory)"
+    )
 
 
 def test_claims_with_the_same_first_number_are_ordered_by_name(tmp_path, monkeypatch):
