@@ -305,33 +305,48 @@ WAITER = (
 )
 
 
-def test_each_scripts_progress_line_shows_while_it_runs(tmp_path):
-    # mutant: `print(f"[{i}/{len(names)}] {name} ...", end=" ", flush=False)`: through a pipe
-    # (a log, CI) the line waited in the buffer until the script had finished
+def _shown_while_waiting(go: Path, argv: list[str], line: bytes) -> bytes:
+    """Run the runner through a plain pipe; the bytes it wrote by the time `line` came out
+    (or 30 s passed), while a script waits for the file `go`."""
     import select
     import subprocess
     import sys
 
-    scripts = tmp_path / "scripts"
-    scripts.mkdir()
-    (scripts / "toy.py").write_text(WAITER)
     code = "import sys; from pmdtheory import _repro; sys.exit(_repro.main(sys.argv[1:]))"
-    argv = ["--scripts", str(scripts), "--out", str(tmp_path / "out"), "--no-report"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a plain pipe
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, env=env)
     seen, deadline = b"", time.monotonic() + 30
     try:
-        while b"[1/1] toy ..." not in seen and time.monotonic() < deadline:
+        while line not in seen and time.monotonic() < deadline:
             if select.select([proc.stdout], [], [], 0.5)[0]:
                 chunk = os.read(proc.stdout.fileno(), 4096)
                 if not chunk:
                     break
                 seen += chunk
     finally:
-        (scripts / "go").touch()
+        go.touch()
         rest, _ = proc.communicate(timeout=120)
-    assert b"[1/1] toy ..." in seen, seen  # shown before the script was let go
-    assert proc.returncode == 0 and b"ok" in rest
+    assert proc.returncode == 0, seen + rest
+    return seen
+
+
+def test_each_scripts_progress_line_shows_while_it_runs(tmp_path):
+    # mutant: `print(f"[{i}/{len(names)}] {name} ...", end=" ", flush=False)`: through a pipe
+    # (a log, CI) the line waited in the buffer until the script had finished
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "toy.py").write_text(WAITER)
+    argv = ["--scripts", str(scripts), "--out", str(tmp_path / "out"), "--no-report"]
+    assert b"[1/1] toy ..." in _shown_while_waiting(scripts / "go", argv, b"[1/1] toy ...")
+
+
+def test_the_report_progress_line_shows_while_it_runs(tmp_path):
+    # full run (session 8): `print("report ...", end=" ", flush=False)`
+    go = tmp_path / "go"
+    wait = f"import time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"
+    scripts, out = _report_only(tmp_path, wait)
+    argv = ["--scripts", str(scripts), "--out", str(out)]
+    assert b"report ..." in _shown_while_waiting(go, argv, b"report ...")
 
 
 def test_the_total_is_the_time_the_scripts_took(tmp_path, capsys):
