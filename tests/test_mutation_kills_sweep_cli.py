@@ -169,16 +169,17 @@ def test_failed_cells_exit_1(monkeypatch, capsys, tmp_path):
     # mutant: `return 2` for failed cells (the last lines of main)
     out = tmp_path / "out"
     bad = {"env": "bandit", "seed": 1, "beta": None}
-    report = SweepReport(out, 5, n_skipped=1, n_done=2, failed=[(bad, "x"), (bad, "y")])
+    # 3 run + 2 failed: full run (session 8), `n_done * len(failed)` also made 4 of 2 and 2
+    report = SweepReport(out, 6, n_skipped=1, n_done=3, failed=[(bad, "x"), (bad, "y")])
     calls = _stub_execute(monkeypatch, result=report, failed=[bad])
     assert cli.main([*TINY, "--out", str(out), "--no-progress", "--workers", "2"]) == 1
     captured = capsys.readouterr()
     assert captured.out.strip().splitlines() == [
-        f"5 cells in {out}: 2 run now, 1 already done, 2 failed"
+        f"6 cells in {out}: 3 run now, 1 already done, 2 failed"
     ]
     assert captured.err.strip().splitlines() == [
         "pmdtheory sweep: cell failed: env=bandit seed=1: ValueError: bad cell",
-        "pmdtheory sweep: 2 of 4 cells failed (listed above); rerun to retry them",
+        "pmdtheory sweep: 2 of 5 cells failed (listed above); rerun to retry them",
     ]
     [(cells, got_out, kwargs)] = calls
     assert len(cells) == 3 and [p["seed"] for p in cells] == [0, 1, 2]
@@ -222,3 +223,11 @@ def test_out_is_required(monkeypatch, capsys):
     assert capsys.readouterr().err == (
         "pmdtheory sweep: error: the following arguments are required: --out\n"
     )
+
+
+def test_one_worker_is_a_valid_worker_count(monkeypatch, tmp_path):
+    # full run (session 8): `args.workers < 2` refused --workers 1
+    out = tmp_path / "out"
+    calls = _stub_execute(monkeypatch, result=SweepReport(out, 3, n_skipped=3))
+    assert cli.main([*TINY, "--out", str(out), "--workers", "1"]) == 0
+    assert calls[0][2]["n_workers"] == 1
