@@ -299,7 +299,7 @@ def _cached(kind: str, build: Callable[[], _T], read: Callable[[str], _T]) -> _T
     if os.path.isdir(path):
         try:
             return read(path)
-        except Exception as e:  # noqa: BLE001 - any unreadable copy: rebuild it
+        except Exception as e:  # noqa: BLE001 - any unreadable copy: use the GGUF file
             warnings.warn(
                 f"could not read the cached {kind} in {path} ({e}); reading the GGUF file "
                 f"instead (delete that folder to have it written again)",
