@@ -361,7 +361,7 @@ def test_the_total_is_the_time_the_scripts_took(tmp_path, capsys):
     wall = time.perf_counter() - t0
     line = [s for s in capsys.readouterr().out.splitlines() if s.startswith("figures: ")]
     total = float(line[0].removeprefix("figures: ").removesuffix(" s in total"))
-    assert 0 < total <= wall + 0.05
+    assert 0 <= total <= wall + 0.05  # printed to 0.1 s: a fast toy script shows 0.0
 
 
 def test_a_failing_scripts_status_comes_before_its_output(tmp_path):
