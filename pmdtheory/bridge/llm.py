@@ -23,6 +23,7 @@ end-of-sequence token. :func:`response_logprobs` returns
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -274,17 +275,24 @@ def cache_folder() -> str:
     import transformers
 
     path = os.path.join(model_folder(), MODEL_FILE)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
+    st = os.stat(path)
     root = os.environ.get(CACHE_ENV) or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "pmdtheory",
     )
-    name = f"smollm2-135m-instruct-{digest.hexdigest()[:16]}"
+    name = f"smollm2-135m-instruct-{_sha256(path, st.st_size, st.st_mtime_ns)[:16]}"
     name += f"-transformers-{transformers.__version__}"
     return os.path.join(root, name)
+
+
+@functools.lru_cache(maxsize=4)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """The file's SHA-256, read once per (path, size, mtime): load_model asks twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _cached(kind: str, build: Callable[[], _T], read: Callable[[str], _T]) -> _T:
