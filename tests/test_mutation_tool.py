@@ -70,3 +70,35 @@ def test_turning_off_numbas_cache_is_equivalent():
     assert not mutation._only_numba_cache(diff("@njit(cache=True)", "@njit(cache=False)")[:-20])
     with_blank = diff("@njit(cache=True)", "@njit(cache=False)") + "\n \n"  # blank context
     assert mutation._only_numba_cache(with_blank)
+
+
+def test_compiled_modules_are_the_kernels_and_what_they_import(tmp_path):
+    files = {
+        "__init__.py": "from .plain import g\n",
+        "kern.py": (
+            "from numba import njit\nfrom .consts import C\nfrom pmdtheory.sub import deep\n"
+            "from . import helper\nimport math\n\n@njit(cache=True)\ndef f(x):\n    return C * x\n"
+        ),
+        "consts.py": "from .more import D\nC = 2.0 * D\n",
+        "more.py": "D = 1.0\n",
+        "helper.py": "H = 1\n",
+        "sub/__init__.py": "",
+        "sub/deep.py": "E = 1\n",
+        "plain.py": "from .kern import f\n\ndef g(x):\n    return f(x)\n",  # calls a kernel
+        "other.py": "import numba\n",  # imports numba, compiles nothing
+    }
+    for name, text in files.items():
+        (tmp_path / "pmdtheory" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "pmdtheory" / name).write_text(text)
+    # the kernel, and (transitively) every module it imports from; not its callers
+    assert mutation.compiled_modules(tmp_path) == {
+        f"pmdtheory/{m}" for m in ("kern.py", "consts.py", "more.py", "helper.py", "sub/deep.py")
+    }
+
+
+def test_the_package_kernels_start_from_an_empty_numba_cache():
+    mods = mutation.compiled_modules()
+    for kernel in ("_kernels.py", "_omega.py", "_vecmath.py", "baselines.py", "sim/_rng.py"):
+        assert f"pmdtheory/{kernel}" in mods, kernel
+    for plain in ("bridge/loss.py", "_validate.py", "updates.py", "symbolic/pmd.py"):
+        assert f"pmdtheory/{plain}" not in mods, plain
