@@ -72,33 +72,80 @@ def test_turning_off_numbas_cache_is_equivalent():
     assert mutation._only_numba_cache(with_blank)
 
 
-def test_compiled_modules_are_the_kernels_and_what_they_import(tmp_path):
-    files = {
-        "__init__.py": "from .plain import g\n",
-        "kern.py": (
-            "from numba import njit\nfrom .consts import C\nfrom pmdtheory.sub import deep\n"
-            "from . import helper\nimport math\n\n@njit(cache=True)\ndef f(x):\n    return C * x\n"
-        ),
-        "consts.py": "from .more import D\nC = 2.0 * D\n",
-        "more.py": "D = 1.0\n",
-        "helper.py": "H = 1\n",
-        "sub/__init__.py": "",
-        "sub/deep.py": "E = 1\n",
-        "plain.py": "from .kern import f\n\ndef g(x):\n    return f(x)\n",  # calls a kernel
-        "other.py": "import numba\n",  # imports numba, compiles nothing
-    }
+def _tree(root, files):
     for name, text in files.items():
-        (tmp_path / "pmdtheory" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "pmdtheory" / name).write_text(text)
-    # the kernel, and (transitively) every module it imports from; not its callers
-    assert mutation.compiled_modules(tmp_path) == {
-        f"pmdtheory/{m}" for m in ("kern.py", "consts.py", "more.py", "helper.py", "sub/deep.py")
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+KERNEL = "\n\n@njit(cache=True)\ndef f(x):\n    return x\n"
+
+
+def test_stale_kernels_are_the_kernels_that_read_the_module(tmp_path):
+    _tree(
+        tmp_path / "pmdtheory",
+        {
+            "__init__.py": "from .plain import g\n",
+            "kern.py": "from numba import njit\nfrom .consts import C\nfrom . import helper"
+            + KERNEL,
+            "consts.py": "from .more import D\nC = 2.0 * D\n",  # kern reads more.D through it
+            "more.py": "D = 1.0\n",
+            "helper.py": "H = 1\n",
+            "sub/__init__.py": "",
+            "sub/deep.py": "from numba import njit\nfrom pmdtheory.sub import low" + KERNEL,
+            "sub/low.py": "from numba import njit\nfrom ..more import D" + KERNEL,
+            "plain.py": "from .kern import f\n\ndef g(x):\n    return f(x)\n",  # a caller
+        },
+    )
+
+    def stale(m):
+        return {
+            s.removeprefix("pmdtheory/")
+            for s in mutation.stale_kernels(f"pmdtheory/{m}", tmp_path)
+        }
+
+    assert stale("more.py") == {"kern.py", "sub/low.py", "sub/deep.py"}
+    assert stale("consts.py") == {"kern.py"}
+    assert stale("helper.py") == {"kern.py"}
+    assert stale("kern.py") == {"kern.py"}  # its callers' code is not compiled
+    assert stale("sub/low.py") == {"sub/low.py", "sub/deep.py"}
+    assert stale("sub/__init__.py") == set()  # `from pmdtheory.sub import low` binds low only
+    assert stale("plain.py") == stale("__init__.py") == set()
+
+
+def test_the_package_kernels_that_a_mutant_can_make_stale():
+    assert mutation.stale_kernels("pmdtheory/bridge/loss.py") == set()
+    assert mutation.stale_kernels("pmdtheory/_validate.py") == set()
+    assert mutation.stale_kernels("pmdtheory/sim/_mc.py") == {"pmdtheory/sim/_mc.py"}
+    omega = mutation.stale_kernels("pmdtheory/_omega.py")
+    for kernel in (
+        "_omega.py",
+        "_kernels.py",
+        "_kernels_exact.py",
+        "_kernels_many.py",
+        "sim/_mc.py",
+    ):
+        assert f"pmdtheory/{kernel}" in omega, kernel
+
+
+def test_the_numba_cache_folder_is_named_as_numba_names_it(tmp_path):
+    from numba.core.caching import _CacheLocator
+
+    for source in (REPO / "pmdtheory" / "_kernels.py", tmp_path / "a b" / "m.py"):
+        assert mutation.numba_cache_folder(source) == _CacheLocator.get_suitable_cache_subpath(
+            str(source)
+        )
+
+
+def test_only_the_stale_kernels_are_dropped_from_the_cache(tmp_path):
+    root, cache = tmp_path / "src", tmp_path / "cache"
+    _tree(root / "pmdtheory", {"k.py": "", "k2.py": "", "sim/k.py": ""})
+    names = {
+        "pmdtheory/k.py": ["k.f-4.py311.nbi", "k.f-4.py311.1.nbc", "k2.f-4.py311.nbi"],
+        "pmdtheory/sim/k.py": ["k.g-9.py311.nbi"],
     }
-
-
-def test_the_package_kernels_start_from_an_empty_numba_cache():
-    mods = mutation.compiled_modules()
-    for kernel in ("_kernels.py", "_omega.py", "_vecmath.py", "baselines.py", "sim/_rng.py"):
-        assert f"pmdtheory/{kernel}" in mods, kernel
-    for plain in ("bridge/loss.py", "_validate.py", "updates.py", "symbolic/pmd.py"):
-        assert f"pmdtheory/{plain}" not in mods, plain
+    for mod, files in names.items():
+        _tree(cache / mutation.numba_cache_folder(root / mod), {f: "" for f in files})
+    assert mutation._drop_kernels(cache, {"pmdtheory/k.py"}, root) == 2
+    left = sorted(f.name for f in cache.rglob("*.nb?"))
+    assert left == ["k.g-9.py311.nbi", "k2.f-4.py311.nbi"]
