@@ -95,7 +95,7 @@ STYLE: dict[RcKeyType, Any] = {  # mypy checks the keys
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,
-    "legend.fontsize": 7.5,
+    "legend.fontsize": 7.5,  # the smallest text; journals print nothing under 7 pt
     "legend.frameon": False,
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,

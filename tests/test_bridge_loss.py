@@ -134,7 +134,10 @@ def test_float32_and_no_gradient_into_old_or_advantages():
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"logp": torch.zeros(3)}, "logp"),
+        ({"logp": torch.zeros(3)}, "logp must be a 2-D tensor"),
+        # full run (session 9): `not tensor or ndim != 2` -> `and` let these through
+        ({"logp": [[0.0] * 4] * 3}, "logp must be a 2-D tensor"),
+        ({"logp": torch.zeros(3, 4, 1), "logp_old": torch.zeros(3, 4, 1)}, "logp must be a 2-D"),
         ({"logp_old": torch.zeros(2, 3)}, "logp_old"),
         ({"mask": torch.ones(3, 3)}, "mask"),
         ({"advantages": torch.zeros(2)}, "advantages"),
@@ -149,8 +152,8 @@ def test_float32_and_no_gradient_into_old_or_advantages():
         ({"logp": torch.zeros(0, 4), "logp_old": torch.zeros(0, 4)}, "B = 0"),
         ({"logp": torch.zeros(3, 4, dtype=torch.long)}, "floating"),
         # shape[0] is checked, not shape[1]: advantages of length T (= 4) != B (= 3)
-        ({"advantages": torch.zeros(4)}, "advantages"),
-        ({"weights": torch.ones(4)}, "weights"),
+        ({"advantages": torch.zeros(4)}, r"advantages must have shape \(3,\), got \(4,\)"),
+        ({"weights": torch.ones(4)}, r"weights must have shape \(3,\), got \(4,\)"),
         ({"advantages": torch.tensor([0.0, float("nan"), 0.0])}, "advantages"),
         # fractional, negative or NaN masks (a 0.5 mask would double the loss)
         ({"mask": torch.full((3, 4), 0.5)}, "mask"),

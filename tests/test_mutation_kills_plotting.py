@@ -28,12 +28,20 @@ def test_panels_have_no_top_or_right_spine_and_a_grid():
     assert not ax.legend().get_frame_on()  # seed 1 mutant: "legend.frameon": True
 
 
+MIN_PRINTED_PT = 7.0  # the smallest text size most journals accept in a figure
+
+
 def test_one_body_font_size_smaller_ticks_and_legend():
     # mutants: font.size / axes.titlesize / axes.labelsize 9 -> 8, ytick.labelsize 8 -> 7
     s = plotting.STYLE
     assert s["axes.titlesize"] == s["axes.labelsize"] == s["font.size"]
     assert s["xtick.labelsize"] == s["ytick.labelsize"] < s["font.size"]
     assert s["legend.fontsize"] < s["xtick.labelsize"]
+    # full run (session 9): legend.fontsize 7.5 -> 6.5, under what journals print
+    text = ("font.size", "fontsize", "titlesize", "labelsize")
+    sizes = [v for k, v in s.items() if str(k).endswith(text)]
+    assert len(sizes) == 6
+    assert min(sizes) == s["legend.fontsize"] >= MIN_PRINTED_PT
 
 
 def test_grid_lines_are_thinner_than_data_lines():
