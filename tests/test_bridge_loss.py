@@ -98,6 +98,21 @@ def test_padding_may_hold_minus_inf_and_empty_rows():
     assert not g1.any()
 
 
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
+def test_an_empty_row_puts_no_nan_in_the_backward_graph():
+    # full run (session 9): `length.clamp(min=1.0)` -> `min=0.0` divides an empty row's term
+    # by 0; torch.where hides the inf in the loss and in logp's gradient, but the backward
+    # pass computes 0 * inf = NaN on the way, which torch's anomaly mode reports
+    logp, logp_old, adv, mask, _ = batch(3)
+    mask[0] = 0.0
+    for agg, m in (("seq-mean-token-mean", mask), ("seq-mean-token-sum-norm", mask[:, :0])):
+        x = logp[:, : m.shape[1]].clone().requires_grad_(True)
+        with torch.autograd.detect_anomaly(check_nan=True):
+            loss, _ = pmd_loss(x, logp_old[:, : m.shape[1]], adv, m, tau=0.2, agg=agg)
+            loss.backward()
+        assert bool(torch.isfinite(x.grad).all())
+
+
 def test_zero_length_responses_t0():
     """T = 0: every response is empty; the loss is a differentiable 0."""
     logp = torch.zeros(3, 0, requires_grad=True)
