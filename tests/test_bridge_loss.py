@@ -98,6 +98,16 @@ def test_padding_may_hold_minus_inf_and_empty_rows():
     assert not g1.any()
 
 
+def test_frac_residual_gt1_counts_residuals_over_one():
+    # full run (session 9): the threshold 1.0 -> 2.0 survived (no residual of the random
+    # batch fell between 1 and 2). Equal log-probs: residual = advantage / tau
+    tau = 0.5
+    adv = torch.tensor([0.25, 0.5, 0.75, -1.5])  # residuals 0.5, exactly 1, 1.5, -3
+    zeros = torch.zeros(4, 3)
+    _, m = pmd_loss(zeros, zeros, adv, torch.ones(4, 3), tau=tau)
+    assert m["pmd/frac_residual_gt1"] == 0.5  # 1.5 and -3: strictly over one in size
+
+
 @pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
 def test_an_empty_row_puts_no_nan_in_the_backward_graph():
     # full run (session 9): `length.clamp(min=1.0)` -> `min=0.0` divides an empty row's term

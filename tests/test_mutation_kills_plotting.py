@@ -47,6 +47,7 @@ def test_one_body_font_size_smaller_ticks_and_legend():
 def test_grid_lines_are_thinner_than_data_lines():
     # mutant: grid.linewidth 0.5 -> 1.5 (as wide as the data lines)
     assert plotting.STYLE["grid.linewidth"] < plotting.STYLE["lines.linewidth"]
+    assert plotting.STYLE["grid.linewidth"] > 0  # full run (session 9): 0.5 -> -0.5
 
 
 def test_panel_tag_sits_upper_left_and_stands_out():
