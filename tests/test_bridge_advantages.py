@@ -274,6 +274,11 @@ def test_list_and_numpy_rewards(baseline):
             got = group_advantages(rewards, idx, baseline=baseline, tau=0.2)
             assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
             np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=TOL64)
+    # unsigned ids up to 2**63 - 1 are group ids like any other (full run, session 9: the
+    # bound 2**63 -> 2*63 refused every uint64 id >= 126)
+    big = np.array([2**63 - 1, 2**63 - 1, 2**63 - 1, 126, 126, 126], dtype=np.uint64)
+    got = group_advantages(r, big, baseline=baseline, tau=0.2)
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=TOL64)
     ints = group_advantages([1, 0, 0, 0], [0, 0, 0, 0], baseline=baseline, tau=0.2)
     np.testing.assert_allclose(ints.numpy(), reference([1, 0, 0, 0], [0] * 4, baseline, 0.2))
 

@@ -60,7 +60,17 @@ def test_panel_tag_sits_upper_left_and_stands_out():
     # just outside the upper left corner of the axes (seed 1 mutants: x -1.02, y 2.02)
     assert -CORNER_MARGIN <= x <= 0.0 and 1.0 <= y <= 1.0 + CORNER_MARGIN
     assert tag.get_fontsize() > plotting.STYLE["font.size"]
+    # one point above the body text, no more (full run, session 9: fontsize 10 -> 11)
+    assert tag.get_fontsize() == plotting.STYLE["font.size"] + 1
     assert tag.get_fontweight() == "bold"
+
+
+def test_figure_takes_its_grid_by_position_and_the_rest_by_keyword():
+    # full run (session 9): the `*` in figure's signature -> `/` went unnoticed
+    fig, axes = figure(nrows=1, ncols=2)
+    assert len(axes) == 2
+    with pytest.raises(TypeError):
+        figure(1, 1, (3.0, 2.0))  # panel_size is keyword-only
 
 
 def test_dash_patterns_start_at_phase_zero_and_regression_extends_grpo():
