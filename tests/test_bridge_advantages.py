@@ -350,6 +350,38 @@ def test_group_ids_at_the_int32_boundary(baseline):
     assert betas.shape == (2,) and float(betas[0]) == 0.0 and float(betas[1]) > 0.0
 
 
+def test_the_layout_sorts_only_unsorted_ids_and_as_int32_where_they_fit(monkeypatch):
+    """Two speed promises of the group layout, seen through torch.sort: sorted ids (as
+    trainers produce them) are not sorted again, and int64 ids in [-2**31, 2**31) are sorted
+    as int32. Full run (session 9): `n > 1` -> `not n > 1` or `n < 1`, and the int32
+    bounds -(2**31) -> 2**31 or -(2*31) changed only the speed."""
+    sorts = []
+    real_sort = torch.sort
+
+    def spy(x, *args, **kwargs):
+        sorts.append(x.dtype)
+        return real_sort(x, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "sort", spy)
+    r = torch.tensor([1.0, 0.0, 0.5, 0.25])
+    low = -(2**31)
+    for ids, want in (
+        ([low, low, 5, 5], []),
+        ([5, low, 5, low], [torch.int32]),
+        ([5, low - 1, 5, low - 1], [torch.int64]),
+    ):
+        sorts.clear()
+        got = group_advantages(r, torch.tensor(ids), baseline="mean")
+        np.testing.assert_allclose(got.numpy(), reference(r.numpy(), np.array(ids), "mean", None))
+        assert sorts == want, ids
+
+
+def test_implicit_beta_needs_tau():
+    # full run (session 9): `_check_tau(tau, required=True)` -> `False` in group_implicit_beta
+    with pytest.raises(ValueError, match="tau must be given"):
+        group_implicit_beta([1.0, 0.0], [0, 0], None)
+
+
 def test_implicit_beta_of_a_ragged_group_ignores_the_padding():
     """A short group in a ragged batch gets the beta it gets alone (its padding cells have
     probability 0 and whatever reward the table holds there must not enter)."""
