@@ -354,7 +354,8 @@ def test_the_layout_sorts_only_unsorted_ids_and_as_int32_where_they_fit(monkeypa
     """Two speed promises of the group layout, seen through torch.sort: sorted ids (as
     trainers produce them) are not sorted again, and int64 ids in [-2**31, 2**31) are sorted
     as int32. Full run (session 9): `n > 1` -> `not n > 1` or `n < 1`, and the int32
-    bounds -(2**31) -> 2**31 or -(2*31) changed only the speed."""
+    bounds -(2**31) -> 2**31 or -(2*31) changed only the speed; `hi < 2**31` -> `>` also
+    merged the groups 2**32 + 5 and 5."""
     sorts = []
     real_sort = torch.sort
 
@@ -369,6 +370,7 @@ def test_the_layout_sorts_only_unsorted_ids_and_as_int32_where_they_fit(monkeypa
         ([low, low, 5, 5], []),
         ([5, low, 5, low], [torch.int32]),
         ([5, low - 1, 5, low - 1], [torch.int64]),
+        ([2**32 + 5, 5, 2**32 + 5, 5], [torch.int64]),  # as int32 both would be 5
     ):
         sorts.clear()
         got = group_advantages(r, torch.tensor(ids), baseline="mean")
