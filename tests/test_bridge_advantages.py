@@ -364,15 +364,17 @@ def test_the_layout_sorts_only_unsorted_ids_and_as_int32_where_they_fit(monkeypa
         return real_sort(x, *args, **kwargs)
 
     monkeypatch.setattr(torch, "sort", spy)
-    r = torch.tensor([1.0, 0.0, 0.5, 0.25])
     low = -(2**31)
     for ids, want in (
         ([low, low, 5, 5], []),
+        ([low, 5], []),  # two sorted ids (`n > 1` -> `n > 2` survived)
+        ([2**31 - 1, 0, 2**31 - 1, 0], [torch.int32]),  # the largest int32 (`< 2**30`)
         ([5, low, 5, low], [torch.int32]),
         ([5, low - 1, 5, low - 1], [torch.int64]),
         ([2**32 + 5, 5, 2**32 + 5, 5], [torch.int64]),  # as int32 both would be 5
     ):
         sorts.clear()
+        r = torch.tensor([1.0, 0.0, 0.5, 0.25][: len(ids)])
         got = group_advantages(r, torch.tensor(ids), baseline="mean")
         np.testing.assert_allclose(got.numpy(), reference(r.numpy(), np.array(ids), "mean", None))
         assert sorts == want, ids

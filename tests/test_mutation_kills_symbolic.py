@@ -512,3 +512,14 @@ def test_the_binary_core_check_refuses_log_x_neg_above_minus_p_over_tau(monkeypa
         else:
             (bad,) = failed
             assert bad.detail.endswith("log x_neg > -p/tau at p=0.01, tau=0.02"), bad.detail
+
+
+def test_derive_creates_every_missing_folder_of_out(tmp_path, monkeypatch):
+    # full run (session 9): `mkdir(parents=True)` -> `parents=False` (a test's --out had
+    # one missing folder only)
+    import pmdtheory.symbolic as symbolic
+
+    monkeypatch.setattr(symbolic, "DERIVATIONS", (lambda *, seed: _record("one", [True]),))
+    out = tmp_path / "new" / "deeper" / "d.md"
+    assert symbolic.main(["--out", str(out)]) == 0
+    assert out.read_text().startswith("# PMD theory")
