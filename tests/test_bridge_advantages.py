@@ -380,6 +380,18 @@ def test_the_layout_sorts_only_unsorted_ids_and_as_int32_where_they_fit(monkeypa
         assert sorts == want, ids
 
 
+@pytest.mark.parametrize("baseline", ["mean", "loo_mean", "partition", "loo_partition", "grpo"])
+def test_ragged_groups_as_many_as_their_size(baseline):
+    """Groups of 4, 3 and 2: 9 = 3 x 3 responses in a 3 x 4 table with 3 padding cells,
+    and negative rewards (padding at 0 would be every group's maximum). Full run (session
+    9): the full-table test `G * k_max == N` -> `G * G == N` took this ragged batch for a
+    full one and let the padding into the reductions."""
+    r = np.array([-1.0, -0.5, -2.0, -0.25, -3.0, -1.5, -0.75, -2.5, -1.25])
+    index = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
+    got = group_advantages(torch.tensor(r), torch.tensor(index), baseline=baseline, tau=0.3)
+    np.testing.assert_allclose(got.numpy(), reference(r, index, baseline, 0.3), atol=TOL64)
+
+
 def test_implicit_beta_needs_tau():
     # full run (session 9): `_check_tau(tau, required=True)` -> `False` in group_implicit_beta
     with pytest.raises(ValueError, match="tau must be given"):
