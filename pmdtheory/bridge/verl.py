@@ -61,6 +61,7 @@ from __future__ import annotations
 import functools
 import numbers
 import sys
+import types
 import warnings
 from dataclasses import dataclass
 
@@ -212,6 +213,17 @@ def _outcome_advantage(token_level_rewards, response_mask, index, *, baseline, t
     return adv, adv
 
 
+def _outside() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this module,
+    whichever of its functions the caller came through (``pmd_mean`` reaches the warning
+    through three of them, ``compute_pmd_advantage`` through one)."""
+    frame: types.FrameType | None = sys._getframe(1)  # the function that warns
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _chosen_baseline(name, config):
     """``name``, or its (non-)leave-one-out twin under the deprecated ``pmd_loo`` key."""
     loo = _get(config, "pmd_loo")
@@ -224,7 +236,7 @@ def _chosen_baseline(name, config):
         f"algorithm.pmd_loo is deprecated and will be removed in the next release; "
         f"use algorithm.adv_estimator=pmd_{chosen}",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=_outside(),
     )
     return chosen
 
@@ -347,7 +359,7 @@ def compute_pmd_mean_advantage(
             "pmdtheory 0.2.0 it meant the leave-one-out mean, which is now "
             "algorithm.adv_estimator=pmd_loo_mean",
             FutureWarning,
-            stacklevel=2,
+            stacklevel=_outside(),
         )
     return _plain_mean(token_level_rewards, response_mask, index, epsilon, config, **kwargs)
 
@@ -376,7 +388,7 @@ def compute_pmd_part_advantage(
         f"algorithm.adv_estimator=pmd_part is deprecated and will be removed in the next "
         f"release; use algorithm.adv_estimator=pmd_{new}",
         DeprecationWarning,
-        stacklevel=2,
+        stacklevel=_outside(),
     )
     cfg = {"pmd_tau": _get(config, "pmd_tau", _get(config, "partition_tau", _DEFAULT_TAU))}
     return compute_pmd_advantage(
