@@ -28,7 +28,7 @@ def test_too_large_mdp_message_states_two_gib(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(pmdtheory.sim, "run", None)  # never reached
     err = _refused(tmp_path, capsys, ["--env", "mdp", "--contexts", "10000"])
     assert err == (
-        "pmdtheory simulate: error: --contexts: a 10000-state MDP's transition tensor "
+        "pmdtheory simulate: error: --contexts: a 10000-state, 4-action MDP's transition tensor "
         "(S x A x S) would take more than 2 GiB\n"
     )
 
@@ -285,4 +285,32 @@ def test_mdp_size_check_counts_the_default_four_actions(tmp_path, capsys, monkey
     assert main(["--env", "mdp", "--methods", "exact", "--iters", "0", "--out", str(out)]) == 0
     assert capsys.readouterr().err == ""
     err = _refused(tmp_path, capsys, ["--env", "mdp", "--contexts", "21"])
-    assert "--contexts: a 21-state MDP" in err
+    assert "--contexts: a 21-state, 4-action MDP" in err
+
+
+def test_mdp_size_check_counts_the_default_20_states(tmp_path, capsys, monkeypatch):
+    # full run (session 9): `(args.contexts or 20)` -> `19` sized a default MDP as 19
+    # states; 671,089 actions are the fewest whose 20 x A x 20 float64 tensor exceeds 2 GiB
+    # (19 states would take 1.8 GiB). The message named the state count "None".
+    import pmdtheory.cli.simulate as cli
+
+    monkeypatch.setattr(cli, "_env", lambda args: pytest.fail("the 2 GiB MDP was built"))
+    err = _refused(tmp_path, capsys, ["--env", "mdp", "--actions", "671089"])
+    assert "--contexts: a 20-state, 671089-action MDP's transition tensor" in err
+    assert 20**2 * 671088 * 8 <= 2 * 2**30 < 20**2 * 671089 * 8
+
+
+def test_plot_keeps_the_methods_order_and_leaves_out_kl_at_1e_15(tmp_path, figures):
+    # full run (session 9): `groupby("method", sort=False)` -> `sort=True` drew the methods
+    # alphabetically (every test's methods were in that order already), and `kl > 1e-15`
+    # -> `>=` drew a KL of exactly 1e-15, which the plot documents as rounding noise
+    matplotlib.use("Agg")
+    kls = [0.0, 1e-15, 2e-15, 1e-3]
+    df = pd.DataFrame([{"method": m, "iter": i, "reward_mean": 0.1 * i, "kl_prev": kl}
+                       for m in ("mean", "exact") for i, kl in enumerate(kls)])  # fmt: skip
+    plot(df, tmp_path / "p.png")
+    ax0, ax1 = figures[0].axes
+    want = [method_style(m)["label"] for m in ("mean", "exact")]
+    assert [line.get_label() for line in ax0.get_lines()] == want
+    for line in ax1.get_lines():
+        np.testing.assert_array_equal(line.get_ydata(), [np.nan, 2e-15, 1e-3])

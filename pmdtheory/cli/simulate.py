@@ -178,10 +178,13 @@ def _main(args) -> int:
         raise ValueError(f"--actions must be >= 2 for --env prompts, got {args.actions}")
     if args.env == "gridworld" and args.contexts is not None and args.contexts > 64**2:
         raise ValueError(f"--contexts must be <= 4096 for --env gridworld, got {args.contexts}")
-    if args.env == "mdp" and (args.contexts or 20) ** 2 * (args.actions or 4) * 8 > _MDP_BYTES:
+    states, actions = _SIZES["mdp"]  # what _env builds for what is not given
+    states = states if args.contexts is None else args.contexts
+    actions = actions if args.actions is None else args.actions
+    if args.env == "mdp" and states**2 * actions * 8 > _MDP_BYTES:
         raise ValueError(
-            f"--contexts: a {args.contexts}-state MDP's transition tensor (S x A x S) would "
-            f"take more than {_MDP_BYTES / 2**30:.0f} GiB"
+            f"--contexts: a {states}-state, {actions}-action MDP's transition tensor "
+            f"(S x A x S) would take more than {_MDP_BYTES / 2**30:.0f} GiB"
         )
     args.out = os.path.expanduser(args.out)
     args.plot = os.path.expanduser(args.plot) if args.plot else None
