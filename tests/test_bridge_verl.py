@@ -551,5 +551,17 @@ def test_the_config_classes_run_verls_own_post_init_first():
     pmd_verl._post_init(cfg, Base)
     assert seen == [0.25]
     pmd_verl._post_init(cfg, None)  # no base: the tau check only
+    pmd_verl._post_init(cfg, object)  # a base without __post_init__ (`and` -> `or` called it)
     with pytest.raises(ValueError, match="pmd_tau"):
         pmd_verl._post_init(SimpleNamespace(pmd_tau=0.0), Base)
+
+
+def test_pmd_loo_false_turns_a_loo_estimator_into_its_plain_twin():
+    # full run (session 9): `bool(loo) and loo_<family> in BASELINES` -> `or` kept the
+    # leave-one-out baseline when the deprecated key asked for the plain one
+    rew, mask = token_rewards([1.0, 0.0, 0.0, 3.0], [1, 1, 1, 1], 1)
+    plain, _ = pmd_verl.compute_pmd_advantage(rew, mask, [0, 0, 1, 1], baseline="mean")
+    with pytest.warns(DeprecationWarning, match="use algorithm.adv_estimator=pmd_mean$"):
+        got, _ = EST["pmd_loo_mean"](rew, mask, [0, 0, 1, 1], config={"pmd_loo": False})
+    np.testing.assert_allclose(got[:, 0].numpy(), [0.5, -0.5, -1.5, 1.5], rtol=RTOL)
+    assert torch.equal(got, plain)
