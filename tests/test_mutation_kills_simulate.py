@@ -314,3 +314,26 @@ def test_plot_keeps_the_methods_order_and_leaves_out_kl_at_1e_15(tmp_path, figur
     assert [line.get_label() for line in ax0.get_lines()] == want
     for line in ax1.get_lines():
         np.testing.assert_array_equal(line.get_ydata(), [np.nan, 2e-15, 1e-3])
+
+
+def test_plot_makes_every_missing_folder(tmp_path, figures):
+    # full run (session 9): plot's `mkdir(parents=True)` -> `parents=False` (main checks
+    # the path first and makes the folders, so only a direct call of plot can tell)
+    matplotlib.use("Agg")
+    df = pd.DataFrame([{"method": "exact", "iter": i, "reward_mean": 0.1 * i, "kl_prev": 0.1}
+                       for i in range(3)])  # fmt: skip
+    (path,) = plot(df, tmp_path / "new" / "deeper" / "p.png")
+    assert path.stat().st_size > 1000
+
+
+def test_an_os_error_without_strerror_is_quoted_whole(tmp_path, monkeypatch):
+    # full run (session 9): `exc.strerror or exc` -> `and` printed "(None)" for an OSError
+    # that carries only a message
+    import pmdtheory.cli.simulate as cli
+
+    def refuse(*args, **kwargs):
+        raise OSError("quota exceeded")
+
+    monkeypatch.setattr(cli, "open", refuse, raising=False)
+    with pytest.raises(ValueError, match=r"^--out: cannot write .*x\.csv \(quota exceeded\)$"):
+        cli._check_writable(tmp_path / "x.csv", "--out")
