@@ -365,6 +365,24 @@ def test_an_unwritable_cache_warns_and_returns_the_model(monkeypatch, tmp_path):
     assert got.value == "weights"
 
 
+def test_a_cache_warning_points_at_the_loaders_caller(monkeypatch, tmp_path):
+    # _cached runs inside load_model / load_tokenizer: its warnings name the line that
+    # called the loader (full run, session 9: stacklevel 3 -> 4 went unnoticed)
+    def loader():  # as load_model, one frame between the caller and _cached
+        return _cached("model", lambda: _Saved("fresh"), _Saved.read)
+
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+    Path(cache_folder(), "model").mkdir(parents=True)  # unreadable
+    (tmp_path / "file").write_text("not a folder")
+    for setup in ("unreadable", "unwritable"):
+        if setup == "unwritable":
+            monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path / "file"))
+        with pytest.warns(UserWarning, match="could not") as record:
+            line = inspect.currentframe().f_lineno + 1
+            loader()
+        assert [(Path(w.filename).name, w.lineno) for w in record] == [(Path(__file__).name, line)]
+
+
 def test_a_cache_written_meanwhile_by_another_process_is_kept(monkeypatch, tmp_path):
     monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
     folder = Path(cache_folder())
