@@ -337,3 +337,33 @@ def test_an_os_error_without_strerror_is_quoted_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "open", refuse, raising=False)
     with pytest.raises(ValueError, match=r"^--out: cannot write .*x\.csv \(quota exceeded\)$"):
         cli._check_writable(tmp_path / "x.csv", "--out")
+
+
+def test_the_write_check_keeps_an_existing_file_and_leaves_no_new_one(tmp_path):
+    # full run (session 9): `if not existed:` -> `if existed:` removed the user's file
+    # and left the new one behind
+    import pmdtheory.cli.simulate as cli
+
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text("kept\n")
+    cli._check_writable(old, "--out")
+    cli._check_writable(new, "--out")
+    assert old.read_text() == "kept\n" and not new.exists()
+
+
+@pytest.mark.parametrize(("contexts", "side"), [(1, 2), (4, 2), (9, 3), (10, 3)])
+def test_a_gridworld_is_the_square_nearest_contexts_and_at_least_2_by_2(contexts, side):
+    # full run (session 9): `max(2, ...)` -> `max(1, ...)` or `max(3, ...)`
+    import argparse
+
+    import pmdtheory.cli.simulate as cli
+
+    args = argparse.Namespace(env="gridworld", contexts=contexts, actions=None, env_seed=0)
+    assert cli._env(args).P.shape == (side**2, 4, side**2)
+
+
+def test_the_environment_seed_defaults_to_0():
+    # full run (session 9): `--env-seed` default 0 -> 1
+    import pmdtheory.cli.simulate as cli
+
+    assert cli._parser().get_default("env_seed") == 0
