@@ -367,3 +367,21 @@ def test_the_environment_seed_defaults_to_0():
     import pmdtheory.cli.simulate as cli
 
     assert cli._parser().get_default("env_seed") == 0
+
+
+def test_the_write_check_makes_every_missing_folder(tmp_path):
+    # full run (session 9): `mkdir(parents=True)` -> `parents=False` in the check
+    import pmdtheory.cli.simulate as cli
+
+    cli._check_writable(tmp_path / "new" / "deeper" / "x.csv", "--out")
+    assert (tmp_path / "new" / "deeper").is_dir()
+
+
+def test_final_values_are_printed_in_the_order_of_methods(tmp_path, capsys):
+    # full run (session 9): the summary's `groupby("method", sort=False)` -> `sort=True`
+    # (the test above gives its methods in alphabetical order)
+    out = tmp_path / "res.csv"
+    argv = ["--env", "bandit", "--methods", "mean,exact", "--contexts", "8", "--actions", "3"]
+    assert main(argv + ["--iters", "1", "--out", str(out)]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert names == ["mean", "exact"]

@@ -11,6 +11,7 @@ from pmdtheory.sim import PromptPopulation, TabularMDP, run
 TOL_EVAL = 1e-10  # linear solve against a 2000-term Neumann series (gamma^2000 ~ 0)
 TOL_OPT = 1e-9  # optimal values against brute force over deterministic policies
 MC_SIGMAS = 5.0  # Monte-Carlo Q tolerance, in (upper bounds of) standard errors
+MC_REPLAY_ATOL = 1e-12  # mc_q against a plain replay of its draws: the same sums
 TOL_RATE = 0.01  # fitted asymptotic rate against exp(-gap/tau), relative
 TOL_LINEAR = 0.02  # max residual of log(subopt) around the fitted line
 TOL_GAIN = 1e-12  # PMD-mean's per-step gain may exceed exact PMD's by rounding only
@@ -80,6 +81,41 @@ def test_gridworld_optimum():
     assert res.v[0] == pytest.approx(0.9**6 / (1 - 0.9), abs=TOL_OPT)
     assert res.policy[14] == 3 and res.policy[11] == 1  # right / down into the goal
     np.testing.assert_allclose(g.P.sum(axis=2), 1.0)
+
+
+def test_mc_q_replays_in_plain_python_from_its_documented_keys(mdp):
+    """Every draw is a hash of (seed, iteration, state-action, rollout step): a plain loop
+    over the same keys gives the same estimate. Full run (session 9): the state-action key
+    `s0 * A + a0` -> `s0 * A - a0` drew other, equally random numbers, which no statistical
+    test can tell apart."""
+    from pmdtheory.sim._rng import STREAM_TRANSITION, uniform
+
+    S, A = mdp.R.shape
+    pi = np.random.default_rng(0).dirichlet(np.ones(A), size=S)
+    n, horizon, seed, it = 2, 3, 7, 4
+    got = mdp.mc_q(pi, n_rollouts=n, horizon=horizon, seed=seed, iteration=it)
+    cdf_p, cdf_pi = np.cumsum(mdp.P, axis=2), np.cumsum(pi, axis=1)
+
+    def draw(cdf, ctx, key):  # the first index whose cumulative probability exceeds u
+        u = uniform(seed, it, ctx, key, STREAM_TRANSITION) * cdf[-1]
+        return min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+
+    want = np.empty((S, A))
+    for s0 in range(S):
+        for a0 in range(A):
+            total = 0.0
+            for j in range(n):
+                s, a, ret, disc = s0, a0, 0.0, 1.0
+                for h in range(horizon):
+                    ret += disc * mdp.R[s, a]
+                    disc *= mdp.gamma
+                    if h < horizon - 1:
+                        key = 2 * (j * horizon + h)
+                        s = draw(cdf_p[s, a], s0 * A + a0, key)
+                        a = draw(cdf_pi[s], s0 * A + a0, key + 1)
+                total += ret
+            want[s0, a0] = total / n
+    np.testing.assert_allclose(got, want, rtol=0, atol=MC_REPLAY_ATOL)
 
 
 def test_mc_q_within_sampling_error(mdp):
