@@ -75,3 +75,18 @@ def test_a_prompt_without_a_correct_or_a_wrong_response_is_refused(row):
     correct = np.array([[True, False, False], row])
     with pytest.raises(ValueError, match="at least one correct and one wrong response"):
         PromptPopulation(correct)
+
+
+def test_gaussian_noise_has_standard_deviation_1_by_default():
+    # full run (session 9): the dataclass field's default sigma 1.0 -> 0.0
+    assert Bandit([[0.2, 0.3]], noise="gaussian").sigma == 1.0
+
+
+@pytest.mark.parametrize("env", [Bandit, PromptPopulation])
+def test_large_logits_are_normalised_without_overflow(env):
+    # full run (session 9): the max-shift `logits - m` -> `logits + m` overflowed exp
+    # for logits near 1000 (the shift is what makes large logits safe)
+    R = [[0.0, 1.0]]
+    got = env(R, logits=[[1000.0, 999.0]]).logpi0
+    want = -np.log1p(np.exp([-1.0, 1.0]))  # log of e^1000 / (e^1000 + e^999), and e^999's
+    np.testing.assert_allclose(got, [want], rtol=1e-15)

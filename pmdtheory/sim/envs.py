@@ -60,7 +60,7 @@ class Bandit:
     noise : {"none", "bernoulli", "gaussian"}
         Observed reward of a sampled action: ``R`` itself, a Bernoulli draw with
         mean ``R`` (then ``R`` must lie in [0, 1]), or ``R + sigma * N(0, 1)``.
-    sigma : float
+    sigma : float, default 1.0
         Standard deviation of the Gaussian noise, finite and >= 0.
 
     Attributes
