@@ -90,3 +90,17 @@ def test_large_logits_are_normalised_without_overflow(env):
     got = env(R, logits=[[1000.0, 999.0]]).logpi0
     want = -np.log1p(np.exp([-1.0, 1.0]))  # log of e^1000 / (e^1000 + e^999), and e^999's
     np.testing.assert_allclose(got, [want], rtol=1e-15)
+
+
+def test_a_population_may_hold_a_single_prompt():
+    # full run (session 9): `n_prompts` lo=1 -> 2 refused a population of one prompt
+    pop = PromptPopulation.random(1, 4, seed=0)
+    assert pop.R.shape == (1, 4)
+
+
+def test_the_derived_arrays_stay_out_of_the_repr():
+    # full run (session 9): `repr=False` -> `True` on the fields derived at construction
+    # (logpi0; a population's R): the repr shows what was given, not every array
+    assert "logpi0" not in repr(Bandit([[0.2, 0.3]]))
+    pop = PromptPopulation([[True, False]])
+    assert "logpi0" not in repr(pop) and "R=" not in repr(pop)

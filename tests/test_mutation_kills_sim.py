@@ -553,3 +553,12 @@ def test_run_accepts_every_seed_up_to_2_63_minus_1():
     assert list(top.seed.unique()) == [2**63 - 1]
     with pytest.raises(ValueError, match="seed"):
         run(env, "mean_sampled", iters=1, tau=0.1, k=2, seed=2**63)
+
+
+def test_the_random_streams_are_distinct():
+    # full run (session 9): STREAM_NORMAL 2 -> 3, the transitions' stream: two uses of one
+    # (iteration, context, sample) key must draw independent numbers
+    from pmdtheory.sim import _rng
+
+    streams = [v for k, v in vars(_rng).items() if k.startswith("STREAM_")]
+    assert len(streams) == 4 and len(set(streams)) == 4
