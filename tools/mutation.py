@@ -398,9 +398,13 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
     )
     stale = stale_kernels(module, tmp)
     if _drop_kernels(warm, stale, tmp) == 0 and stale and base.returncode == 0:
-        # the module's kernels were compiled (its tests pass) but not found: Numba names
-        # its cache folders differently now, and stale kernels would hide mutants
-        raise RuntimeError(f"{module}: no cached kernel found in {warm} to drop")
+        # kernels that a mutant can change were compiled by passing tests, yet none was
+        # found: if Numba names its cache folders differently now, stale kernels would
+        # hide mutants, so the run stops rather than guess
+        raise RuntimeError(
+            f"{module}: none of the cached kernels of {sorted(stale)} found in {warm}: "
+            "either its tests compile none of them or Numba's cache layout changed"
+        )
     if base.returncode != 0:
         print(
             f"== {module}: the tests fail on the unmutated code; not run\n{_tail(base)}",
