@@ -104,3 +104,21 @@ def test_the_derived_arrays_stay_out_of_the_repr():
     assert "logpi0" not in repr(Bandit([[0.2, 0.3]]))
     pop = PromptPopulation([[True, False]])
     assert "logpi0" not in repr(pop) and "R=" not in repr(pop)
+
+
+def test_the_smallest_random_environments_are_accepted():
+    # full run (session 9): the lower bounds n_contexts 1 -> 2, n_responses 2 -> 3 and
+    # logit_scale 0 -> 1 refused valid sizes (at scale 0 the responses of a set are alike)
+    assert Bandit.random(1, 3).R.shape == (1, 3)
+    assert PromptPopulation.random(3, 2, seed=0).R.shape == (3, 2)
+    flat = PromptPopulation.random(3, 4, logit_scale=0.0, seed=0)
+    for logp, correct in zip(flat.logpi0, flat.correct, strict=True):  # no spread in a set
+        assert np.ptp(logp[correct]) == 0 and np.ptp(logp[~correct]) == 0
+    assert Bandit.random(2, 2, noise="gaussian").sigma == 1.0  # sigma 1.0 -> 2.0
+
+
+def test_a_prompt_needs_two_responses():
+    # full run (session 9): `correct.shape[1] < 2` -> `< 1` let a one-response prompt in
+    # (it also lacks a correct or a wrong response, refused next with another message)
+    with pytest.raises(ValueError, match=r">= 2 responses, got \(2, 1\)"):
+        PromptPopulation([[True], [False]])
