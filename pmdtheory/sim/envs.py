@@ -108,10 +108,10 @@ class Bandit:
         def __init__(
             self,
             R: npt.ArrayLike,
-            logits: npt.ArrayLike | None = None,
-            noise: str = "none",
-            sigma: float = 1.0,
-        ) -> None: ...
+            logits: npt.ArrayLike | None = ...,
+            noise: str = ...,
+            sigma: float = ...,
+        ) -> None: ...  # the defaults are the fields' (a stub never runs)
 
     def __post_init__(self):
         R = _check_rewards(self.R, "R")
