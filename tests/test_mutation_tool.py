@@ -95,7 +95,15 @@ def test_stale_kernels_are_the_kernels_that_read_the_module(tmp_path):
             "sub/deep.py": "from numba import njit\nfrom pmdtheory.sub import low" + KERNEL,
             "sub/low.py": "from numba import njit\nfrom ..more import D" + KERNEL,
             "plain.py": "from .kern import f\n\ndef g(x):\n    return f(x)\n",  # a caller
+            "late.py": "",  # imported inside a function of kern2: not kern2's global
+            "kern2.py": "from numba import njit\ntry:\n    from .more import D\n"
+            "except ImportError:\n    pass\n\ndef h():\n    from .late import X\n" + KERNEL,
         },
+    )
+
+    _tree(
+        tmp_path / "tests",
+        {"toy.py": "from numba import njit\nfrom pmdtheory import helper" + KERNEL},
     )
 
     def stale(m):
@@ -104,9 +112,10 @@ def test_stale_kernels_are_the_kernels_that_read_the_module(tmp_path):
             for s in mutation.stale_kernels(f"pmdtheory/{m}", tmp_path)
         }
 
-    assert stale("more.py") == {"kern.py", "sub/low.py", "sub/deep.py"}
+    assert stale("more.py") == {"kern.py", "kern2.py", "sub/low.py", "sub/deep.py"}
+    assert stale("late.py") == set()
     assert stale("consts.py") == {"kern.py"}
-    assert stale("helper.py") == {"kern.py"}
+    assert stale("helper.py") == {"kern.py", "tests/toy.py"}  # a test file's kernel too
     assert stale("kern.py") == {"kern.py"}  # its callers' code is not compiled
     assert stale("sub/low.py") == {"sub/low.py", "sub/deep.py"}
     assert stale("sub/__init__.py") == set()  # `from pmdtheory.sub import low` binds low only

@@ -293,14 +293,24 @@ def _test_env(tmp: Path) -> dict[str, str]:
 
 
 def _package_imports(path: Path, root: Path) -> set[str]:
-    """The package modules (paths relative to ``root``) whose names ``path`` binds with
-    ``from X import name``, relative or absolute: ``X/name.py`` where ``name`` is a
-    submodule, else ``X.py`` or ``X/__init__.py``, as far as they exist as files."""
+    """The package modules (paths relative to ``root``) whose names ``path`` binds as its
+    globals with ``from X import name``, relative or absolute: ``X/name.py`` where ``name``
+    is a submodule, else ``X.py`` or ``X/__init__.py``, as far as they exist as files. An
+    import inside a function binds a local, which no kernel of ``path`` reads."""
     import ast
+
+    def module_level(body):
+        for node in body:
+            yield node
+            if isinstance(node, ast.If | ast.Try | ast.With):
+                for block in ("body", "orelse", "finalbody", "handlers"):
+                    yield from module_level(getattr(node, block, []))
+            elif isinstance(node, ast.ExceptHandler):
+                yield from module_level(node.body)
 
     base = path.relative_to(root).parent
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in module_level(ast.parse(path.read_text()).body):
         if not isinstance(node, ast.ImportFrom):
             continue
         folder = Path(*base.parts[: len(base.parts) - node.level + 1]) if node.level else Path()
@@ -327,17 +337,19 @@ def _imports_closure(module: str, root: Path) -> set[str]:
 
 def stale_kernels(module: str, root: Path = REPO) -> set[str]:
     """The modules whose Numba kernels a mutant of ``module`` can change: each module with
-    an ``@njit`` function that is ``module`` or imports from it, directly or through other
-    modules. A kernel reads those functions and constants when it compiles, and Numba's
-    cache checks only the kernel's own file, so their cached kernels would be stale. Every
-    other module's kernels compile the same for every mutant and can be reused.
+    an ``@njit`` function (in the package, its tests or the report scripts) that is
+    ``module`` or imports from it, directly or through other modules. A kernel reads those
+    functions and constants when it compiles, and Numba's cache checks only the kernel's
+    own file, so their cached kernels would be stale. Every other module's kernels compile
+    the same for every mutant and can be reused.
 
     >>> sorted(stale_kernels("pmdtheory/sim/_rng.py"))
     ['pmdtheory/sim/_kernels.py', 'pmdtheory/sim/_mc.py', 'pmdtheory/sim/_rng.py']
     >>> stale_kernels("pmdtheory/bridge/loss.py")
     set()
     """
-    jitted = (f.relative_to(root).as_posix() for f in (root / "pmdtheory").rglob("*.py"))
+    files = (f for d in ("pmdtheory", "tests", "paper_repro") for f in (root / d).rglob("*.py"))
+    jitted = (f.relative_to(root).as_posix() for f in files)
     return {k for k in jitted if _jit_lines(root / k) and module in _imports_closure(k, root)}
 
 
