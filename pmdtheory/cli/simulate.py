@@ -98,12 +98,19 @@ def _check_writable(path, flag):
 _SIZES = {"prompts": (1000, 64), "bandit": (1000, 10), "mdp": (20, 4), "gridworld": (25, 4)}
 
 
+def _sizes(args) -> tuple[int, int]:
+    """(contexts, actions) of the environment: as given, else its default in _SIZES."""
+    contexts, actions = _SIZES[args.env]
+    return (
+        contexts if args.contexts is None else args.contexts,
+        actions if args.actions is None else args.actions,
+    )
+
+
 def _env(args):
     from pmdtheory.sim import Bandit, PromptPopulation, TabularMDP
 
-    contexts, actions = _SIZES[args.env]
-    args.contexts = contexts if args.contexts is None else args.contexts
-    args.actions = actions if args.actions is None else args.actions
+    args.contexts, args.actions = _sizes(args)
     if args.env == "prompts":
         return PromptPopulation.random(args.contexts, args.actions, seed=args.env_seed)
     if args.env == "bandit":
@@ -178,14 +185,13 @@ def _main(args) -> int:
         raise ValueError(f"--actions must be >= 2 for --env prompts, got {args.actions}")
     if args.env == "gridworld" and args.contexts is not None and args.contexts > 64**2:
         raise ValueError(f"--contexts must be <= 4096 for --env gridworld, got {args.contexts}")
-    states, actions = _SIZES["mdp"]  # what _env builds for what is not given
-    states = states if args.contexts is None else args.contexts
-    actions = actions if args.actions is None else args.actions
-    if args.env == "mdp" and states**2 * actions * 8 > _MDP_BYTES:
-        raise ValueError(
-            f"--contexts: a {states}-state, {actions}-action MDP's transition tensor "
-            f"(S x A x S) would take more than {_MDP_BYTES / 2**30:.0f} GiB"
-        )
+    if args.env == "mdp":
+        states, actions = _sizes(args)  # what _env builds
+        if states**2 * actions * 8 > _MDP_BYTES:
+            raise ValueError(
+                f"--contexts: a {states}-state, {actions}-action MDP's transition tensor "
+                f"(S x A x S) would take more than {_MDP_BYTES / 2**30:.0f} GiB"
+            )
     args.out = os.path.expanduser(args.out)
     args.plot = os.path.expanduser(args.plot) if args.plot else None
     _check_writable(args.out, "--out")
