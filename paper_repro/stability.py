@@ -145,7 +145,8 @@ def main(argv=None) -> None:
                 ax.errorbar(b.tau, b["mean"], yerr=b.ci, color=color, linestyle="none",
                             marker="s", markersize=6, markerfacecolor="none",
                             capsize=2)  # fmt: skip
-        ax.plot([], [], "s", color="k", markerfacecolor="none", label=r"$\pm1$ rewards")
+        ax.plot([], [], "s", color="k", markersize=6, markerfacecolor="none",
+                label=r"$\pm1$ rewards")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel(r"temperature $\tau$")
     axes[0, 0].set_ylabel(f"hard prompts (p0<{HARD_P:g}) worse")

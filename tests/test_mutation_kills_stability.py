@@ -72,8 +72,13 @@ def quick_figure():
 
 
 @pytest.fixture(scope="module")
-def full_calls():
-    return _main([])[2]
+def full_figure():
+    return _main([])
+
+
+@pytest.fixture(scope="module")
+def full_calls(full_figure):
+    return full_figure[2]
 
 
 def test_quick_runs_are_points_of_the_full_figure(quick_figure, full_calls):
@@ -236,3 +241,82 @@ def test_pm1_final_rewards_become_success_probabilities():
     (row,) = st.summarise(s, pp, p0, 1, scale="pm1", tau=0.1, k=4, staleness=0)
     assert row["final_success"] == pytest.approx(p.mean(), rel=1e-15)
     assert row["hard_frac_backwards"] == 0.5 and row["hard_final_median"] == pytest.approx(0.016)
+
+
+# --- session 10: a full run of the module (--sample 0) -------------------------------------
+
+
+def test_summarise_averages_kl_over_the_steps_only():
+    # mutants: `d.iter > 1` (the first step dropped: no step left here, NaN) and
+    # `d.iter >= 0` (iteration 0, which has no previous policy, averaged in)
+    s = pd.DataFrame({"method": "m", "seed": 0, "iter": [0, 1, 2], "kl_prev": [0.0, 0.1, 0.3]})
+    pp = pd.DataFrame({"method": "m", "seed": 0, "iter": 2, "context": [0, 1],
+                       "reward": [0.5, 0.5]})  # fmt: skip
+    (row,) = st.summarise(s, pp, np.array([0.01, 0.5]), 2, scale="01", tau=0.1, k=4,
+                          staleness=0)  # fmt: skip
+    assert row["kl_mean"] == pytest.approx(0.2, rel=1e-15) and row["kl_max"] == 0.3
+
+
+def _method_k(label):
+    (method,) = [m for m in st.METHODS if label.startswith(st.LABEL[m])]
+    return method, int(label.rsplit("=", 1)[1])
+
+
+def test_panels_a_and_b_draw_each_line_from_its_own_method(quick_figure):
+    # mutant: `on.method != method` (with two methods, each line draws the other's runs)
+    fig, df, _ = quick_figure
+    on = df[(df.staleness == 0) & (df.scale == "01")]
+    for ax, col in ((fig.axes[0], "hard_frac_backwards"), (fig.axes[1], "final_success")):
+        labelled = [c for c in ax.containers if not c.get_label().startswith("_")]
+        assert len(labelled) == 2 * 2
+        for cont in labelled:
+            method, k = _method_k(cont.get_label())
+            want = on[(on.method == method) & (on.k == k)].groupby("tau")[col].mean()
+            x, y = _xy(cont)
+            np.testing.assert_array_equal(x, want.index.to_numpy())
+            np.testing.assert_array_equal(y, want.to_numpy())
+
+
+def test_every_panel_is_labelled_and_tagged(quick_figure):
+    # mutants: panel a's title or panel b's y label written on another panel (which then
+    # overwrites it with its own), and `for ax, tag in []` (no panel letters)
+    fig = quick_figure[0]
+    for ax, tag in zip(fig.axes, "abcd", strict=True):
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), tag
+        assert [t.get_text() for t in ax.texts] == [tag]
+    assert "after 8 iterations" in fig.axes[0].get_title()  # --quick
+    assert fig.axes[1].get_ylabel() == "final mean success"
+
+
+def test_figure_size_and_marker_sizes(quick_figure):
+    # mutants: panel_size (3.6, 2.7) -> (4.6, 2.7); the {0, 1} circles 3 -> 2 (panels a, b)
+    # or -> 4 (panel d); the +-1 squares 6 -> 7. Circles of 3 pt, open squares of 6 pt that
+    # ring them, and a legend entry for the squares drawn like them
+    fig = quick_figure[0]
+    np.testing.assert_array_equal(fig.get_size_inches(), [7.2, 5.4])
+    sizes = {"o": set(), "s": set()}
+    for ax in fig.axes:
+        for line in ax.lines:
+            if line.get_marker() in sizes:
+                sizes[line.get_marker()].add(line.get_markersize())
+    assert sizes == {"o": {3.0}, "s": {6.0}}, sizes
+    legend = fig.axes[0].get_legend()
+    (proxy,) = [h for h, t in zip(legend.legend_handles, legend.get_texts(), strict=True)
+                if "pm1" in t.get_text()]  # fmt: skip
+    assert proxy.get_marker() == "s" and proxy.get_markersize() == 6.0
+
+
+def test_pm1_taus_lie_on_the_tau_axis():
+    # mutant: TAUS_PM1 = (0.02, 0.1, 2.0): tau / 2 = 1 is in TAUS, but the +-1 points are
+    # drawn at their own tau, which the {0, 1} grid (0.01 to 1) spans
+    assert min(st.TAUS) <= min(st.TAUS_PM1) and max(st.TAUS_PM1) <= max(st.TAUS)
+
+
+def test_panel_c_ticks_are_the_staleness_grid(full_figure):
+    # mutant: the full run's stales (0, 1, 2, 4) -> (1, 1, 2, 4): the on-policy runs still
+    # give panel c its staleness-0 point, but its ticks skip it
+    fig = full_figure[0]
+    c = fig.axes[2]
+    for cont in c.containers:
+        assert _xy(cont)[0].tolist() == [0, 1, 2, 4]
+    assert c.get_xticks().tolist() == [0, 1, 2, 4]
