@@ -4,7 +4,7 @@ A population of binary-reward prompts (Beta(0.5, 2) initial success probabilitie
 32 responses each) trained with :func:`pmdtheory.sim.run` by the sampled regression
 methods: PMD-part with the leave-one-out partition baseline (``part_sampled``) and
 PMD-mean with the group-mean baseline (``mean_sampled``), one fitted gradient step
-per iteration (THEORY §3, §6 "sample noise"), ``N_SEEDS`` seeds: 1000 prompts and 30
+per iteration (THEORY §3, §6 "sample noise"), ``N_SEEDS = 5`` seeds: 1000 prompts and 30
 iterations (``--quick``: 150 prompts, 8 iterations, 2 seeds).
 
 Rewards in {0, 1} (``scale = "01"``, the simulator's prompt population) for tau from

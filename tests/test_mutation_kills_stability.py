@@ -35,7 +35,8 @@ def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
     pm1 = type(env).__name__ == "Bandit"
     n_prompts, n_responses = env.R.shape
     CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness,
-                  "iters": iters, "prompts": n_prompts, "responses": n_responses})  # fmt: skip
+                  "iters": iters, "prompts": n_prompts, "responses": n_responses,
+                  "seeds": tuple(seed)})  # fmt: skip
     ENVS["pm1" if pm1 else "01"] = env
     p0 = np.asarray(FAKE_P0)
     n, it = p0.size, np.arange(iters + 1)
@@ -108,6 +109,10 @@ def test_ci_halfwidth_is_scipys_t_interval():
     lo, hi = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
     assert st.ci_halfwidth(x) == pytest.approx((hi - lo) / 2, rel=1e-12)
     assert np.isnan(st.ci_halfwidth(np.array([0.3])))
+    # two values, one degree of freedom: mutant `x.size <= 2` made it NaN
+    assert st.ci_halfwidth(np.array([0.2, 0.4])) == pytest.approx(
+        stats.t.ppf(0.975, 1) * 0.1, rel=1e-12
+    )
 
 
 def _xy(container):
@@ -196,6 +201,7 @@ def test_worse_and_collapsed_are_strict_at_their_bounds():
     (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
     assert row["hard_frac_backwards"] == 0.5  # only the second: 0.1 p0 is far below p0
     assert row["hard_frac_collapsed"] == 0.0
+    assert row["hard_frac_backwards_notol"] == 1.0  # the old rule, final < p0: both
     pp["reward"] = np.nextafter(at_bounds, 0.0)  # one ulp lower: both rules fire
     (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
     assert row["hard_frac_backwards"] == 1.0 and row["hard_frac_collapsed"] == 0.5
@@ -320,3 +326,24 @@ def test_panel_c_ticks_are_the_staleness_grid(full_figure):
     for cont in c.containers:
         assert _xy(cont)[0].tolist() == [0, 1, 2, 4]
     assert c.get_xticks().tolist() == [0, 1, 2, 4]
+
+
+def test_panel_d_draws_each_tau_and_method_from_its_own_runs(quick_figure):
+    # mutant: `on.tau != tau` in panel d (each line averages the other taus' runs)
+    fig, df, _ = quick_figure
+    on = df[(df.staleness == 0) & (df.scale == "01")]
+    pairs = [(tau, m) for tau in st.STALE_TAUS for m in st.METHODS]
+    d = fig.axes[3]
+    assert len(d.containers) == len(pairs)
+    for cont, (tau, method) in zip(d.containers, pairs, strict=True):
+        want = on[(on.tau == tau) & (on.method == method)].groupby("k").kl_mean.mean()
+        x, y = _xy(cont)
+        np.testing.assert_array_equal(x, want.index.to_numpy())
+        np.testing.assert_array_equal(y, want.to_numpy())
+
+
+def test_seeds_as_documented(quick_figure, full_calls):
+    # mutants: N_SEEDS = 4 or 6, and `2 if not q else N_SEEDS` (the quick run with the full
+    # run's seeds). The docstring: N_SEEDS = 5 seeds (--quick: 2), from --seed on
+    assert set(full_calls.seeds) == {(0, 1, 2, 3, 4)}
+    assert set(quick_figure[2].seeds) == {(0, 1)}
