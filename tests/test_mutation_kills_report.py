@@ -282,6 +282,7 @@ def test_claim17_grpo_note_only_when_grpo_ends_higher():
     (note,) = grpo_notes(0.7)
     assert "(0.700 vs 0.600)" in note
     assert grpo_notes(0.5) == []
+    assert grpo_notes(0.6) == []  # a tie is not "ends higher" (session 10 mutant: `>=`)
 
 
 # ------------------------------------ lines no test of these modules reached (coverage, session 5)
@@ -415,3 +416,533 @@ def test_claim2_quotes_one_ratio_per_case_at_the_largest_tau(gap_table):
         top = d[d.tau == d.tau.max()]
         ratio = float(top.gap.iloc[0] / top.asym_large_tau.iloc[0])
         assert c2.measured.count(f"{case}: ") == 1 and f"{case}: {ratio:.4f}" in c2.measured
+
+
+# ---------------------------- session 10: a full run of _claims_sampled.py (--sample 0)
+
+
+def _jump(first: float, second: float, tau: float = 0.05) -> pd.DataFrame:
+    """Claim 21's table at one (tau, k): tau x first jump `first`, tau x second `second`."""
+    t0 = 1.0 / tau
+    t1 = t0 - first / tau
+    return pd.DataFrame({"tau": tau, "k": 8, "m_other": [0, 1, 2],
+                         "target": [t0, t1, t1 - second / tau]})  # fmt: skip
+
+
+def test_claim21_jumps_exactly_at_and_just_past_their_bounds():
+    # mutants: `second <= JUMP_NEXT_MAX` -> `<` (a second jump of exactly 0.1 refused), and
+    # `first <= 1 + 1e-12` -> `<= 1 + 1.000000000001` (a first jump above 1/tau accepted)
+    j = _jump(0.9, 0.0)
+    j.loc[2, "target"] = 0.0  # t1 = 2 exactly: tau x (2 - 0) = 2 x 0.05 = 0.1, exact in float64
+    assert j.target[1] == 2.0 and (j.target[1] - j.target[2]) * 0.05 == S.JUMP_NEXT_MAX
+    assert S.claim_jump(data(target_errors_jump=j)).verdict == REPRO
+    assert S.claim_jump(data(target_errors_jump=_jump(1.001, 0.05))).verdict == DIFF
+
+
+def _rates_frame(factors: dict[str, tuple[float, ...]], taus=(0.03, 0.1, 0.3)) -> pd.DataFrame:
+    it = np.arange(60)
+    return pd.concat([
+        pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it, "subopt": 3.0 * f**it})
+        for m, fs in factors.items() for tau, f in zip(taus, fs, strict=True)
+    ], ignore_index=True)  # fmt: skip
+
+
+def test_claim16_without_pmd_means_rates_differs():
+    # mutant: `m != method` in the rates of each method: with PMD-mean's suboptimality below
+    # 1e-12 throughout (no rate), exact PMD's check then took PMD-mean's empty list of R^2
+    # values and raised instead of reporting
+    a = _rates_frame({"exact": (0.9, 0.95, 0.98)})
+    mean = a.assign(method="mean", subopt=1e-13)
+    c = S.claim_linear(data(convergence=pd.concat([a, mean], ignore_index=True)))
+    assert c.verdict == DIFF
+
+
+def test_claim16_quotes_each_fits_r2_and_the_largest_factor_gap():
+    # mutants: `** 3` in R^2's denominator, and the text's `max(diff) if not diff else nan`.
+    # R^2 of a least-squares line is the squared correlation (numpy's corrcoef)
+    it = np.arange(60)
+    wobble = np.exp(0.05 * np.sin(it))  # a fit with R^2 visibly below 1
+    a = _rates_frame({"exact": (0.9, 0.95, 0.98), "mean": (0.905, 0.95, 0.98)})
+    a["subopt"] *= np.tile(wobble, 6)
+    c = S.claim_linear(data(convergence=a))
+    for (method, tau), d in a.groupby(["method", "tau"]):
+        d = d[d.iter >= d.iter.iloc[-1] / 2]
+        r2 = np.corrcoef(d.iter, np.log(d.subopt))[0, 1] ** 2
+        assert r2 < 0.9999
+        assert f"{method} tau={tau:g}: factor" in c.measured
+        assert f"(R^2 {r2:.3f})" in c.measured
+    assert "at most 5.0e-03." in c.measured
+
+
+def test_claim16_later_half_of_an_odd_count_starts_at_its_middle():
+    # mutant: `d.iter.iloc[-2] / 2`: with iterations 0..59 the later half starts at 29.5; the
+    # mutant also fits iterate 29, here a kink where PMD-mean's factor changes. 30..59 is
+    # exactly linear, 29..59 is not, at R^2 measurably below 1 in the quoted digits
+    it = np.arange(60)
+    rows = []
+    for tau, f in ((0.03, 0.9), (0.1, 0.95)):
+        mean = np.where(it <= 29, 0.5**it, 0.5**29 * f ** (it - 29.0))
+        rows += [pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it,
+                               "subopt": 3.0 * s}) for m, s in (("exact", f**it), ("mean", mean))]
+    c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
+    assert "mean tau=0.03: factor 0.9000/iter (R^2 1.000)" in c.measured, c.measured
+
+
+def _noise_cells(df, estimator="mean_loo"):
+    return df.index[(df.estimator == estimator) & (df.sign == "pos")]
+
+
+def test_claim13_theory_sd_divides_by_k_minus_1(noise_table):
+    # mutant: `/ (m.k - 0)`: sqrt(k / (k - 1)) = 3-7% off at k = 8, 16, inside the 15% rule;
+    # with every sd exactly the closed form p(1-p)/(k-1)/tau^2 (x4 for +-1) the mean is 1.000
+    df = noise_table[0].copy()
+    m = df.loc[_noise_cells(df)]
+    spread = np.where(m.scale == "pm1", 2.0, 1.0)
+    df.loc[m.index, "std_error"] = spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau
+    c2 = S.claims_noise(data(target_errors=df))[1]
+    assert c2.verdict == REPRO and "mean 1.000, range 1.00..1.00" in c2.measured
+
+
+def test_claim13_a_cell_group_exactly_at_its_tolerance_holds(noise_table):
+    # mutant: `abs(per - 1) < NOISE_SD_CELL_RTOL`: one (scale, tau) with a mean ratio of exactly
+    # 1.25 is "within 0.25 for every (scale, tau)". At tau = 1 the cells get p = 1/8 (k = 8)
+    # and 3/8 (k = 16): p (1-p) / (k-1) = 1/64, a theory sd of exactly 1/8; the others' sd
+    # is their theory sd (a ratio of exactly 1)
+    df = noise_table[0].copy()
+    cells = _noise_cells(df)
+    group = cells.intersection(df.index[(df.scale == "01") & np.isclose(df.tau, 1.0)])
+    df.loc[group, "p"] = np.where(df.loc[group, "k"] == 8, 0.125, 0.375)
+    m = df.loc[cells]
+    spread = np.where(m.scale == "pm1", 2.0, 1.0)
+    df.loc[cells, "std_error"] = spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau
+    assert (df.loc[group, "std_error"] == 0.125).all()
+    df.loc[group, "std_error"] = 0.125 * (1 + S.NOISE_SD_CELL_RTOL)  # 0.15625, exact
+    assert S.claims_noise(data(target_errors=df))[1].verdict == REPRO
+    df.loc[group[0], "std_error"] = 0.125 * 1.26  # the group's mean ratio 1.251
+    assert S.claims_noise(data(target_errors=df))[1].verdict == DIFF
+
+
+def _offset_table(df0, snr):
+    """Claim 14's table with PMD-mean's positive offsets exactly `snr` sd from 0."""
+    df = df0.copy()
+    cells = _noise_cells(df)
+    df.loc[cells, "mean_error"] = snr * df.loc[cells, "std_error"]
+    return df
+
+
+def test_claim14_offset_between_three_and_four_sd(noise_table):
+    # mutant: OFFSET_SIGMAS = 4.0: offsets 3.5 sd from 0 "at least 3 sd" hold; 2.9 do not
+    assert S.OFFSET_SIGMAS == 3.0
+    assert S.claims_noise(data(target_errors=_offset_table(noise_table[0], 3.5)))[2].verdict == (
+        REPRO
+    )
+    assert S.claims_noise(data(target_errors=_offset_table(noise_table[0], 2.9)))[2].verdict == (
+        DIFF
+    )
+
+
+def test_claim14_quotes_the_positive_sweep_to_two_decimals(noise_table):
+    # mutants: `.round(1)` and `.round(3)`, the sweep over the negative targets
+    # (`sign != "pos"`) and over p < 0.05 (p = 0.05 left out)
+    df = noise_table[0]
+    pos = df[(df.p <= 0.05) & (df.sign == "pos")]
+    c3 = S.claims_noise(data(target_errors=df))[2]
+    quoted = []
+    for (sc, tau), d in pos.groupby(["scale", "tau"]):
+        part = d[d.estimator == "part_loo"].noise_rmse.mean()
+        mean = d[d.estimator == "mean_loo"].noise_rmse.mean()
+        quoted.append(f"{sc} tau={tau:g}: {round(part / mean, 2):g}")
+    assert "over the sweep: " + ", ".join(quoted) + "." in c3.measured
+
+
+def test_claim12_binomial_sigmas_between_four_and_five(noise_table):
+    # mutant: LONE_BINOM_SIGMAS = 5.0: a frequency 4.5 s.e. from (1-p)^(k-1) is refused
+    df = noise_table[0].copy()
+    i = _noise_cells(df, "part_loo")[0]
+    row = df.loc[i]
+    theory = (1 - row.p) ** (row.k - 1)
+    se = np.sqrt(theory * (1 - theory) / row.n_seeds)
+    for col in ("frac_no_other_success", "frac_target_lone"):  # the two shares stay equal
+        df.loc[i, col] = theory + 4.5 * se
+    assert S.claims_noise(data(target_errors=df))[0].verdict == DIFF
+
+
+def test_claim12_r2_exactly_at_its_bound_holds(noise_table):
+    # mutant: `r2.min() > LONE_R2_MIN`: "R^2 >= 0.9 in every cell"
+    df = noise_table[0].copy()
+    small = _noise_cells(df, "part_loo").intersection(df.index[df.tau <= S.LONE_TAU_MAX])
+    df.loc[small[0], "r2_other_success"] = S.LONE_R2_MIN
+    assert S.claims_noise(data(target_errors=df))[0].verdict == REPRO
+
+
+def test_claim12_quotes_no_other_success_at_tau_005_per_k(noise_table):
+    # mutant: the quoted cells at tau = 1.05 (none: an empty list)
+    # and `part.scale != "01"` (the +-1 cells, here set to 50%, quoted instead)
+    df = noise_table[0].copy()
+    df.loc[df.scale == "pm1", "frac_no_other_success"] = 0.5
+    part = df[(df.estimator == "part_loo") & (df.sign == "pos") & (df.scale == "01")]
+    ref = part[(part.p == df.p.min()) & np.isclose(part.tau, 0.05)]
+    text = S.claims_noise(data(target_errors=df))[0].measured
+    assert len(ref) == 2 and "50%" not in text
+    for k, f in zip(ref.k, ref.frac_no_other_success, strict=True):
+        assert f"{f:.0%} of groups (k={k})" in text
+    assert f"(-log p = {-np.log(0.01):.3f})." in text  # mutant: `np.log(p_min)`, negative
+
+
+def test_claim12_log_ratio_of_a_very_rare_success(noise_table):
+    # mutant: log_partition(..., [1.0, -1.0], ...) for the {0, 1} rewards: at p = 0.01 the
+    # wrong reward's term is 1e-7 of the sum and the quoted digits agree; at p = 1e-9 it is
+    # the larger term. log x+ = 1/tau - log(p e^(1/tau) + 1 - p), by hand
+    df = noise_table[0].copy()
+    df.loc[np.isclose(df.p, 0.01), "p"] = 1e-9
+    want = 20.0 - np.log(1e-9 * np.exp(20.0) + 1 - 1e-9)
+    assert f"log x+ = {want:.3f}" in S.claims_noise(data(target_errors=df))[0].measured
+
+
+def test_claim15_reference_groups_as_documented():
+    # mutants: k (2, 4, 8) -> (2, 3, 8), tau 0.05 -> 1.05, the lone success 2.0 or at index 1.
+    # The docstring: lone successes (one reward 1, the rest 0) first and last, ties, spread
+    # rewards, at tau 1e-3, 0.01, 0.05, 0.2, 1 and k 2, 4, 8
+    groups = S.loo_reference_groups()
+    assert {tau for _, tau in groups} == {1e-3, 0.01, 0.05, 0.2, 1.0}
+    assert {len(r) for r, _ in groups} == {2, 4, 8}
+    for tau in (1e-3, 0.01, 0.05, 0.2, 1.0):
+        for k in (2, 4, 8):
+            rs = [r for r, t in groups if t == tau and len(r) == k]
+            assert len(rs) == 4
+            assert np.array_equal(rs[0], np.eye(k)[0]) and np.array_equal(rs[1], np.eye(k)[-1])
+
+
+def test_claim15_quotes_how_much_the_naive_form_shrinks_the_signal():
+    # mutant: `{0 / naive:.1f}x`. [1, 0, 0, 0] at tau = 0.01: the naive baseline is
+    # 0.01 log(1e-8) + ... floored, its advantage 1 - 0.816 = 0.184, 5.4x below 1
+    r = np.array([1.0, 0.0, 0.0, 0.0])
+    naive = 1.0 - S._naive_loo_partition(r, 0.01)[0]
+    c = S.claim_stable_loo_partition(data())
+    assert f"shrink their only positive signal {1 / naive:.1f}x." in c.measured
+    assert 5.0 < 1 / naive < 6.0
+
+
+def test_naive_advantages_work_per_group_along_the_last_axis():
+    # mutant: `apply_along_axis(..., 0, r)`: a batch of groups (rows) mixed across groups
+    r = np.array([[1.0, 0.0, 0.0], [0.2, 0.7, 0.4]])
+    got = S.naive_advantages(r, kind="loo_partition", tau=0.5)
+    want = [S.naive_advantages(row, kind="loo_partition", tau=0.5) for row in r]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_claim17_counts_its_pm1_pairs():
+    # mutants: n_pairs starting at 1 or -1, `n_pairs > 1` and `n_pairs > -1`. The frame has one
+    # +-1 cell (tau 0.02, k 4) x 5 seeds x 2 methods, each paired with the tau = 0.01 run
+    st = stability_frame()
+    c = S.claim_robust(data(stability=st))
+    assert c.verdict == REPRO and "+-1 rewards at tau vs {0, 1} at tau/2: 10 paired runs" in (
+        c.measured
+    )
+    one = st[(st.scale == "01") | ((st.seed == 0) & (st.method == "part_sampled"))]
+    c = S.claim_robust(data(stability=one))
+    assert c.verdict == REPRO and ": 1 paired runs" in c.measured
+    c = S.claim_robust(data(stability=st[st.scale == "01"]))  # no +-1 runs: nothing compared
+    assert c.verdict.startswith(PARTLY) and "+-1 scale" in c.verdict, c.verdict
+
+
+def test_claim17_equal_staleness_drops_are_not_more():
+    # mutant: `dp >= dm`: "PMD-part loses more from staleness"; PMD-mean's final success set
+    # to PMD-part's in every stale cell: the drops are equal
+    st = stability_frame()
+    stale = (st.k == 8) & (st.scale == "01")
+    part = st[stale & (st.method == "part_sampled")].set_index(["tau", "staleness", "seed"])
+    mean = stale & (st.method == "mean_sampled")
+    keys = pd.MultiIndex.from_frame(st.loc[mean, ["tau", "staleness", "seed"]])
+    st.loc[mean, "final_success"] = part.final_success.reindex(keys).to_numpy()
+    c = S.claim_robust(data(stability=st))
+    assert c.verdict.startswith(PARTLY) and "staleness" in c.verdict, c.verdict
+
+
+def test_claim17_staleness_drop_is_to_the_largest_staleness():
+    # mutants: `.iloc[1]` for PMD-part's or PMD-mean's drop. Staleness 0, 2, 4 at k = 8:
+    # PMD-part holds at 2 and drops 0.4 at 4; PMD-mean dips 0.5 at 2 and ends 0.1 lower at 4.
+    # To the largest staleness PMD-part loses more; to staleness 2 it does not
+    st = stability_frame()
+    st = pd.concat([st, st[(st.k == 8) & (st.staleness == 2)].assign(staleness=4)],
+                   ignore_index=True)  # fmt: skip
+    drop = {("part_sampled", 0): 0.0, ("part_sampled", 2): 0.0, ("part_sampled", 4): 0.4,
+            ("mean_sampled", 0): -0.05, ("mean_sampled", 2): 0.45, ("mean_sampled", 4): 0.05}
+    stale = st.k == 8
+    st.loc[stale, "final_success"] = [
+        0.8 + 0.001 * seed - drop[(m, s)]
+        for m, s, seed in zip(st.method[stale], st.staleness[stale], st.seed[stale], strict=True)
+    ]
+    c = S.claim_robust(data(stability=st))
+    assert c.verdict == REPRO, c.verdict
+    assert "tau=0.01: 0.400 vs 0.100" in c.measured
+
+
+def test_naive_advantages_are_rewards_minus_the_naive_baseline():
+    # mutant: `x + _naive_loo_partition(x, tau)`: where nothing cancels the strawman is
+    # r - the LOO partition baseline of THEORY §3 (the 50-digit reference)
+    r = np.array([0.3, 0.9, 0.1, 0.5])
+    np.testing.assert_allclose(S.naive_advantages(r, kind="loo_partition", tau=1.0),
+                               r - S._loo_reference(r, 1.0), rtol=NAIVE_AGREE_RTOL)  # fmt: skip
+
+
+def _jump_at(first: float, second: float = 0.0) -> pd.DataFrame:
+    """Claim 21's table at tau = 2**-5, where tau x (a target difference) is exact."""
+    tau = 2.0**-5
+    t1, t2 = -first / tau, -(first + second) / tau  # target(0) = 0
+    return pd.DataFrame({"tau": tau, "k": 8, "m_other": [0, 1, 2], "target": [0.0, t1, t2]})
+
+
+def test_claim21_first_jump_bounds_are_inclusive_and_measured_to_one_other_success():
+    # mutants: `first > JUMP_MIN`, `first < 1 + 1e-12` (each jump exactly at its bound
+    # refused), and `piv[0] - piv[2]` as the first jump (0.98 + 0.05 > 1 refused)
+    for first in (S.JUMP_MIN, 1 + 1e-12, 0.98):
+        j = _jump_at(first, 0.05 if first == 0.98 else 0.0)
+        assert (j.target[0] - j.target[1]) * j.tau[0] == first
+        assert S.claim_jump(data(target_errors_jump=j)).verdict == REPRO, first
+
+
+def test_claim16_bounds_are_inclusive(monkeypatch):
+    # mutants: `min(r2m) > LINEAR_R2` and `max(diff) < RATE_ATOL`: the rule's bounds set to
+    # exactly this table's smallest R^2 and largest factor gap must still hold
+    it = np.arange(60)
+    a = _rates_frame({"exact": (0.9, 0.95, 0.98), "mean": (0.905, 0.95, 0.98)})
+    a["subopt"] *= np.tile(np.exp(0.05 * np.sin(it)), 6)
+    rates, r2s, _ = S._rates(a)
+    monkeypatch.setattr(S, "LINEAR_R2", min(r2s.values()))
+    monkeypatch.setattr(S, "RATE_ATOL", max(abs(rates[("mean", t)] - rates[("exact", t)])
+                                            for t in (0.03, 0.1, 0.3)))  # fmt: skip
+    assert S.claim_linear(data(convergence=a)).verdict == REPRO
+
+
+def test_claim16_a_method_with_a_rate_at_fewer_taus():
+    # mutants: `m != "mean"` / `m != "exact"` in the taus both methods have (a rate missing
+    # for one method at one tau then raised KeyError); the factors are compared where both
+    # have one
+    for missing in ("exact", "mean"):
+        a = _rates_frame({"exact": (0.9, 0.95, 0.98), "mean": (0.9, 0.95, 0.98)})
+        a.loc[(a.method == missing) & (a.tau == 0.3), "subopt"] = 1e-13  # no rate there
+        assert S.claim_linear(data(convergence=a)).verdict == REPRO, missing
+
+
+def test_claim16_a_growing_suboptimality_differs():
+    # mutant: `all(r < 2 ...)`: factors above 1 (suboptimality growing, linearly in log) are
+    # not convergence
+    a = _rates_frame({"exact": (1.01, 1.02, 1.03), "mean": (1.01, 1.02, 1.03)})
+    assert S.claim_linear(data(convergence=a)).verdict == DIFF
+
+
+def test_claim16_later_half_of_an_even_count_includes_its_middle():
+    # mutant: `d.iter > d.iter.iloc[-1] / 2`: iterations 0..60, the later half is 30..60;
+    # PMD-mean's factor changes at 31, so with iterate 30 the fit is not exact
+    it = np.arange(61)
+    rows = []
+    for tau, f in ((0.03, 0.9), (0.1, 0.95)):
+        mean = np.where(it <= 31, 0.5**it, 0.5**31 * f ** (it - 31.0))
+        rows += [pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it,
+                               "subopt": 3.0 * s}) for m, s in (("exact", f**it), ("mean", mean))]
+    a = pd.concat(rows, ignore_index=True)
+    d = a[(a.method == "mean") & (a.tau == 0.03) & (a.iter >= 30)]
+    slope = np.polyfit(d.iter, np.log(d.subopt), 1)[0]
+    c = S.claim_linear(data(convergence=a))
+    assert f"mean tau=0.03: factor {np.exp(slope):.4f}/iter" in c.measured, c.measured
+    assert f"{np.exp(slope):.4f}" != "0.9000"
+
+
+def test_claim16_suboptimality_at_exactly_1e_12_is_rounding_noise():
+    # mutant: `d.subopt >= 1e-12`: a run floored at 1e-12 would add a flat tail to the fit
+    it = np.arange(400)
+    rows = []
+    for m in ("exact", "mean"):
+        for tau, f in ((0.03, 0.9), (0.1, 0.95)):
+            sub = np.maximum(3.0 * f**it, 1e-12)
+            rows.append(pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it,
+                                      "subopt": sub}))  # fmt: skip
+    a = pd.concat(rows, ignore_index=True)
+    assert (a.subopt == 1e-12).sum() > 100  # a long floor
+    c = S.claim_linear(data(convergence=a))
+    assert c.verdict == REPRO and "factor 0.9000/iter (R^2 1.000)" in c.measured, c.measured
+
+
+def test_claim17_rules_on_tau_01_too():
+    # mutant: `on.tau <= ROBUST_TAU_MAX - 1e-12` (tau = 0.1 itself left out of "tau <= 0.1")
+    st = stability_frame()
+    at = (st.tau == 0.1) & (st.method == "mean_sampled")
+    part = st[(st.tau == 0.1) & (st.method == "part_sampled")]
+    st.loc[at, "hard_frac_backwards"] = part.hard_frac_backwards.to_numpy()  # no gap at 0.1
+    c = S.claim_robust(data(stability=st))
+    assert c.verdict.startswith(PARTLY) and "tau=0.1" in c.verdict, c.verdict
+
+
+def test_claim17_a_tau_with_one_staleness_level_has_no_drop():
+    # mutants: `len(s) > 0` / `len(s) >= 1`: a stale tau run at staleness 0 only has no drop
+    # to compare (it is not "PMD-part loses no more")
+    st = stability_frame()
+    one = st[(st.k == 8) & (st.staleness == 0) & (st.tau == 0.01)].assign(tau=0.05)
+    c = S.claim_robust(data(stability=pd.concat([st, one], ignore_index=True)))
+    assert c.verdict == REPRO, c.verdict
+
+
+def test_claim14_part_must_be_noisier_at_p_005_too(noise_table):
+    # mutant: `pap.p < 0.05` for "in every cell with p <= 0.05"
+    df = noise_table[0].copy()
+    at = (df.scale == "01") & np.isclose(df.tau, 0.05) & np.isclose(df.p, 0.05)
+    at &= (df.sign == "pos") & (df.estimator == "part_loo")
+    df.loc[at, "noise_rmse"] = 0.0  # PMD-part less noisy at p = 0.05
+    assert S.claims_noise(data(target_errors=df))[2].verdict == DIFF
+
+
+def test_claim14_negative_offset_exactly_a_tenth_differs(noise_table):
+    # mutant: `off_neg <= NEG_OFFSET_SHARE * off_pos`: "below 0.1 x"; 0.1 x 10.0 == 1.0 in
+    # float64, and the means of equal values are exact
+    df = noise_table[0].copy()
+    paper = (df.scale == "01") & np.isclose(df.tau, 0.05) & (df.estimator == "mean_loo")
+    df.loc[paper & (df.sign == "pos"), ["mean_error", "std_error"]] = [10.0, 1.0]
+    df.loc[paper & (df.sign == "neg"), "mean_error"] = 1.0
+    assert S.NEG_OFFSET_SHARE * 10.0 == 1.0
+    assert S.claims_noise(data(target_errors=df))[2].verdict == DIFF
+    df.loc[paper & (df.sign == "neg"), "mean_error"] = np.nextafter(1.0, 0.0)
+    assert S.claims_noise(data(target_errors=df))[2].verdict == REPRO
+
+
+def test_claim12_binomial_s_e_exactly_at_its_bound_holds(noise_table, monkeypatch):
+    # mutant: `z < LONE_BINOM_SIGMAS`: a frequency exactly at the bound is "within". The
+    # table's largest z, computed as the rule does, set as the bound
+    df = noise_table[0]
+    part = df[(df.estimator == "part_loo") & (df.sign == "pos")]
+    theory = (1 - part.p) ** (part.k - 1)
+    se = np.sqrt(theory * (1 - theory) / part.n_seeds)
+    z = ((part.frac_no_other_success - theory).abs() / np.maximum(se, 1e-12)).max()
+    assert 0 < z < S.LONE_BINOM_SIGMAS
+    monkeypatch.setattr(S, "LONE_BINOM_SIGMAS", z)
+    assert S.claims_noise(data(target_errors=df))[0].verdict == REPRO
+    monkeypatch.setattr(S, "LONE_BINOM_SIGMAS", np.nextafter(z, 0.0))
+    assert S.claims_noise(data(target_errors=df))[0].verdict == DIFF
+
+
+def test_claim15_relative_error_floor_is_one():
+    # mutant: `np.maximum(np.abs(ref), 2.0)`: an estimator off by 1.5e-12 where |advantage|
+    # <= 1 is off by more than 1e-12 relative to the floor of 1
+    from pmdtheory.estimators import advantages
+
+    def off(r, *, kind, tau):
+        return np.asarray(advantages(r, kind=kind, tau=tau)) + 1.5e-12
+
+    assert S.claim_stable_loo_partition(data(), advantages=off).verdict == DIFF
+
+
+def test_claim15_a_tolerance_of_zero_holds_for_the_reference_itself(monkeypatch):
+    # mutant: `worst < LOO_REF_RTOL`: the rule is "to LOO_REF_RTOL", inclusive; the
+    # reference as the estimator has no error at all
+    def reference(r, *, kind, tau):
+        return np.asarray(r, dtype=float) - S._loo_reference(np.asarray(r, dtype=float), tau)
+
+    monkeypatch.setattr(S, "LOO_REF_RTOL", 0.0)
+    assert S.claim_stable_loo_partition(data(), advantages=reference).verdict == REPRO
+
+
+# ---------------------------------- session 10: a full run of _claims.py (--sample 0, partial)
+
+
+def _gap_claims(df):
+    return C.claims_gap(data(log_partition_gap=df))
+
+
+def test_claim1_bounds_are_inclusive(gap_table):
+    # mutants: `gap.min() > -GAP_ATOL` and `max(rises) < GAP_ATOL`: a gap of exactly -1e-12
+    # (at a case's largest tau, where it is smallest) and a rise of exactly 1e-12 hold
+    df = gap_table.copy()
+    (case,) = df.case.unique()[:1]
+    rows = df.index[df.case == case]
+    last = df.loc[rows].tau.idxmax()
+    df.loc[last, "gap"] = -C.GAP_ATOL
+    assert _gap_claims(df)[0].verdict == REPRO
+    df = gap_table.copy()
+    two = df.loc[rows].sort_values("tau").index[-2:]
+    df.loc[two, "gap"] = [0.0, C.GAP_ATOL]  # a rise of exactly 1e-12 - 0
+    assert _gap_claims(df)[0].verdict == REPRO
+    df.loc[two[1], "gap"] = 2 * C.GAP_ATOL
+    assert _gap_claims(df)[0].verdict == DIFF
+
+
+def test_claim3_bound_is_inclusive_and_quotes_the_smallest_tau_only(gap_table, monkeypatch):
+    # mutants: `|diff| < SMALL_TAU_ATOL` (the bound set to this table's largest |diff| must
+    # hold) and `by.head(2)` (two taus per case quoted and ruled on)
+    by = gap_table.sort_values("tau").groupby("case", sort=False)
+    first = by.head(1)
+    worst = float(np.abs(first.gap - first.max_gap).max())
+    monkeypatch.setattr(C, "SMALL_TAU_ATOL", worst)
+    c3 = _gap_claims(gap_table)[2]
+    assert c3.verdict == REPRO
+    assert c3.measured.count(": ") == 1 + by.ngroups  # "at tau = 0.001: " + one per case
+
+
+def test_claim4_peak_bound_is_strict_and_the_law_bound_inclusive(gap_table, monkeypatch):
+    # mutants: `kl_mean_exact >= KL_PEAK_MIN` ("peak KL > 1e-3") and `hi < KL_ASYM_RTOL`
+    # (the law's "within 0.1"), each with the bound set to this table's own extreme value
+    mid = gap_table[(gap_table.tau >= 0.01) & (gap_table.tau <= 1.0)]
+    low_peak = float(mid.groupby("case").kl_mean_exact.max().min())
+    his = []
+    for _, d in gap_table.groupby("case"):
+        ratio = d.kl_mean_exact / d.kl_asym_large_tau
+        his.append(abs(float(ratio.iloc[(d.tau - C.KL_ASYM_TAUS[1]).abs().argmin()]) - 1))
+    with monkeypatch.context() as mp:
+        mp.setattr(C, "KL_ASYM_RTOL", max(his))
+        assert _gap_claims(gap_table)[3].verdict == REPRO
+    monkeypatch.setattr(C, "KL_PEAK_MIN", low_peak)
+    assert _gap_claims(gap_table)[3].verdict == DIFF
+
+
+def test_claim4_rule_names_both_taus_of_the_law(gap_table):
+    # mutant: the rule's "closer to 1 than at tau = {KL_ASYM_TAUS[-1]}" (30 twice)
+    rule = _gap_claims(gap_table)[3].rule
+    assert "ratio within 0.1 of 1 at tau = 30 and closer to 1 than at tau = 3," in rule
+
+
+def test_claim10_rule_quotes_its_window_and_holds_at_its_edge(binary_tables, monkeypatch):
+    # mutants: the rule's window `[1.5 - MODE_ATOL, ...]` or `[0.5 + MODE_ATOL, ...]`, and
+    # `abs(modes - 0.5) < MODE_ATOL` (the bound set to this table's farthest mode must hold)
+    ib = binary_tables[2]
+    c1 = C.claims_beta(data(implicit_beta=ib))[0]
+    assert "argmax within [0.4, 0.6]." in c1.rule
+    modes = [float(d.p.iloc[int(np.argmax(d.lam.to_numpy()))])
+             for _, d in ib.sort_values("p").groupby("tau")]  # fmt: skip
+    far = max(abs(m - 0.5) for m in modes)
+    assert far > 0
+    monkeypatch.setattr(C, "MODE_ATOL", far)
+    assert C.claims_beta(data(implicit_beta=ib))[0].verdict == REPRO
+
+
+def test_claim18_constant_contexts_at_exactly_the_scipy_tolerance_hold():
+    # mutant: `cst.lam_scipy.abs() < SCIPY_ATOL` ("|lam| <= 1e-6 (scipy)")
+    sc = scipy_frame()
+    sc.loc[sc.constant, "lam_scipy"] = [C.SCIPY_ATOL, -C.SCIPY_ATOL, 0.0, 0.0]
+    assert C.claim_lambda_unique(data(simplex_scipy=sc)).verdict == REPRO
+
+
+def test_claim7_ratio_leaves_out_exact_log_ratios_below_1e_9():
+    # mutant: `b.where(b > -0.999999999)`: a point where exact PMD barely moves (|log ratio|
+    # 1e-13) would report its meaningless ratio 5 as the largest
+    blr = pd.DataFrame({"method": ["exact", "mean"] * 2, "tau": 0.1, "p": [0.3, 0.3, 0.4, 0.4],
+                        "log_x_pos": [2.0, 1.0, 1e-13, 5e-13],
+                        "log_x_neg": [-4.0, -1.0, -1.0, -0.5]})  # fmt: skip
+    (c7, _, _) = C.claims_binary(data(binary_log_ratios=blr))
+    assert c7.verdict == REPRO and "largest ratio |mean| / |exact| = 0.5000." in c7.measured
+
+
+def test_claim6_kl_ratio_over_contexts_where_exact_pmd_moves():
+    # mutant: `kl_exact > 1.000000000001` (only steps with KL above 1 counted)
+    c = C.claim_conservative(data(conservative=rules.conservative_frame()))
+    assert "KL ratio mean/exact: median 0.5, max 0.5." in c.measured
+
+
+def test_claim8_counts_the_points_with_p_over_tau_at_least_20(binary_tables):
+    # mutant: `m.p / m.tau >= 21`: a point at p = 0.2, tau = 0.01 (p/tau = 20) is "far"
+    blr, hp, _ = binary_tables
+    row = hp[hp.method == "mean"].iloc[[0]].assign(p=0.2, tau=0.01)
+    hp = pd.concat([hp, row], ignore_index=True)
+    m = hp[hp.method == "mean"]
+    far = int((m.p / m.tau >= 20).sum())
+    assert far == int((m.p / m.tau >= 21).sum()) + 1
+    c8 = C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[1]
+    assert f"(over {far} points)" in c8.measured

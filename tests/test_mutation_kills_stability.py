@@ -8,6 +8,10 @@ to fail on the mutant named in its comment (tools/mutation.py, seed 0).
 
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,8 +34,12 @@ FAKE_P0: list = []
 ENVS: dict = {}  # the environment main built for each reward scale (last call)
 
 
-def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
-    """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift."""
+def _fake_run(env, methods, *, iters, tau, k, seed, staleness, per_prompt, diagnostics,
+              progress):  # fmt: skip
+    """Frames shaped like pmdtheory.sim.run's (per_prompt=True): final reward p0 + a shift
+    that depends on the method, tau, k and the staleness."""
+    # the script reads per-prompt rows, no diagnostic columns, and prints no progress bars
+    assert per_prompt is True and diagnostics is False and progress is False
     pm1 = type(env).__name__ == "Bandit"
     n_prompts, n_responses = env.R.shape
     CALLS.append({"scale": "pm1" if pm1 else "01", "tau": tau, "k": k, "staleness": staleness,
@@ -44,8 +52,8 @@ def _fake_run(env, methods, *, iters, tau, k, seed, staleness, **_):
     for mi, method in enumerate(methods):
         for sd in seed:
             s_parts.append(pd.DataFrame({"method": method, "seed": sd, "iter": it,
-                                         "kl_prev": 0.01 * k}))  # fmt: skip
-            p = np.clip(p0 + 0.01 * (mi + 1) - 0.001 * staleness, 0, 1)
+                                         "kl_prev": 0.01 * k * (1 + tau)}))  # fmt: skip
+            p = np.clip(p0 + 0.01 * (mi + 1) - 0.001 * staleness + 0.02 * tau + 1e-4 * k, 0, 1)
             pp_parts.append(pd.DataFrame({"method": method, "seed": sd, "iter": iters,
                                           "context": np.arange(n),
                                           "reward": 2 * p - 1 if pm1 else p}))  # fmt: skip
@@ -109,7 +117,10 @@ def test_ci_halfwidth_is_scipys_t_interval():
     lo, hi = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
     assert st.ci_halfwidth(x) == pytest.approx((hi - lo) / 2, rel=1e-12)
     assert np.isnan(st.ci_halfwidth(np.array([0.3])))
-    # two values, one degree of freedom: mutant `x.size <= 2` made it NaN
+    with warnings.catch_warnings():  # mutant `x.size < 1`: NaN too, but numpy warns
+        warnings.simplefilter("error")
+        assert np.isnan(st.ci_halfwidth(np.array([0.3])))
+    # two values, one degree of freedom: mutants `x.size <= 2` and `< 3` made it NaN
     assert st.ci_halfwidth(np.array([0.2, 0.4])) == pytest.approx(
         stats.t.ppf(0.975, 1) * 0.1, rel=1e-12
     )
@@ -202,6 +213,9 @@ def test_worse_and_collapsed_are_strict_at_their_bounds():
     assert row["hard_frac_backwards"] == 0.5  # only the second: 0.1 p0 is far below p0
     assert row["hard_frac_collapsed"] == 0.0
     assert row["hard_frac_backwards_notol"] == 1.0  # the old rule, final < p0: both
+    pp["reward"] = p0  # unmoved: not worse by either rule (mutant `f[hard] <= p0[hard]`)
+    (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
+    assert row["hard_frac_backwards"] == row["hard_frac_backwards_notol"] == 0.0
     pp["reward"] = np.nextafter(at_bounds, 0.0)  # one ulp lower: both rules fire
     (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
     assert row["hard_frac_backwards"] == 1.0 and row["hard_frac_collapsed"] == 0.5
@@ -347,3 +361,54 @@ def test_seeds_as_documented(quick_figure, full_calls):
     # run's seeds). The docstring: N_SEEDS = 5 seeds (--quick: 2), from --seed on
     assert set(full_calls.seeds) == {(0, 1, 2, 3, 4)}
     assert set(quick_figure[2].seeds) == {(0, 1)}
+
+
+def test_hard_means_strictly_below_hard_p():
+    # mutant: `p0 <= HARD_P`: "hard prompts (initial success probability below HARD_P)"
+    p0 = np.array([st.HARD_P, 0.01, 0.5])
+    s = pd.DataFrame({"method": "m", "seed": 0, "iter": [0, 1], "kl_prev": [np.nan, 0.1]})
+    pp = pd.DataFrame({"method": "m", "seed": 0, "iter": 1, "context": [0, 1, 2],
+                       "reward": p0 / 2})  # fmt: skip
+    (row,) = st.summarise(s, pp, p0, 1, scale="01", tau=0.1, k=4, staleness=0)
+    assert row["n_hard"] == 1 and row["hard_final_median"] == 0.005
+
+
+def test_pm1_squares_draw_the_pm1_runs(quick_figure):
+    # mutant: `d.scale != "pm1"` for the squares (the {0, 1} runs drawn twice)
+    fig, df, _ = quick_figure
+    pm1 = df[(df.staleness == 0) & (df.scale == "pm1")]
+    for ax, col in ((fig.axes[0], "hard_frac_backwards"), (fig.axes[1], "final_success")):
+        conts = ax.containers
+        for line, square in zip(conts[::2], conts[1::2], strict=True):
+            method, k = _method_k(line.get_label())
+            want = pm1[(pm1.method == method) & (pm1.k == k)].groupby("tau")[col].mean()
+            x, y = _xy(square)
+            assert square.lines[0].get_marker() == "s"
+            np.testing.assert_array_equal(x, want.index.to_numpy())
+            np.testing.assert_array_equal(y, want.to_numpy())
+
+
+def test_panel_c_draws_each_method_and_tau_from_its_own_runs(quick_figure):
+    # mutants: `stale.tau != tau` and `stale.method != method` in panel c
+    fig, df, _ = quick_figure
+    stale = df[(df.k == st.STALE_K) & (df.scale == "01")]
+    for cont in fig.axes[2].containers:
+        label = cont.get_label()
+        (method,) = [m for m in st.METHODS if label.startswith(st.LABEL[m])]
+        tau = float(label.rsplit("=", 1)[1])
+        want = stale[(stale.method == method) & (stale.tau == tau)].groupby("staleness")
+        np.testing.assert_array_equal(_xy(cont)[1], want.final_success.mean().to_numpy())
+
+
+def test_only_the_llm_scripts_are_left_out_of_a_plain_repro():
+    # mutant: REPRO["default"] = False. The README: the slow LLM scripts llm_e2e, trl_pmd and
+    # llm_compare run only when named
+    from pmdtheory._repro import discover
+
+    repo = Path(__file__).resolve().parents[1]
+    text = " ".join((repo / "README.md").read_text().split())
+    named = re.search(r"the slow LLM scripts `(\w+)`, `(\w+)` and `(\w+)` run only when named",
+                      text)  # fmt: skip
+    assert named is not None
+    off = {s.name for s in discover(repo / "paper_repro") if not s.default}
+    assert off == set(named.groups())
