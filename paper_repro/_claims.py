@@ -114,7 +114,8 @@ def claims_gap(data: Data) -> list[Claim]:
     df = data[fig]
     if df is None:
         return [c1, c2, c3, c4]
-    by = df.sort_values("tau").groupby("case", sort=False)
+    # a stable sort keeps the cases in the table's order in every list below
+    by = df.sort_values("tau", kind="stable").groupby("case", sort=False)
     rises = [np.max(np.diff(d.gap.to_numpy())) for _, d in by]
     c1.measured = (
         f"min over {len(df)} (case, tau) points of the gap: {g(df.gap.min())}; largest "
