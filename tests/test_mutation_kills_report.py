@@ -1088,3 +1088,38 @@ def test_claim15_needs_the_naive_form_to_show_the_pitfall(monkeypatch):
     assert S.LOO_NAIVE_MAX == 0.5
     monkeypatch.setattr(S, "_naive_loo_partition", lambda r, tau, floor=1e-8: np.full(len(r), 0.4))
     assert S.claim_stable_loo_partition(data()).verdict == DIFF
+
+
+def test_claim22_beta_peak_window_is_inclusive(binary_tables, monkeypatch):
+    # mutant: `abs(p_beta - 0.5) < MODE_ATOL`, the window set to this table's own distance
+    # (0 here: beta_t peaks at p = 0.5 exactly, a point of the grid)
+    ib = binary_tables[2]
+    tau = ib.tau.iloc[(ib.tau - C.PULL_TAU).abs().argmin()]
+    d = ib[ib.tau == tau].sort_values("p")
+    p_beta = float(d.p.iloc[int(np.argmax(d.beta.to_numpy()))])
+    monkeypatch.setattr(C, "MODE_ATOL", abs(p_beta - 0.5))
+    assert C.claim_gentle_pull(data(implicit_beta=ib)).verdict == REPRO
+
+
+def test_claim2_asymptote_tolerance_is_inclusive(gap_table, monkeypatch):
+    # mutant: `|ratio - 1| < ASYM_RTOL`, the bound set to this table's largest |ratio - 1|
+    last = gap_table.sort_values("tau", kind="stable").groupby("case", sort=False).tail(1)
+    monkeypatch.setattr(C, "ASYM_RTOL", float(np.abs(last.gap / last.asym_large_tau - 1).max()))
+    assert _gap_claims(gap_table)[1].verdict == REPRO
+
+
+def test_claim7_a_log_ratio_exactly_at_the_bound_is_not_above_it():
+    # mutant: `a >= b (1 + BOUND_RTOL) + BOUND_RTOL`: exact PMD's 0 and PMD-mean's 1e-12 sit
+    # exactly on the bound, which allows rounding
+    blr = pd.DataFrame({"method": ["exact", "mean"] * 2, "tau": 0.1, "p": [0.3, 0.3, 0.4, 0.4],
+                        "log_x_pos": [2.0, 1.0, 0.0, C.BOUND_RTOL],
+                        "log_x_neg": [-4.0, -1.0, -1.0, -0.5]})  # fmt: skip
+    (c7, _, _) = C.claims_binary(data(binary_log_ratios=blr))
+    assert c7.verdict == REPRO and "0 points where" in c7.measured
+
+
+def test_claim5_regression_error_exactly_at_the_tolerance_holds():
+    # mutant: `e_reg < SCIPY_ATOL` ("to 1e-6")
+    sc = scipy_frame()
+    sc.loc[5, "err_regression"] = C.SCIPY_ATOL
+    assert eq(sc).verdict == REPRO
