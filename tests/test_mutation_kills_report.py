@@ -586,6 +586,7 @@ def test_claim12_quotes_no_other_success_at_tau_005_per_k(noise_table):
     assert len(ref) == 2 and "50%" not in text
     for k, f in zip(ref.k, ref.frac_no_other_success, strict=True):
         assert f"{f:.0%} of groups (k={k})" in text
+    assert text.count("of groups (k=") == 2  # mutant `part.p != p_min`: the other p's
     assert f"(-log p = {-np.log(0.01):.3f})." in text  # mutant: `np.log(p_min)`, negative
 
 
@@ -1123,3 +1124,55 @@ def test_claim5_regression_error_exactly_at_the_tolerance_holds():
     sc = scipy_frame()
     sc.loc[5, "err_regression"] = C.SCIPY_ATOL
     assert eq(sc).verdict == REPRO
+
+
+def test_claim15_reference_groups_default_to_seed_0():
+    # mutant: `seed: int = 1`: the report's groups (and its quoted error) are those of seed 0
+    for (a, ta), (b, tb) in zip(S.loo_reference_groups(), S.loo_reference_groups(0), strict=True):
+        assert ta == tb and np.array_equal(a, b)
+    assert any(not np.array_equal(a, b) for (a, _), (b, _) in
+               zip(S.loo_reference_groups(0), S.loo_reference_groups(1), strict=True))  # fmt: skip
+
+
+def test_claim15_floor_of_one_for_advantages_near_zero():
+    # mutant: `np.maximum(np.abs(ref), 0.0)`: ties have advantage 0, where an estimator off
+    # by 1e-13 (far inside the rule) would have an infinite relative error
+    from pmdtheory.estimators import advantages
+
+    def off(r, *, kind, tau):
+        return np.asarray(advantages(r, kind=kind, tau=tau)) + 1e-13
+
+    assert S.claim_stable_loo_partition(data(), advantages=off).verdict == REPRO
+
+
+def test_claim17_a_tie_at_large_tau_is_no_reversal():
+    # mutant: `succ + succ_ci <= 0` in the note: a tie at tau = 1 (difference 0 in every seed)
+    # is not "PMD-part ends significantly higher"
+    st = stability_frame()
+    at = st.tau == 1.0
+    part = st[at & (st.method == "part_sampled")].final_success.to_numpy()
+    st.loc[at & (st.method == "mean_sampled"), "final_success"] = part
+    c = S.claim_robust(data(stability=st))
+    assert not any(n.startswith("At larger tau") for n in c.notes)
+    c = S.claim_robust(data(stability=stability_frame(big_tau_reverse=True)))
+    assert any(n.startswith("At larger tau") for n in c.notes)
+
+
+def test_claim13_mean_ratio_tolerance_is_inclusive(noise_table, monkeypatch):
+    # mutant: `abs(ratio.mean() - 1) < NOISE_SD_RTOL`, the bound set to this table's value
+    df = noise_table[0]
+    m = df[(df.estimator == "mean_loo") & (df.sign == "pos")]
+    spread = np.where(m.scale == "pm1", 2.0, 1.0)
+    ratio = m.std_error / (spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau)
+    monkeypatch.setattr(S, "NOISE_SD_RTOL", abs(ratio.mean() - 1))
+    assert S.claims_noise(data(target_errors=df))[1].verdict == REPRO
+
+
+def test_claim16_needs_two_rates_per_method_and_allows_equal_factors():
+    # mutants: `len(ex) >= 1` (a method with a rate at one tau only passes "increasing in tau")
+    # and `r1 < r2` (two taus with the same factor fail "increasing", which is not strict)
+    a = _rates_frame({"exact": (0.9, 0.95, 0.98), "mean": (0.9, 0.95, 0.98)})
+    a.loc[(a.method == "exact") & (a.tau > 0.03), "subopt"] = 1e-13  # one exact rate left
+    assert S.claim_linear(data(convergence=a)).verdict == DIFF
+    a = _rates_frame({"exact": (0.9, 0.9, 0.98), "mean": (0.9, 0.9, 0.98)})
+    assert S.claim_linear(data(convergence=a)).verdict == REPRO
