@@ -645,6 +645,8 @@ def test_claim17_counts_its_pm1_pairs():
     assert c.verdict == REPRO and ": 1 paired runs" in c.measured
     c = S.claim_robust(data(stability=st[st.scale == "01"]))  # no +-1 runs: nothing compared
     assert c.verdict.startswith(PARTLY) and "+-1 scale" in c.verdict, c.verdict
+    # mutant `scale_err = -1.0` at the start: with no pair the largest difference is 0
+    assert "0 paired runs, max |final success difference| 0.0e+00" in c.measured
 
 
 def test_claim17_equal_staleness_drops_are_not_more():
@@ -1176,3 +1178,20 @@ def test_claim16_needs_two_rates_per_method_and_allows_equal_factors():
     assert S.claim_linear(data(convergence=a)).verdict == DIFF
     a = _rates_frame({"exact": (0.9, 0.9, 0.98), "mean": (0.9, 0.9, 0.98)})
     assert S.claim_linear(data(convergence=a)).verdict == REPRO
+
+
+def test_claim17_an_insignificant_reversal_is_not_noted():
+    # mutant: `succ - succ_ci < 0`: PMD-part ahead at tau = 1 on average but with the
+    # interval covering 0 is not "significantly higher"
+    c = S.claim_robust(data(stability=stability_frame(big_tau_reverse=True, succ_noise=0.2)))
+    assert not any(n.startswith("At larger tau") for n in c.notes)
+
+
+def test_claim14_part_equal_to_mean_in_a_cell_is_not_noisier(noise_table):
+    # mutant: `piv[part] >= piv[mean]`: "PMD-part's noise RMSE > PMD-mean's in every cell"
+    df = noise_table[0].copy()
+    paper = (df.scale == "01") & np.isclose(df.tau, 0.05) & np.isclose(df.p, 0.01) & (df.k == 8)
+    paper &= df.sign == "pos"
+    mean = df.noise_rmse[paper & (df.estimator == "mean_loo")].iloc[0]
+    df.loc[paper & (df.estimator == "part_loo"), "noise_rmse"] = mean
+    assert S.claims_noise(data(target_errors=df))[2].verdict == DIFF
