@@ -474,17 +474,25 @@ def test_claim16_quotes_each_fits_r2_and_the_largest_factor_gap():
     assert "at most 5.0e-03." in c.measured
 
 
+def _kinked(n_iters: int, kink: int) -> pd.DataFrame:
+    """Claim 16's table: exact PMD at factors 0.9 and 0.95; PMD-mean at 0.5 up to `kink`,
+    then at exact PMD's factor."""
+    it = np.arange(n_iters)
+    rows = []
+    for tau, f in ((0.03, 0.9), (0.1, 0.95)):
+        mean = np.where(it <= kink, 0.5**it, 0.5**kink * f ** (it - float(kink)))
+        rows += [
+            pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it, "subopt": 3.0 * s})
+            for m, s in (("exact", f**it), ("mean", mean))
+        ]
+    return pd.concat(rows, ignore_index=True)
+
+
 def test_claim16_later_half_of_an_odd_count_starts_at_its_middle():
     # mutant: `d.iter.iloc[-2] / 2`: with iterations 0..59 the later half starts at 29.5; the
     # mutant also fits iterate 29, here a kink where PMD-mean's factor changes. 30..59 is
     # exactly linear, 29..59 is not, at R^2 measurably below 1 in the quoted digits
-    it = np.arange(60)
-    rows = []
-    for tau, f in ((0.03, 0.9), (0.1, 0.95)):
-        mean = np.where(it <= 29, 0.5**it, 0.5**29 * f ** (it - 29.0))
-        rows += [pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it,
-                               "subopt": 3.0 * s}) for m, s in (("exact", f**it), ("mean", mean))]
-    c = S.claim_linear(data(convergence=pd.concat(rows, ignore_index=True)))
+    c = S.claim_linear(data(convergence=_kinked(60, 29)))
     assert "mean tau=0.03: factor 0.9000/iter (R^2 1.000)" in c.measured, c.measured
 
 
@@ -669,8 +677,14 @@ def test_claim17_staleness_drop_is_to_the_largest_staleness():
     st = stability_frame()
     st = pd.concat([st, st[(st.k == 8) & (st.staleness == 2)].assign(staleness=4)],
                    ignore_index=True)  # fmt: skip
-    drop = {("part_sampled", 0): 0.0, ("part_sampled", 2): 0.0, ("part_sampled", 4): 0.4,
-            ("mean_sampled", 0): -0.05, ("mean_sampled", 2): 0.45, ("mean_sampled", 4): 0.05}
+    drop = {
+        ("part_sampled", 0): 0.0,
+        ("part_sampled", 2): 0.0,
+        ("part_sampled", 4): 0.4,
+        ("mean_sampled", 0): -0.05,
+        ("mean_sampled", 2): 0.45,
+        ("mean_sampled", 4): 0.05,
+    }
     stale = st.k == 8
     st.loc[stale, "final_success"] = [
         0.8 + 0.001 * seed - drop[(m, s)]
@@ -738,13 +752,7 @@ def test_claim16_a_growing_suboptimality_differs():
 def test_claim16_later_half_of_an_even_count_includes_its_middle():
     # mutant: `d.iter > d.iter.iloc[-1] / 2`: iterations 0..60, the later half is 30..60;
     # PMD-mean's factor changes at 31, so with iterate 30 the fit is not exact
-    it = np.arange(61)
-    rows = []
-    for tau, f in ((0.03, 0.9), (0.1, 0.95)):
-        mean = np.where(it <= 31, 0.5**it, 0.5**31 * f ** (it - 31.0))
-        rows += [pd.DataFrame({"panel": "a", "method": m, "tau": tau, "iter": it,
-                               "subopt": 3.0 * s}) for m, s in (("exact", f**it), ("mean", mean))]
-    a = pd.concat(rows, ignore_index=True)
+    a = _kinked(61, 31)
     d = a[(a.method == "mean") & (a.tau == 0.03) & (a.iter >= 30)]
     slope = np.polyfit(d.iter, np.log(d.subopt), 1)[0]
     c = S.claim_linear(data(convergence=a))
@@ -1068,7 +1076,8 @@ def test_claim14_smallest_sd_ratio_leaves_out_p_above_005(noise_table):
     ratio = (df.std_error[part].to_numpy() / df.std_error[mean].to_numpy())[
         (df.p[part] <= 0.05).to_numpy()]  # fmt: skip
     assert ratio.min() == 1.5
-    assert "at least 1.5x in every (k, p) cell" in S.claims_noise(data(target_errors=df))[2].measured
+    text = S.claims_noise(data(target_errors=df))[2].measured
+    assert "at least 1.5x in every (k, p) cell" in text
 
 
 def test_claim17_scale_tolerance_is_inclusive(monkeypatch):
@@ -1077,9 +1086,15 @@ def test_claim17_scale_tolerance_is_inclusive(monkeypatch):
     st = stability_frame(pm1_err=3e-10)
     worst = 0.0
     for r in st[st.scale == "pm1"].itertuples():
-        ref = st[(st.scale == "01") & np.isclose(st.tau, r.tau / 2) & (st.k == r.k)
-                 & (st.staleness == r.staleness) & (st.method == r.method) & (st.seed == r.seed)]
-        worst = max(worst, abs(ref.final_success.iloc[0] - r.final_success))  # fmt: skip
+        ref = st[
+            (st.scale == "01")
+            & np.isclose(st.tau, r.tau / 2)
+            & (st.k == r.k)
+            & (st.staleness == r.staleness)
+            & (st.method == r.method)
+            & (st.seed == r.seed)
+        ]
+        worst = max(worst, abs(ref.final_success.iloc[0] - r.final_success))
     assert worst > 0
     monkeypatch.setattr(S, "SCALE_ATOL", worst)
     assert S.claim_robust(data(stability=st)).verdict == REPRO
