@@ -58,7 +58,8 @@ def _loo_reference(r: np.ndarray, tau: float) -> np.ndarray:
 
 
 def loo_reference_groups(seed: int = 0) -> list[tuple[np.ndarray, float]]:
-    """Groups for claim 15: lone successes, ties, spread rewards, tau 1e-3..1."""
+    """Groups for claim 15 at tau 1e-3, 0.01, 0.05, 0.2, 1 and k 2, 4, 8: lone successes
+    (one reward 1, the rest 0) first and last, ties and spread rewards (seed `seed`)."""
     gen = np.random.default_rng(seed)
     groups = []
     for tau in (1e-3, 0.01, 0.05, 0.2, 1.0):

@@ -611,7 +611,7 @@ def test_claim12_log_ratio_of_a_very_rare_success(noise_table):
 def test_claim15_reference_groups_as_documented():
     # mutants: k (2, 4, 8) -> (2, 3, 8), tau 0.05 -> 1.05, the lone success 2.0 or at index 1.
     # The docstring: lone successes (one reward 1, the rest 0) first and last, ties, spread
-    # rewards, at tau 1e-3, 0.01, 0.05, 0.2, 1 and k 2, 4, 8
+    # rewards, at tau 1e-3, 0.01, 0.05, 0.2, 1 and k 2, 4, 8 (seed 0: the next test)
     groups = S.loo_reference_groups()
     assert {tau for _, tau in groups} == {1e-3, 0.01, 0.05, 0.2, 1.0}
     assert {len(r) for r, _ in groups} == {2, 4, 8}
