@@ -59,6 +59,7 @@ STALE_K = 8
 N_SEEDS = 5
 WORSE_RTOL = 1e-9  # "worse" = final < p0 (1 - WORSE_RTOL); unmoved prompts differ by ~1e-17
 CI = 0.95
+PM1_MARKER = {"marker": "s", "markersize": 6, "markerfacecolor": "none"}  # +-1 runs and legend
 
 
 def ci_halfwidth(x: np.ndarray, level: float = CI) -> float:
@@ -143,10 +144,8 @@ def main(argv=None) -> None:
                             label=f"{LABEL[method]}, $k$={k}")  # fmt: skip
                 b = d[d.scale == "pm1"]
                 ax.errorbar(b.tau, b["mean"], yerr=b.ci, color=color, linestyle="none",
-                            marker="s", markersize=6, markerfacecolor="none",
-                            capsize=2)  # fmt: skip
-        ax.plot([], [], "s", color="k", markersize=6, markerfacecolor="none",
-                label=r"$\pm1$ rewards")  # fmt: skip
+                            capsize=2, **PM1_MARKER)  # fmt: skip
+        ax.plot([], [], color="k", linestyle="none", label=r"$\pm1$ rewards", **PM1_MARKER)
         ax.set_xscale("log")
         ax.set_xlabel(r"temperature $\tau$")
     axes[0, 0].set_ylabel(f"hard prompts (p0<{HARD_P:g}) worse")
