@@ -421,22 +421,21 @@ def test_claim2_quotes_one_ratio_per_case_at_the_largest_tau(gap_table):
 # ---------------------------- session 10: a full run of _claims_sampled.py (--sample 0)
 
 
-def _jump(first: float, second: float, tau: float = 0.05) -> pd.DataFrame:
-    """Claim 21's table at one (tau, k): tau x first jump `first`, tau x second `second`."""
-    t0 = 1.0 / tau
-    t1 = t0 - first / tau
-    return pd.DataFrame({"tau": tau, "k": 8, "m_other": [0, 1, 2],
-                         "target": [t0, t1, t1 - second / tau]})  # fmt: skip
+def _jump(first: float, second: float = 0.0, tau: float = 2.0**-5) -> pd.DataFrame:
+    """Claim 21's table at one (tau, k): tau x first jump `first`, tau x second `second`
+    (target(0) = 0; at the default tau = 2**-5, tau x a target difference is exact)."""
+    t1, t2 = -first / tau, -(first + second) / tau
+    return pd.DataFrame({"tau": tau, "k": 8, "m_other": [0, 1, 2], "target": [0.0, t1, t2]})
 
 
 def test_claim21_jumps_exactly_at_and_just_past_their_bounds():
     # mutants: `second <= JUMP_NEXT_MAX` -> `<` (a second jump of exactly 0.1 refused), and
     # `first <= 1 + 1e-12` -> `<= 1 + 1.000000000001` (a first jump above 1/tau accepted)
-    j = _jump(0.9, 0.0)
-    j.loc[2, "target"] = 0.0  # t1 = 2 exactly: tau x (2 - 0) = 2 x 0.05 = 0.1, exact in float64
-    assert j.target[1] == 2.0 and (j.target[1] - j.target[2]) * 0.05 == S.JUMP_NEXT_MAX
+    j = _jump(0.9, tau=0.05)
+    j.loc[2, "target"] = j.target[1] - 2.0  # tau x 2 = 2 x 0.05 = 0.1, exact in float64
+    assert (j.target[1] - j.target[2]) * 0.05 == S.JUMP_NEXT_MAX
     assert S.claim_jump(data(target_errors_jump=j)).verdict == REPRO
-    assert S.claim_jump(data(target_errors_jump=_jump(1.001, 0.05))).verdict == DIFF
+    assert S.claim_jump(data(target_errors_jump=_jump(1.001, 0.05, tau=0.05))).verdict == DIFF
 
 
 def _rates_frame(factors: dict[str, tuple[float, ...]], taus=(0.03, 0.1, 0.3)) -> pd.DataFrame:
@@ -500,13 +499,18 @@ def _noise_cells(df, estimator="mean_loo"):
     return df.index[(df.estimator == estimator) & (df.sign == "pos")]
 
 
+def _theory_sd(m: pd.DataFrame) -> pd.Series:
+    """THEORY §6: the sd of the LOO mean baseline's target, range sqrt(p(1-p)/(k-1))/tau."""
+    spread = np.where(m.scale == "pm1", 2.0, 1.0)
+    return spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau
+
+
 def test_claim13_theory_sd_divides_by_k_minus_1(noise_table):
     # mutant: `/ (m.k - 0)`: sqrt(k / (k - 1)) = 3-7% off at k = 8, 16, inside the 15% rule;
     # with every sd exactly the closed form p(1-p)/(k-1)/tau^2 (x4 for +-1) the mean is 1.000
     df = noise_table[0].copy()
     m = df.loc[_noise_cells(df)]
-    spread = np.where(m.scale == "pm1", 2.0, 1.0)
-    df.loc[m.index, "std_error"] = spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau
+    df.loc[m.index, "std_error"] = _theory_sd(m)
     c2 = S.claims_noise(data(target_errors=df))[1]
     assert c2.verdict == REPRO and "mean 1.000, range 1.00..1.00" in c2.measured
 
@@ -520,9 +524,7 @@ def test_claim13_a_cell_group_exactly_at_its_tolerance_holds(noise_table):
     cells = _noise_cells(df)
     group = cells.intersection(df.index[(df.scale == "01") & np.isclose(df.tau, 1.0)])
     df.loc[group, "p"] = np.where(df.loc[group, "k"] == 8, 0.125, 0.375)
-    m = df.loc[cells]
-    spread = np.where(m.scale == "pm1", 2.0, 1.0)
-    df.loc[cells, "std_error"] = spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau
+    df.loc[cells, "std_error"] = _theory_sd(df.loc[cells])
     assert (df.loc[group, "std_error"] == 0.125).all()
     df.loc[group, "std_error"] = 0.125 * (1 + S.NOISE_SD_CELL_RTOL)  # 0.15625, exact
     assert S.claims_noise(data(target_errors=df))[1].verdict == REPRO
@@ -703,18 +705,11 @@ def test_naive_advantages_are_rewards_minus_the_naive_baseline():
                                r - S._loo_reference(r, 1.0), rtol=NAIVE_AGREE_RTOL)  # fmt: skip
 
 
-def _jump_at(first: float, second: float = 0.0) -> pd.DataFrame:
-    """Claim 21's table at tau = 2**-5, where tau x (a target difference) is exact."""
-    tau = 2.0**-5
-    t1, t2 = -first / tau, -(first + second) / tau  # target(0) = 0
-    return pd.DataFrame({"tau": tau, "k": 8, "m_other": [0, 1, 2], "target": [0.0, t1, t2]})
-
-
 def test_claim21_first_jump_bounds_are_inclusive_and_measured_to_one_other_success():
     # mutants: `first > JUMP_MIN`, `first < 1 + 1e-12` (each jump exactly at its bound
     # refused), and `piv[0] - piv[2]` as the first jump (0.98 + 0.05 > 1 refused)
     for first in (S.JUMP_MIN, 1 + 1e-12, 0.98):
-        j = _jump_at(first, 0.05 if first == 0.98 else 0.0)
+        j = _jump(first, 0.05 if first == 0.98 else 0.0)
         assert (j.target[0] - j.target[1]) * j.tau[0] == first
         assert S.claim_jump(data(target_errors_jump=j)).verdict == REPRO, first
 
@@ -1179,8 +1174,7 @@ def test_claim13_mean_ratio_tolerance_is_inclusive(noise_table, monkeypatch):
     # mutant: `abs(ratio.mean() - 1) < NOISE_SD_RTOL`, the bound set to this table's value
     df = noise_table[0]
     m = df[(df.estimator == "mean_loo") & (df.sign == "pos")]
-    spread = np.where(m.scale == "pm1", 2.0, 1.0)
-    ratio = m.std_error / (spread * np.sqrt(m.p * (1 - m.p) / (m.k - 1)) / m.tau)
+    ratio = m.std_error / _theory_sd(m)
     monkeypatch.setattr(S, "NOISE_SD_RTOL", abs(ratio.mean() - 1))
     assert S.claims_noise(data(target_errors=df))[1].verdict == REPRO
 

@@ -276,9 +276,14 @@ def test_summarise_averages_kl_over_the_steps_only():
     assert row["kl_mean"] == pytest.approx(0.2, rel=1e-15) and row["kl_max"] == 0.3
 
 
-def _method_k(label):
+def _method(label):
+    """The method a legend label names."""
     (method,) = [m for m in st.METHODS if label.startswith(st.LABEL[m])]
-    return method, int(label.rsplit("=", 1)[1])
+    return method
+
+
+def _method_k(label):
+    return _method(label), int(label.rsplit("=", 1)[1])
 
 
 def test_panels_a_and_b_draw_each_line_from_its_own_method(quick_figure):
@@ -393,8 +398,7 @@ def test_panel_c_draws_each_method_and_tau_from_its_own_runs(quick_figure):
     stale = df[(df.k == st.STALE_K) & (df.scale == "01")]
     for cont in fig.axes[2].containers:
         label = cont.get_label()
-        (method,) = [m for m in st.METHODS if label.startswith(st.LABEL[m])]
-        tau = float(label.rsplit("=", 1)[1])
+        method, tau = _method(label), float(label.rsplit("=", 1)[1])
         want = stale[(stale.method == method) & (stale.tau == tau)].groupby("staleness")
         np.testing.assert_array_equal(_xy(cont)[1], want.final_success.mean().to_numpy())
 
