@@ -22,23 +22,27 @@ from test_report_rules import (
     eq,
     scipy_frame,
     stability_frame,
+    traj_frame,
 )
 
 noise_table = rules.noise_table  # the fixture (1 s), shared with test_report_rules.py
 NAIVE_AGREE_RTOL = 1e-12  # the naive form where nothing cancels: rounding only
 
 
-def _limit_frame_at(z_exact: float) -> pd.DataFrame:
-    """Claim 20's table with, at the largest k, the fit exactly ``z_exact`` s.e. from exact PMD.
+def _limit_frame_at(z_exact: float, z_mean: float = 0.0, d_top: float = 2.0**-8) -> pd.DataFrame:
+    """Claim 20's table with, at the largest k, the fit exactly ``z_exact`` s.e. from exact PMD
+    and ``z_mean`` s.e. from the Lambert-W solution.
 
-    Two seeds at ``want -+ d`` with ``d`` a power of two: mean ``want``, s.e. ``d`` and the
-    gap ``z_exact * d``, all exact in float64.
+    Two seeds at ``0.5 -+ d`` with ``d`` a power of two: mean 0.5, s.e. ``d`` (the sd's
+    sqrt(2) is divided out to the last bit) and the gaps ``z_exact * d`` and ``z_mean * d``,
+    all exact in float64. ``d`` is 2**-3 at k = 250 and ``d_top`` at k = 16000, so the sd
+    shrinks by 2**-3 / d_top against the CLT factor sqrt(16000 / 250) = 8.
     """
     rows = []
-    for k, d in ((250, 2.0**-3), (16000, 2.0**-8)):
+    for k, d in ((250, 2.0**-3), (16000, d_top)):
         for s, sign in enumerate((-1.0, 1.0)):
             rows.append({"k": k, "seed": s, "context": 0, "reward_fit": 0.5 + sign * d,
-                         "reward_mean": 0.5, "reward_exact": 0.5 + z_exact * d,
+                         "reward_mean": 0.5 - z_mean * d, "reward_exact": 0.5 + z_exact * d,
                          "tau": 0.5})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -1204,3 +1208,96 @@ def test_claim14_part_equal_to_mean_in_a_cell_is_not_noisier(noise_table):
     mean = df.noise_rmse[paper & (df.estimator == "mean_loo")].iloc[0]
     df.loc[paper & (df.estimator == "part_loo"), "noise_rmse"] = mean
     assert S.claims_noise(data(target_errors=df))[2].verdict == DIFF
+
+
+# ------------------------------------- session 11: the rest of _claims.py (--sample 0)
+
+
+def test_claim5_klchi2_error_exactly_at_the_tolerance_holds():
+    # mutant: `e_kc < SCIPY_ATOL` ("both scipy solutions within 1e-6")
+    sc = scipy_frame()
+    sc.loc[5, "err_klchi2"] = C.SCIPY_ATOL
+    assert eq(sc).verdict == REPRO
+
+
+def test_claim6_ratio_leaves_out_steps_exact_pmd_does_not_take_and_quotes_six_digits():
+    # mutants: `kl_exact > -0.999999999999` (a context where exact PMD stays put, KL 0,
+    # gives the ratio 0/0 and a NaN median), `g(kr.max(), 7)` and `5` (the digits) and
+    # `kl_mean * kl_exact` (the same numbers where the KL of exact PMD is 1)
+    df = rules.conservative_frame()
+    df[["kl_mean", "kl_exact"]] = [1.0, 2.0]
+    df.loc[0, ["kl_mean", "kl_exact"]] = 0.0
+    df.loc[1, ["kl_mean", "kl_exact"]] = [0.7123456789, 1.0]
+    c = C.claim_conservative(data(conservative=df))
+    assert "KL ratio mean/exact: median 0.5, max 0.712346." in c.measured
+
+
+def test_claim20_fit_exactly_limit_sigmas_from_the_lambert_w_solution_holds():
+    # mutant: `z_mean < LIMIT_SIGMAS` ("within 5 s.e. of the Lambert-W solution")
+    sl = C.claim_sampled_limit
+    assert sl(data(simplex_limit=_limit_frame_at(6.0, z_mean=5.0))).verdict == REPRO
+    assert sl(data(simplex_limit=_limit_frame_at(6.0, z_mean=5.5))).verdict == DIFF
+
+
+def test_claim5_without_non_constant_contexts_quotes_a_control_share_of_0():
+    # mutant: `... if len(var) else -1.0` (the prose then says "-100%")
+    sc = scipy_frame(n=4, n_const=4)
+    c = eq(sc)
+    assert "farther than 1e-06 in 0% of the non-constant contexts" in c.measured
+    assert c.verdict == DIFF
+
+
+def test_claim22_quotes_the_restraint_exact_minus_mean(binary_tables):
+    # mutant: `log_x_pos_exact + log_x_pos` (the restraint is the difference of the two)
+    ib = binary_tables[2]
+    d = ib[np.isclose(ib.tau, C.PULL_TAU)].sort_values("p")
+    restraint = (d.log_x_pos_exact - d.log_x_pos).to_numpy()
+    mid = np.abs(d.p.to_numpy() - 0.5) <= C.MODE_ATOL
+    text = C.claim_gentle_pull(data(implicit_beta=ib)).measured
+    assert f"(at most {restraint.max():.2f}, {restraint[mid].max():.2g} near p = 0.5)" in text
+
+
+def test_claim11_asymptote_tolerance_is_inclusive(binary_tables, monkeypatch):
+    # mutant: `|ratio - 1| < ASYM_RTOL`, the bound set to this table's farthest ratio
+    ib = binary_tables[2]
+    top = ib[ib.tau == ib.tau.max()]
+    worst = float(np.abs(top.beta / top.asym_large_tau - 1).max())
+    assert worst > 0
+    monkeypatch.setattr(C, "ASYM_RTOL", worst)
+    assert C.claims_beta(data(implicit_beta=ib))[1].verdict == REPRO
+
+
+def test_claim5_trajectory_error_exactly_at_the_tolerance_holds():
+    # mutant: `err < TRAJ_ATOL` ("trajectory error <= 1e-10")
+    assert eq(scipy_frame(), traj_frame(err=C.TRAJ_ATOL)).verdict == REPRO
+    assert eq(scipy_frame(), traj_frame(err=2 * C.TRAJ_ATOL)).verdict == DIFF
+
+
+def test_claim20_sd_shrinking_by_exactly_half_the_clt_factor_differs():
+    # mutant: `shrink >= clt / 2` ("shrinks by more than half the CLT factor", 8 / 2 = 4)
+    sl = C.claim_sampled_limit
+    assert sl(data(simplex_limit=_limit_frame_at(6.0, d_top=2.0**-6))).verdict == REPRO
+    at_half = sl(data(simplex_limit=_limit_frame_at(6.0, d_top=2.0**-5)))
+    assert "shrinks 4.0x from k = 250 to 16000 (CLT: 8x)" in at_half.measured
+    assert at_half.verdict == DIFF
+
+
+def test_claim5_counts_the_constant_contexts():
+    # mutant: `len(sc) + len(var)` for the number of contexts with constant rewards
+    assert "30 random contexts" in eq(scipy_frame()).measured
+    assert ", 4 with constant rewards)" in eq(scipy_frame()).measured
+
+
+def test_claim8_near_points_include_p_over_tau_exactly_02(binary_tables):
+    # mutant: `m.p / m.tau < 0.2`: a point at p = 0.1, tau = 0.5 (p/tau = 0.2 exactly, the
+    # largest ratio among the near points here) is quoted
+    blr, hp, _ = binary_tables
+    m = hp[hp.method == "mean"]
+    near = (m.fail_new / m.fail_bound)[m.p / m.tau <= 0.2]
+    row = m.iloc[[0]].assign(p=0.1, tau=0.5)
+    row["fail_new"] = row.fail_bound * (near.max() + 1.0) / 2  # between it and the bound
+    assert (row.p / row.tau == 0.2).all()
+    hp = pd.concat([hp, row], ignore_index=True)
+    c8 = C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[1]
+    want = float((row.fail_new / row.fail_bound).iloc[0])
+    assert f"where p/tau <= 0.2: at most {C.g(want)}." in c8.measured

@@ -316,6 +316,8 @@ def test_sweep_error_lists_ten_failed_cells_and_counts_the_rest(tmp_path):
     assert len(lines) == 12 and all(ln.endswith(": ValueError: bad") for ln in lines[1:11])
     assert lines[-1] == "  ... and 3 more"
     assert "more" not in str(SweepError([(p, "x") for p in cells[:10]], tmp_path))
+    # full run (session 11): `len(failed) > 11` dropped the eleventh cell without a word
+    assert str(SweepError([(p, "x") for p in cells[:11]], tmp_path)).endswith("... and 1 more")
 
 
 def test_the_spread_message_says_over_eps_only_for_std_normalised_fits():
@@ -447,6 +449,49 @@ def test_execute_refusals_and_stale_temp_files_need_no_cluster(tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_a_stale_temp_file_another_client_removed_first_is_no_error(tmp_path, monkeypatch):
+    # full run (session 11): `unlink(missing_ok=False)`. Two clients resuming one folder
+    # both list its stale temp files; the one that comes second finds them gone
+    from pathlib import Path
+
+    from pmdtheory.sim.sweeps import _execute, cell_id, expand_grid
+
+    (cell,) = expand_grid({"env": "prompts", "contexts": 4, "actions": 3, "seed": "0"})
+    (tmp_path / f"{cell_id(cell)}.parquet").write_bytes(b"")
+    glob = Path.glob
+
+    def listed_then_gone(self, pattern):
+        found = list(glob(self, pattern))
+        if pattern == ".*.tmp":
+            found.append(self / ".gone.1.tmp")  # the other client removed it meanwhile
+        return iter(found)
+
+    monkeypatch.setattr(Path, "glob", listed_then_gone)
+    assert _execute([cell], tmp_path, scheduler="tcp://127.0.0.1:1").n_skipped == 1
+
+
+def test_a_worker_preload_outside_the_main_thread_does_nothing():
+    # full run (session 11): `except CosmicRayTestingException` for `except ValueError`:
+    # signal.signal refuses to run outside the main thread, and the preload must not fail
+    import signal
+    import threading
+
+    from pmdtheory.sim.sweeps import dask_setup
+
+    before, errors = signal.getsignal(signal.SIGINT), []
+
+    def setup():
+        try:
+            dask_setup(None)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=setup)
+    t.start()
+    t.join()
+    assert errors == [] and signal.getsignal(signal.SIGINT) is before
+
+
 def test_a_failed_write_leaves_no_temp_file(tmp_path):
     from pmdtheory.sim.sweeps import _write
 
@@ -499,10 +544,13 @@ def test_sweep_takes_grid_and_out_by_position_or_name_and_the_options_by_name_on
     import inspect
 
     from pmdtheory.sim import sweep
+    from pmdtheory.sim.sweeps import _execute
 
-    kinds = {n: p.kind for n, p in inspect.signature(sweep).parameters.items()}
-    assert kinds.pop("grid") == kinds.pop("out") == inspect.Parameter.POSITIONAL_OR_KEYWORD
-    assert set(kinds.values()) == {inspect.Parameter.KEYWORD_ONLY}
+    # full run (session 11): the same `/` in `_execute`, which the CLI and tests call
+    for fn, first in ((sweep, ("grid", "out")), (_execute, ("cells", "out"))):
+        kinds = {n: p.kind for n, p in inspect.signature(fn).parameters.items()}
+        assert [kinds.pop(n) for n in first] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 2
+        assert set(kinds.values()) == {inspect.Parameter.KEYWORD_ONLY}
 
 
 @pytest.mark.parametrize("off, refused", [(1e-10, False), (1e-6, True)])
