@@ -1223,11 +1223,13 @@ def test_claim5_klchi2_error_exactly_at_the_tolerance_holds():
 def test_claim6_ratio_leaves_out_steps_exact_pmd_does_not_take_and_quotes_six_digits():
     # mutants: `kl_exact > -0.999999999999` (a context where exact PMD stays put, KL 0,
     # gives the ratio 0/0 and a NaN median), `g(kr.max(), 7)` and `5` (the digits) and
-    # `kl_mean * kl_exact` (the same numbers where the KL of exact PMD is 1)
+    # `kl_mean * kl_exact` (the same numbers where the KL of exact PMD is 1), and
+    # `kl_exact >= 1e-12` (a step of KL exactly 1e-12 is rounding, its ratio 1 left out)
     df = rules.conservative_frame()
     df[["kl_mean", "kl_exact"]] = [1.0, 2.0]
     df.loc[0, ["kl_mean", "kl_exact"]] = 0.0
     df.loc[1, ["kl_mean", "kl_exact"]] = [0.7123456789, 1.0]
+    df.loc[2, ["kl_mean", "kl_exact"]] = 1e-12
     c = C.claim_conservative(data(conservative=df))
     assert "KL ratio mean/exact: median 0.5, max 0.712346." in c.measured
 
@@ -1301,3 +1303,10 @@ def test_claim8_near_points_include_p_over_tau_exactly_02(binary_tables):
     c8 = C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[1]
     want = float((row.fail_new / row.fail_bound).iloc[0])
     assert f"where p/tau <= 0.2: at most {C.g(want)}." in c8.measured
+
+
+def test_claim18_spread_over_starts_exactly_at_the_tolerance_holds():
+    # mutant: `spread_starts.max() < SCIPY_ATOL` ("spread over starts <= 1e-6")
+    sc = scipy_frame()
+    sc.loc[3, "spread_starts"] = C.SCIPY_ATOL
+    assert C.claim_lambda_unique(data(simplex_scipy=sc)).verdict == REPRO

@@ -447,6 +447,9 @@ def test_execute_refusals_and_stale_temp_files_need_no_cluster(tmp_path):
     report = _execute(cells, out, scheduler="tcp://127.0.0.1:1")  # never contacted
     assert (report.n_cells, report.n_skipped, report.n_done) == (2, 2, 0)
     assert not list(out.glob(".*.tmp"))
+    # full run (session 11): `mkdir(parents=False)`; the folder is created with its parents
+    deep = tmp_path / "a" / "b"
+    assert _execute([], deep).n_cells == 0 and deep.is_dir()
 
 
 def test_a_stale_temp_file_another_client_removed_first_is_no_error(tmp_path, monkeypatch):
@@ -517,6 +520,9 @@ def test_a_workers_cell_is_the_parquet_of_run_cell_or_an_error_line():
     assert status == "ok"
     got = pq.read_table(io.BytesIO(payload)).to_pandas()
     pd.testing.assert_frame_equal(got, run_cell(cell), check_exact=True, check_dtype=False)
+    # full run (session 11): `preserve_index=True` added a column `__index_level_0__` that
+    # other readers of the folder (pyarrow, polars, DuckDB) would show
+    assert pq.read_schema(io.BytesIO(payload)).names == list(run_cell(cell).columns)
     status, payload = _cell_bytes({**cell, "tau": -1.0})
     assert status == "error" and payload.startswith("ValueError: tau must be > 0")
     before = signal.getsignal(signal.SIGINT)

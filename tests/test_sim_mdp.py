@@ -363,3 +363,44 @@ def test_sampled_methods_observe_q_values_without_noise(method):
     df = run(TabularMDP(P, R, gamma=0.9), method, iters=4, tau=0.1, k=4, seed=0)
     assert np.all(df.kl_prev.dropna() == 0.0)
     assert np.allclose(df.entropy, np.log(2.0), rtol=0, atol=1e-15)
+
+
+# ---------------------------------- a full run of tools/mutation.py (session 11)
+
+
+def _near_tie(eps: float) -> TabularMDP:
+    """Two states, gamma = 1/2. In state 0, action 0 pays 1 and stays (value 2); action 1
+    pays 0 and moves to state 1, which pays 2 + eps forever (value 4 + 2 eps), so action 1
+    is worth 2 + eps in state 0, eps more than action 0. The start policy (greedy for
+    v0 = max R) takes action 0."""
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
+    R = np.array([[1.0, 0.0], [2.0 + eps, 2.0 + eps]])
+    return TabularMDP(P, R, gamma=0.5)
+
+
+def test_a_state_keeps_its_action_unless_another_is_better_by_more_than_rounding():
+    # mutant: `1e-12 / (1 + |v|)` for the documented `1e-12 (1 + |v|)`: in state 0 |v| = 2,
+    # so an action better by 1e-12 (above 1e-12 / 3, below 3e-12) is rounding, not taken
+    kept = _near_tie(1e-12).solve()
+    assert (kept.policy[0], kept.num_iter) == (0, 1)
+    switched = _near_tie(1e-11).solve()
+    assert (switched.policy[0], switched.num_iter) == (1, 2)
+
+
+def test_evaluate_refuses_a_negative_probability_in_a_row_summing_to_1(mdp):
+    # mutant: `not isfinite(pi).all() and (pi < 0).any()` let a finite negative entry through
+    pi = np.full((15, 3), 1 / 3)
+    pi[4] = [1.1, -0.1, 0.0]
+    with pytest.raises(ValueError, match="^pi must be finite and non-negative$"):
+        mdp.evaluate(pi)
+
+
+def test_the_smallest_gridworld_is_2_by_2_and_an_mdp_has_no_observation_noise():
+    # mutants: gridworld's `lo=3` (the side of 2 its docstring allows refused) and the
+    # class's `sigma = 1.0` (its rewards are Q values, observed without noise)
+    g = TabularMDP.gridworld(2)
+    assert g.shape == (4, 4) and g.solve().converged
+    with pytest.raises(ValueError, match="^size "):
+        TabularMDP.gridworld(1)
+    assert (g.noise, g.noise_code, g.sigma) == ("none", 0, 0.0)
