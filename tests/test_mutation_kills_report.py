@@ -1310,3 +1310,36 @@ def test_claim18_spread_over_starts_exactly_at_the_tolerance_holds():
     sc = scipy_frame()
     sc.loc[3, "spread_starts"] = C.SCIPY_ATOL
     assert C.claim_lambda_unique(data(simplex_scipy=sc)).verdict == REPRO
+
+
+def test_claim22_hard_prompts_include_p_exactly_at_their_bound(binary_tables, monkeypatch):
+    # mutant: `p < PULL_P_HARD` ("omega+ larger at every p <= 0.05"): with the bound set to
+    # the grid's second p, both the first and the second p are hard prompts
+    ib = binary_tables[2]
+    d = ib[np.isclose(ib.tau, C.PULL_TAU)].sort_values("p")
+    p, om = d.p.to_numpy(), d.omega_pos.to_numpy()
+    monkeypatch.setattr(C, "PULL_P_HARD", float(p[1]))
+    text = C.claim_gentle_pull(data(implicit_beta=ib)).measured
+    lo = om[:2]
+    assert om[0] != om[1]
+    assert f"pull omega+ = lam x+: {lo.min():.2f}..{lo.max():.2f} for p <= " in text
+
+
+def test_claim9_exact_pmd_exactly_its_tolerance_from_the_quote_differs(binary_tables, monkeypatch):
+    # mutant: `|exact - 0.9999998| <= 5e-8` ("agreement to the digits quoted", strict), the
+    # tolerance set to this table's own distance from the quote
+    blr, hp, _ = binary_tables
+    pt = hp[np.isclose(hp.p, 0.01) & np.isclose(hp.tau, 0.05)].set_index("method").p_new
+    monkeypatch.setattr(C, "QUOTE_ATOL_EXACT", abs(pt["exact"] - C.QUOTE_P_EXACT))
+    assert C.QUOTE_ATOL_EXACT > 0
+    assert C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[2].verdict == DIFF
+
+
+def test_claim8_failure_mass_exactly_at_the_bounds_slack_is_not_above(binary_tables):
+    # mutant: `fail_new >= fail_bound (1 + BOUND_RTOL)` counted a point exactly at the slack
+    blr, hp, _ = binary_tables
+    df = hp.copy()
+    i = df.index[df.method == "mean"][3]
+    df.loc[i, "fail_new"] = df.loc[i, "fail_bound"] * (1 + C.BOUND_RTOL)
+    c8 = C.claims_binary(data(binary_log_ratios=blr, hard_prompts=df))[1]
+    assert c8.verdict == REPRO and ": 0 with failure mass above the bound" in c8.measured

@@ -368,23 +368,26 @@ def test_sampled_methods_observe_q_values_without_noise(method):
 # ---------------------------------- a full run of tools/mutation.py (session 11)
 
 
-def _near_tie(eps: float) -> TabularMDP:
-    """Two states, gamma = 1/2. In state 0, action 0 pays 1 and stays (value 2); action 1
-    pays 0 and moves to state 1, which pays 2 + eps forever (value 4 + 2 eps), so action 1
-    is worth 2 + eps in state 0, eps more than action 0. The start policy (greedy for
-    v0 = max R) takes action 0."""
-    P = np.zeros((2, 2, 2))
-    P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
-    R = np.array([[1.0, 0.0], [2.0 + eps, 2.0 + eps]])
+def _near_tie(eps: float, c: float) -> TabularMDP:
+    """Three states, gamma = 1/2. In state 0, action 0 pays 1 and moves to state 2, which
+    pays c forever (so action 0 is worth 1 + c); action 1 pays 0 and moves to state 1,
+    which pays 1 + c + eps forever (worth 1 + c + eps from state 0, eps more). The start
+    policy (greedy for v0 = max R) takes action 0."""
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 2] = P[0, 1, 1] = P[1, :, 1] = P[2, :, 2] = 1.0
+    R = np.array([[1.0, 0.0], [1.0 + c + eps] * 2, [c, c]])
     return TabularMDP(P, R, gamma=0.5)
 
 
-def test_a_state_keeps_its_action_unless_another_is_better_by_more_than_rounding():
-    # mutant: `1e-12 / (1 + |v|)` for the documented `1e-12 (1 + |v|)`: in state 0 |v| = 2,
-    # so an action better by 1e-12 (above 1e-12 / 3, below 3e-12) is rounding, not taken
-    kept = _near_tie(1e-12).solve()
+@pytest.mark.parametrize("c, below, above", [(1.0, 1e-12, 1e-11), (-1.0, 5e-13, 5e-12)])
+def test_a_state_keeps_its_action_unless_another_is_better_by_more_than_rounding(c, below, above):
+    # mutants: `1e-12 / (1 + |v|)`, `1e-12 (1 * |v|)` and `(0 + |v|)` for the documented
+    # `1e-12 (1 + |v|)`. In state 0, |v| = 1 + c: at |v| = 2 an action better by 1e-12
+    # (above 1e-12 / 3, below 3e-12) is rounding; at v = 0, 5e-13 (below 1e-12, above 0)
+    kept = _near_tie(below, c).solve()
     assert (kept.policy[0], kept.num_iter) == (0, 1)
-    switched = _near_tie(1e-11).solve()
+    assert kept.v[0] == pytest.approx(1 + c, abs=1e-15)
+    switched = _near_tie(above, c).solve()
     assert (switched.policy[0], switched.num_iter) == (1, 2)
 
 
@@ -404,3 +407,10 @@ def test_the_smallest_gridworld_is_2_by_2_and_an_mdp_has_no_observation_noise():
     with pytest.raises(ValueError, match="^size "):
         TabularMDP.gridworld(1)
     assert (g.noise, g.noise_code, g.sigma) == ("none", 0, 0.0)
+
+
+def test_p_of_shape_s_a_s_prime_names_its_shape():
+    # mutant: `P.shape[-1] != P.shape[2]` (always equal: a P from 2 states to 3 got through
+    # to a later check with another message)
+    with pytest.raises(ValueError, match=r"^P must have shape \(S, A, S\), got \(2, 2, 3\)$"):
+        TabularMDP(np.full((2, 2, 3), 1 / 3), np.zeros((2, 2)), gamma=0.5)
