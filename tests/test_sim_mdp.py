@@ -379,12 +379,15 @@ def _near_tie(eps: float, c: float) -> TabularMDP:
     return TabularMDP(P, R, gamma=0.5)
 
 
-@pytest.mark.parametrize("c, below, above", [(1.0, 1e-12, 1e-11), (-1.0, 5e-13, 5e-12)])
+@pytest.mark.parametrize(
+    "c, below, above", [(1.0, 1e-12, 1e-11), (-1.0, 5e-13, 5e-12), (-1.0, 1e-12, 5e-12)]
+)
 def test_a_state_keeps_its_action_unless_another_is_better_by_more_than_rounding(c, below, above):
     # mutants: `1e-12 / (1 + |v|)`, `1e-12 (1 * |v|)` and `(0 + |v|)` for the documented
-    # `1e-12 (1 + |v|)`. In state 0, |v| = 1 + c: at |v| = 2 an action better by 1e-12
-    # (above 1e-12 / 3, below 3e-12) is rounding; at v = 0, 5e-13 (below 1e-12, above 0)
-    kept = _near_tie(below, c).solve()
+    # `1e-12 (1 + |v|)`, and `>` for `>=`. In state 0, |v| = 1 + c: at |v| = 2 an action
+    # better by 1e-12 (above 1e-12 / 3, below 3e-12) is rounding; at v = 0, 5e-13 (below
+    # 1e-12, above 0) is, and so is exactly 1e-12 (every number here is exact)
+    kept = _near_tie(below, c).solve(max_iter=1)  # max_iter = 1 is allowed and enough
     assert (kept.policy[0], kept.num_iter) == (0, 1)
     assert kept.v[0] == pytest.approx(1 + c, abs=1e-15)
     switched = _near_tie(above, c).solve()
@@ -414,3 +417,60 @@ def test_p_of_shape_s_a_s_prime_names_its_shape():
     # to a later check with another message)
     with pytest.raises(ValueError, match=r"^P must have shape \(S, A, S\), got \(2, 2, 3\)$"):
         TabularMDP(np.full((2, 2, 3), 1 / 3), np.zeros((2, 2)), gamma=0.5)
+
+
+def test_tabular_mdps_are_immutable_and_their_options_keyword_only():
+    # mutants: `@dataclass(frozen=False)`, and `/` for `*` in gridworld's signature
+    import dataclasses
+    import inspect
+
+    g = TabularMDP.gridworld(2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.gamma = 0.5
+    params = inspect.signature(TabularMDP.gridworld).parameters
+    assert params["size"].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert params["gamma"].kind == params["slip"].kind == inspect.Parameter.KEYWORD_ONLY
+
+
+def test_size_and_count_bounds_of_the_constructors():
+    # mutants: gridworld's `hi=65` (a side of 65 is refused before 71 million transition
+    # probabilities are built), random's `n_actions lo=0`, `branching lo=0`
+    with pytest.raises(ValueError, match="^size must be an integer <= 64, got 65$"):
+        TabularMDP.gridworld(65)
+    with pytest.raises(ValueError, match="^n_actions must be an integer >= 1, got 0$"):
+        TabularMDP.random(3, 0)
+    with pytest.raises(ValueError, match="^branching must be an integer >= 1, got 0$"):
+        TabularMDP.random(3, 2, branching=0)
+    with pytest.raises(ValueError, match="^branching must be an integer <= 3, got 4$"):
+        TabularMDP.random(3, 2, branching=4)
+    assert int((TabularMDP.random(3, 2, branching=3).P > 0).sum(axis=2).min()) == 3
+
+
+def test_mc_q_defaults_to_16_rollouts(mdp):
+    # mutant: `n_rollouts: int = 17`
+    pi = np.full((15, 3), 1 / 3)
+    np.testing.assert_array_equal(mdp.mc_q(pi, horizon=5), mdp.mc_q(pi, horizon=5, n_rollouts=16))
+
+
+def test_a_policy_within_the_sum_tolerance_is_divided_by_its_row_sums(mdp):
+    # mutant: `pi * total` for `pi / total`
+    pi = np.full((15, 3), 1 / 3)
+    pi[2] *= 1 + 5e-10
+    got = mdp._policy(pi)
+    np.testing.assert_array_equal(got, pi / pi.sum(axis=1, keepdims=True))
+
+
+def test_r_of_the_wrong_shape_is_named_with_the_shape_p_asks_for():
+    # mutant: the message quoted `P.shape[:3]`, the shape of P, as the shape R must have
+    with pytest.raises(ValueError, match=r"^R must be finite with shape \(2, 2\), got \(2, 3\)$"):
+        TabularMDP(HALF, np.zeros((2, 3)), gamma=0.5)
+
+
+@pytest.mark.parametrize("S", [1, 7, 20, 49, 100])
+def test_the_default_start_distribution_is_the_float_nearest_1_over_s(S):
+    # mutant: `np.full(S, 1.0 * S)`, hidden by the renormalisation the default went through
+    # (which also moved 1/S by up to 4 ulps: 20 copies of 0.05 do not sum to 1 exactly)
+    rho = TabularMDP.random(S, 2, branching=1).rho
+    assert rho.shape == (S,) and np.all(rho == 1.0 / S)
+    given = TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=[0.25, 0.75 + 4e-10]).rho
+    np.testing.assert_array_equal(given, np.array([0.25, 0.75 + 4e-10]) / (1.0 + 4e-10))

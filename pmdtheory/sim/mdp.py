@@ -86,7 +86,8 @@ class TabularMDP:
     gamma : float
         Discount in [0, 1).
     rho : array_like, shape (S,), optional
-        Initial state distribution (uniform if omitted).
+        Initial state distribution (renormalised); if omitted, uniform: every entry
+        the float nearest 1/S.
 
     Raises
     ------
@@ -142,6 +143,8 @@ class TabularMDP:
         gamma = _check.real(self.gamma, "gamma", lo=0.0, hi=1.0, hi_open=True)
         S = P.shape[0]
         if self.rho is None:
+            # the float nearest 1/S in every entry (renormalising would move it by up to
+            # 4 ulps where S of them do not sum to exactly 1, as for S = 20)
             rho = np.full(S, 1.0 / S)
         else:
             rho = _check.array(self.rho, "rho", ndim=1)
@@ -149,10 +152,11 @@ class TabularMDP:
                 raise ValueError(f"rho must be a distribution over {S} states")
             if not abs(rho.sum() - 1.0) <= _SUM_ATOL:
                 raise ValueError(f"rho must be a distribution over {S} states (sum 1)")
+            rho = rho / rho.sum()
         object.__setattr__(self, "P", P / P.sum(axis=2, keepdims=True))
         object.__setattr__(self, "R", R)
         object.__setattr__(self, "gamma", gamma)
-        object.__setattr__(self, "rho", rho / rho.sum())
+        object.__setattr__(self, "rho", rho)
 
     if TYPE_CHECKING:  # the constructor takes any array_like; the attributes are arrays
 
@@ -443,9 +447,7 @@ class TabularMDP:
         """
         n_states = _check.integer(n_states, "n_states", lo=1)
         n_actions = _check.integer(n_actions, "n_actions", lo=1)
-        branching = _check.integer(branching, "branching", lo=1)
-        if not 1 <= branching <= n_states:
-            raise ValueError(f"branching must lie in [1, n_states], got {branching}")
+        branching = _check.integer(branching, "branching", lo=1, hi=n_states)
         rng = np.random.default_rng(seed)
         P = np.zeros((n_states, n_actions, n_states))
         for s in range(n_states):
