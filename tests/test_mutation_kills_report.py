@@ -1343,3 +1343,97 @@ def test_claim8_failure_mass_exactly_at_the_bounds_slack_is_not_above(binary_tab
     df.loc[i, "fail_new"] = df.loc[i, "fail_bound"] * (1 + C.BOUND_RTOL)
     c8 = C.claims_binary(data(binary_log_ratios=blr, hard_prompts=df))[1]
     assert c8.verdict == REPRO and ": 0 with failure mass above the bound" in c8.measured
+
+
+def test_claim8_quotes_both_ends_of_the_far_range_to_six_digits(binary_tables):
+    # mutants: `g(ratio[far].min(), 7)`, `g(ratio[far].max(), 7)` and `.max(), 5)`: with
+    # ends whose six digit forms differ from those, only six digits match the text
+    blr, hp, _ = binary_tables
+    hp = hp.copy()
+    far = hp.index[(hp.method == "mean") & (hp.p / hp.tau >= 20)]
+    hp.loc[far, "fail_new"] = 0.9999987654 * hp.fail_bound[far]
+    hp.loc[far[0], "fail_new"] = 0.99999512345 * hp.fail_bound[far[0]]
+    m = hp[hp.method == "mean"]
+    ratio = (m.fail_new / m.fail_bound)[m.p / m.tau >= 20]
+    lo, hi = float(ratio.min()), float(ratio.max())
+    assert C.g(lo, 6) != C.g(lo, 7) and C.g(hi, 6) not in (C.g(hi, 5), C.g(hi, 7))
+    c8 = C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[1]
+    assert f"bound where p/tau >= 20: {C.g(lo, 6)}..{C.g(hi, 6)} (over" in c8.measured
+
+
+def test_claim18_lambda_of_exactly_0_read_off_scipy_differs():
+    # mutant: `lam_scipy >= 0` ("lam > 0 (core and scipy) for every non-constant context")
+    sc = scipy_frame()
+    sc.loc[~sc.constant, "lam_scipy"] = sc.lam_scipy.where(sc.index != 10, 0.0)
+    assert not sc.constant[10]
+    assert C.claim_lambda_unique(data(simplex_scipy=sc)).verdict == DIFF
+
+
+def test_claim4_gap_at_tau_01_must_exceed_005(gap_table):
+    # mutant: `GAP_AT_01_MIN = -0.95` (the rule's "gap at tau = 0.1 > 0.05" no longer
+    # binding): a case whose gap at tau = 0.1 is 0.04 differs
+    assert "gap at tau = 0.1 > 0.05 in every case" in _gap_claims(gap_table)[3].rule
+    df = gap_table.copy()
+    (case,) = df.case.unique()[:1]
+    d = df[df.case == case]
+    df.loc[(d.tau - 0.1).abs().idxmin(), "gap"] = 0.04
+    assert _gap_claims(df)[3].verdict == DIFF
+
+
+def test_claim5_a_control_exactly_the_tolerance_away_is_not_told_apart():
+    # mutant: `err_control >= SCIPY_ATOL` ("farther than 1e-6"): 3 of the 26 non-constant
+    # contexts at exactly 1e-6 leave 23/26 = 88% told apart, under the 90% asked for
+    sc = scipy_frame()
+    sc.loc[sc.index[~sc.constant][:3], "err_control"] = C.SCIPY_ATOL
+    c = eq(sc)
+    assert "farther than 1e-06 in 88% of the non-constant contexts" in c.measured
+    assert c.verdict == DIFF
+
+
+def test_claim4_law_ratio_as_far_from_1_at_both_taus_differs(gap_table):
+    # mutant: `hi <= lo` ("closer to 1 than at tau = 3"): ratios 1 + 2**-5 at tau = 30 and
+    # 1 - 2**-5 at tau = 3, exactly as far from 1, are not closer
+    df = gap_table.copy()
+    (case,) = df.case.unique()[:1]
+    d = df[df.case == case]
+    for t, r in zip(C.KL_ASYM_TAUS, (1 - 2.0**-5, 1 + 2.0**-5), strict=True):
+        i = (d.tau - t).abs().idxmin()
+        df.loc[i, ["kl_mean_exact", "kl_asym_large_tau"]] = [r, 1.0]
+    assert _gap_claims(df)[3].verdict == DIFF
+
+
+def test_claim4_peak_window_includes_tau_1(gap_table):
+    # mutant: `tau < 1.0`: the largest KL of the window at exactly tau = 1 is its peak
+    df = gap_table.copy()
+    assert (df.tau == 1.0).any()
+    df.loc[df.tau == 1.0, "kl_mean_exact"] = 100.0  # above every case's own peak
+    text = _gap_claims(df)[3].measured
+    assert all(f"{case}: 100 at tau=1" in text for case in df.case.unique())
+
+
+def test_claim9_mean_exactly_its_tolerance_from_the_quote_differs(binary_tables, monkeypatch):
+    # mutant: `|mean - 0.379| <= 5e-4`, the tolerance set to this table's own distance
+    blr, hp, _ = binary_tables
+    pt = hp[np.isclose(hp.p, 0.01) & np.isclose(hp.tau, 0.05)].set_index("method").p_new
+    monkeypatch.setattr(C, "QUOTE_ATOL_MEAN", abs(pt["mean"] - C.QUOTE_P_MEAN))
+    assert C.QUOTE_ATOL_MEAN > 0
+    assert C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[2].verdict == DIFF
+
+
+def test_claim7_ratio_counts_exact_log_ratios_above_1e_9_only():
+    # mutants: `b >= 1e-9` (an exact |log ratio| of exactly 1e-9 counted, its ratio 0.9) and
+    # `b > 1.000000001` (exact |log ratios| below 1 left out, here the largest ratio 0.6)
+    blr = pd.DataFrame({"method": ["exact", "mean"] * 3, "tau": 0.1,
+                        "p": [0.3, 0.3, 0.4, 0.4, 0.5, 0.5],
+                        "log_x_pos": [2.0, 1.0, 1e-9, 0.9e-9, 0.5, 0.3],
+                        "log_x_neg": [-4.0, -1.0, -1.0, -0.5, -1.0, -0.5]})  # fmt: skip
+    (c7, _, _) = C.claims_binary(data(binary_log_ratios=blr))
+    assert c7.verdict == REPRO and "largest ratio |mean| / |exact| = 0.6000." in c7.measured
+
+
+def test_claim6_verdict_counts_kl_counterexamples_alone():
+    # mutant: `if nk and ng` (the counts shown only when both kinds occur)
+    df = rules.conservative_frame()
+    df.loc[3, "violation_kl"] = True
+    c = C.claim_conservative(data(conservative=df))
+    assert c.verdict == f"{DIFF}: 1 KL and 0 reward counterexamples (see the CSV)"

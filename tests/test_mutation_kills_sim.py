@@ -165,6 +165,17 @@ def test_cell_ids_are_16_hex_digits_of_sha256():
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
 
 
+def test_cell_ids_do_not_depend_on_the_order_of_params(monkeypatch):
+    # full run (session 11): `json.dumps(sort_keys=False)`: the normalised parameters come
+    # in PARAMS's order, so reordering PARAMS (a local edit) would change every id
+    from pmdtheory.sim import _cells
+
+    cell = {"env": "prompts", "method": "mean_sampled", "tau": 0.1, "k": 4, "seed": 3}
+    want = _cells.cell_id(cell)
+    monkeypatch.setattr(_cells, "PARAMS", dict(reversed(_cells.PARAMS.items())))
+    assert _cells.cell_id(cell) == want
+
+
 def test_grid_check_runs_each_configuration_for_zero_iterations(monkeypatch):
     # mutant: `run(envs[key], p["method"], 1, ...)` (the check would run an iteration, and a
     # cell that fails only while iterating would be refused up front, not reported)

@@ -380,13 +380,14 @@ def _near_tie(eps: float, c: float) -> TabularMDP:
 
 
 @pytest.mark.parametrize(
-    "c, below, above", [(1.0, 1e-12, 1e-11), (-1.0, 5e-13, 5e-12), (-1.0, 1e-12, 5e-12)]
+    "c, below, above", [(1.0, 1e-12, 1e-11), (-1.0, 5e-13, 5e-12), (-1.0, 1e-12, 1.5e-12)]
 )
 def test_a_state_keeps_its_action_unless_another_is_better_by_more_than_rounding(c, below, above):
     # mutants: `1e-12 / (1 + |v|)`, `1e-12 (1 * |v|)` and `(0 + |v|)` for the documented
-    # `1e-12 (1 + |v|)`, and `>` for `>=`. In state 0, |v| = 1 + c: at |v| = 2 an action
-    # better by 1e-12 (above 1e-12 / 3, below 3e-12) is rounding; at v = 0, 5e-13 (below
-    # 1e-12, above 0) is, and so is exactly 1e-12 (every number here is exact)
+    # `1e-12 (1 + |v|)`, `(2 + |v|)`, and `>` for `>=`. In state 0, |v| = 1 + c: at |v| = 2
+    # an action better by 1e-12 (above 1e-12 / 3, below 3e-12) is rounding; at v = 0, 5e-13
+    # (below 1e-12, above 0) is, and so is exactly 1e-12 (every number here is exact), but
+    # 1.5e-12 is not
     kept = _near_tie(below, c).solve(max_iter=1)  # max_iter = 1 is allowed and enough
     assert (kept.policy[0], kept.num_iter) == (0, 1)
     assert kept.v[0] == pytest.approx(1 + c, abs=1e-15)
@@ -446,10 +447,31 @@ def test_size_and_count_bounds_of_the_constructors():
     assert int((TabularMDP.random(3, 2, branching=3).P > 0).sum(axis=2).min()) == 3
 
 
-def test_mc_q_defaults_to_16_rollouts(mdp):
-    # mutant: `n_rollouts: int = 17`
+def test_mc_q_defaults_to_16_rollouts_seed_0_iteration_0(mdp):
+    # mutants: `n_rollouts: int = 17` and `15`, `seed: int = 1`, `iteration: int = 1`
     pi = np.full((15, 3), 1 / 3)
-    np.testing.assert_array_equal(mdp.mc_q(pi, horizon=5), mdp.mc_q(pi, horizon=5, n_rollouts=16))
+    want = mdp.mc_q(pi, horizon=5, n_rollouts=16, seed=0, iteration=0)
+    np.testing.assert_array_equal(mdp.mc_q(pi, horizon=5), want)
+
+
+def test_mc_q_work_is_rollouts_times_steps_per_state_action():
+    # mutant: `S * A / n_rollouts * horizon` (the test above uses one rollout)
+    two = TabularMDP(np.ones((1, 2, 1)), [[1.0, 0.0]], 0.5)
+    assert two._mc_budget(2, 25 * 10**7) == (2, 25 * 10**7)
+    with pytest.raises(ValueError, match="^horizon is too long: 1 x 2 state-actions x 2 "):
+        two._mc_budget(2, 25 * 10**7 + 1)
+
+
+def test_a_policy_exactly_at_the_sum_tolerance_is_kept(mdp, monkeypatch):
+    # mutant: `|total - 1| < _SUM_ATOL` ("rows summing to 1 (to 1e-9)"), the tolerance set
+    # to this policy's own row-sum error
+    from pmdtheory.sim import mdp as mdp_module
+
+    pi = np.full((15, 3), 1 / 3)
+    pi[2] *= 1 + 5e-10
+    off = float(np.abs(pi.sum(axis=1) - 1.0).max())
+    monkeypatch.setattr(mdp_module, "_SUM_ATOL", off)
+    assert mdp._policy(pi).shape == (15, 3)
 
 
 def test_a_policy_within_the_sum_tolerance_is_divided_by_its_row_sums(mdp):
@@ -474,3 +496,10 @@ def test_the_default_start_distribution_is_the_float_nearest_1_over_s(S):
     assert rho.shape == (S,) and np.all(rho == 1.0 / S)
     given = TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=[0.25, 0.75 + 4e-10]).rho
     np.testing.assert_array_equal(given, np.array([0.25, 0.75 + 4e-10]) / (1.0 + 4e-10))
+
+
+def test_rho_of_the_wrong_length_is_refused_naming_the_state_count():
+    # mutant: `rho.shape != (S,) and not isfinite(rho).all() or ...` let a finite rho over
+    # 3 states through for a 2-state MDP
+    with pytest.raises(ValueError, match="^rho must be a distribution over 2 states$"):
+        TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=[0.5, 0.5, 0.0])
