@@ -4,6 +4,7 @@
 Each test was checked to fail on the mutant named in its comment.
 """
 
+import re
 import sys
 
 import numpy as np
@@ -627,3 +628,15 @@ def test_the_random_streams_are_distinct():
 
     streams = [v for k, v in vars(_rng).items() if k.startswith("STREAM_")]
     assert len(streams) == 4 and len(set(streams)) == 4
+
+
+def test_one_context_is_allowed_and_a_one_cell_gridworld_is_named():
+    # full run (session 11): `p[name] < 2` refused one prompt or one action; `size < 1` let
+    # a 1 x 1 gridworld through to the environment's own check, with another message
+    from pmdtheory.sim.sweeps import expand_grid
+
+    (cell,) = expand_grid({"env": "prompts", "contexts": 1, "actions": 1})
+    assert (cell["contexts"], cell["actions"]) == (1, 1)
+    msg = "contexts, actions: a gridworld has size**2 contexts (size >= 2) and 4 actions, got 1, 4"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        expand_grid({"env": "gridworld", "contexts": 1, "actions": 4})

@@ -431,13 +431,33 @@ def test_tabular_mdps_are_immutable_and_their_options_keyword_only():
     params = inspect.signature(TabularMDP.gridworld).parameters
     assert params["size"].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert params["gamma"].kind == params["slip"].kind == inspect.Parameter.KEYWORD_ONLY
+    # `/` for `*` in solve's signature made max_iter positional
+    params = inspect.signature(TabularMDP.solve).parameters
+    assert params["max_iter"].kind == inspect.Parameter.KEYWORD_ONLY
 
 
-def test_size_and_count_bounds_of_the_constructors():
+def test_size_and_count_bounds_of_the_constructors(monkeypatch):
     # mutants: gridworld's `hi=65` (a side of 65 is refused before 71 million transition
-    # probabilities are built), random's `n_actions lo=0`, `branching lo=0`
+    # probabilities are built) and `hi=63`, `slip lo=-1.0`, random's `n_actions lo=0`,
+    # `branching lo=0`, and the constructor's `gamma lo=-1.0`
     with pytest.raises(ValueError, match="^size must be an integer <= 64, got 65$"):
         TabularMDP.gridworld(65)
+    with pytest.raises(ValueError, match="^slip must be "):
+        TabularMDP.gridworld(3, slip=-0.1)
+    with pytest.raises(ValueError, match="^gamma must be "):
+        TabularMDP(HALF, np.zeros((2, 2)), gamma=-0.5)
+    from pmdtheory.sim import mdp as mdp_module
+
+    class Reached(Exception):
+        pass
+
+    def next_check(*args, **kwargs):
+        raise Reached  # the side of 64 passed; building its 537 MB P is not needed here
+
+    monkeypatch.setattr(mdp_module._check, "real", next_check)
+    with pytest.raises(Reached):
+        TabularMDP.gridworld(64)
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="^n_actions must be an integer >= 1, got 0$"):
         TabularMDP.random(3, 0)
     with pytest.raises(ValueError, match="^branching must be an integer >= 1, got 0$"):
@@ -496,6 +516,15 @@ def test_the_default_start_distribution_is_the_float_nearest_1_over_s(S):
     assert rho.shape == (S,) and np.all(rho == 1.0 / S)
     given = TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=[0.25, 0.75 + 4e-10]).rho
     np.testing.assert_array_equal(given, np.array([0.25, 0.75 + 4e-10]) / (1.0 + 4e-10))
+
+
+def test_rho_exactly_at_the_sum_tolerance_is_kept(monkeypatch):
+    # mutant: `|rho.sum() - 1| < _SUM_ATOL`, the tolerance set to this rho's own error
+    from pmdtheory.sim import mdp as mdp_module
+
+    rho = [0.25, 0.75 + 4e-10]
+    monkeypatch.setattr(mdp_module, "_SUM_ATOL", abs(sum(rho) - 1.0))
+    assert TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=rho).rho.sum() == 1.0
 
 
 def test_rho_of_the_wrong_length_is_refused_naming_the_state_count():
