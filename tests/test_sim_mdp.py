@@ -532,3 +532,9 @@ def test_rho_of_the_wrong_length_is_refused_naming_the_state_count():
     # 3 states through for a 2-state MDP
     with pytest.raises(ValueError, match="^rho must be a distribution over 2 states$"):
         TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=[0.5, 0.5, 0.0])
+
+
+def test_mc_q_refuses_a_horizon_of_0(mdp):
+    # mutant: `horizon lo=0` (zero steps gave Q = 0 everywhere, without a word)
+    with pytest.raises(ValueError, match="^horizon must be an integer >= 1, got 0$"):
+        mdp.mc_q(np.full((15, 3), 1 / 3), horizon=0)
