@@ -186,13 +186,15 @@ def test_grid_check_runs_each_configuration_for_zero_iterations(monkeypatch):
     real = SIM_RUN.run
 
     def spy(env, method, iters, seed, **kw):
-        calls.append(iters)
+        calls.append((iters, kw["diagnostics"]))
         return real(env, method, iters, seed, **kw)
 
     monkeypatch.setattr(SIM_RUN, "run", spy)
     grid = {"env": "prompts", "contexts": 10, "actions": 4, "method": ["exact", "mean_sampled"]}
     _check_cells(expand_grid({**grid, "tau": [0.05, 0.1], "k": 4, "iters": 3, "seed": "0-1"}))
-    assert calls == [0] * 4  # one per configuration (seeds share one), none iterating
+    # one per configuration (seeds share one), none iterating, and (full run, session 11:
+    # `diagnostics=True`) without the diagnostics, which only cost time in a check
+    assert calls == [(0, False)] * 4
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5])
