@@ -166,6 +166,22 @@ def test_cell_ids_are_16_hex_digits_of_sha256():
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
 
 
+def test_a_cell_id_is_the_sha256_of_its_parameters_version_and_format_1():
+    # full run (session 11): `_FORMAT = 0`. The id recipe, written out: a folder saved by
+    # this version is found again only if the recipe stays the same
+    import hashlib
+    import json
+
+    from pmdtheory import __version__
+    from pmdtheory.sim import _cells
+
+    cell = {"env": "bandit", "method": "mean", "tau": 0.25}
+    p = _cells._normalise(cell)
+    text = json.dumps({"format": 1, "pmdtheory": __version__, **p}, sort_keys=True,
+                      separators=(",", ":"))  # fmt: skip
+    assert _cells.cell_id(cell) == hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def test_cell_ids_do_not_depend_on_the_order_of_params(monkeypatch):
     # full run (session 11): `json.dumps(sort_keys=False)`: the normalised parameters come
     # in PARAMS's order, so reordering PARAMS (a local edit) would change every id
@@ -642,3 +658,6 @@ def test_one_context_is_allowed_and_a_one_cell_gridworld_is_named():
     msg = "contexts, actions: a gridworld has size**2 contexts (size >= 2) and 4 actions, got 1, 4"
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         expand_grid({"env": "gridworld", "contexts": 1, "actions": 4})
+    # `size < 3`, `size <= 2`: the 2 x 2 gridworld the message allows
+    (cell,) = expand_grid({"env": "gridworld", "contexts": 4, "actions": 4})
+    assert cell["contexts"] == 4
