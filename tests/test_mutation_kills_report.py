@@ -1325,13 +1325,19 @@ def test_claim22_hard_prompts_include_p_exactly_at_their_bound(binary_tables, mo
     assert f"pull omega+ = lam x+: {lo.min():.2f}..{lo.max():.2f} for p <= " in text
 
 
-def test_claim9_exact_pmd_exactly_its_tolerance_from_the_quote_differs(binary_tables, monkeypatch):
-    # mutant: `|exact - 0.9999998| <= 5e-8` ("agreement to the digits quoted", strict), the
-    # tolerance set to this table's own distance from the quote
+@pytest.mark.parametrize(
+    "method, quote, atol",
+    [("exact", "QUOTE_P_EXACT", "QUOTE_ATOL_EXACT"), ("mean", "QUOTE_P_MEAN", "QUOTE_ATOL_MEAN")],
+)
+def test_claim9_exactly_its_tolerance_from_the_quote_differs(
+    binary_tables, monkeypatch, method, quote, atol
+):
+    # mutants: `|exact - 0.9999998| <= 5e-8` and `|mean - 0.379| <= 5e-4` ("agreement to the
+    # digits quoted", strict), the tolerance set to this table's own distance from the quote
     blr, hp, _ = binary_tables
     pt = hp[np.isclose(hp.p, 0.01) & np.isclose(hp.tau, 0.05)].set_index("method").p_new
-    monkeypatch.setattr(C, "QUOTE_ATOL_EXACT", abs(pt["exact"] - C.QUOTE_P_EXACT))
-    assert C.QUOTE_ATOL_EXACT > 0
+    monkeypatch.setattr(C, atol, abs(pt[method] - getattr(C, quote)))
+    assert getattr(C, atol) > 0
     assert C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[2].verdict == DIFF
 
 
@@ -1409,15 +1415,6 @@ def test_claim4_peak_window_includes_tau_1(gap_table):
     df.loc[df.tau == 1.0, "kl_mean_exact"] = 100.0  # above every case's own peak
     text = _gap_claims(df)[3].measured
     assert all(f"{case}: 100 at tau=1" in text for case in df.case.unique())
-
-
-def test_claim9_mean_exactly_its_tolerance_from_the_quote_differs(binary_tables, monkeypatch):
-    # mutant: `|mean - 0.379| <= 5e-4`, the tolerance set to this table's own distance
-    blr, hp, _ = binary_tables
-    pt = hp[np.isclose(hp.p, 0.01) & np.isclose(hp.tau, 0.05)].set_index("method").p_new
-    monkeypatch.setattr(C, "QUOTE_ATOL_MEAN", abs(pt["mean"] - C.QUOTE_P_MEAN))
-    assert C.QUOTE_ATOL_MEAN > 0
-    assert C.claims_binary(data(binary_log_ratios=blr, hard_prompts=hp))[2].verdict == DIFF
 
 
 def test_claim7_ratio_counts_exact_log_ratios_above_1e_9_only():
