@@ -535,6 +535,6 @@ def test_rho_of_the_wrong_length_is_refused_naming_the_state_count():
 
 
 def test_mc_q_refuses_a_horizon_of_0(mdp):
-    # mutant: `horizon lo=0` (zero steps gave Q = 0 everywhere, without a word)
+    # mutant: `horizon lo=0` (a rollout of zero steps was accepted)
     with pytest.raises(ValueError, match="^horizon must be an integer >= 1, got 0$"):
         mdp.mc_q(np.full((15, 3), 1 / 3), horizon=0)
