@@ -7,6 +7,7 @@ import pytest
 
 from pmdtheory import exact_update, mean_update
 from pmdtheory.sim import PromptPopulation, TabularMDP, run
+from pmdtheory.sim import mdp as mdp_module
 
 TOL_EVAL = 1e-10  # linear solve against a 2000-term Neumann series (gamma^2000 ~ 0)
 TOL_OPT = 1e-9  # optimal values against brute force over deterministic policies
@@ -446,7 +447,6 @@ def test_size_and_count_bounds_of_the_constructors(monkeypatch):
         TabularMDP.gridworld(3, slip=-0.1)
     with pytest.raises(ValueError, match="^gamma must be "):
         TabularMDP(HALF, np.zeros((2, 2)), gamma=-0.5)
-    from pmdtheory.sim import mdp as mdp_module
 
     class Reached(Exception):
         pass
@@ -454,10 +454,9 @@ def test_size_and_count_bounds_of_the_constructors(monkeypatch):
     def next_check(*args, **kwargs):
         raise Reached  # the side of 64 passed; building its 537 MB P is not needed here
 
-    monkeypatch.setattr(mdp_module._check, "real", next_check)
-    with pytest.raises(Reached):
+    with monkeypatch.context() as mp, pytest.raises(Reached):
+        mp.setattr(mdp_module._check, "real", next_check)
         TabularMDP.gridworld(64)
-    monkeypatch.undo()
     with pytest.raises(ValueError, match="^n_actions must be an integer >= 1, got 0$"):
         TabularMDP.random(3, 0)
     with pytest.raises(ValueError, match="^branching must be an integer >= 1, got 0$"):
@@ -485,8 +484,6 @@ def test_mc_q_work_is_rollouts_times_steps_per_state_action():
 def test_a_policy_exactly_at_the_sum_tolerance_is_kept(mdp, monkeypatch):
     # mutant: `|total - 1| < _SUM_ATOL` ("rows summing to 1 (to 1e-9)"), the tolerance set
     # to this policy's own row-sum error
-    from pmdtheory.sim import mdp as mdp_module
-
     pi = np.full((15, 3), 1 / 3)
     pi[2] *= 1 + 5e-10
     off = float(np.abs(pi.sum(axis=1) - 1.0).max())
@@ -520,8 +517,6 @@ def test_the_default_start_distribution_is_the_float_nearest_1_over_s(S):
 
 def test_rho_exactly_at_the_sum_tolerance_is_kept(monkeypatch):
     # mutant: `|rho.sum() - 1| < _SUM_ATOL`, the tolerance set to this rho's own error
-    from pmdtheory.sim import mdp as mdp_module
-
     rho = [0.25, 0.75 + 4e-10]
     monkeypatch.setattr(mdp_module, "_SUM_ATOL", abs(sum(rho) - 1.0))
     assert TabularMDP(HALF, np.zeros((2, 2)), gamma=0.5, rho=rho).rho.sum() == 1.0
