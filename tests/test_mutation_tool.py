@@ -58,6 +58,23 @@ def test_a_diff_without_a_changed_line_is_equivalent():
     assert not mutation._changes_nothing(changed.replace("+x = 2\n", ""))  # a deleted line
 
 
+def _one_line(before: str, after: str) -> str:
+    return f"--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-{before}\n+{after}\n"
+
+
+def test_a_number_written_another_way_is_equivalent():
+    # session 12, _validate.py: NumberReplacer turned `bound < 1e300` into `bound < 1e+300`
+    # (1e300 + 1 rounds to 1e300); the line changed, the float did not
+    same = mutation._changes_nothing
+    assert same(_one_line("    if bound < 1e300:  # fast", "    if bound < 1e+300:  # fast"))
+    assert same(_one_line("x = 0x10", "x = 16"))
+    assert not same(_one_line("if bound < 1e300:", "if bound < 1e+301:"))
+    assert not same(_one_line("x = 1", "x = 1.0"))  # an int and a float: not the same number
+    assert not same(_one_line("f(1e300,", "f(1e+300,"))  # an unclosed bracket: no verdict
+    two = _one_line("x = 1", "x = 1.0").replace("+x = 1.0\n", "+x = 1\n+y = 2\n")
+    assert not same(two)
+
+
 def test_turning_off_numbas_cache_is_equivalent():
     def diff(before, after):
         return f"--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-{before}\n+{after}\n"

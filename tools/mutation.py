@@ -7,7 +7,8 @@ it are run against every mutant. A mutant is *killed* when a test fails or times
 *survivor* is a change that no test noticed. Survivors that change nothing observable are
 listed, with the reason, in ``tools/mutation_allow.toml`` and do not count against the score.
 Two kinds are equivalent by construction and need no entry: a mutant whose source reads as
-the original (``9007199254740992.0 + 1`` rounds to itself) and ``cache=False`` in a Numba
+the original, token for token with numbers compared by value (``9007199254740992.0 + 1``
+rounds to itself, ``1e300 + 1`` prints as ``1e+300``), and ``cache=False`` in a Numba
 decorator (the kernel compiles to the same code, only not from the on-disk cache).
 
 Why cosmic-ray (measured on this code base): it rewrites the module file on disk for each
@@ -44,13 +45,16 @@ hours for a full run). Exit status 1 when any module has such lines.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
+import io
 import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import tokenize
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,11 +257,42 @@ def _changed_lines(diff: str) -> list[str]:
     return [ln for ln in diff.splitlines() if ln[:1] in ("+", "-") and ln[:3] not in headers]
 
 
+def _tokens(line: str) -> list[tuple[int, object]] | None:
+    """A source line's tokens, each number by its value (``1e300`` and ``1e+300`` are one
+    token); None where the line does not tokenise on its own (an unclosed bracket)."""
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return [
+        (t.type, ast.literal_eval(t.string) if t.type == tokenize.NUMBER else t.string)
+        for t in toks
+    ]
+
+
 def _changes_nothing(diff: str) -> bool:
-    """Whether a mutant's diff has no changed line: the mutated source reads as the
-    original (cosmic-ray's ``NumberReplacer`` adds 1 to ``9007199254740992.0``, which
-    rounds back to itself). Such a mutant is equivalent by construction."""
-    return not _changed_lines(diff)
+    r"""Whether a mutant changes no token of the source: its diff has no changed line (the
+    mutated source reads as the original: cosmic-ray's ``NumberReplacer`` adds 1 to
+    ``9007199254740992.0``, which rounds back to itself), or its one changed line differs
+    only in how a number is written (``1e300`` + 1 rounds to ``1e300``, printed ``1e+300``).
+    Such a mutant is equivalent by construction.
+
+    >>> _changes_nothing("@@ -1 +1 @@\n-if x < 1e300:\n+if x < 1e+300:\n")
+    True
+    >>> _changes_nothing("@@ -1 +1 @@\n-if x < 1e300:\n+if x < 1e+301:\n")
+    False
+    """
+    lines = _changed_lines(diff)
+    if not lines:
+        return True
+    if len(lines) != 2 or lines[0][0] != "-" or lines[1][0] != "+":
+        return False
+    before, after = _tokens(lines[0][1:]), _tokens(lines[1][1:])
+    # type too: 1 == 1.0 == True, but an int and a float are different numbers to numpy
+    same = before is not None and after is not None and len(before) == len(after)
+    return same and all(
+        a == b and type(a[1]) is type(b[1]) for a, b in zip(before, after, strict=True)
+    )
 
 
 def _only_numba_cache(diff: str) -> bool:
