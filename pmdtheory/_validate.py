@@ -43,7 +43,10 @@ def sum_tolerance(n: int, eps: float) -> float:
 
 
 def float_array(x, name: str) -> np.ndarray:
-    """``x`` as a float64 ndarray; ``ValueError`` naming ``name`` if it is not numeric."""
+    """``x`` as a float64 ndarray; ``ValueError`` naming ``name`` if it is not numeric.
+
+    A float64 ndarray comes back as is, not copied (like ``np.asarray``).
+    """
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged nested lists and the like

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import find, given, settings
 
+import pmdtheory.testing
 from pmdtheory import exact_update, mean_update
 from pmdtheory.testing import (
     check_kl_chi2_equivalence,
@@ -202,3 +203,105 @@ def test_taus_refuses_a_min_tau_that_is_not_positive_and_finite(bad):
     # held-out (seed 8): `min_tau >= 0` let min_tau = 0 through (a log-uniform draw from 0)
     with pytest.raises(ValueError, match="min_tau: must be finite and > 0"):
         taus(min_tau=bad)
+
+
+# --- a full run of tools/mutation.py (session 12) ----------------------------------------
+
+
+def _draws(strategy, n=100):
+    """The values ``strategy`` gives in ``n`` derandomized hypothesis examples."""
+    seen = []
+
+    @settings(max_examples=n, derandomize=True, database=None)
+    @given(value=strategy)
+    def collect(value):
+        seen.append(value)
+
+    collect()
+    return seen
+
+
+def test_taus_accepts_a_single_temperature():
+    # mutant: `max_tau > min_tau` refused min_tau == max_tau, which the message allows (">=")
+    assert set(_draws(taus(0.5, 0.5), n=10)) == {0.5}
+
+
+def test_taus_puts_no_pile_of_draws_at_min_tau():
+    # mutant: u drawn from [-1, 1]: every negative u is clipped to min_tau, so 70 of 100
+    # draws fell in the lowest of six decades (30 unmutated: hypothesis favours small u)
+    counts = np.histogram(np.log10(_draws(taus(1e-3, 1e3))), bins=6, range=(-3, 3))[0]
+    assert counts.max() <= 50, counts
+
+
+@pytest.mark.parametrize("name", ["rtol", "atol", "kkt_atol", "max_examples"])
+def test_the_checker_accepts_tolerances_of_zero_and_a_single_example(name, monkeypatch):
+    # mutants: `not val > 0` refused a tolerance of 0, `max_examples >= 2` refused 1, both
+    # documented as allowed (">= 0", "an int >= 1"). Drawing problems comes after the checks.
+    class Reached(Exception):
+        pass
+
+    def reached(*args, **kwargs):
+        raise Reached
+
+    monkeypatch.setattr(pmdtheory.testing, "pmd_problems", reached)
+    with pytest.raises(Reached):
+        check_kl_chi2_equivalence(mean_update, **{name: 1 if name == "max_examples" else 0.0})
+
+
+def test_one_example_means_one_call():
+    # the same mutant `max_examples >= 2`, end to end
+    calls = []
+
+    def counted(pi_t, r, tau):
+        calls.append(tau)
+        return mean_update(pi_t, r, tau)
+
+    check_kl_chi2_equivalence(counted, max_examples=1)
+    assert len(calls) == 1
+
+
+def test_policy_logits_span_the_documented_spread():
+    # mutants: SPREAD 12 -> 11 or 13; the Notes say logits z in [-12, 12], so with
+    # min_prob = 0 two actions' probabilities differ by at most e^24, and draws reach past e^22
+    def log_ratio(pi):
+        return float(np.log(pi.max() / pi.min()))
+
+    ratios = [log_ratio(pi) for pi in _draws(policies((2, 8), min_prob=0.0), n=200)]
+    assert max(ratios) <= 24 * (1 + 1e-12)
+    found = find(policies((2, 8), min_prob=0.0), lambda pi: log_ratio(pi) > 22.5)
+    assert 22.5 < log_ratio(found) <= 24 * (1 + 1e-12)
+
+
+def test_policies_take_their_options_by_keyword_only():
+    # mutant: `/` for `*` made min_prob, log and allow_zero positional (documented keyword-only)
+    params = list(inspect.signature(policies).parameters.values())
+    assert params[0].name == "n_actions"
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[1:])
+    with pytest.raises(TypeError):
+        policies(3, 1e-3)
+
+
+def test_discrete_rewards_take_low_high_and_their_midpoint():
+    # mutant: the midpoint `(low * high) / 2`: -0.5 instead of 0 for the default [-1, 1]
+    drawn = {x for r in _draws(rewards(3, kind="discrete")) for x in r.tolist()}
+    assert drawn == {-1.0, 0.0, 1.0}
+    drawn = {x for r in _draws(rewards(3, low=2.0, high=4.0, kind="discrete")) for x in r}
+    assert drawn == {2.0, 3.0, 4.0}
+
+
+def test_a_row_whose_every_probability_underflowed_has_no_stationarity_residual():
+    # mutant: the scale's fill -1.0 for 0.0 made it 1 + (-1) = 0 on a row with no action
+    # left after the underflow rule, and the residual 0 / 0 read as inf. Such a row is
+    # left out of the stationarity residual, as documented; its normalisation (1) tells.
+    rep = kkt_residual([0.5, 0.5], [1.0, 0.0], 1.0, [1e-320, 0.0])
+    assert rep.residual == 0.0 and rep.normalisation == 1.0
+
+
+def test_an_infinite_probability_is_an_invalid_policy():
+    # mutant: `p_new <= np.inf` let it through to the sum rule ("sums to inf"), which
+    # does not say what is wrong
+    def infinite(pi_t, r, tau):
+        return np.where(np.arange(pi_t.size) == 0, np.inf, 0.0)
+
+    with pytest.raises(AssertionError, match="invalid policy"):
+        check_kl_chi2_equivalence(infinite, n_actions=2, max_examples=5, shrink=False)

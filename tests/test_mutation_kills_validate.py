@@ -3,6 +3,7 @@
 Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
 """
 
+import inspect
 import re
 
 import numpy as np
@@ -16,6 +17,7 @@ from pmdtheory._validate import (
     float_array,
     float_eps,
     integer,
+    log_policy,
     policy_rows,
     positive,
     probability,
@@ -209,3 +211,57 @@ def test_an_overflowing_spread_names_the_first_such_row():
     r = np.array([[0.0, 1.0], [-1e308, 1e308], [-1.5e308, 1.5e308]])
     with pytest.raises(ValueError, match=re.escape("(row 1: 1e+308 - -1e+308)")):
         check_spread(policy_rows(np.full((3, 2), 0.5), r, axis=-1, log=False), None)
+
+
+# --- a full run of tools/mutation.py (session 12) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fn", "positional"),
+    [(policy_rows, ["pi_t", "r"]), (log_policy, ["pi", "name"]), (integer, ["value", "name"])],
+)
+def test_options_are_keyword_only(fn, positional):
+    # mutants: `*` -> `/` in policy_rows, log_policy and integer let a caller pass the
+    # options by position, where a swapped pair (`policy_rows(pi, r, False, -1)`: axis and
+    # log) would go unnoticed
+    params = list(inspect.signature(fn).parameters.values())
+    n = len(positional)
+    assert [p.name for p in params[:n]] == positional
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
+    with pytest.raises(TypeError):
+        policy_rows([0.5, 0.5], [1.0, 0.0], -1, False)
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((2,), 1), ((3, 2), 2), ((3, 2), -3)])
+def test_an_axis_equal_to_ndim_is_out_of_range(shape, axis):
+    # mutant: `-ndim <= axis <= ndim` took axis = ndim for axis 0
+    with pytest.raises(ValueError, match=f"axis: {axis} is out of range"):
+        policy_rows(np.full(shape, 0.5), None, axis=axis, log=False)
+
+
+def test_the_float32_sum_tolerance_counts_actions_not_rows():
+    # mutant: `sum_tolerance(pi.shape[-0], eps)` counted the rows of a batch: 64 rows of two
+    # float32 actions got (64 + 4) eps instead of (2 + 4) eps
+    tol = sum_tolerance(2, EPS32)
+    batch = np.tile(_float32_policy(2, 3 * tol), (64, 1))
+    assert abs(float(np.sum(batch[0], dtype=np.float64)) - 1) > 2 * tol
+    with pytest.raises(ValueError, match="sum"):
+        policy_rows(batch, None, axis=-1, log=False)
+    inside = np.tile(_float32_policy(2, 0.5 * tol), (64, 1))
+    assert policy_rows(inside, None, axis=-1, log=False).logpi.shape == (64, 2)
+
+
+def test_a_row_of_zero_probabilities_is_named_a_row_without_support():
+    # mutant: `np.max(pi, axis=-1) == -1` left the all-zero row to the sum check, whose
+    # message ("sums to 0") hides the cause
+    with pytest.raises(ValueError, match="pi_t: a row has no support"):
+        policy_rows(np.array([[0.5, 0.5], [0.0, 0.0]]), None, axis=-1, log=False)
+
+
+def test_a_float64_array_is_used_without_a_copy():
+    # mutant: `astype(np.float64, copy=True)` copied every float64 input (the docstring says
+    # it comes back as is)
+    x = np.array([0.25, 0.75])
+    assert float_array(x, "x") is x
+    assert float_array(x[::-1], "x").base is x
