@@ -12,6 +12,7 @@ from hypothesis import find, given, settings
 import pmdtheory.testing
 from pmdtheory import exact_update, mean_update
 from pmdtheory.testing import (
+    assert_kkt,
     check_kl_chi2_equivalence,
     kkt_residual,
     pmd_problems,
@@ -305,3 +306,40 @@ def test_an_infinite_probability_is_an_invalid_policy():
 
     with pytest.raises(AssertionError, match="invalid policy"):
         check_kl_chi2_equivalence(infinite, n_actions=2, max_examples=5, shrink=False)
+
+
+def test_assert_kkt_accepts_a_normalisation_error_of_exactly_atol():
+    # mutant: `rep.normalisation < atol`; the docstring says within atol. Constant rewards
+    # make the step pi_t itself; every action raised by e / 2 (exact in float64) is still
+    # stationary (x is the same for both) and sums to exactly 1 + e
+    e = 2.0**-20
+    pi_t, r = np.array([0.5, 0.5]), np.array([0.0, 0.0])
+    rep = assert_kkt(pi_t, r, 1.0, pi_t + e / 2, atol=e)
+    assert rep.normalisation == e
+    with pytest.raises(AssertionError, match="not a PMD-mean solution"):
+        assert_kkt(pi_t, r, 1.0, pi_t + e, atol=e)
+
+
+def test_the_checker_sum_rule_uses_its_default_atol():
+    # mutant: the default atol 1e-9 -> 1.000000001 let a policy summing to 1 + 1e-6 pass
+    # the sum rule (and fail later, under a message that does not say why)
+    def heavy(pi_t, r, tau):
+        return mean_update(pi_t, r, tau) * (1 + 1e-6)
+
+    with pytest.raises(AssertionError, match="sums to"):
+        check_kl_chi2_equivalence(heavy, max_examples=3, shrink=False)
+
+
+def test_the_checker_draws_with_seed_0_by_default():
+    # mutant: the default seed 0 -> 1: the documented default draws other problems
+    def problems(**kw):
+        seen = []
+
+        def record(pi_t, r, tau):
+            seen.append((pi_t.tolist(), r.tolist(), tau))
+            return mean_update(pi_t, r, tau)
+
+        check_kl_chi2_equivalence(record, max_examples=5, **kw)
+        return seen
+
+    assert problems() == problems(seed=0) != problems(seed=1)

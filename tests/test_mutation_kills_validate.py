@@ -265,3 +265,32 @@ def test_a_float64_array_is_used_without_a_copy():
     x = np.array([0.25, 0.75])
     assert float_array(x, "x") is x
     assert float_array(x[::-1], "x").base is x
+
+
+def test_a_sum_error_quotes_the_first_bad_row():
+    # mutant: `total[bad].flat[-1]` quoted the last row that fails the sum rule
+    with pytest.raises(ValueError, match=re.escape("(found 1.1)")):
+        policy_rows(np.array([[0.5, 0.5], [0.5, 0.6], [0.5, 0.7]]), None, axis=-1, log=False)
+
+
+def test_an_overflowing_ratio_to_tau_names_the_first_such_row():
+    # mutant: `np.flatnonzero(bad)[-1]` named the last row whose spread / tau overflows
+    r = np.array([[0.0, 1.0], [0.0, 1e300], [0.0, 2e300]])
+    rows = policy_rows(np.full((3, 2), 0.5), r, axis=-1, log=False)
+    with pytest.raises(ValueError, match=re.escape("(row 1: 1e+300 / tau=1e-10)")):
+        check_spread(rows, np.full(3, 1e-10))
+
+
+def test_a_single_row_gives_a_python_float():
+    # mutant: `shaped.ndim == -1` returned a 0-d array for an unbatched policy
+    got = log_partition([0.5, 0.5], [1.0, 0.0], 1.0)
+    assert type(got) is float
+    assert got == pytest.approx(np.log((np.e + 1) / 2), rel=1e-15)
+
+
+def test_the_spread_on_the_support_ignores_rewards_off_it():
+    # mutant: `np.where(support, rows.r, np.inf)` for the best reward made it +inf wherever an
+    # action is off the support. tau = 1e-300 takes the exact path (2 max|r| / tau >= 1e300);
+    # there the spread on the support, 1 / 1e-300, is far from overflowing
+    rows = policy_rows([0.5, 0.5, 0.0], [1.0, 0.0, 2.0], axis=-1, log=False)
+    check_spread(rows, np.array([1e-300]))  # passes
