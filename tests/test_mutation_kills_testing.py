@@ -12,6 +12,7 @@ from hypothesis import find, given, settings
 import pmdtheory.testing
 from pmdtheory import exact_update, mean_update
 from pmdtheory.testing import (
+    KKTReport,
     assert_kkt,
     check_kl_chi2_equivalence,
     kkt_residual,
@@ -343,3 +344,35 @@ def test_the_checker_draws_with_seed_0_by_default():
         return seen
 
     assert problems() == problems(seed=0) != problems(seed=1)
+
+
+ATOL = 1e-8
+
+
+@pytest.mark.parametrize(
+    ("field", "at_bound", "past"),
+    [("residual", ATOL, np.nextafter(ATOL, 1)), ("lam", -ATOL, np.nextafter(-ATOL, -1))],
+)
+def test_assert_kkt_holds_the_residual_and_the_multiplier_to_atol_inclusive(
+    field, at_bound, past, monkeypatch
+):
+    # mutant: `rep.residual < atol` (documented: within atol). An exact residual of atol is
+    # hard to build, so kkt_residual's report is set; lam >= -atol is held to the same rule
+    def report(value):
+        rep = KKTReport(0.0, 0.0, True, 0.0, 0.0)._replace(**{field: value})
+        monkeypatch.setattr(pmdtheory.testing, "kkt_residual", lambda *a, **k: rep)
+        return rep
+
+    args = ([0.5, 0.5], [1.0, 0.0], 1.0, [0.5, 0.5])
+    rep = report(at_bound)
+    assert assert_kkt(*args, atol=ATOL) is rep
+    report(past)
+    with pytest.raises(AssertionError, match="not a PMD-mean solution"):
+        assert_kkt(*args, atol=ATOL)
+
+
+@pytest.mark.parametrize("bad", [(2.5, 3), (2, 3.5), 2.5])
+def test_a_non_integer_number_of_actions_is_refused(bad):
+    # mutant: `int(lo) != lo and int(hi) != hi or ...` let one non-integer end through
+    with pytest.raises(ValueError, match="n_actions: expected an int >= 1"):
+        policies(bad)
