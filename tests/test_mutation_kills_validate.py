@@ -12,6 +12,7 @@ import pytest
 from pmdtheory import kl_chi2_update, log_partition
 from pmdtheory._validate import (
     SUM_RTOL,
+    batch_param,
     check_spread,
     choice,
     float_array,
@@ -218,19 +219,22 @@ def test_an_overflowing_spread_names_the_first_such_row():
 
 @pytest.mark.parametrize(
     ("fn", "positional"),
-    [(policy_rows, ["pi_t", "r"]), (log_policy, ["pi", "name"]), (integer, ["value", "name"])],
+    [
+        (policy_rows, ["pi_t", "r"]),
+        (log_policy, ["pi", "name"]),
+        (batch_param, ["value", "name", "batch_shape"]),
+        (real, ["value", "name"]),
+        (integer, ["value", "name"]),
+    ],
 )
 def test_options_are_keyword_only(fn, positional):
-    # mutants: `*` -> `/` in policy_rows, log_policy and integer let a caller pass the
-    # options by position, where a swapped pair (`policy_rows(pi, r, False, -1)`: axis and
-    # log) would go unnoticed
+    # mutants: `*` -> `/` in each of these let a caller pass the options by position, where
+    # a swapped pair (`policy_rows(pi, r, False, -1)`: axis and log) would go unnoticed
     params = list(inspect.signature(fn).parameters.values())
     n = len(positional)
     assert [p.name for p in params[:n]] == positional
     assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
-    with pytest.raises(TypeError):
-        policy_rows([0.5, 0.5], [1.0, 0.0], -1, False)
 
 
 @pytest.mark.parametrize(("shape", "axis"), [((2,), 1), ((3, 2), 2), ((3, 2), -3)])
