@@ -313,10 +313,10 @@ def kkt_residual(
         # They are left out of the stationarity residual (their mass is < 1e-307).
         underflow = support & (log_new < LOG_TINY) if not log else np.zeros_like(support)
         active = support & ~underflow
+        # a negative probability on the support has a NaN log (not finite); off it, it is not 0
         ok_support = bool(
             np.all(np.isfinite(log_new[active]))
             and (np.all(np.isneginf(log_new[~support])) if log else np.all(new[~support] == 0))
-            and (log or np.all(new >= 0))
         )
         log_x = np.where(active, log_new - rows.logpi, 0.0)
         x = np.where(active, np.exp(log_x), 0.0)

@@ -228,11 +228,13 @@ def test_taus_accepts_a_single_temperature():
     assert set(_draws(taus(0.5, 0.5), n=10)) == {0.5}
 
 
-def test_taus_puts_no_pile_of_draws_at_min_tau():
-    # mutant: u drawn from [-1, 1]: every negative u is clipped to min_tau, so 70 of 100
-    # draws fell in the lowest of six decades (30 unmutated: hypothesis favours small u)
-    counts = np.histogram(np.log10(_draws(taus(1e-3, 1e3))), bins=6, range=(-3, 3))[0]
-    assert counts.max() <= 50, counts
+def test_taus_puts_no_pile_of_draws_at_either_end():
+    # mutants: u drawn from [-1, 1] or [0, 2]: every u outside [0, 1] is clipped to an end,
+    # so 65 of 100 draws sat at min_tau, or 39 at max_tau. Unmutated about 20 sit at min_tau
+    # (hypothesis favours u = 0) and 1 at max_tau.
+    drawn = np.array(_draws(taus(1e-3, 1e3)))
+    for end in (1e-3, 1e3):
+        assert np.isclose(drawn, end, rtol=1e-12, atol=0).sum() <= 30, end
 
 
 @pytest.mark.parametrize("name", ["rtol", "atol", "kkt_atol", "max_examples"])
@@ -376,3 +378,41 @@ def test_a_non_integer_number_of_actions_is_refused(bad):
     # mutant: `int(lo) != lo and int(hi) != hi or ...` let one non-integer end through
     with pytest.raises(ValueError, match="n_actions: expected an int >= 1"):
         policies(bad)
+
+
+def test_the_sum_rule_keeps_a_floor_of_1e_12_when_atol_is_0():
+    # mutant: `max(atol, -0.999999999999)` dropped the floor: with atol = 0 a policy had to
+    # sum to 1 exactly. 2**-40 (9.1e-13) is inside the floor, 2**-39 (1.8e-12) is not.
+    kw = dict(n_actions=2, atol=0.0, max_examples=10, shrink=False)
+    check_kl_chi2_equivalence(_summing_to(1 + 2.0**-40), **kw)
+    with pytest.raises(AssertionError, match="sums to"):
+        check_kl_chi2_equivalence(_summing_to(1 + 2.0**-39), **kw)
+
+
+def test_the_multiplier_check_scales_atol_by_tau():
+    # mutant: `atol / tau`; the docstring says atol scaled by tau. At tau = 0.01 and
+    # atol = 1e-3, tau * lam may differ from beta_t by up to 1e-5 (not 0.1)
+    def lam_off_by(delta):
+        def update(pi_t, r, tau):
+            new, lam = mean_update(pi_t, r, tau, return_lambda=True)
+            return new, lam + delta / tau
+
+        return update
+
+    kw = dict(returns_lambda=True, rtol=0.0, atol=1e-3, min_tau=0.01, max_tau=0.01)
+    kw |= dict(max_examples=5, shrink=False)
+    check_kl_chi2_equivalence(lam_off_by(5e-6), **kw)
+    with pytest.raises(AssertionError, match="tau \\* lam"):
+        check_kl_chi2_equivalence(lam_off_by(1e-3), **kw)
+
+
+def test_the_checker_draws_temperatures_from_1e_2_to_1e2_by_default():
+    # mutants: the checker's default max_tau 1e2 -> 99 or 101 (pmd_problems' and taus' 1e2)
+    seen = []
+
+    def record(pi_t, r, tau):
+        seen.append(tau)
+        return mean_update(pi_t, r, tau)
+
+    check_kl_chi2_equivalence(record)
+    assert 1e-2 <= min(seen) and 99 < max(seen) <= 1e2

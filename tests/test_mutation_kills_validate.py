@@ -296,5 +296,16 @@ def test_the_spread_on_the_support_ignores_rewards_off_it():
     # mutant: `np.where(support, rows.r, np.inf)` for the best reward made it +inf wherever an
     # action is off the support. tau = 1e-300 takes the exact path (2 max|r| / tau >= 1e300);
     # there the spread on the support, 1 / 1e-300, is far from overflowing
-    rows = policy_rows([0.5, 0.5, 0.0], [1.0, 0.0, 2.0], axis=-1, log=False)
+    # (and `logpi >= -np.inf` for the support took the reward 1e10 off it: 1e10 / 1e-300 = inf)
+    rows = policy_rows([0.5, 0.5, 0.0], [1.0, 0.0, 1e10], axis=-1, log=False)
     check_spread(rows, np.array([1e-300]))  # passes
+
+
+def test_a_ratio_to_tau_of_exactly_a_quarter_of_the_largest_float_is_refused():
+    # mutant: `ratio <= max / 4`; the rule (a margin of 4 below overflow) is strict
+    quarter = np.finfo(np.float64).max / 4
+    rows = policy_rows([0.5, 0.5], [quarter, 0.0], axis=-1, log=False)
+    with pytest.raises(ValueError, match="overflows float64"):
+        check_spread(rows, np.array([1.0]))
+    rows = policy_rows([0.5, 0.5], [np.nextafter(quarter, 0), 0.0], axis=-1, log=False)
+    check_spread(rows, np.array([1.0]))  # passes
