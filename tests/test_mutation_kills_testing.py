@@ -4,6 +4,7 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 """
 
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -276,13 +277,24 @@ def test_policy_logits_span_the_documented_spread():
     assert 22.5 < log_ratio(found) <= 24 * (1 + 1e-12)
 
 
-def test_policies_take_their_options_by_keyword_only():
-    # mutant: `/` for `*` made min_prob, log and allow_zero positional (documented keyword-only)
-    params = list(inspect.signature(policies).parameters.values())
-    assert params[0].name == "n_actions"
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[1:])
-    with pytest.raises(TypeError):
-        policies(3, 1e-3)
+@pytest.mark.parametrize(
+    ("fn", "positional"),
+    [
+        (policies, ["n_actions"]),
+        (rewards, ["n_actions"]),
+        (pmd_problems, ["n_actions"]),
+        (kkt_residual, ["pi_t", "r", "tau", "pi_new"]),
+        (assert_kkt, ["pi_t", "r", "tau", "pi_new"]),
+        (check_kl_chi2_equivalence, ["update_fn"]),
+    ],
+)
+def test_options_are_keyword_only(fn, positional):
+    # mutants: `/` for `*` in each made the options positional (documented keyword-only)
+    params = list(inspect.signature(fn).parameters.values())
+    n = len(positional)
+    assert [p.name for p in params[:n]] == positional
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
 
 
 def test_discrete_rewards_take_low_high_and_their_midpoint():
@@ -406,13 +418,48 @@ def test_the_multiplier_check_scales_atol_by_tau():
         check_kl_chi2_equivalence(lam_off_by(1e-3), **kw)
 
 
-def test_the_checker_draws_temperatures_from_1e_2_to_1e2_by_default():
-    # mutants: the checker's default max_tau 1e2 -> 99 or 101 (pmd_problems' and taus' 1e2)
-    seen = []
+def test_the_checker_draws_2_to_8_actions_and_temperatures_from_1e_2_to_1e2_by_default():
+    # mutants: the checker's defaults n_actions (2, 8) -> (2, 9) and max_tau 1e2 -> 99 or 101
+    # (pmd_problems' own defaults)
+    sizes, seen = [], []
 
     def record(pi_t, r, tau):
+        sizes.append(pi_t.size)
         seen.append(tau)
         return mean_update(pi_t, r, tau)
 
     check_kl_chi2_equivalence(record)
+    assert min(sizes) == 2 and max(sizes) == 8
     assert 1e-2 <= min(seen) and 99 < max(seen) <= 1e2
+
+
+def test_policies_refuse_a_min_prob_of_1_over_n():
+    # mutant: `min_prob <= 1 / hi`; the range is [0, 1/n): at 1/n every action gets exactly
+    # min_prob and the logits do nothing
+    with pytest.raises(ValueError, match=re.escape("min_prob: must lie in [0, 1/4)")):
+        policies(4, min_prob=0.25)
+    policies(4, min_prob=np.nextafter(0.25, 0))  # builds
+
+
+def test_a_policy_on_the_last_action_alone_can_be_drawn():
+    # mutant: the forced support index drawn from 0..n-2: a support of the last action alone
+    # was never drawn
+    pi = find(policies(3, allow_zero=True), lambda p: p[-1] == 1.0)
+    assert pi.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_the_checker_accepts_a_kkt_residual_of_exactly_kkt_atol(monkeypatch):
+    # mutant: `rep.residual < kkt_atol` (documented: within kkt_atol). kkt_residual's report
+    # is set to the bound, as in the assert_kkt test above
+    kkt_atol = 1e-7
+
+    def patched(value):
+        rep = KKTReport(value, 0.0, True, 0.0, 0.0)
+        monkeypatch.setattr(pmdtheory.testing, "kkt_residual", lambda *a, **k: rep)
+
+    kw = dict(kkt_atol=kkt_atol, max_examples=3, shrink=False)
+    patched(kkt_atol)
+    check_kl_chi2_equivalence(mean_update, **kw)
+    patched(np.nextafter(kkt_atol, 1))
+    with pytest.raises(AssertionError, match="KKT residual too large"):
+        check_kl_chi2_equivalence(mean_update, **kw)

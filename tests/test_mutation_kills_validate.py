@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from pmdtheory import kl_chi2_update, log_partition
+from pmdtheory import _validate, kl_chi2_update, log_partition
 from pmdtheory._validate import (
     SUM_RTOL,
     batch_param,
@@ -309,3 +309,20 @@ def test_a_ratio_to_tau_of_exactly_a_quarter_of_the_largest_float_is_refused():
         check_spread(rows, np.array([1.0]))
     rows = policy_rows([0.5, 0.5], [np.nextafter(quarter, 0), 0.0], axis=-1, log=False)
     check_spread(rows, np.array([1.0]))  # passes
+
+
+def test_a_sum_of_exactly_the_tolerance_is_accepted(monkeypatch):
+    # mutant: `np.abs(total - 1.0) < tol`; the docstring says within the tolerance. SUM_RTOL
+    # is set to 2**-20, which a float64 sum reaches exactly; 2**-52 more is the next sum past it
+    monkeypatch.setattr(_validate, "SUM_RTOL", 2.0**-20)
+    pi = np.array([0.5, 0.5 + 2.0**-20])
+    np.testing.assert_array_equal(policy_rows(pi, None, axis=-1, log=False).given[0], pi)
+    with pytest.raises(ValueError, match="must sum to 1"):
+        policy_rows(np.array([0.5, 0.5 + 2.0**-20 + 2.0**-52]), None, axis=-1, log=False)
+
+
+def test_log_policy_takes_float64_by_default():
+    # mutant: log_policy's default eps 0.0 -> -1.0 (documented: 0 for float64), which made
+    # the tolerance negative and refused every policy
+    logpi, pi = log_policy(np.array([0.25, 0.75]), "pi", log=False)
+    np.testing.assert_array_equal(np.exp(logpi), [0.25, 0.75])
