@@ -3,6 +3,7 @@
 Each test was checked to fail on the mutant named in its comment (tools/mutation.py, seed 0).
 """
 
+import dataclasses
 import inspect
 import re
 
@@ -322,7 +323,16 @@ def test_a_sum_of_exactly_the_tolerance_is_accepted(monkeypatch):
 
 
 def test_log_policy_takes_float64_by_default():
-    # mutant: log_policy's default eps 0.0 -> -1.0 (documented: 0 for float64), which made
-    # the tolerance negative and refused every policy
+    # mutants: log_policy's default eps 0.0 -> -1.0 (documented: 0 for float64), which made
+    # the tolerance negative and refused every policy, or 1.0, which accepted any sum
     logpi, pi = log_policy(np.array([0.25, 0.75]), "pi", log=False)
     np.testing.assert_array_equal(np.exp(logpi), [0.25, 0.75])
+    with pytest.raises(ValueError, match="must sum to 1"):
+        log_policy(np.array([0.25, 0.76]), "pi", log=False)
+
+
+def test_rows_are_frozen():
+    # mutant: `@dataclass(frozen=False)`: a caller could rebind a Rows' arrays after the checks
+    rows = policy_rows([0.5, 0.5], [1.0, 0.0], axis=-1, log=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rows.r = np.zeros((1, 2))
