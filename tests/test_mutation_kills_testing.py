@@ -463,3 +463,42 @@ def test_the_checker_accepts_a_kkt_residual_of_exactly_kkt_atol(monkeypatch):
     patched(np.nextafter(kkt_atol, 1))
     with pytest.raises(AssertionError, match="KKT residual too large"):
         check_kl_chi2_equivalence(mean_update, **kw)
+
+
+def test_policies_with_zeros_keep_some_support():
+    # mutant: the forced support index set to False: with every drawn boolean False no
+    # action was left, and the "policy" was all NaN (documented: never all actions zero)
+    for pi in _draws(policies((2, 4), allow_zero=True), n=200):
+        assert np.all(np.isfinite(pi)) and pi.sum() == pytest.approx(1, abs=1e-12), pi
+
+
+def test_a_probability_of_exactly_the_smallest_normal_float_counts_in_the_residual():
+    # mutant: `log_new <= LOG_TINY` also left out a probability of exactly 2.2e-308, which
+    # the docstring keeps (only those *below* the normal range are left out)
+    tiny = np.finfo(np.float64).tiny
+    kept = kkt_residual([0.5, 0.5], [1.0, 0.0], 1.0, [1.0, tiny])
+    left_out = kkt_residual([0.5, 0.5], [1.0, 0.0], 1.0, [1.0, tiny / 2])  # subnormal
+    assert kept.residual > 0.1 and left_out.residual == 0.0
+
+
+@pytest.mark.parametrize(("lam", "passes"), [(1.0, True), (2.0, False)])
+def test_the_multiplier_rule_is_inclusive_at_atol_times_tau(lam, passes, monkeypatch):
+    # mutants: `< rtol |beta_t| + atol tau` (documented: within) and `atol + tau`. beta_t is
+    # set to 0 and kl_chi2_update to the update itself, so tau * lam is compared with the
+    # bound alone: lam = atol gives exactly atol * tau, 2 atol is past it
+    atol, tau = 2.0**-10, 0.5
+    monkeypatch.setattr(pmdtheory.testing, "implicit_beta", lambda *a, **k: 0.0)
+    monkeypatch.setattr(
+        pmdtheory.testing, "kl_chi2_update", lambda p, r, t, b, **k: mean_update(p, r, t)
+    )
+
+    def update(pi_t, r, tau):
+        return mean_update(pi_t, r, tau), lam * atol
+
+    kw = dict(returns_lambda=True, rtol=0.0, atol=atol, min_tau=tau, max_tau=tau)
+    kw |= dict(max_examples=3, shrink=False)
+    if passes:
+        check_kl_chi2_equivalence(update, **kw)
+    else:
+        with pytest.raises(AssertionError, match="tau \\* lam"):
+            check_kl_chi2_equivalence(update, **kw)
