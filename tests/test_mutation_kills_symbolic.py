@@ -523,3 +523,41 @@ def test_derive_creates_every_missing_folder_of_out(tmp_path, monkeypatch):
     out = tmp_path / "new" / "deeper" / "d.md"
     assert symbolic.main(["--out", str(out)]) == 0
     assert out.read_text().startswith("# PMD theory")
+
+
+# --- a full run of tools/mutation.py (session 12) ----------------------------------------
+
+
+class _HighestDraws:
+    """A generator that always draws the highest value it may: ``integers(lo, hi) == hi - 1``."""
+
+    def integers(self, low, high):
+        return high - 1
+
+
+def test_rational_points_reach_the_largest_numerator_inside_the_domain():
+    # mutant: `ceil(hi * den) - 2`: the largest numerator strictly inside was never drawn
+    # (denominator 60: 59/60 in (0, 1), 26/60 in (0.3, 0.45))
+    assert rational_points({t: (0, 1)}, 1, _HighestDraws()) == [{t: sp.Rational(59, 60)}]
+    assert rational_points({t: (0.3, 0.45)}, 1, _HighestDraws()) == [{t: sp.Rational(13, 30)}]
+
+
+def test_a_sign_sympy_refutes_is_a_symbolic_failure():
+    # mutant: `if decided is True` for `is False`: a sign sympy decides is wrong went on to
+    # be sampled and was reported as a numeric failure
+    x = sp.Symbol("x", positive=True)
+    for positive, expr in ((True, -x), (False, x)):
+        check = check_sign("c", expr, {x: (0, 1)}, positive=positive, rng=np.random.default_rng(0))
+        word = "positive" if positive else "negative"
+        assert (check.method, check.passed) == (SYMBOLIC, False)
+        assert check.detail == f"sympy decides it is not {word}"
+
+
+def test_the_explanation_counts_the_steps_of_each_method():
+    # mutant: `c.method != method` counted every other method's steps
+    from pmdtheory.symbolic.check import EXACT, Check, Derivation
+
+    methods = [SYMBOLIC, SYMBOLIC, SYMBOLIC, EXACT, CORE]
+    checks = tuple(Check(f"c_{i}", m, i != 4, "d") for i, m in enumerate(methods))
+    d = Derivation("d", "D", "x = x", {}, checks, 0.1)
+    assert d.explanation == "5 steps: 3 symbolic, 1 exact substitution, 1 numeric core; 1 FAILED"
