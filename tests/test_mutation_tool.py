@@ -3,8 +3,11 @@ and are not part of ``make test``)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -175,3 +178,14 @@ def test_only_the_stale_kernels_are_dropped_from_the_cache(tmp_path):
     assert mutation._drop_kernels(cache, {"pmdtheory/k.py"}, root) == 2
     left = sorted(f.name for f in cache.rglob("*.nb?"))
     assert left == ["k.g-9.py311.nbi", "k2.f-4.py311.nbi"]
+
+
+def test_shards_split_a_run_into_disjoint_parts_that_cover_it():
+    items = list(range(11))
+    parts = [mutation._shard(items, (k, 3)) for k in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == items and [len(p) for p in parts] == [4, 4, 3]
+    assert mutation._shard(items, (1, 1)) == items
+    assert mutation._shard_spec("2/3") == (2, 3)
+    for bad in ("0/2", "3/2", "1", "a/b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            mutation._shard_spec(bad)

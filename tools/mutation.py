@@ -31,6 +31,7 @@ Usage::
     python tools/mutation.py                       # every module, a sample of 40 mutants each
     python tools/mutation.py --modules estimators _validate --sample 0   # all mutants
     python tools/mutation.py --seed 7              # another held-out sample
+    python tools/mutation.py --modules check --sample 0 --shard 2/3   # a third of a full run
     python tools/mutation.py --unreached           # lines no target test runs (coverage.py)
 
 Prints, per module, killed / (mutants - equivalent) and each survivor's diff. Exit status 1
@@ -473,12 +474,14 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
         wanted = [w for w in items if all(keep.match(m.operator_name) for m in w.mutations)]
         if args.sample:
             wanted = random.Random(args.seed).sample(wanted, min(args.sample, len(wanted)))
+        wanted = _shard(wanted, args.shard)
         chosen = {w.job_id for w in wanted}
         skip = WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED)
         for w in items:
             if w.job_id not in chosen:
                 wdb.set_result(w.job_id, skip)
-    print(f"== {module}: {len(chosen)} mutants against {tests_here}", flush=True)
+    part = f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard != (1, 1) else ""
+    print(f"== {module}: {len(chosen)} mutants{part} against {tests_here}", flush=True)
     subprocess.run([*cr, "exec", str(cfg), str(db)], cwd=tmp, env=env, check=True)
 
     out, allow = Outcome(module), _allow_list()
@@ -503,6 +506,29 @@ def _run_module(tmp: Path, module: str, tests: tuple[str, ...], args) -> Outcome
             else:
                 out.killed += 1
     return out
+
+
+def _shard(items: list, spec: tuple[int, int]) -> list:
+    """Part ``k`` of ``n`` of ``items`` (``spec = (k, n)``, 1-based): every n-th item from the
+    k-th on, so that n machines (or lanes) share one module's mutants and together run each
+    once. ``(1, 1)`` is all of them.
+
+    >>> [_shard(list("abcdefg"), (k, 3)) for k in (1, 2, 3)]
+    [['a', 'd', 'g'], ['b', 'e'], ['c', 'f']]
+    """
+    k, n = spec
+    return items[k - 1 :: n]
+
+
+def _shard_spec(text: str) -> tuple[int, int]:
+    """``"k/n"`` with ``1 <= k <= n``, for ``--shard``."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected k/n, e.g. 1/2, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"need 1 <= k <= n, got {text!r}")
+    return k, n
 
 
 def _jit_lines(path: Path) -> set[int]:
@@ -563,6 +589,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modules", nargs="*", help="module stems or paths (default: all)")
     p.add_argument("--sample", type=int, default=40, help="mutants per module, 0 = all")
     p.add_argument("--seed", type=int, default=0, help="seed of the mutant sample")
+    p.add_argument(
+        "--shard",
+        type=_shard_spec,
+        default=(1, 1),
+        metavar="K/N",
+        help="run part K of N of each module's mutants (every N-th from the K-th), so that "
+        "N lanes share a full run; their scores add up",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     p.add_argument("--goal", type=float, default=0.95, help="package goal (report: 0.90)")
     p.add_argument(
