@@ -561,3 +561,17 @@ def test_the_explanation_counts_the_steps_of_each_method():
     checks = tuple(Check(f"c_{i}", m, i != 4, "d") for i, m in enumerate(methods))
     d = Derivation("d", "D", "x = x", {}, checks, 0.1)
     assert d.explanation == "5 steps: 3 symbolic, 1 exact substitution, 1 numeric core; 1 FAILED"
+
+
+def test_a_polynomial_identity_is_closed_by_expand_and_a_constant_is_not_zero():
+    # mutant: `sp.expand(expr) == 1`: a claim whose difference is the constant 1 passed as
+    # "reduces to 0", and a true polynomial identity fell through to the slower methods
+    x = sp.Symbol("x", real=True)
+    rng = np.random.default_rng(0)
+    check = check_zero("c", (x + 1) ** 2 - x**2 - 2 * x - 1, {x: (0, 1)}, rng=rng)
+    assert (check.method, check.passed, check.detail) == (
+        SYMBOLIC,
+        True,
+        "sympy.expand reduces it to 0",
+    )
+    assert not check_zero("c", (x + 1) ** 2 - x**2 - 2 * x, {x: (0, 1)}, rng=rng).passed
