@@ -23,6 +23,9 @@ from pmdtheory.testing import (
     taus,
 )
 
+#: assert_kkt's default atol, the bound its rules are tested at
+KKT_ATOL = 1e-8
+
 
 def test_taus_spread_over_the_whole_log_range():
     # mutant: `log_lo + u + (log_hi - log_lo)` (every draw clipped to max_tau)
@@ -360,12 +363,12 @@ def test_the_checker_draws_with_seed_0_by_default():
     assert problems() == problems(seed=0) != problems(seed=1)
 
 
-ATOL = 1e-8
-
-
 @pytest.mark.parametrize(
     ("field", "at_bound", "past"),
-    [("residual", ATOL, np.nextafter(ATOL, 1)), ("lam", -ATOL, np.nextafter(-ATOL, -1))],
+    [
+        ("residual", KKT_ATOL, np.nextafter(KKT_ATOL, 1)),
+        ("lam", -KKT_ATOL, np.nextafter(-KKT_ATOL, -1)),
+    ],
 )
 def test_assert_kkt_holds_the_residual_and_the_multiplier_to_atol_inclusive(
     field, at_bound, past, monkeypatch
@@ -379,10 +382,10 @@ def test_assert_kkt_holds_the_residual_and_the_multiplier_to_atol_inclusive(
 
     args = ([0.5, 0.5], [1.0, 0.0], 1.0, [0.5, 0.5])
     rep = report(at_bound)
-    assert assert_kkt(*args, atol=ATOL) is rep
+    assert assert_kkt(*args, atol=KKT_ATOL) is rep
     report(past)
     with pytest.raises(AssertionError, match="not a PMD-mean solution"):
-        assert_kkt(*args, atol=ATOL)
+        assert_kkt(*args, atol=KKT_ATOL)
 
 
 @pytest.mark.parametrize("bad", [(2.5, 3), (2, 3.5), 2.5])
@@ -481,8 +484,8 @@ def test_a_probability_of_exactly_the_smallest_normal_float_counts_in_the_residu
     assert kept.residual > 0.1 and left_out.residual == 0.0
 
 
-@pytest.mark.parametrize(("lam", "passes"), [(1.0, True), (2.0, False)])
-def test_the_multiplier_rule_is_inclusive_at_atol_times_tau(lam, passes, monkeypatch):
+@pytest.mark.parametrize(("multiple", "passes"), [(1.0, True), (2.0, False)])
+def test_the_multiplier_rule_is_inclusive_at_atol_times_tau(multiple, passes, monkeypatch):
     # mutants: `< rtol |beta_t| + atol tau` (documented: within) and `atol + tau`. beta_t is
     # set to 0 and kl_chi2_update to the update itself, so tau * lam is compared with the
     # bound alone: lam = atol gives exactly atol * tau, 2 atol is past it
@@ -493,7 +496,7 @@ def test_the_multiplier_rule_is_inclusive_at_atol_times_tau(lam, passes, monkeyp
     )
 
     def update(pi_t, r, tau):
-        return mean_update(pi_t, r, tau), lam * atol
+        return mean_update(pi_t, r, tau), multiple * atol
 
     kw = dict(returns_lambda=True, rtol=0.0, atol=atol, min_tau=tau, max_tau=tau)
     kw |= dict(max_examples=3, shrink=False)
