@@ -575,3 +575,18 @@ def test_a_polynomial_identity_is_closed_by_expand_and_a_constant_is_not_zero():
         "sympy.expand reduces it to 0",
     )
     assert not check_zero("c", (x + 1) ** 2 - x**2 - 2 * x, {x: (0, 1)}, rng=rng).passed
+
+
+def test_a_derivation_records_the_seconds_it_took(monkeypatch):
+    # mutant: `time.perf_counter() + self.t0`: the seconds were twice the clock's reading
+    from pmdtheory.symbolic import check
+
+    monkeypatch.setattr(check.time, "perf_counter", lambda: 102.5)
+    rec = Recorder("n", "T", "x = x", seed=0, t0=100.0)  # started at 100 s on the clock
+    assert rec.finish().seconds == 2.5
+
+
+def test_a_narrow_domain_takes_the_first_denominator_that_fits():
+    # mutant: `den += 2` skipped odd denominators from 2 on: (0.15, 0.22) holds no half,
+    # third or quarter, and 1/5 is the first fit (the mutant went on to 1/6)
+    assert rational_points({t: (0.15, 0.22)}, 1, _LowestDraws()) == [{t: sp.Rational(1, 5)}]
