@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from _signatures import assert_keyword_only
 from hypothesis import find, given, settings
 
 import pmdtheory.testing
@@ -293,11 +294,7 @@ def test_policy_logits_span_the_documented_spread():
 )
 def test_options_are_keyword_only(fn, positional):
     # mutants: `/` for `*` in each made the options positional (documented keyword-only)
-    params = list(inspect.signature(fn).parameters.values())
-    n = len(positional)
-    assert [p.name for p in params[:n]] == positional
-    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
+    assert_keyword_only(fn, positional)
 
 
 def test_discrete_rewards_take_low_high_and_their_midpoint():

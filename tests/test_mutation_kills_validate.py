@@ -4,11 +4,11 @@ Each test was checked to fail on the mutant named in its comment (tools/mutation
 """
 
 import dataclasses
-import inspect
 import re
 
 import numpy as np
 import pytest
+from _signatures import assert_keyword_only
 
 from pmdtheory import _validate, kl_chi2_update, log_partition
 from pmdtheory._validate import (
@@ -231,11 +231,7 @@ def test_an_overflowing_spread_names_the_first_such_row():
 def test_options_are_keyword_only(fn, positional):
     # mutants: `*` -> `/` in each of these let a caller pass the options by position, where
     # a swapped pair (`policy_rows(pi, r, False, -1)`: axis and log) would go unnoticed
-    params = list(inspect.signature(fn).parameters.values())
-    n = len(positional)
-    assert [p.name for p in params[:n]] == positional
-    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
+    assert_keyword_only(fn, positional)
 
 
 @pytest.mark.parametrize(("shape", "axis"), [((2,), 1), ((3, 2), 2), ((3, 2), -3)])
