@@ -590,3 +590,11 @@ def test_a_narrow_domain_takes_the_first_denominator_that_fits():
     # mutant: `den += 2` skipped odd denominators from 2 on: (0.15, 0.22) holds no half,
     # third or quarter, and 1/5 is the first fit (the mutant went on to 1/6)
     assert rational_points({t: (0.15, 0.22)}, 1, _LowestDraws()) == [{t: sp.Rational(1, 5)}]
+
+
+def test_a_core_comparison_passes_at_exactly_its_tolerance():
+    # mutant: `err < tol`; the docstring says pass if <= tol
+    rec = Recorder("n", "T", "x = x", seed=0)
+    assert rec.core("at", lambda: (1e-10, "x"), tol=1e-10)
+    assert not rec.core("past", lambda: (np.nextafter(1e-10, 1), "x"), tol=1e-10)
+    assert [c.passed for c in rec.checks] == [True, False]
