@@ -598,3 +598,17 @@ def test_a_core_comparison_passes_at_exactly_its_tolerance():
     assert rec.core("at", lambda: (1e-10, "x"), tol=1e-10)
     assert not rec.core("past", lambda: (np.nextafter(1e-10, 1), "x"), tol=1e-10)
     assert [c.passed for c in rec.checks] == [True, False]
+
+
+def test_checks_and_derivations_are_frozen():
+    # mutant: `@dataclass(frozen=False)` on Derivation: a report's record could be edited
+    # after the fact (a failed check's outcome, its timing)
+    import dataclasses
+
+    from pmdtheory.symbolic.check import Check, Derivation
+
+    check = Check("c", SYMBOLIC, True, "d")
+    derivation = Derivation("d", "D", "x = x", {}, (check,), 0.1)
+    for record, name in ((check, "passed"), (derivation, "checks")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, name, None)
