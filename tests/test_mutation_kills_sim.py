@@ -661,3 +661,46 @@ def test_one_context_is_allowed_and_a_one_cell_gridworld_is_named():
     # `size < 3`, `size <= 2`: the 2 x 2 gridworld the message allows
     (cell,) = expand_grid({"env": "gridworld", "contexts": 4, "actions": 4})
     assert cell["contexts"] == 4
+
+
+# ---- a full run of tools/mutation.py over sim/_fit.py (session 13)
+
+TOL_ROW = 1e-15  # one gradient step of a three-action row, against the same sums by hand
+
+
+def _grpo_one_step(logpi, samp, y, A, lr, clip):
+    """``_grpo_row``'s single step, and the same step by hand with every sample's gradient in."""
+    from pmdtheory.sim._fit import _grpo_row
+
+    n = logpi.size
+    g, theta, p = np.empty(n), np.empty(n), np.empty(n)
+    e0 = np.exp(logpi)
+    _grpo_row(logpi, e0, samp, y, A, np.zeros(n), lr, 1, clip, g, theta, p)
+    want = logpi.copy()
+    for a, adv in zip(y, A):
+        w = adv * np.exp(logpi[a] - samp[a])
+        want += lr / y.size * w * (np.eye(n)[a] - e0)
+    return theta, want - np.log(np.exp(want).sum())
+
+
+@pytest.mark.parametrize("side", ["upper", "lower"])
+def test_grpo_a_ratio_exactly_at_the_clip_bound_keeps_its_gradient(side):
+    # mutants: `ratio > 1.0 + clip` -> `>=`, `ratio < 1.0 - clip` -> `<=`.
+    # At rho = 1 +- eps exactly, TRL's min(rho A, clamp(rho) A) is a tie: torch's min
+    # splits the gradient between two equal branches and clamp passes its bound, so the
+    # sample's whole gradient counts (checked on torch below, where it is installed).
+    logpi = np.log([0.5, 0.25, 0.25])  # sums to 1 exactly: log Z = 0 in the kernel
+    samp = np.log([0.4, 0.3, 0.3])
+    a = 0 if side == "upper" else 1
+    rho = float(np.exp(logpi[a] - samp[a]))  # the kernel's ratio, bit for bit
+    clip = rho - 1.0 if side == "upper" else 1.0 - rho  # exact (Sterbenz)
+    assert (1.0 + clip if side == "upper" else 1.0 - clip) == rho
+    A = np.array([1.0 if side == "upper" else -1.0])
+    got, want = _grpo_one_step(logpi, samp, np.array([a]), A, 2.0, clip)
+    assert np.max(np.abs(got - want)) <= TOL_ROW
+    assert np.max(np.abs(got - logpi)) > 0.1  # the step did move the policy
+    torch = pytest.importorskip("torch")
+    r = torch.tensor(rho, dtype=torch.float64, requires_grad=True)
+    At = torch.tensor(A[0], dtype=torch.float64)
+    torch.min(r * At, torch.clamp(r, 1 - clip, 1 + clip) * At).backward()
+    assert r.grad.item() == A[0]  # d/d rho of the unclipped branch: the full gradient

@@ -17,6 +17,7 @@ import sympy as sp
 from pmdtheory.symbolic import calculus, consequences, pmd
 from pmdtheory.symbolic.check import (
     CORE,
+    N_POINTS,
     NUMERIC,
     SYMBOLIC,
     ZERO_50,
@@ -612,3 +613,21 @@ def test_checks_and_derivations_are_frozen():
     for record, name in ((check, "passed"), (derivation, "checks")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(record, name, None)
+
+
+# --- a full run of tools/mutation.py (session 13: check.py's shard 2/3) ------------------
+
+
+def test_a_probe_of_exactly_1e_20_does_not_refute_and_the_full_check_does():
+    # mutant: the probe's `abs(probe) > 1e-20` -> `>=`. c sign(x) on (0, 1) is the double
+    # 1e-20 at every point, exactly (30 digits hold its 53 bits): the two probes pass it
+    # on, and the full check refutes it at its own first point, the third one drawn.
+    x = sp.Symbol("x")
+    c = sp.Rational(1e-20)
+    draws = np.random.default_rng(0)
+    probes = rational_points({x: (0, 1)}, 2, draws)
+    first_full = rational_points({x: (0, 1)}, N_POINTS, draws)[0]
+    assert first_full != probes[0]
+    got = check_zero("c sign x = 0", c * sp.sign(x), {x: (0, 1)}, rng=np.random.default_rng(0))
+    assert (got.method, got.passed) == (NUMERIC, False)
+    assert got.detail == f"1.000e-20 != 0 at {first_full}"
