@@ -9,7 +9,11 @@ warm-up call first and best-of-N timings (the machine is shared):
 - ``mean_update`` on binary and on few (4) distinct rewards per row <= 1.5x
   ``exact_update`` on the same input;
 - ``mean_update`` >= 50x faster than the per-row scipy reference of
-  ``_core_reference.py`` (issue 3), agreeing with it to 1e-9.
+  ``_core_reference.py`` (issue 3), agreeing with it to 1e-9;
+- ``import pmdtheory`` <= 1.5x ``import numba``, each in a fresh interpreter: the
+  package adds little to its one heavy dependency (torch, sympy, pandas and
+  matplotlib load on first use, and no kernel compiles at import, which
+  ``tests/test_cli.py`` checks).
 
 Each line prints the ratio, its goal and PASS/FAIL; the exit code is 1 if any fails.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +41,8 @@ GOAL_EXACT_VS_SCIPY = 0.7
 GOAL_MEAN_VS_EXACT = 2.5
 GOAL_FEW = 1.5
 GOAL_VS_REF = 50.0
+GOAL_IMPORT_VS_NUMBA = 1.5
+IMPORT_REPEATS = 5
 REF_ATOL = 1e-9
 
 
@@ -46,6 +53,16 @@ def best_time(fn, *args, repeats=REPEATS) -> float:
         fn(*args)
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def import_seconds(module: str) -> float:
+    """Best-of-IMPORT_REPEATS time of ``import module`` in a fresh interpreter."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        for _ in range(IMPORT_REPEATS)
+    ]
+    return min(float(run.stdout) for run in runs)
 
 
 def scipy_exact(pi, r, tau):
@@ -102,6 +119,9 @@ def main() -> int:
         report("mean_update / exact_update, 4 distinct r", t_mean_few / t_exact_few, GOAL_FEW)
         report("scipy reference / mean_update", t_ref / t_mean, GOAL_VS_REF, at_most=False)
         ok &= err_ref <= REF_ATOL and err_exact <= REF_ATOL
+    t_numba, t_pmd = import_seconds("numba"), import_seconds("pmdtheory")
+    print(f"import: numba {t_numba:.2f} s, pmdtheory {t_pmd:.2f} s (best of {IMPORT_REPEATS})")
+    report("import pmdtheory / import numba", t_pmd / t_numba, GOAL_IMPORT_VS_NUMBA)
     print("goals met" if ok else "GOALS NOT MET")
     return 0 if ok else 1
 

@@ -7,8 +7,6 @@ import pytest
 
 from pmdtheory.cli import main
 
-IMPORT_BUDGET_S = 1.5
-
 
 def test_update_prints_the_issue_example(capsys):
     assert main(["update", "--pi", "0.01,0.99", "--r", "1,0", "--tau", "0.05"]) == 0
@@ -60,16 +58,15 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
 
 
 def test_module_entry_point_and_lazy_import():
+    # What keeps the import fast; its time, a ratio to `import numba`, is in
+    # benchmarks/bench_core.py (a wall-clock budget here failed CI on a loaded machine)
     code = (
-        "import time, sys; t = time.perf_counter(); import pmdtheory; "
-        "dt = time.perf_counter() - t; "
+        "import sys, pmdtheory; "
         "heavy = [m for m in ('torch', 'sympy', 'pandas', 'matplotlib') if m in sys.modules]; "
-        "print(dt, heavy, len(pmdtheory._kernels._mean_batch.overloads))"
+        "print(heavy, len(pmdtheory._kernels._mean_batch.overloads))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    dt, rest = out.stdout.split(" ", 1)
-    assert float(dt) < IMPORT_BUDGET_S
-    assert rest.strip() == "[] 0"  # no heavy module, no kernel compiled at import
+    assert out.stdout.strip() == "[] 0"  # no heavy module, no kernel compiled at import
     run = subprocess.run(
         [
             sys.executable,
