@@ -91,3 +91,32 @@ def test_rewards_off_the_support_change_no_bit_of_the_update():
         want = exact_update(p, r, 0.05)
         r[[1, 4]] = rng.uniform(-1e3, 1e3, 2) * 10.0 ** rng.uniform(0, 300)
         np.testing.assert_array_equal(exact_update(p, r, 0.05), want)
+
+
+# ---- a full run of tools/mutation.py (session 13)
+
+
+def _status(p, r, tau, tol=SUM_RTOL):
+    p, r = np.atleast_2d(p), np.atleast_2d(r)
+    out, status = np.empty_like(p), np.full(p.shape[0], -1, dtype=np.int8)
+    _exact_prob_batch(p, r, tau, tol, out, status)
+    return status.tolist(), out
+
+
+def test_the_fast_path_takes_a_row_summing_to_exactly_one_plus_its_tolerance():
+    # mutant: `abs(total - 1.0) <= tol` -> `< tol`. 2**-20 is a tolerance a float64 sum
+    # reaches exactly (SUM_RTOL = 1e-8 is not, so the bound is probed with this one)
+    tol = 2.0**-20
+    assert _status([0.5, 0.5 + tol], [1.0, 0.0], 0.5, tol)[0] == [0]
+    assert _status([0.5, 0.5 + 2 * tol], [1.0, 0.0], 0.5, tol)[0] == [1]
+
+
+def test_a_normaliser_below_1e_280_goes_to_the_log_path_even_when_nothing_was_lost():
+    # mutant: `z < 1e-280` -> `z < -1.0`. Both products here are normal floats (no digit
+    # lost), but z = 1e-290 + 1e-295 is under the documented margin: status 2
+    p, r, tau = [1e-290, 1.0 - 1e-290], [1.0, 0.0], 1.0 / (295 * np.log(10.0))
+    status, out = _status(p, r, tau)
+    assert out[0, 1] > np.finfo(float).tiny  # (before the division: 1e-295, normal)
+    assert status == [2]
+    got = exact_update(np.array(p), np.array(r), tau)  # solved on the log path
+    np.testing.assert_allclose(got, [1 / (1 + 1e-5), 1e-5 / (1 + 1e-5)], rtol=1e-12)
