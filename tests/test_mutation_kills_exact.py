@@ -120,3 +120,14 @@ def test_a_normaliser_below_1e_280_goes_to_the_log_path_even_when_nothing_was_lo
     assert status == [2]
     got = exact_update(np.array(p), np.array(r), tau)  # solved on the log path
     np.testing.assert_allclose(got, [1 / (1 + 1e-5), 1e-5 / (1 + 1e-5)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("r_off", [np.inf, -np.inf])
+def test_an_infinite_reward_off_the_support_is_refused_not_ignored(r_off):
+    # mutant: `abs(r[a]) < math.inf` -> `<=`: the fast path then let an infinite reward
+    # through where pi = 0 (0 * its weight is 0) and returned an answer; the rule is
+    # "rewards, finite" everywhere, as on the checked path
+    p, r = np.array([0.5, 0.5, 0.0]), np.array([1.0, 0.0, r_off])
+    assert _status(p, r, 0.1)[0] == [1]
+    with pytest.raises(ValueError, match="r: must be finite"):
+        exact_update(p, r, 0.1)
