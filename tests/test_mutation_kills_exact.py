@@ -131,3 +131,13 @@ def test_an_infinite_reward_off_the_support_is_refused_not_ignored(r_off):
     assert _status(p, r, 0.1)[0] == [1]
     with pytest.raises(ValueError, match="r: must be finite"):
         exact_update(p, r, 0.1)
+
+
+def test_a_normaliser_of_exactly_1e_280_stays_on_the_fast_path():
+    # mutant: `z < 1e-280` -> `z <= 1e-280`. The best action's weight is the double 1e-280
+    # exactly (its reward is the row's maximum); the other, 1e-300, is normal (no digit
+    # lost) and below half an ulp of 1e-280, so z is 1e-280 exactly
+    p, r, tau = [1e-280, 1.0 - 1e-280], [1.0, 0.0], 1.0 / (300 * np.log(10.0))
+    status, out = _status(p, r, tau)
+    assert status == [0]
+    np.testing.assert_allclose(out[0], [1 / (1 + 1e-20), 1e-20], rtol=1e-12)
