@@ -78,6 +78,26 @@ def test_a_number_written_another_way_is_equivalent():
     assert not same(two)
 
 
+def test_an_allow_list_entry_with_context_matches_that_place_only():
+    # session 13, _kernels_exact.py: `return 1` -> `return 2` is equivalent after the
+    # entry check and not after the sum check; both mutants read `return 2`
+    def diff(guard):
+        head = "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n"
+        return f"{head}     {guard}\n-        return 1\n+        return 2\n"
+
+    first, second = diff("if not finite:"), diff("if not summed:")
+    plain = [{"module": "m.py", "mutant": "return 2"}]
+    placed = [{"module": "m.py", "mutant": "return 2", "context": "if not finite:"}]
+    assert mutation._is_equivalent("m.py", first, plain)
+    assert mutation._is_equivalent("m.py", second, plain)
+    assert mutation._is_equivalent("m.py", first, placed)
+    assert not mutation._is_equivalent("m.py", second, placed)
+    assert not mutation._is_equivalent("other.py", first, placed)
+    # the guard as the mutated line itself is not context
+    changed_guard = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-if not finite:\n+return 2\n"
+    assert not mutation._is_equivalent("m.py", changed_guard, placed)
+
+
 def test_turning_off_numbas_cache_is_equivalent():
     def diff(before, after):
         return f"--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-{before}\n+{after}\n"

@@ -245,10 +245,20 @@ def _allow_list() -> list[dict]:
 
 
 def _is_equivalent(module: str, diff: str, allow: list[dict]) -> bool:
-    """An allow-list entry matches by module and the mutated line (+ side of the diff)."""
-    added = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and ln[1:2] != "+"]
+    """An allow-list entry matches by module and the mutated line (+ side of the diff).
+
+    An entry with a ``context`` line also needs that line among the diff's unchanged
+    lines: for a mutant line that several places of the module can produce (``return 2``
+    for each ``return 1``), of which only one is equivalent.
+    """
+    lines = diff.splitlines()
+    added = [ln[1:].strip() for ln in lines if ln.startswith("+") and ln[1:2] != "+"]
+    context = {ln[1:].strip() for ln in lines if ln.startswith(" ")}
     return any(
-        a["module"] == module and any(a["mutant"].strip() == line for line in added) for a in allow
+        a["module"] == module
+        and any(a["mutant"].strip() == line for line in added)
+        and ("context" not in a or a["context"].strip() in context)
+        for a in allow
     )
 
 
