@@ -615,7 +615,7 @@ def test_checks_and_derivations_are_frozen():
             setattr(record, name, None)
 
 
-# --- a full run of tools/mutation.py (session 13: check.py's shard 2/3) ------------------
+# --- session 13: check.py's shard 2/3 and numeric.py's shard 1/2 (full runs, sharded) ---
 
 
 def test_a_probe_of_exactly_1e_20_does_not_refute_and_the_full_check_does():
@@ -631,3 +631,11 @@ def test_a_probe_of_exactly_1e_20_does_not_refute_and_the_full_check_does():
     got = check_zero("c sign x = 0", c * sp.sign(x), {x: (0, 1)}, rng=np.random.default_rng(0))
     assert (got.method, got.passed) == (NUMERIC, False)
     assert got.detail == f"1.000e-20 != 0 at {first_full}"
+
+
+def test_random_cases_reach_probabilities_below_a_hundredth():
+    # mutant (numeric.py, shard 1/2): `exponential + 1e-3` -> `+ 1.001`: every weight is
+    # then at least 1, and no policy of at most 8 actions gets near a corner (min ~0.06)
+    cases = list(random_cases(np.random.default_rng(0), 200))
+    smallest = min(pi.min() for pi, _, _ in cases)
+    assert 0.0 < smallest < 1e-2
