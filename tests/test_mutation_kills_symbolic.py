@@ -639,3 +639,12 @@ def test_random_cases_reach_probabilities_below_a_hundredth():
     cases = list(random_cases(np.random.default_rng(0), 200))
     smallest = min(pi.min() for pi, _, _ in cases)
     assert 0.0 < smallest < 1e-2
+
+
+def test_the_bracket_widens_whatever_the_size_of_the_residuals():
+    # mutant: `flo * fhi <= 0` -> `<= 1`: a bracket without a sign change whose residuals
+    # multiply to at most 1 stopped widening and was refused. f = x - 1/2 on [0.6, 0.7]:
+    # 0.1 * 0.2 = 0.02, and one widening to [0.5, 0.8] reaches the root
+    with mp.workdps(DPS):
+        root = _bracket_root(lambda x: x - mp.mpf(1) / 2, 0.6, 0.7)
+        assert abs(root - mp.mpf(1) / 2) < mp.mpf(10) ** (5 - DPS)
