@@ -13,6 +13,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
+from _signatures import assert_keyword_only
 
 from pmdtheory.symbolic import calculus, consequences, pmd
 from pmdtheory.symbolic.check import (
@@ -26,7 +27,7 @@ from pmdtheory.symbolic.check import (
     check_zero,
     rational_points,
 )
-from pmdtheory.symbolic.numeric import DPS, _bracket_root, mp_exact, random_cases
+from pmdtheory.symbolic.numeric import DPS, _bracket_root, mp_exact, mp_mean, random_cases
 from pmdtheory.symbolic.solutions import w_rule
 
 t = sp.Symbol("t", real=True)
@@ -648,3 +649,16 @@ def test_the_bracket_widens_whatever_the_size_of_the_residuals():
     with mp.workdps(DPS):
         root = _bracket_root(lambda x: x - mp.mpf(1) / 2, 0.6, 0.7)
         assert abs(root - mp.mpf(1) / 2) < mp.mpf(10) ** (5 - DPS)
+
+
+def test_no_sign_change_after_the_last_widening_is_refused_however_small_the_residual():
+    # mutant: the final `flo * fhi > 0` -> `> 1`: a residual that never changes sign but
+    # multiplies to at most 1 went on to bisect a bracket without a root
+    with mp.workdps(DPS), pytest.raises(ArithmeticError, match="no sign change"):
+        _bracket_root(lambda x: mp.mpf(1) / 2, 0.0, 1.0)
+
+
+def test_the_numeric_helpers_options_are_keyword_only():
+    # mutant: `*` -> `/` in mp_mean (lam_check could then be passed by position)
+    assert_keyword_only(mp_mean, ["x_fn", "pi_t", "r", "tau"])
+    assert_keyword_only(random_cases, ["rng", "n_cases"])
