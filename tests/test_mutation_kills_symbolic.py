@@ -27,7 +27,14 @@ from pmdtheory.symbolic.check import (
     check_zero,
     rational_points,
 )
-from pmdtheory.symbolic.numeric import DPS, _bracket_root, mp_exact, mp_mean, random_cases
+from pmdtheory.symbolic.numeric import (
+    DPS,
+    _bracket_root,
+    max_abs_diff,
+    mp_exact,
+    mp_mean,
+    random_cases,
+)
 from pmdtheory.symbolic.solutions import w_rule
 
 t = sp.Symbol("t", real=True)
@@ -662,3 +669,11 @@ def test_the_numeric_helpers_options_are_keyword_only():
     # mutant: `*` -> `/` in mp_mean (lam_check could then be passed by position)
     assert_keyword_only(mp_mean, ["x_fn", "pi_t", "r", "tau"])
     assert_keyword_only(random_cases, ["rng", "n_cases"])
+
+
+def test_max_abs_diff_refuses_sequences_of_different_lengths():
+    # mutant (shard 2/2): `strict=True` -> `False` compared the common prefix only, so a
+    # solution missing an action could pass a cross-check
+    assert max_abs_diff([1.0, 2.0], [mp.mpf(1), mp.mpf("2.5")]) == 0.5
+    with pytest.raises(ValueError):
+        max_abs_diff([1.0, 2.0], [mp.mpf(1)])
