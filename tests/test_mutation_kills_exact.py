@@ -13,6 +13,13 @@ from pmdtheory._validate import SUM_RTOL
 OFF_SUPPORT_ATOL = 1e-13  # rounding of a shift by the best reward on the support
 
 
+def _status(p, r, tau, tol=SUM_RTOL):
+    p, r = np.atleast_2d(p), np.atleast_2d(r)
+    out, status = np.empty_like(p), np.full(p.shape[0], -1, dtype=np.int8)
+    _exact_prob_batch(p, r, tau, tol, out, status)
+    return status.tolist(), out
+
+
 def test_rewards_off_the_support_do_not_shift_the_log_path():
     # mutant: `logpi[a] >= -inf` takes the maximum reward over every action, also those
     # with pi = 0; a large reward there then shifts every term down by (r_off - r_best)/tau,
@@ -51,9 +58,8 @@ def test_the_fast_path_solves_valid_rows_itself():
     r = rng.normal(size=p.shape)
     r[7] = 0.25  # constant rewards: the policy comes back bit for bit
     tau = 0.3
-    out, status = np.empty_like(p), np.full(p.shape[0], -1, dtype=np.int8)
-    _exact_prob_batch(p, r, tau, SUM_RTOL, out, status)
-    assert status.tolist() == [0] * p.shape[0]
+    status, out = _status(p, r, tau)
+    assert status == [0] * p.shape[0]
     assert np.array_equal(out[7], p[7])
     w = p * np.exp((r - r.max(axis=1, keepdims=True)) / tau)
     np.testing.assert_allclose(out, w / w.sum(axis=1, keepdims=True), rtol=FAST_PATH_RTOL)
@@ -61,20 +67,15 @@ def test_the_fast_path_solves_valid_rows_itself():
 
 def test_the_fast_path_hands_a_vanishing_normaliser_to_the_log_path():
     # the status 2 branch: the best action's own weight, 1e-300, is all of z < 1e-280
-    p = np.array([[1e-300, 1.0 - 1e-300]])
-    out, status = np.empty_like(p), np.full(1, -1, dtype=np.int8)
-    _exact_prob_batch(p, np.array([[1.0, 0.0]]), 1e-3, SUM_RTOL, out, status)
-    assert status.tolist() == [2]
+    assert _status([1e-300, 1.0 - 1e-300], [1.0, 0.0], 1e-3)[0] == [2]
 
 
 def test_a_product_at_the_smallest_normal_lost_nothing():
     # held-out (seed 5) mutant: `e < _NORMAL` -> `e <= _NORMAL` sends a row whose product is
     # exactly the smallest normal float (no digit lost) to the log path, with z < 1
     tiny = np.finfo(float).tiny
-    p = np.array([[tiny, 1.0]])  # sums to 1 in float64
-    out, status = np.empty_like(p), np.full(1, -1, dtype=np.int8)
-    _exact_prob_batch(p, np.array([[1.0, 0.0]]), 1.0, SUM_RTOL, out, status)
-    assert status.tolist() == [0]
+    status, out = _status([tiny, 1.0], [1.0, 0.0], 1.0)  # sums to 1 in float64
+    assert status == [0]
     z = tiny + np.exp(-1.0)
     np.testing.assert_allclose(out[0], [tiny / z, np.exp(-1.0) / z], rtol=FAST_PATH_RTOL)
 
@@ -94,13 +95,6 @@ def test_rewards_off_the_support_change_no_bit_of_the_update():
 
 
 # ---- a full run of tools/mutation.py (session 13)
-
-
-def _status(p, r, tau, tol=SUM_RTOL):
-    p, r = np.atleast_2d(p), np.atleast_2d(r)
-    out, status = np.empty_like(p), np.full(p.shape[0], -1, dtype=np.int8)
-    _exact_prob_batch(p, r, tau, tol, out, status)
-    return status.tolist(), out
 
 
 def test_the_fast_path_takes_a_row_summing_to_exactly_one_plus_its_tolerance():
