@@ -29,7 +29,7 @@ leave-one-out baselines have no other response and give :math:`B = 0` (advantage
 Tested domain (tests/test_baselines.py): each row kernel equals its array formula, and
 the formula on torch float64 tensors equals it on numpy, to 1e-12 relative to
 ``1 + max|r|/tau`` for groups of 1 to 16 (a lone success, tied maxima, constant,
-uniform, normal x 3 and binary rewards) at tau 0.01, 0.3 and 5; the front ends' own
+uniform, normal x 3 and binary rewards) at tau 0.001, 0.01, 0.3 and 5; the front ends' own
 tests compare the formulas with mpmath (estimators, torch) and with TRL and verl.
 
 **A new baseline** is one :class:`Baseline` record passed to :func:`register`: its

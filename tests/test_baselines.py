@@ -38,13 +38,14 @@ def _groups():
     yield np.array([1.0, 1.0, 0.0])  # tied maxima
     yield np.array([0.3])  # a group of one
     yield np.array([2.0, 2.0])  # constant
+    yield np.array([0.5, -1.0])  # two different rewards (GRPO's std over k - 1 = 1)
     yield rng.uniform(size=9)
     yield rng.normal(size=5) * 3
     yield (rng.uniform(size=16) < 0.2).astype(float)
 
 
 def _row_advantages(b, r, tau, eps):
-    B = np.empty_like(r)
+    B = np.full_like(r, np.nan)  # an entry the kernel does not write stays NaN
     d = b.row(r, tau, eps, B)
     return (r - B) / d
 
@@ -52,7 +53,9 @@ def _row_advantages(b, r, tau, eps):
 @pytest.mark.parametrize("name", BUILTIN)
 def test_row_kernel_equals_the_array_formula(name):
     b = BASELINES[name]
-    for tau in (0.01, 0.3, 5.0):
+    # tau = 1e-3 puts a lone success 1000 tau above the rest: exp(-1000) is 0, so a
+    # leave-one-out sum must subtract the others' own maximum
+    for tau in (1e-3, 0.01, 0.3, 5.0):
         for r in _groups():
             want = b.formula(np, r[None], None, np.float64(r.size), tau, 1e-4)
             want = (r[None] - want[0]) / want[1]
@@ -63,6 +66,75 @@ def test_row_kernel_equals_the_array_formula(name):
             k = torch.full((1, 1), r.size * 1.0, dtype=t.dtype)
             bt, dt = b.formula(array_namespace(t), t, None, k, tau, 1e-4)
             np.testing.assert_allclose(((t - bt) / dt).numpy(), want, atol=TOL_TORCH * scale)
+
+
+def _padding_error(formula, tau=0.3):
+    """Largest difference of the advantages of groups of different sizes side by side, as
+    group_advantages lays them out (padded with NaN, huge and tiny values), from the same
+    groups one at a time (NaN when the padding reached a reduction)."""
+    groups = list(_groups())
+    m = max(r.size for r in groups) + 2
+    pad = np.resize([np.nan, 1e300, -1e300, 1e-300], m)
+    R = np.array([np.concatenate([r, pad[r.size :]]) for r in groups])
+    valid = np.arange(m) < np.array([[r.size] for r in groups])
+    k = valid.sum(axis=1, keepdims=True).astype(float)
+    # a padded entry may reach log1p(-1) = -inf, which is then dropped (numpy warns; the
+    # front ends that pad run on torch)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        B, d = formula(np, R, valid, k, tau, 1e-4)
+        A = (R - B) / d
+    err = []
+    for i, r in enumerate(groups):
+        want_b, want_d = formula(np, r[None], None, np.float64(r.size), tau, 1e-4)
+        want = ((r[None] - want_b) / want_d)[0]
+        err.append(np.abs(A[i, : r.size] - want) / (1 + np.abs(want)))
+    return np.max(np.concatenate(err))  # NaN if any is
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("tau", [1e-3, 0.3])
+def test_padding_changes_nothing(name, tau):
+    # mutants: GRPO's padded deviations filled with +-1 instead of 0 (they entered the
+    # standard deviation); the leave-one-out partition's maxima flipped (`r != m1`) under a
+    # mask, so that a lone success 1000 tau above the rest was summed as total minus own
+    assert _padding_error(BASELINES[name].formula, tau) <= TOL_TORCH
+
+
+def test_padding_check_can_fail():
+    # GRPO's formula told that every entry is valid: the padding enters its sums
+    def unmasked(xp, r, valid, k, tau, eps):
+        return BASELINES["grpo"].formula(xp, r, None, k, tau, eps)
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert not _padding_error(unmasked) <= TOL_TORCH
+
+
+_BOUNDS_SCRIPT = """
+import numpy as np
+from pmdtheory.baselines import BASELINES
+for b in BASELINES.values():
+    for r in ([0.3], [1.0, 0.0], [0.0, 2.0, 2.0, 1.0]):
+        r = np.array(r)
+        B = np.full_like(r, np.nan)
+        b.row(r, 0.1, 1e-4, B)
+        assert np.isfinite(B).all(), (b.name, r, B)
+print("ok")
+"""
+
+
+def test_row_kernels_index_within_their_arrays(tmp_path):
+    # Numba does not check bounds: a group of one read or written one entry past its end
+    # went unnoticed (mutants: `i1 = 1` as the running argmax's start, GRPO's `B[1] = 0`).
+    # NUMBA_BOUNDSCHECK makes that an IndexError (in a fresh process and cache).
+    import os
+    import subprocess
+
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-c", _BOUNDS_SCRIPT], env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
 
 
 def test_row_kernel_check_can_fail():
@@ -85,6 +157,35 @@ def test_records_are_checked():
     with pytest.raises(ValueError, match="^baseline: must be one of 'mean', 'loo_mean'"):
         get("median")
     assert tuple(BASELINES)[:5] == BUILTIN
+
+
+def test_builtin_records_match_the_documented_table():
+    # mutant: `std_normalised=False` for grpo (the simulator would then score GRPO's
+    # targets against PMD-mean of the raw rewards, and take no eps)
+    got = {n: (BASELINES[n].needs_tau, BASELINES[n].estimates, BASELINES[n].std_normalised,
+               BASELINES[n].min_group) for n in BUILTIN}  # fmt: skip
+    assert got == {
+        "mean": (False, "mean", False, 1),
+        "loo_mean": (False, "mean", False, 1),
+        "partition": (True, "exact", False, 1),
+        "loo_partition": (True, "exact", False, 1),
+        "grpo": (False, "mean", True, 1),
+    }
+
+
+def test_leave_one_out_partition_of_a_lone_success_far_above_the_rest():
+    # mutants: the others' maximum m2 taken over the maximiser alone, or over every
+    # other response in turn (`not i != i1`, `i != i1 or`); at tau = 1e-3 the others
+    # then sum to exp(-1000) = 0 or exp(900) = inf
+    tau = 1e-3
+    for r in (np.array([1.0, 0.0, 0.0, 0.0]), np.array([1.0, 0.9, 0.0])):
+        B = np.empty_like(r)
+        BASELINES["loo_partition"].row(r, tau, 1e-4, B)
+        others = r[1:]
+        m2 = others.max()
+        want = m2 + tau * np.log(np.mean(np.exp((others - m2) / tau)))
+        assert np.isfinite(B).all(), B
+        np.testing.assert_allclose(B[0], want, rtol=1e-15, atol=0)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ EPS = np.finfo(float).eps
 W0_BRANCH_ATOL = 1e-7  # as in test_special.py: W0 is sqrt-singular at -1/e
 BRANCH_VALUE_ATOL = 1e-15  # W0(-1/e) = -1: the series at p = 0 gives it to rounding
 W0_BRANCH_CONDITION = 2.0  # |W - W*| <= 2 eps / p near -1/e, p = sqrt(2(ez + 1))
+W0_SERIES_CONDITION = 1.0  # the same where the series is returned as is (p < 1e-3)
 
 
 def test_lambertw0_accepts_the_last_value_of_its_branch_slack():
@@ -117,3 +118,22 @@ def test_lambertw0_near_the_branch_point_is_within_its_conditioning():
         exact = np.array([float(mp.lambertw(mp.mpf(float(b))).real) for b in z])
     ratio = np.abs(w - exact) * p / EPS
     assert ratio.max() <= W0_BRANCH_CONDITION, dz[int(np.argmax(ratio))]
+
+
+def test_lambertw0_series_is_within_one_eps_over_p_just_below_its_cutoff():
+    # _omega.py mutant (session 14): `11/72 + p (-43/540)` -> `11/72 - p (-43/540)` flips the
+    # p^4 term of the branch-point series, an error of 0.16 p^4: at most 0.72 eps/p, so only
+    # just below the cutoff p = 1e-3, where the series is returned without Halley's polish,
+    # does it show. On dz in [1e-7, 1.839e-7] (p in [7.4e-4, 1e-3)) correct code stays within
+    # 0.49 eps/p and the mutant reaches 1.19 (measured, 3000 points).
+    import mpmath as mp
+
+    dz = np.linspace(1.0e-7, 1.839e-7, 400)
+    z = -np.exp(-1.0) + dz
+    p = np.sqrt(2.0 * (np.e * z + 1.0))
+    assert p.max() < 1e-3  # the series region
+    w = lambertw0(z)
+    with mp.workdps(40):
+        exact = np.array([float(mp.lambertw(mp.mpf(float(b))).real) for b in z])
+    ratio = np.abs(w - exact) * p / EPS
+    assert ratio.max() <= W0_SERIES_CONDITION, dz[int(np.argmax(ratio))]
