@@ -68,6 +68,24 @@ def test_row_kernel_equals_the_array_formula(name):
             np.testing.assert_allclose(((t - bt) / dt).numpy(), want, atol=TOL_TORCH * scale)
 
 
+@pytest.mark.parametrize("name", BUILTIN)
+def test_formula_takes_any_number_of_leading_axes(name):
+    # the formula's contract, r (..., m): one group alone (1-d, as estimators passes a
+    # single group) and a (2, 3, m) stack equal the groups one row at a time. Mutant:
+    # `_max` over axis +1 instead of -1 (the same on 2-d input only)
+    rng = np.random.default_rng(3)
+    R = rng.normal(size=(2, 3, 6))
+    formula = BASELINES[name].formula
+    B, d = formula(np, R, None, np.float64(6), 0.3, 1e-4)
+    for idx in np.ndindex(2, 3):
+        b1, d1 = formula(np, R[idx], None, np.float64(6), 0.3, 1e-4)
+        b2, d2 = formula(np, R[idx][None], None, np.float64(6), 0.3, 1e-4)
+        want = (R[idx] - b2[0]) / np.squeeze(d2)
+        np.testing.assert_allclose((R[idx] - b1) / d1, want, rtol=1e-15, atol=1e-15)
+        got = (R[idx] - np.broadcast_to(B, R.shape)[idx]) / np.broadcast_to(d, (2, 3, 1))[idx]
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+
+
 def _padding_error(formula, tau=0.3):
     """Largest difference of the advantages of groups of different sizes side by side, as
     group_advantages lays them out (padded with NaN, huge and tiny values), from the same
