@@ -194,16 +194,19 @@ def test_builtin_records_match_the_documented_table():
 def test_leave_one_out_partition_of_a_lone_success_far_above_the_rest():
     # mutants: the others' maximum m2 taken over the maximiser alone, or over every
     # other response in turn (`not i != i1`, `i != i1 or`); at tau = 1e-3 the others
-    # then sum to exp(-1000) = 0 or exp(900) = inf
+    # then sum to exp(-1000) = 0 or exp(900) = inf. The argmax started at index -1 missed
+    # a maximiser in the last place (then summed as total minus own, 1 - 1 = 0).
     tau = 1e-3
-    for r in (np.array([1.0, 0.0, 0.0, 0.0]), np.array([1.0, 0.9, 0.0])):
+    for r in ([1.0, 0.0, 0.0, 0.0], [1.0, 0.9, 0.0], [0.0, 0.0, 1.0]):
+        r = np.array(r)
         B = np.empty_like(r)
         BASELINES["loo_partition"].row(r, tau, 1e-4, B)
-        others = r[1:]
+        top = int(np.argmax(r))
+        others = np.delete(r, top)
         m2 = others.max()
         want = m2 + tau * np.log(np.mean(np.exp((others - m2) / tau)))
         assert np.isfinite(B).all(), B
-        np.testing.assert_allclose(B[0], want, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(B[top], want, rtol=1e-15, atol=0)
 
 
 @pytest.fixture

@@ -137,3 +137,17 @@ def test_lambertw0_series_is_within_one_eps_over_p_just_below_its_cutoff():
         exact = np.array([float(mp.lambertw(mp.mpf(float(b))).real) for b in z])
     ratio = np.abs(w - exact) * p / EPS
     assert ratio.max() <= W0_SERIES_CONDITION, dz[int(np.argmax(ratio))]
+
+
+def test_log_sum_exp_kernel_of_zeros_and_of_an_infinity():
+    # _omega.py mutant (session 14): `m == -inf or m == inf` -> `m == inf or m == inf` in
+    # `_lse_row`: a row of zero probabilities (every log -inf) gave exp(-inf - -inf) = NaN
+    # instead of log 0 = -inf. No public caller passes such a row (policies sum to 1), but
+    # the kernel's contract says -inf entries contribute nothing.
+    from pmdtheory._omega import _lse_row
+
+    inf = np.inf
+    assert _lse_row(np.array([-inf, -inf])) == -inf
+    assert _lse_row(np.array([-inf, inf, 0.0])) == inf
+    assert _lse_row(np.array([-inf, 0.0, -inf])) == 0.0
+    assert _lse_row(np.array([np.log(0.25)] * 4)) == pytest.approx(0.0, abs=1e-16)
