@@ -191,6 +191,13 @@ def test_builtin_records_match_the_documented_table():
     }
 
 
+def test_grpo_eps_default_gives_trls_number():
+    # the default eps of every front end is TRL's 1e-4: r = [1, 0, 0, 0] (mean 1/4, std 1/2)
+    # gives TRL's 1.49970 (mutant: GRPO_EPS = 1.0001)
+    got = advantages([1.0, 0.0, 0.0, 0.0], kind="grpo")[0]
+    assert got == pytest.approx(0.75 / (0.5 + 1e-4), rel=1e-14)
+
+
 def test_leave_one_out_partition_of_a_lone_success_far_above_the_rest():
     # mutants: the others' maximum m2 taken over the maximiser alone, or over every
     # other response in turn (`not i != i1`, `i != i1 or`); at tau = 1e-3 the others
