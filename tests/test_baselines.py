@@ -177,6 +177,15 @@ def test_records_are_checked():
     assert tuple(BASELINES)[:5] == BUILTIN
 
 
+def test_records_cannot_be_changed_in_place():
+    # a registered record is what every front end already took its name and flags from;
+    # changing one in place would leave them disagreeing (mutant: `frozen=False`)
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        BASELINES["mean"].needs_tau = True
+
+
 def test_builtin_records_match_the_documented_table():
     # mutant: `std_normalised=False` for grpo (the simulator would then score GRPO's
     # targets against PMD-mean of the raw rewards, and take no eps)
