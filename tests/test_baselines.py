@@ -142,17 +142,10 @@ print("ok")
 
 def test_row_kernels_index_within_their_arrays(tmp_path):
     # Numba does not check bounds: a group of one read or written one entry past its end
-    # went unnoticed (mutants: `i1 = 1` as the running argmax's start, GRPO's `B[1] = 0`).
-    # NUMBA_BOUNDSCHECK makes that an IndexError (in a fresh process and cache).
-    import os
-    import subprocess
+    # went unnoticed (mutants: `i1 = 1` as the running argmax's start, GRPO's `B[1] = 0`)
+    from _boundscheck import assert_runs_bounds_checked
 
-    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
-    res = subprocess.run(
-        [sys.executable, "-c", _BOUNDS_SCRIPT], env=env, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
-    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+    assert_runs_bounds_checked(_BOUNDS_SCRIPT, tmp_path)
 
 
 def test_row_kernel_check_can_fail():

@@ -280,18 +280,10 @@ print("ok")
 
 def test_the_fast_kernels_index_within_their_arrays(tmp_path):
     # Numba does not check bounds: a search that outgrew its arrays (8 classes) or a
-    # probe one entry too long wrote past them silently. NUMBA_BOUNDSCHECK turns that
-    # into an IndexError (in a fresh process and cache: it changes the compiled code).
-    import os
-    import subprocess
-    import sys
+    # probe one entry too long wrote past them silently.
+    from _boundscheck import assert_runs_bounds_checked
 
-    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
-    res = subprocess.run(
-        [sys.executable, "-c", _BOUNDS_SCRIPT], env=env, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
-    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+    assert_runs_bounds_checked(_BOUNDS_SCRIPT, tmp_path)
 
 
 # The invariants the vectorised solver relies on: after each kind of pass u is omega(s + b)

@@ -103,20 +103,26 @@ def test_lambertw0_within_1e_3_of_the_branch_point_on_a_dense_grid():
     assert max(err) < W0_BRANCH_ATOL, dz[int(np.argmax(err))]
 
 
-def test_lambertw0_near_the_branch_point_is_within_its_conditioning():
-    # _omega.py mutant (seed 7): `p * (-43/540)` -> `p + (-43/540)` in the branch-point series
-    # adds -43/540 p^3 to W, 7.6e-11 at p = sqrt(2(ez + 1)) = 1e-3, below W0_BRANCH_ATOL. The
-    # float z's own rounding moves W by ~eps/p there; correct code stays within 0.6 eps/p
-    # (measured, dz in [1e-16, 0.1]) and the mutant reaches 339 eps/p.
+def _w0_error_in_eps_over_p(dz):
+    """|W0(z) - W0*(z)| in units of eps/p at z = -1/e + dz, p = sqrt(2(ez + 1)): the float
+    z's own rounding moves W by about eps/p there. W0* is mpmath's at 40 digits."""
     import mpmath as mp
 
-    dz = np.geomspace(1e-16, 1e-1, 300)
     z = -np.exp(-1.0) + dz
     p = np.sqrt(2.0 * (np.e * z + 1.0))
     w = lambertw0(z)
     with mp.workdps(40):
         exact = np.array([float(mp.lambertw(mp.mpf(float(b))).real) for b in z])
-    ratio = np.abs(w - exact) * p / EPS
+    return np.abs(w - exact) * p / EPS
+
+
+def test_lambertw0_near_the_branch_point_is_within_its_conditioning():
+    # _omega.py mutant (seed 7): `p * (-43/540)` -> `p + (-43/540)` in the branch-point series
+    # adds -43/540 p^3 to W, 7.6e-11 at p = sqrt(2(ez + 1)) = 1e-3, below W0_BRANCH_ATOL. The
+    # float z's own rounding moves W by ~eps/p there; correct code stays within 0.6 eps/p
+    # (measured, dz in [1e-16, 0.1]) and the mutant reaches 339 eps/p.
+    dz = np.geomspace(1e-16, 1e-1, 300)
+    ratio = _w0_error_in_eps_over_p(dz)
     assert ratio.max() <= W0_BRANCH_CONDITION, dz[int(np.argmax(ratio))]
 
 
@@ -126,16 +132,9 @@ def test_lambertw0_series_is_within_one_eps_over_p_just_below_its_cutoff():
     # just below the cutoff p = 1e-3, where the series is returned without Halley's polish,
     # does it show. On dz in [1e-7, 1.839e-7] (p in [7.4e-4, 1e-3)) correct code stays within
     # 0.49 eps/p and the mutant reaches 1.19 (measured, 3000 points).
-    import mpmath as mp
-
     dz = np.linspace(1.0e-7, 1.839e-7, 400)
-    z = -np.exp(-1.0) + dz
-    p = np.sqrt(2.0 * (np.e * z + 1.0))
-    assert p.max() < 1e-3  # the series region
-    w = lambertw0(z)
-    with mp.workdps(40):
-        exact = np.array([float(mp.lambertw(mp.mpf(float(b))).real) for b in z])
-    ratio = np.abs(w - exact) * p / EPS
+    assert np.sqrt(2.0 * (np.e * (-np.exp(-1.0) + dz) + 1.0)).max() < 1e-3  # series region
+    ratio = _w0_error_in_eps_over_p(dz)
     assert ratio.max() <= W0_SERIES_CONDITION, dz[int(np.argmax(ratio))]
 
 
