@@ -4,16 +4,19 @@ Each test states the behaviour the docstrings promise; each was checked to fail 
 named in its comment (tools/mutation.py, seed 0, all mutants of special.py).
 """
 
+import mpmath as mp
 import numpy as np
 import pytest
+from _mp_reference import omega as mp_omega
 
-from pmdtheory import lambertw0, logsumexp
+from pmdtheory import lambertw0, logsumexp, wright_omega
 
 EPS = np.finfo(float).eps
 W0_BRANCH_ATOL = 1e-7  # as in test_special.py: W0 is sqrt-singular at -1/e
 BRANCH_VALUE_ATOL = 1e-15  # W0(-1/e) = -1: the series at p = 0 gives it to rounding
 W0_BRANCH_CONDITION = 2.0  # |W - W*| <= 2 eps / p near -1/e, p = sqrt(2(ez + 1))
 W0_SERIES_CONDITION = 1.0  # the same where the series is returned as is (p < 1e-3)
+OMEGA_RTOL = 2e-15  # as in test_special.py; correct code is correctly rounded above 1e12
 
 
 def test_lambertw0_accepts_the_last_value_of_its_branch_slack():
@@ -91,8 +94,6 @@ def test_lambertw0_within_1e_3_of_the_branch_point_on_a_dense_grid():
     # returned without Halley's polish for p = sqrt(2(ez + 1)) < 1e-3: its error 4e/3 dz
     # passes the sparse points of test_special.py (dz = 1e-14, 1e-10, 1e-6) but is 1e-7 to
     # 7e-7 for dz in (3e-8, 1.8e-7); correct code stays within 3e-9 over the whole grid.
-    import mpmath as mp
-
     dz = np.geomspace(1e-16, 1e-3, 200)
     z = -np.exp(-1.0) + dz
     w = lambertw0(z)
@@ -106,8 +107,6 @@ def test_lambertw0_within_1e_3_of_the_branch_point_on_a_dense_grid():
 def _w0_error_in_eps_over_p(dz):
     """|W0(z) - W0*(z)| in units of eps/p at z = -1/e + dz, p = sqrt(2(ez + 1)): the float
     z's own rounding moves W by about eps/p there. W0* is mpmath's at 40 digits."""
-    import mpmath as mp
-
     z = -np.exp(-1.0) + dz
     p = np.sqrt(2.0 * (np.e * z + 1.0))
     w = lambertw0(z)
@@ -136,6 +135,17 @@ def test_lambertw0_series_is_within_one_eps_over_p_just_below_its_cutoff():
     assert np.sqrt(2.0 * (np.e * (-np.exp(-1.0) + dz) + 1.0)).max() < 1e-3  # series region
     ratio = _w0_error_in_eps_over_p(dz)
     assert ratio.max() <= W0_SERIES_CONDITION, dz[int(np.argmax(ratio))]
+
+
+def test_wright_omega_in_its_asymptotic_regime_matches_mpmath():
+    # _omega.py mutant (session 15): `w = y - log(w)` -> `w = y + log(w)` in the passes
+    # above y = 1e12 returns y + log y, off by 2 log y: 5.5e-11 relative (450,000 ulps) just
+    # above the switch, below rounding past ~1e17, and the mpmath tests stopped at 1e6.
+    # Correct code is within 0 ulps of mpmath on 5,000 points of [1e12, 1e20] (measured).
+    ys = np.concatenate([np.geomspace(1e12, 1e20, 60), [np.nextafter(1e12, 2e12), 1.7e308]])
+    w = wright_omega(ys)
+    err = [abs(mp.mpf(float(a)) / mp_omega(float(y)) - 1) for a, y in zip(w, ys)]
+    assert max(err) < OMEGA_RTOL, ys[int(np.argmax(err))]
 
 
 def test_log_sum_exp_kernel_of_zeros_and_of_an_infinity():
