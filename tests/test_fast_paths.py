@@ -75,6 +75,32 @@ def test_fast_path_hands_invalid_rows_to_the_checked_path():
     np.testing.assert_allclose(pmd.mean_update(p, [1.0, 0.0], 1e-3), np.exp(logp), rtol=1e-12)
 
 
+def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
+    # _kernels_few mutants (session 15): `INVALID = 0`, DONE's value, made every solved row
+    # look invalid, so every batch went to the checked log path (right to 1e-12, but slow
+    # and not these bits); `return DONE, -1.0` for a row constant on its support broke
+    # mean_update's promise of lam exactly 0 there
+    from pmdtheory import _kernels_few
+
+    rng = np.random.default_rng(11)
+    pi = rng.dirichlet(np.ones(12), size=30)
+    r = rng.integers(0, 3, size=pi.shape).astype(float)
+    r[::3] = 2.0  # constant rows
+    pi[1::3, :4] = 0.0  # constant on the support, other rewards off it
+    pi /= pi.sum(-1, keepdims=True)
+    r[1::3, 4:] = 1.0
+    constant = np.zeros(30, dtype=bool)
+    constant[::3] = constant[1::3] = True
+    out, lam, status = np.empty_like(pi), np.empty(30), np.empty(30, dtype=np.int8)
+    _kernels_few._few_batch(pi, r, np.full(30, 0.3), 1e-8, out, lam, status)
+    assert not np.any(status == _kernels_few.INVALID)
+    fast, fast_lam = pmd.mean_update(pi, r, 0.3, return_lambda=True)
+    np.testing.assert_array_equal(fast, out)
+    np.testing.assert_array_equal(fast_lam, lam)
+    assert np.all(fast_lam[constant] == 0.0) and np.all(fast_lam[~constant] > 0.0)
+    np.testing.assert_array_equal(fast[constant], pi[constant])
+
+
 def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
     # large tau (lam < 1e-3): the classes go to the log-space kernel inside the fast path,
     # and x / sum(p) must divide by a sum that is 1 only to the 1e-8 tolerance (mutant:
