@@ -65,8 +65,12 @@ def test_fast_path_hands_invalid_rows_to_the_checked_path():
         pmd.mean_update([good, [0.7, 0.7]], [[1.0, 0.0], [1.0, 0.0]], 0.1)
     with pytest.raises(ValueError, match="pi_t"):
         pmd.mean_update([good, [-0.1, 1.1]], [[1.0, 0.0], [1.0, 0.0]], 0.1)
-    with pytest.raises(ValueError, match="r"):
-        pmd.mean_update([good, good], [[1.0, 0.0], [np.nan, 0.0]], 0.1)
+    # an infinite reward, also where the row would be constant or it is off the support
+    # (mutant, session 15: `abs(r) <= inf` in the scan returned such rows unchanged)
+    for bad in (np.nan, np.inf, -np.inf):
+        for p, r in (([0.5, 0.5], [bad, 0.0]), ([0.5, 0.5], [bad, bad]), ([0.0, 1.0], [bad, 0.0])):
+            with pytest.raises(ValueError, match="^r: must be finite"):
+                pmd.mean_update([good, p], [[1.0, 0.0], r], 0.1)
     with pytest.raises(ValueError, match="tau"):
         pmd.mean_update([good, good], [[1.0, 0.0], [1.0, 0.0]], [0.1, -1.0])
     # a class mass below 1e-300 goes the log-space way, and is still right
