@@ -111,13 +111,16 @@ def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
     # `math.exp(lx[j]) / inv`, off by sum(p)^2 = 1 + 1e-8)
     from pmdtheory.updates import _mean_checked
 
+    # and `w = mass / inv`, weights off by the same factor: also at tiny tau, where the
+    # classes' b leave the vectorised solver's range (mutant, session 15)
     rng = np.random.default_rng(4)
     pi = rng.dirichlet(np.ones(16), size=20) * (1.0 + 5e-9)
     r = rng.integers(0, 3, size=pi.shape).astype(float)
-    assert np.all(_statuses(pi, r, 100.0) == 0)
-    fast = pmd.mean_update(pi, r, 100.0)
-    slow, _ = _mean_checked(pi, r, 100.0, -1, False)  # renormalises the rows first
-    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+    for tau in (100.0, 1e-4):
+        assert np.all(_statuses(pi, r, tau) == 0)
+        fast = pmd.mean_update(pi, r, tau)
+        slow, _ = _mean_checked(pi, r, tau, -1, False)  # renormalises the rows first
+        np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
 
 
 def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
@@ -131,6 +134,24 @@ def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
     pi = np.zeros((6, 40))
     pi[:, 30:] = rng.dirichlet(np.ones(10), size=6)
     r = rng.integers(0, 2, size=pi.shape) + 5.0 * (np.arange(6) % 2)[:, None]  # {0,1}, {5,6}
+    assert np.all(_statuses(pi, r, 0.1) == 0)
+    fast = pmd.mean_update(pi, r, 0.1)
+    slow, _ = _mean_checked(pi, r, 0.1, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+
+
+def test_a_row_with_many_rewards_found_by_the_search_centres_on_its_own_reward():
+    # mutant (session 15): `vals[-1]` for `vals[0]` where the class search finds more than
+    # 8 rewards: a slot the probe did not fill this row, still holding the previous row's
+    # reward (1e12 here), centred the rewards on it and lost their spread to rounding
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(12)
+    pi = rng.dirichlet(np.ones(40), size=4)
+    pi[1::2, :30] = 0.0  # no action on the support within the probe: the search finds them
+    pi /= pi.sum(-1, keepdims=True)
+    r = rng.normal(size=pi.shape)
+    r[::2] += 1e12  # rows the probe sends on at once, leaving their rewards behind
     assert np.all(_statuses(pi, r, 0.1) == 0)
     fast = pmd.mean_update(pi, r, 0.1)
     slow, _ = _mean_checked(pi, r, 0.1, -1, False)
