@@ -81,7 +81,8 @@ def test_fast_path_hands_invalid_rows_to_the_checked_path():
 
 def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     # _kernels_few mutants (session 15): `INVALID = 0`, DONE's value, made every solved row
-    # look invalid, so every batch went to the checked log path (right to 1e-12, but slow
+    # look invalid, and `INVALID = 2`, GENERAL's, did so for every batch with a row the log
+    # path takes: the whole batch went to the checked log path (right to 1e-12, but slow
     # and not these bits); `return DONE, -1.0` for a row constant on its support broke
     # mean_update's promise of lam exactly 0 there
     from pmdtheory import _kernels_few
@@ -93,14 +94,17 @@ def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     pi[1::3, :4] = 0.0  # constant on the support, other rewards off it
     pi /= pi.sum(-1, keepdims=True)
     r[1::3, 4:] = 1.0
+    r[-1] = rng.normal(size=12)  # many rewards at a large tau: lam < 1e-3, the log path's
+    tau = np.full(30, 0.3)
+    tau[-1] = 1e4
     constant = np.zeros(30, dtype=bool)
     constant[::3] = constant[1::3] = True
     out, lam, status = np.empty_like(pi), np.empty(30), np.empty(30, dtype=np.int8)
-    _kernels_few._few_batch(pi, r, np.full(30, 0.3), 1e-8, out, lam, status)
-    assert not np.any(status == _kernels_few.INVALID)
-    fast, fast_lam = pmd.mean_update(pi, r, 0.3, return_lambda=True)
-    np.testing.assert_array_equal(fast, out)
-    np.testing.assert_array_equal(fast_lam, lam)
+    _kernels_few._few_batch(pi, r, tau, 1e-8, out, lam, status)
+    assert np.all(status[:-1] == 0) and status[-1] == 2  # DONE, and GENERAL for the last
+    fast, fast_lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    np.testing.assert_array_equal(fast[:-1], out[:-1])
+    np.testing.assert_array_equal(fast_lam[:-1], lam[:-1])
     assert np.all(fast_lam[constant] == 0.0) and np.all(fast_lam[~constant] > 0.0)
     np.testing.assert_array_equal(fast[constant], pi[constant])
 
