@@ -109,6 +109,25 @@ def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     np.testing.assert_array_equal(fast[constant], pi[constant])
 
 
+@pytest.mark.parametrize("mass", [1e-301, 1e-305, 1e-312, 1e-318])
+def test_a_class_mass_below_1e300_goes_the_log_way(mass):
+    # such a row is the log path's, so it gets that path's bits (mutant, session 15:
+    # `mass[j] + inv < _TINY_MASS` never sent it on; solved on its classes, it came out up
+    # to 1.7e-12 off the log-space solve, against FAST_PATH_RTOL = 1e-12)
+    from pmdtheory.updates import _mean_checked
+
+    rng = np.random.default_rng(13)
+    pi = rng.dirichlet(np.ones(12), size=40)
+    pi[:, 0] = mass
+    pi[:, 1:] *= (1.0 - mass) / pi[:, 1:].sum(-1, keepdims=True)
+    r = rng.integers(0, 4, size=pi.shape).astype(float)
+    r[:, 0] = 4.0  # the tiny action is a class of its own
+    tau = 10.0 ** rng.uniform(-4, 4, size=40)
+    fast = pmd.mean_update(pi, r, tau)
+    slow, _ = _mean_checked(pi, r, tau, -1, False)
+    np.testing.assert_array_equal(fast, slow)
+
+
 def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
     # large tau (lam < 1e-3): the classes go to the log-space kernel inside the fast path,
     # and x / sum(p) must divide by a sum that is 1 only to the 1e-8 tolerance (mutant:
