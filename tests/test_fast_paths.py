@@ -84,7 +84,8 @@ def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     # look invalid, and `INVALID = 2`, GENERAL's, did so for every batch with a row the log
     # path takes: the whole batch went to the checked log path (right to 1e-12, but slow
     # and not these bits); `return DONE, -1.0` for a row constant on its support broke
-    # mean_update's promise of lam exactly 0 there
+    # mean_update's promise of lam exactly 0 there; `support == 1` took a row with one
+    # action on its support for invalid
     from pmdtheory import _kernels_few
 
     rng = np.random.default_rng(11)
@@ -94,6 +95,7 @@ def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     pi[1::3, :4] = 0.0  # constant on the support, other rewards off it
     pi /= pi.sum(-1, keepdims=True)
     r[1::3, 4:] = 1.0
+    pi[3] = np.eye(12)[5]  # one action on the support: constant, and valid
     r[-1] = rng.normal(size=12)  # many rewards at a large tau: lam < 1e-3, the log path's
     tau = np.full(30, 0.3)
     tau[-1] = 1e4
@@ -164,9 +166,10 @@ def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
 
 
 def test_a_row_with_many_rewards_found_by_the_search_centres_on_its_own_reward():
-    # mutant (session 15): `vals[-1]` for `vals[0]` where the class search finds more than
-    # 8 rewards: a slot the probe did not fill this row, still holding the previous row's
-    # reward (1e12 here), centred the rewards on it and lost their spread to rounding
+    # mutants (session 15): `vals[-1]` for `vals[0]` where the class search finds more than
+    # 8 rewards, or in the solve on a row's classes: a slot the probe did not fill this row,
+    # still holding the previous row's reward (1e12 here), centred the rewards on it and
+    # lost their spread to rounding
     from pmdtheory.updates import _mean_checked
 
     rng = np.random.default_rng(12)
@@ -175,6 +178,7 @@ def test_a_row_with_many_rewards_found_by_the_search_centres_on_its_own_reward()
     pi /= pi.sum(-1, keepdims=True)
     r = rng.normal(size=pi.shape)
     r[::2] += 1e12  # rows the probe sends on at once, leaving their rewards behind
+    r[3] = rng.choice(rng.normal(size=3), size=40)  # and one solved on its three classes
     assert np.all(_statuses(pi, r, 0.1) == 0)
     fast = pmd.mean_update(pi, r, 0.1)
     slow, _ = _mean_checked(pi, r, 0.1, -1, False)
