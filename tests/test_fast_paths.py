@@ -133,11 +133,11 @@ def test_a_class_mass_below_1e300_goes_the_log_way(mass):
 def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
     # large tau (lam < 1e-3): the classes go to the log-space kernel inside the fast path,
     # and x / sum(p) must divide by a sum that is 1 only to the 1e-8 tolerance (mutant:
-    # `math.exp(lx[j]) / inv`, off by sum(p)^2 = 1 + 1e-8)
+    # `math.exp(lx[j]) / inv`, off by sum(p)^2 = 1 + 1e-8); and at tiny tau, where the
+    # classes' b leave the vectorised solver's range too (mutant, session 15: `w = mass /
+    # inv`, weights off by the same factor)
     from pmdtheory.updates import _mean_checked
 
-    # and `w = mass / inv`, weights off by the same factor: also at tiny tau, where the
-    # classes' b leave the vectorised solver's range (mutant, session 15)
     rng = np.random.default_rng(4)
     pi = rng.dirichlet(np.ones(16), size=20) * (1.0 + 5e-9)
     r = rng.integers(0, 3, size=pi.shape).astype(float)
