@@ -86,8 +86,6 @@ def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     # and not these bits); `return DONE, -1.0` for a row constant on its support broke
     # mean_update's promise of lam exactly 0 there; `support == 1` took a row with one
     # action on its support for invalid
-    from pmdtheory import _kernels_few
-
     rng = np.random.default_rng(11)
     pi = rng.dirichlet(np.ones(12), size=30)
     r = rng.integers(0, 3, size=pi.shape).astype(float)
@@ -101,8 +99,7 @@ def test_valid_rows_get_the_kernels_bits_and_constant_rows_lam_zero():
     tau[-1] = 1e4
     constant = np.zeros(30, dtype=bool)
     constant[::3] = constant[1::3] = True
-    out, lam, status = np.empty_like(pi), np.empty(30), np.empty(30, dtype=np.int8)
-    _kernels_few._few_batch(pi, r, tau, 1e-8, out, lam, status)
+    out, lam, status = _few_kernel(pi, r, tau)
     assert np.all(status[:-1] == 0) and status[-1] == 2  # DONE, and GENERAL for the last
     fast, fast_lam = pmd.mean_update(pi, r, tau, return_lambda=True)
     np.testing.assert_array_equal(fast[:-1], out[:-1])
@@ -204,14 +201,21 @@ def test_rewards_off_the_support_change_no_bit():
 MANY_PATH_RTOL = 1e-12  # vectorised solve vs the log-space solve, probabilities
 
 
-def _statuses(pi, r, tau):
-    """The fast kernel's status per row (0: solved there, 2: handed to the log path)."""
+def _few_kernel(pi, r, tau):
+    """The fast kernel's ``(out, lam, status)`` for the rows of ``pi, r`` (status 0: solved
+    there, 2: handed to the log path); ``tau`` a scalar or one per row."""
     from pmdtheory import _kernels_few
 
     rows = pi.shape[0]
     out, lam, status = np.empty_like(pi), np.empty(rows), np.empty(rows, dtype=np.int8)
-    _kernels_few._few_batch(pi, r, np.full(rows, float(tau)), 1e-8, out, lam, status)
-    return status
+    taus = np.ascontiguousarray(np.broadcast_to(np.asarray(tau, dtype=float), rows))
+    _kernels_few._few_batch(pi, r, taus, 1e-8, out, lam, status)
+    return out, lam, status
+
+
+def _statuses(pi, r, tau):
+    """The fast kernel's status per row (0: solved there, 2: handed to the log path)."""
+    return _few_kernel(pi, r, tau)[2]
 
 
 @pytest.mark.parametrize("tau", [0.01, 0.05, 1.0, 5.0])

@@ -8,6 +8,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 from _mp_reference import omega as mp_omega
+from test_special import OMEGA_RTOL  # correct code is correctly rounded above 1e12
 
 from pmdtheory import lambertw0, logsumexp, wright_omega
 
@@ -16,7 +17,6 @@ W0_BRANCH_ATOL = 1e-7  # as in test_special.py: W0 is sqrt-singular at -1/e
 BRANCH_VALUE_ATOL = 1e-15  # W0(-1/e) = -1: the series at p = 0 gives it to rounding
 W0_BRANCH_CONDITION = 2.0  # |W - W*| <= 2 eps / p near -1/e, p = sqrt(2(ez + 1))
 W0_SERIES_CONDITION = 1.0  # the same where the series is returned as is (p < 1e-3)
-OMEGA_RTOL = 2e-15  # as in test_special.py; correct code is correctly rounded above 1e12
 
 
 def test_lambertw0_accepts_the_last_value_of_its_branch_slack():
