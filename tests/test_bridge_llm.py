@@ -158,6 +158,20 @@ def test_sampling_and_logprobs_are_consistent(smol):
 
 
 @pytest.mark.slow
+def test_prompts_open_the_assistants_turn(smol):
+    # mutant (session 16): `add_generation_prompt=False` left the prompt at the end of the
+    # user's turn, and the model wrote on in the user's name (test_sampling_... builds its
+    # reference with _chat itself, so it could not see this)
+    _, tok = smol
+    system, user = "Answer in one word.", "What is 2 + 3?"
+    (text,) = _chat(tok, [user], system)
+    assert text == (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+@pytest.mark.slow
 def test_sample_accepts_one_new_token_and_refuses_none(smol):
     # mutant: `max_new_tokens < 1` -> `<= 1`
     model, tok = smol

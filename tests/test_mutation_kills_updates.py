@@ -256,3 +256,76 @@ def test_implicit_beta_series_keeps_its_cubic_term():
     assert pmd.mean_update(pi, r, tau, return_lambda=True)[1] < 1e-280  # the series' case
     np.testing.assert_allclose(pmd.implicit_beta(pi, r, tau), expected, rtol=SERIES_RTOL)
     assert abs(expected / (0.5 * tau * float(m2)) - 1) > 10 * SERIES_RTOL  # cubic visible
+
+
+# Rows where one action holds a mass far below the rest, at tau = 1e-30: the KL-chi2 root
+# s = log(beta / tau) + ... is then far from 0 and polished in the coordinates of the action
+# with the largest new probability (tools/mutation.py, seed 11 sample of _kernels.py).
+_TINY_TAU_ROWS = [  # pi, r, beta
+    ([1.9095034115559892e-228, 1.0], [1000000.1357336144, 999999.9764064332], 7.857583959533522e-25),
+    ([1.3727729356556176e-111, 0.7735924519321842, 0.2264075480678159],
+     [1.3959804443622061, -0.2659660935689544, -0.9169892810877353], 2.3441454262276984e-33),
+    ([3.1686029219028217e-103, 0.5217824643669365, 0.036501174944585275, 0.06800690444704062,
+      0.37370945624143753],
+     [206.67859855165764, 129.0173882234532, 14.521567807905244, -234.30120282825814,
+      -57.0720785023684], 3.428794326044574e-36),
+]  # fmt: skip
+TINY_TAU_ATOL = 1e-12  # log-probabilities vs mpmath (measured: 2.2e-16)
+TINY_TAU_RTOL = 1e-14  # the log-probabilities of order -1/tau
+
+
+@pytest.mark.parametrize("pi, r, beta", _TINY_TAU_ROWS)
+def test_kl_chi2_at_tiny_tau_polishes_from_the_action_that_takes_the_mass(pi, r, beta):
+    # mutant (session 16): `_finish(..., 1.0, log_kappa, out)` before the polish took s (of
+    # order 1e30 here) off every log-probability it ranks: they all rounded alike, the first
+    # action (the one of mass 1e-228) was taken as the reference, and these rows were
+    # refused as unconverged
+    import _mp_reference as ref
+
+    tau = 1e-30
+    got = pmd.kl_chi2_update(np.log(pi), r, tau, beta, log=True)
+    with mp.workdps(80):  # b ~ 1/tau: s + b needs 30 digits more than float64's
+        expected = [float(x) for x in ref.kl_chi2(pi, r, tau, beta)]
+    np.testing.assert_allclose(got, expected, rtol=TINY_TAU_RTOL, atol=TINY_TAU_ATOL)
+
+
+_LOG_KERNELS_SCRIPT = """
+import numpy as np
+import pmdtheory as pmd
+
+for n in (1, 2, 3):
+    logpi = np.log(np.full((4, n), 1.0 / n))  # ties for the most probable action
+    r = (np.arange(4 * n, dtype=float) % 3).reshape(4, n)
+    for tau in (0.1, 10.0):
+        pmd.mean_update(logpi, r, tau, log=True)
+        pmd.log_partition(logpi, r, tau, log=True)
+        pmd.kl_chi2_update(logpi, r, tau, 1.0, log=True)
+print("ok")
+"""
+
+
+def test_the_log_space_kernels_index_within_their_arrays(tmp_path):
+    # mutant (session 16): `amax = 1` to start the search for the most probable action read
+    # one entry past a one-action row (Numba does not check bounds; the answer came out
+    # right, from whatever lay there)
+    from _boundscheck import assert_runs_bounds_checked
+
+    assert_runs_bounds_checked(_LOG_KERNELS_SCRIPT, tmp_path)
+
+
+@pytest.mark.parametrize("tau", [1e-3, 0.1, 10.0, 1e4])
+def test_the_log_path_solves_a_row_with_zeros_as_the_row_without_them(tau):
+    # mutant (session 16): `w[a] >= 0.0` in PMD-mean's moments took in the actions off the
+    # support: 0 * inf = NaN, and the row was refused
+    rng = np.random.default_rng(16)
+    pi = rng.dirichlet(np.ones(6), size=50)
+    pi[:, :2] = 0.0
+    pi /= pi.sum(-1, keepdims=True)
+    r = rng.normal(size=pi.shape)
+    with np.errstate(divide="ignore"):
+        logpi = np.log(pi)
+    full, lam = pmd.mean_update(logpi, r, tau, log=True, return_lambda=True)
+    sub, lam_sub = pmd.mean_update(logpi[:, 2:], r[:, 2:], tau, log=True, return_lambda=True)
+    np.testing.assert_array_equal(full[:, 2:], sub)
+    np.testing.assert_array_equal(lam, lam_sub)
+    assert np.all(full[:, :2] == -np.inf)
