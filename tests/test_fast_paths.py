@@ -18,23 +18,35 @@ import pmdtheory as pmd
 
 # ------------------------------------------- the few-distinct-rewards fast path
 FAST_PATH_RTOL = 1e-12  # class-mass solve vs the log-space solve, probabilities
+LAM_PATH_RTOL = 1e-11  # the fast paths' lam vs the log-space solve's
+
+
+def _assert_matches_log_path(pi, r, tau, rtol, *, atol=0.0, lam_rtol=None):
+    """``mean_update``'s answer on float64 probabilities (the fast paths) against the checked
+    log-space path's, within ``rtol`` (0: bit for bit); its lam too with ``lam_rtol``.
+    Returns the fast answer."""
+    from pmdtheory.updates import _mean_checked
+
+    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
+    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
+    np.testing.assert_allclose(fast, slow, rtol=rtol, atol=atol)
+    if lam_rtol is not None:
+        np.testing.assert_allclose(lam, lam_slow, rtol=lam_rtol)
+    return fast
 
 
 @pytest.mark.parametrize("levels", [2, 3, 4, 8])
 @pytest.mark.parametrize("tau", [1e-3, 0.05, 1.0, 30.0])
 def test_few_distinct_rewards_agree_with_the_log_space_solve(levels, tau):
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(levels)
     pi = rng.dirichlet(np.full(64, 0.5), size=200)
     pi[::5, :3] = 0.0  # zeros on some rows: their rewards must not matter
     pi /= pi.sum(-1, keepdims=True)
     r = rng.choice(rng.normal(size=levels), size=(200, 64))
     assert np.all(_statuses(pi, r, tau) == 0)  # every row solved on its classes
-    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
-    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
-    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=1e-300)
-    np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
+    fast = _assert_matches_log_path(
+        pi, r, tau, FAST_PATH_RTOL, atol=1e-300, lam_rtol=LAM_PATH_RTOL
+    )
     assert np.all(fast[::5, :3] == 0.0)
 
 
@@ -113,8 +125,6 @@ def test_a_class_mass_below_1e300_goes_the_log_way(mass):
     # such a row is the log path's, so it gets that path's bits (mutant, session 15:
     # `mass[j] + inv < _TINY_MASS` never sent it on; solved on its classes, it came out up
     # to 1.7e-12 off the log-space solve, against FAST_PATH_RTOL = 1e-12)
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(13)
     pi = rng.dirichlet(np.ones(12), size=40)
     pi[:, 0] = mass
@@ -122,9 +132,7 @@ def test_a_class_mass_below_1e300_goes_the_log_way(mass):
     r = rng.integers(0, 4, size=pi.shape).astype(float)
     r[:, 0] = 4.0  # the tiny action is a class of its own
     tau = 10.0 ** rng.uniform(-4, 4, size=40)
-    fast = pmd.mean_update(pi, r, tau)
-    slow, _ = _mean_checked(pi, r, tau, -1, False)
-    np.testing.assert_array_equal(fast, slow)
+    _assert_matches_log_path(pi, r, tau, rtol=0.0)  # bit for bit
 
 
 def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
@@ -133,16 +141,12 @@ def test_class_rows_off_the_vectorised_regime_are_normalised_by_their_sum():
     # `math.exp(lx[j]) / inv`, off by sum(p)^2 = 1 + 1e-8); and at tiny tau, where the
     # classes' b leave the vectorised solver's range too (mutant, session 15: `w = mass /
     # inv`, weights off by the same factor)
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(4)
     pi = rng.dirichlet(np.ones(16), size=20) * (1.0 + 5e-9)
     r = rng.integers(0, 3, size=pi.shape).astype(float)
     for tau in (100.0, 1e-4):
         assert np.all(_statuses(pi, r, tau) == 0)
-        fast = pmd.mean_update(pi, r, tau)
-        slow, _ = _mean_checked(pi, r, tau, -1, False)  # renormalises the rows first
-        np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+        _assert_matches_log_path(pi, r, tau, FAST_PATH_RTOL)  # the log path renormalises first
 
 
 def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
@@ -150,16 +154,12 @@ def test_rows_whose_support_starts_past_the_probe_find_their_own_classes():
     # must then start empty, not from a value the previous row left behind (mutant:
     # `k = 1` before the search: class 0 took the last row's reward, with mass 0, and
     # sent every such row to the log path)
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(6)
     pi = np.zeros((6, 40))
     pi[:, 30:] = rng.dirichlet(np.ones(10), size=6)
     r = rng.integers(0, 2, size=pi.shape) + 5.0 * (np.arange(6) % 2)[:, None]  # {0,1}, {5,6}
     assert np.all(_statuses(pi, r, 0.1) == 0)
-    fast = pmd.mean_update(pi, r, 0.1)
-    slow, _ = _mean_checked(pi, r, 0.1, -1, False)
-    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+    _assert_matches_log_path(pi, r, 0.1, FAST_PATH_RTOL)
 
 
 def test_a_row_with_many_rewards_found_by_the_search_centres_on_its_own_reward():
@@ -167,8 +167,6 @@ def test_a_row_with_many_rewards_found_by_the_search_centres_on_its_own_reward()
     # 8 rewards, or in the solve on a row's classes: a slot the probe did not fill this row,
     # still holding the previous row's reward (1e12 here), centred the rewards on it and
     # lost their spread to rounding
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(12)
     pi = rng.dirichlet(np.ones(40), size=4)
     pi[1::2, :30] = 0.0  # no action on the support within the probe: the search finds them
@@ -177,9 +175,7 @@ def test_a_row_with_many_rewards_found_by_the_search_centres_on_its_own_reward()
     r[::2] += 1e12  # rows the probe sends on at once, leaving their rewards behind
     r[3] = rng.choice(rng.normal(size=3), size=40)  # and one solved on its three classes
     assert np.all(_statuses(pi, r, 0.1) == 0)
-    fast = pmd.mean_update(pi, r, 0.1)
-    slow, _ = _mean_checked(pi, r, 0.1, -1, False)
-    np.testing.assert_allclose(fast, slow, rtol=FAST_PATH_RTOL, atol=0)
+    _assert_matches_log_path(pi, r, 0.1, FAST_PATH_RTOL)
 
 
 def test_rewards_off_the_support_change_no_bit():
@@ -221,8 +217,6 @@ def _statuses(pi, r, tau):
 @pytest.mark.parametrize("tau", [0.01, 0.05, 1.0, 5.0])
 @pytest.mark.parametrize("alpha", [0.05, 1.0])
 def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(int(100 * alpha) + int(1e3 * tau))
     pi = rng.dirichlet(np.full(64, alpha), size=300)
     pi[::7, 10:13] = 0.0  # zeros: their rewards must not matter
@@ -230,10 +224,9 @@ def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
     r = rng.normal(size=(300, 64)) * rng.choice([0.3, 1.0, 3.0], size=(300, 1))
     status = _statuses(pi, r, tau)
     assert np.mean(status == 0) > 0.3  # the vectorised path is what is tested here
-    fast, lam = pmd.mean_update(pi, r, tau, return_lambda=True)
-    slow, lam_slow = _mean_checked(pi, r, tau, -1, False)
-    np.testing.assert_allclose(fast, slow, rtol=MANY_PATH_RTOL, atol=1e-300)
-    np.testing.assert_allclose(lam, lam_slow, rtol=1e-11)
+    fast = _assert_matches_log_path(
+        pi, r, tau, MANY_PATH_RTOL, atol=1e-300, lam_rtol=LAM_PATH_RTOL
+    )
     assert np.all(fast[::7, 10:13] == 0.0)
 
 
@@ -265,15 +258,11 @@ def test_the_first_lam_is_close_where_the_docstring_says(tau, regime):
 def test_many_path_centres_rewards_far_from_zero_without_losing_their_spread(offset):
     # only the spread of r matters (a common shift cancels in the centring): rewards of
     # 1e12 + U(0, 1) stay on the fast path and agree with the log path
-    from pmdtheory.updates import _mean_checked
-
     rng = np.random.default_rng(5)
     pi = rng.dirichlet(np.ones(64), size=100)
     r = offset + rng.uniform(0, 1, size=pi.shape)
     assert np.all(_statuses(pi, r, 0.05) == 0)
-    fast = pmd.mean_update(pi, r, 0.05)
-    slow, _ = _mean_checked(pi, r, 0.05, -1, False)
-    np.testing.assert_allclose(fast, slow, rtol=MANY_PATH_RTOL, atol=0)
+    _assert_matches_log_path(pi, r, 0.05, MANY_PATH_RTOL)
 
 
 CENTRED_LOGP_RTOL = 2e-15  # measured: 6e-16 on ordinary rows (the documented bound is 1e-11)
