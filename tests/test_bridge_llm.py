@@ -132,6 +132,12 @@ def test_sampling_and_logprobs_are_consistent(smol):
         eos = (row == tok.eos_token_id).nonzero()
         if len(eos):
             assert int(eos[0]) == n - 1
+    # Each text is its response up to the mask's end (mutant, session 16: `response +
+    # response_mask` decoded every masked token as the next token id)
+    for text, row, m in zip(
+        ro.texts, ro.input_ids[:, ro.prompt_len :], ro.response_mask, strict=True
+    ):
+        assert text == tok.decode(row[: int(m.sum())], skip_special_tokens=True)
     with torch.no_grad():
         logp, entropy = response_logprobs(model, ro, with_entropy=True)
         # Reference: each sequence alone, without padding.

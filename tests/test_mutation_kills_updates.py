@@ -28,6 +28,15 @@ def test_log_partition_ignores_actions_off_the_support():
     assert with_zero == pmd.log_partition([0.5, 0.5], [0.0, 1.0], tau)
 
 
+def test_log_partition_ignores_a_large_reward_off_the_support_at_tiny_tau():
+    # mutant (session 16): `logpi[a] >= -math.inf` in the shifted sum took the action with
+    # pi = 0 in: (1e300 - 1) / tau overflows to inf there, and -inf + inf = NaN
+    tau = 1e-10
+    with_zero = pmd.log_partition([0.0, 0.5, 0.5], [1e300, 0.0, 1.0], tau)
+    assert with_zero == pmd.log_partition([0.5, 0.5], [0.0, 1.0], tau)
+    np.testing.assert_allclose(with_zero, 1.0 + tau * np.log(0.5), rtol=1e-15)
+
+
 def test_implicit_beta_where_lam_underflows_comes_from_the_series():
     # mutants (updates.implicit_beta): `np.sum(w + e**3, -1)` in the series, and the
     # series never used (`use = ... < -0.9999999999`): beta came back 1e150 too large, or 0
@@ -262,7 +271,8 @@ def test_implicit_beta_series_keeps_its_cubic_term():
 # s = log(beta / tau) + ... is then far from 0 and polished in the coordinates of the action
 # with the largest new probability (tools/mutation.py, seed 11 sample of _kernels.py).
 _TINY_TAU_ROWS = [  # pi, r, beta
-    ([1.9095034115559892e-228, 1.0], [1000000.1357336144, 999999.9764064332], 7.857583959533522e-25),
+    ([1.9095034115559892e-228, 1.0], [1000000.1357336144, 999999.9764064332],
+     7.857583959533522e-25),
     ([1.3727729356556176e-111, 0.7735924519321842, 0.2264075480678159],
      [1.3959804443622061, -0.2659660935689544, -0.9169892810877353], 2.3441454262276984e-33),
     ([3.1686029219028217e-103, 0.5217824643669365, 0.036501174944585275, 0.06800690444704062,
