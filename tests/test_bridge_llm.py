@@ -458,3 +458,29 @@ def test_thread_count_is_left_alone_off_the_cpu(monkeypatch):
     n = torch.get_num_threads()
     monkeypatch.setattr(torch, "set_num_threads", lambda k: pytest.fail("threads changed"))
     assert fastest_num_threads(model, candidates=(n + 1,)) == n
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_only_a_trainable_model_loses_the_quantisation_flag(monkeypatch, trainable):
+    # mutant (session 16): `drop_flag or ...` dropped the flag with trainable=False too. The
+    # GGUF reader (40 s) is replaced by a model that has the flag; our own branch is what runs
+    import transformers
+
+    import pmdtheory.bridge.llm as llm
+
+    class Quantizer:
+        def remove_quantization_config(self, model):
+            model.hf_quantizer = None
+
+    class Flagged(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hf_quantizer = Quantizer()
+            self.generation_config = transformers.GenerationConfig()
+
+    monkeypatch.setattr(
+        transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: Flagged()
+    )
+    monkeypatch.setattr(llm, "load_tokenizer", lambda **kw: type("Tok", (), {"pad_token_id": 2}))
+    model, _ = llm.load_model(cache=False, trainable=trainable)
+    assert (model.hf_quantizer is None) is trainable
