@@ -103,12 +103,19 @@ def test_fastest_num_threads_keeps_the_fastest_default_candidate(slow, fast):
         torch.set_num_threads(before)
 
 
-def test_sample_takes_its_options_by_keyword_only():
-    # mutant: `*,` -> `/,` (k and the others could be passed by position)
-    params = list(inspect.signature(sample).parameters.values())
-    assert [p.name for p in params[:3]] == ["model", "tokenizer", "prompts"]
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[3:])
-    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:3])
+@pytest.mark.parametrize(
+    ("fn", "arrays"),
+    [(sample, ["model", "tokenizer", "prompts"]), (response_logprobs, ["model", "rollout"])],
+)
+def test_options_are_keyword_only(fn, arrays):
+    # mutants: `*,` -> `/,` (k and the others could be passed by position; in
+    # response_logprobs, session 16, temperature and with_entropy, and the model and rollout
+    # no longer by name)
+    params = list(inspect.signature(fn).parameters.values())
+    n = len(arrays)
+    assert [p.name for p in params[:n]] == arrays
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
 
 
 @pytest.fixture(scope="module")
