@@ -104,16 +104,20 @@ def test_fastest_num_threads_keeps_the_fastest_default_candidate(slow, fast):
 
 
 @pytest.mark.parametrize(
-    ("fn", "arrays"),
-    [(sample, ["model", "tokenizer", "prompts"]), (response_logprobs, ["model", "rollout"])],
+    ("fn", "leading"),
+    [
+        (sample, ["model", "tokenizer", "prompts"]),
+        (response_logprobs, ["model", "rollout"]),
+        (fastest_num_threads, ["model"]),
+    ],
 )
-def test_options_are_keyword_only(fn, arrays):
+def test_options_are_keyword_only(fn, leading):
     # mutants: `*,` -> `/,` (k and the others could be passed by position; in
-    # response_logprobs, session 16, temperature and with_entropy, and the model and rollout
-    # no longer by name)
+    # response_logprobs and fastest_num_threads, session 16, their options, and the model
+    # and rollout no longer by name)
     params = list(inspect.signature(fn).parameters.values())
-    n = len(arrays)
-    assert [p.name for p in params[:n]] == arrays
+    n = len(leading)
+    assert [p.name for p in params[:n]] == leading
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[n:])
     assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
 
