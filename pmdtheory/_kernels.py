@@ -469,13 +469,19 @@ def _mean_bracket(logpi, c, b, m2):
 def _mean_row(logpi, r, tau, out):
     """PMD-mean (THEORY §4) for one row; writes log pi_{t+1} into ``out``, returns lam.
 
-    Returns NaN if the root finder did not converge (the caller raises).
+    Returns NaN if the root finder did not converge, or if its answer does not sum to 1
+    within 1e-9 (the caller raises).
     """
     n = logpi.size
     lx = np.empty(n)  # not ``out``: callers may pass out = logpi (an update in place)
     lam, c = _mean_ratio(logpi, r, tau, lx, np.empty(n), np.empty(n), np.zeros(n))
     for a in range(n):
         out[a] = logpi[a] - c + lx[a] if logpi[a] > -math.inf else -math.inf
+    if not abs(_lse_row(out)) <= 1e-9:
+        # Weights that all underflow but one (log-probabilities below -745) leave E b^2 = 0
+        # and a root the search cannot place (10 of 9,000 such rows of 3 actions summed
+        # to e^2400 .. e^3900): refuse it rather than return it.
+        return math.nan
     return lam
 
 

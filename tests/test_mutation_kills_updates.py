@@ -368,3 +368,26 @@ def test_kl_chi2_is_right_or_refused_where_float64_loses_the_root(pi, r, tau, be
         expected = [float(x) for x in ref.kl_chi2(pi, r, tau, beta)]
     # the documented accuracy: within 1e-11 max(1, |log p|)
     np.testing.assert_allclose(got, expected, rtol=UNRESOLVED_LOGP_RTOL, atol=UNRESOLVED_LOGP_RTOL)
+
+
+# log-probabilities far below -745: every weight but one underflows (found by the grid that
+# measured session 16's _kernels.py mutants; each row came back summing to e^2500 .. e^3900)
+_UNDERFLOWED_ROWS = [  # logpi, r, tau
+    ([-4630.886647698406, -760.724435127054, 0.0], [4.0, 3.0, 0.0], 6.631553617081618e-07),
+    ([-3526.8977999608546, -789.5155529878143, 0.0],
+     [1.2114674583750202, -0.2582436003607763, -1.1314716691290434], 0.0002734558646381308),
+    ([-4494.554816684993, -768.2498268980456, 0.0],
+     [1000000000000.6149, 1000000000000.3812, 1000000000000.0383], 4.820407941103832e-05),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("logpi, r, tau", _UNDERFLOWED_ROWS)
+def test_pmd_mean_never_returns_a_row_that_does_not_sum_to_one(logpi, r, tau):
+    # session 16: these rows came back as log-probabilities like [15.6, 3885.5, 0] (lam = 0)
+    # without a word; the docstring promises the same accuracy or a ValueError out here
+    try:
+        out = pmd.mean_update(logpi, r, tau, log=True)
+    except ValueError as err:
+        assert str(err).startswith("tau: ")
+        return
+    assert abs(np.logaddexp.reduce(out)) <= 1e-9
