@@ -30,8 +30,9 @@ def omega(y):
     return mp.exp(log_omega(y))
 
 
-def _setup(pi, r, tau):
-    pi = [mp.mpf(float(p)) for p in pi]
+def _setup(pi, r, tau, log=False):
+    """``log``: ``pi`` holds log-probabilities (exact here even below float64's -745)."""
+    pi = [mp.exp(mp.mpf(float(p))) if log else mp.mpf(float(p)) for p in pi]
     total = sum(pi)
     pi = [p / total for p in pi]
     r = [mp.mpf(float(x)) for x in r]
@@ -86,9 +87,9 @@ def _solve(g, start):
     raise RuntimeError("mpmath reference did not converge")
 
 
-def mean(pi, r, tau):
+def mean(pi, r, tau, log=False):
     """(log pi_{t+1}, lam) of PMD-mean: log x = b - omega(log lam + b), E x = 1."""
-    pi, r, tau, support, b = _setup(pi, r, tau)
+    pi, r, tau, support, b = _setup(pi, r, tau, log)
     if len({r[i] for i in support}) == 1:
         return [mp.log(p) if p > 0 else -mp.inf for p in pi], mp.mpf(0)
 
