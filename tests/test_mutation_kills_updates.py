@@ -397,3 +397,24 @@ def test_pmd_mean_where_weights_underflow_is_right_or_refused(logpi, r, tau):
     with mp.workdps(400):  # lam ~ 1e-206: the reference stops at |F| < 10^(12 - digits)
         expected = [float(x) for x in ref.mean(logpi, r, tau, log=True)[0]]
     np.testing.assert_allclose(out, expected, rtol=UNRESOLVED_LOGP_RTOL, atol=UNRESOLVED_LOGP_RTOL)
+
+
+_SOLVED_UNDERFLOWED_ROWS = [  # logpi, r, tau: lam ~ 1e-164, solved since session 16's grid
+    ([-1894.3491112546258, -764.1377978288486, 0.0], [2.0, 1.0, 0.0], 8.185442104551253e-05),
+    ([-4383.606050750774, -755.717496905919, 0.0],
+     [1000000.005504633, 999999.8384244032, 999999.2997490251], 0.00017373818040153233),
+    ([-2491.90256030171, -762.8419707608942, 0.0],
+     [1000002.55457789, 1000001.6559237116, 999998.5213454259], 0.0005520076737881647),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("logpi, r, tau", _SOLVED_UNDERFLOWED_ROWS)
+def test_pmd_mean_solves_rows_whose_weights_underflow(logpi, r, tau):
+    # mutant (session 16): `0.5 * (lo * hi)` for the midpoint start, taken where E b^2
+    # underflows to 0, sent the search to an end of the bracket and these rows were refused
+    import _mp_reference as ref
+
+    out = pmd.mean_update(logpi, r, tau, log=True)
+    with mp.workdps(400):  # lam ~ 1e-164: the reference stops at |F| < 10^(12 - digits)
+        expected = [float(x) for x in ref.mean(logpi, r, tau, log=True)[0]]
+    np.testing.assert_allclose(out, expected, rtol=UNRESOLVED_LOGP_RTOL, atol=UNRESOLVED_LOGP_RTOL)
