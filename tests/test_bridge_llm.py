@@ -9,9 +9,11 @@ import copy
 import inspect
 import math
 import re
+import shutil
 import subprocess
 import sys
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -495,3 +497,55 @@ def test_only_a_trainable_model_loses_the_quantisation_flag(monkeypatch, trainab
     monkeypatch.setattr(llm, "load_tokenizer", lambda **kw: type("Tok", (), {"pad_token_id": 2}))
     model, _ = llm.load_model(cache=False, trainable=trainable)
     assert (model.hf_quantizer is None) is trainable
+
+
+class _Fixed(torch.nn.Module):
+    """A stand-in language model: the same logits at every position, counting its calls."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits, self.calls = logits, 0
+        self.w = torch.nn.Parameter(torch.zeros(1))  # fastest_num_threads asks its device
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, logits_to_keep=0):
+        self.calls += 1
+        x = input_ids if input_ids is not None else attention_mask
+        return types.SimpleNamespace(logits=self.logits.expand(len(x), logits_to_keep, -1))
+
+
+def test_response_logprobs_divide_the_logits_by_the_temperature():
+    # mutant (session 16): `* temperature`; every test ran at temperature 1
+    from pmdtheory.bridge.llm import Rollout
+
+    logits = torch.tensor([0.3, -1.2, 2.0, 0.5])
+    ids = torch.tensor([[0, 1, 2, 3]])
+    ro = Rollout(ids, torch.ones(1, 4), 2, torch.ones(1, 2), torch.tensor([0]), [""])
+    got = response_logprobs(_Fixed(logits), ro, temperature=0.5)
+    expected = torch.log_softmax(logits / 0.5, -1)[[2, 3]]
+    torch.testing.assert_close(got[0], expected, rtol=0, atol=1e-6)
+
+
+def test_fastest_num_threads_times_repeats_passes_per_candidate():
+    # mutant (session 16): `for _ in []` timed no pass at all (the choice was then noise)
+    model = _Fixed(torch.zeros(4))
+    before = torch.get_num_threads()
+    try:
+        fastest_num_threads(model, candidates=(1, 2), repeats=3)
+    finally:
+        torch.set_num_threads(before)
+    assert model.calls == 2 * (1 + 3)  # a warm-up and three timed passes per candidate
+
+
+def test_a_failed_save_that_took_its_folder_with_it_still_returns_the_model(monkeypatch, tmp_path):
+    # mutant (session 16): `rmtree(tmp, ignore_errors=False)`: the clean-up then raised
+    # FileNotFoundError over the warning
+    monkeypatch.setenv("PMDTHEORY_CACHE", str(tmp_path))
+
+    class Vanishing(_Saved):
+        def save_pretrained(self, path):
+            shutil.rmtree(path)
+            raise OSError("disk full")
+
+    with pytest.warns(UserWarning, match="could not cache the model"):
+        got = _cached("model", lambda: Vanishing("weights"), _Saved.read)
+    assert got.value == "weights"
