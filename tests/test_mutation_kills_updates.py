@@ -418,3 +418,21 @@ def test_pmd_mean_solves_rows_whose_weights_underflow(logpi, r, tau):
     with mp.workdps(400):  # lam ~ 1e-164: the reference stops at |F| < 10^(12 - digits)
         expected = [float(x) for x in ref.mean(logpi, r, tau, log=True)[0]]
     np.testing.assert_allclose(out, expected, rtol=UNRESOLVED_LOGP_RTOL, atol=UNRESOLVED_LOGP_RTOL)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_pmd_mean_with_a_mass_of_1e_299_where_lam_is_1e_148(log):
+    # held-out mutant (session 16, seed 12): `u[a] > _TINY_U` in the scaled Halley step's
+    # scale picked the bound for large u where u is tiny: the probability path returned
+    # [0.71, 1.0] for this row (within the tested domain), the log path refused it
+    import _mp_reference as ref
+
+    pi, r = [1.257142676407261e-299, 1.0], [-27.17317194113327, -91.77867242815938]
+    tau = 0.02711114178438181
+    got, lam = pmd.mean_update(np.log(pi) if log else pi, r, tau, log=log, return_lambda=True)
+    with mp.workdps(400):  # lam ~ 1e-148: the reference stops at |F| < 10^(12 - digits)
+        expected, lam_ref = ref.mean(pi, r, tau)
+    np.testing.assert_allclose(
+        np.log(got) if not log else got, [float(x) for x in expected], rtol=1e-11, atol=1e-11
+    )
+    np.testing.assert_allclose(lam, float(lam_ref), rtol=LAM_RTOL)
