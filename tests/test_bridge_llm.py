@@ -549,3 +549,18 @@ def test_a_failed_save_that_took_its_folder_with_it_still_returns_the_model(monk
     with pytest.warns(UserWarning, match="could not cache the model"):
         got = _cached("model", lambda: Vanishing("weights"), _Saved.read)
     assert got.value == "weights"
+
+
+@pytest.mark.slow
+def test_texts_leave_out_the_end_of_sequence_and_the_padding(smol):
+    # mutant (session 16): `skip_special_tokens=False` kept "<|im_end|>" and the padding in
+    # the texts that reward functions read (the 8-token rollouts above never ended early)
+    model, tok = smol
+    ro = sample(model, tok, ["Name a colour in one word."], k=4, max_new_tokens=24, seed=0)
+    ended = ro.response_mask.sum(1) < ro.response_mask.shape[1]
+    assert ended.any()  # some rows stop early: an EOS, then padding
+    for text, row, m in zip(
+        ro.texts, ro.input_ids[:, ro.prompt_len :], ro.response_mask, strict=True
+    ):
+        assert text == tok.decode(row[: int(m.sum())], skip_special_tokens=True)
+        assert "<|" not in text
