@@ -507,10 +507,9 @@ class _Fixed(torch.nn.Module):
         self.logits, self.calls = logits, 0
         self.w = torch.nn.Parameter(torch.zeros(1))  # fastest_num_threads asks its device
 
-    def forward(self, input_ids=None, attention_mask=None, position_ids=None, logits_to_keep=0):
+    def forward(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=1):
         self.calls += 1
-        x = input_ids if input_ids is not None else attention_mask
-        return types.SimpleNamespace(logits=self.logits.expand(len(x), logits_to_keep, -1))
+        return types.SimpleNamespace(logits=self.logits.expand(len(input_ids), logits_to_keep, -1))
 
 
 def test_response_logprobs_divide_the_logits_by_the_temperature():
