@@ -5,7 +5,8 @@ for the most probable action), one action of mass 1 - 1e-12, zeros on half the a
 mass in [1e-300, 1e-100], and (log input only, 9,000 rows) log-probabilities below -745;
 rewards normal, binary, in {0..4}, 1e6 + normal, 1e12 + U(0, 1) and normal times
 10^U(-6, 3); tau log-uniform on [1e-8, 1e8], a tenth of it at 1e-60 .. 1e300; beta = tau
-times 10^U(-6, 6). The first 73,500 rows are the grid of the earlier measurements.
+times 10^U(-6, 6). The 73,500 rows without underflowed weights were the grid of the first
+measurements (drawn from their own generator, they are the same rows).
 
 Each public function that reaches the log-space kernels is evaluated on every row
 (``mean_update`` on log-probabilities and on probabilities, ``log_partition``,
