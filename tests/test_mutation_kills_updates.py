@@ -267,9 +267,9 @@ def test_implicit_beta_series_keeps_its_cubic_term():
     assert abs(expected / (0.5 * tau * float(m2)) - 1) > 10 * SERIES_RTOL  # cubic visible
 
 
-# Rows where one action holds a mass far below the rest, at tau = 1e-30: the KL-chi2 root
-# s = log(beta / tau) + ... is then far from 0 and polished in the coordinates of the action
-# with the largest new probability (tools/mutation.py, seed 11 sample of _kernels.py).
+# Rows where one action holds a mass far below the rest, at tau = 1e-30: the KL-chi2 root s
+# is then of order 1/tau and polished in the coordinates of the action with the largest new
+# probability (tools/mutation.py, seed 11 sample of _kernels.py).
 _TINY_TAU_ROWS = [  # pi, r, beta
     ([1.9095034115559892e-228, 1.0], [1000000.1357336144, 999999.9764064332],
      7.857583959533522e-25),
@@ -371,7 +371,7 @@ def test_kl_chi2_is_right_or_refused_where_float64_loses_the_root(pi, r, tau, be
 
 
 # log-probabilities far below -745: every weight but one underflows (found by the grid that
-# measured session 16's _kernels.py mutants; each row came back summing to e^2500 .. e^3900)
+# measured session 16's _kernels.py mutants; each row came back summing to e^2400 .. e^3900)
 _UNDERFLOWED_ROWS = [  # logpi, r, tau
     ([-4630.886647698406, -760.724435127054, 0.0], [4.0, 3.0, 0.0], 6.631553617081618e-07),
     ([-3526.8977999608546, -789.5155529878143, 0.0],
