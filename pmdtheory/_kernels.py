@@ -76,6 +76,8 @@ _TAYLOR_STEP = 1e-6
 # Below this multiplier the PMD-mean residual is formed with expm1 (see _omega_root);
 # above it, log(S) - s loses ~eps*|s|/lam < 1e-12 relative in lam.
 _PRECISE_LAM = 1e-3
+# An answer whose probabilities sum to 1 only beyond this (|log sum|) is refused, not returned.
+_SUM_LOG_TOL = 1e-9
 # Below this max |b| PMD-mean is given by its small-b series: lam = m2/2 + m3/6 within
 # 1.1 b^2 relative (1.1e-12 here, against mpmath), the policy within O(b^4). The root
 # finder's lam loses digits to E x - 1 = O(b^2) as b shrinks (4e-7 relative at b ~ 1e-9).
@@ -477,7 +479,7 @@ def _mean_row(logpi, r, tau, out):
     lam, c = _mean_ratio(logpi, r, tau, lx, np.empty(n), np.empty(n), np.zeros(n))
     for a in range(n):
         out[a] = logpi[a] - c + lx[a] if logpi[a] > -math.inf else -math.inf
-    if not abs(_lse_row(out)) <= 1e-9:
+    if not abs(_lse_row(out)) <= _SUM_LOG_TOL:
         # Weights that all underflow but one (log-probabilities below -745) leave E b^2 = 0
         # and a root the search cannot place (10 of 9,000 such rows of 3 actions summed
         # to e^2400 .. e^3900): refuse it rather than return it.
@@ -613,7 +615,7 @@ def _kl_chi2_solve(logpi, r, tau, beta, out):
     if its < 0:
         return -1, fallbacks
     _finish(logpi, c, b, u, s, 0.0, log_kappa, out)
-    if not abs(_lse_row(out)) <= 1e-9:
+    if not abs(_lse_row(out)) <= _SUM_LOG_TOL:
         # A root that float64 cannot resolve (s + d a difference of numbers ~1/tau
         # apart by more than s's ulp, tau ~ 1e-60): refuse it rather than return it.
         return -1, fallbacks

@@ -124,6 +124,14 @@ def test_options_are_keyword_only(fn, leading):
     assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:n])
 
 
+def _assert_texts_are_the_masked_responses(ro, tok):
+    """Each rollout text is its response up to the mask's end, decoded without special tokens."""
+    for text, row, m in zip(
+        ro.texts, ro.input_ids[:, ro.prompt_len :], ro.response_mask, strict=True
+    ):
+        assert text == tok.decode(row[: int(m.sum())], skip_special_tokens=True)
+
+
 @pytest.fixture(scope="module")
 def smol():
     torch.set_num_threads(1)
@@ -145,12 +153,8 @@ def test_sampling_and_logprobs_are_consistent(smol):
         eos = (row == tok.eos_token_id).nonzero()
         if len(eos):
             assert int(eos[0]) == n - 1
-    # Each text is its response up to the mask's end (mutant, session 16: `response +
-    # response_mask` decoded every masked token as the next token id)
-    for text, row, m in zip(
-        ro.texts, ro.input_ids[:, ro.prompt_len :], ro.response_mask, strict=True
-    ):
-        assert text == tok.decode(row[: int(m.sum())], skip_special_tokens=True)
+    # mutant (session 16): `response + response_mask` decoded every masked token as the next id
+    _assert_texts_are_the_masked_responses(ro, tok)
     with torch.no_grad():
         logp, entropy = response_logprobs(model, ro, with_entropy=True)
         # Reference: each sequence alone, without padding.
@@ -558,8 +562,5 @@ def test_texts_leave_out_the_end_of_sequence_and_the_padding(smol):
     ro = sample(model, tok, ["Name a colour in one word."], k=4, max_new_tokens=24, seed=0)
     ended = ro.response_mask.sum(1) < ro.response_mask.shape[1]
     assert ended.any()  # some rows stop early: an EOS, then padding
-    for text, row, m in zip(
-        ro.texts, ro.input_ids[:, ro.prompt_len :], ro.response_mask, strict=True
-    ):
-        assert text == tok.decode(row[: int(m.sum())], skip_special_tokens=True)
-        assert "<|" not in text
+    _assert_texts_are_the_masked_responses(ro, tok)
+    assert not any("<|" in text for text in ro.texts)

@@ -125,9 +125,10 @@ def _flat(res, m):
 def evaluate(path):
     """Every function on every batch; the last column flags a refused row (ValueError)."""
     out = {}
+    functions = _functions()
     for key, args in grid().items():
         m = len(args[0])
-        for fname, f in _functions().items():
+        for fname, f in functions.items():
             try:
                 res = np.concatenate([_flat(f(*args), m), np.zeros((m, 1))], 1)
             except ValueError:  # row by row: which rows are refused
@@ -148,8 +149,7 @@ def evaluate(path):
 def compare(path_a, path_b):
     """Per function: rows differing, refused by one side only, largest difference."""
     a, b = np.load(path_a), np.load(path_b)
-    taus = {k: v[3] for k, v in grid().items()}
-    rs = {k: v[2] for k, v in grid().items()}
+    batches = grid()
     stats: dict[str, list] = {}
     for k in a.files:
         key, fname = k.rsplit("|", 1)
@@ -177,7 +177,8 @@ def compare(path_a, path_b):
                 d = np.abs(xv - yv) / np.maximum(np.abs(xv), 1e-300)
                 d[xv == yv] = 0.0
         d = np.where((~ex & ~ey)[:, None], np.nan_to_num(d, nan=np.inf), 0.0)
-        dom = (taus[key] >= 1e-4) & (taus[key] <= 1e4) & (np.abs(rs[key]).max(1) <= 1e3)
+        _, _, r, tau, _ = batches[key]
+        dom = (tau >= 1e-4) & (tau <= 1e4) & (np.abs(r).max(1) <= 1e3)
         dom &= "|under|" not in f"|{key}|"
         s[3] = max(s[3], float(d.max()) if d.size else 0.0)
         s[4] = max(s[4], float(d[dom].max()) if d[dom].size else 0.0)
