@@ -28,6 +28,21 @@ def test_log_partition_ignores_actions_off_the_support():
     assert with_zero == pmd.log_partition([0.5, 0.5], [0.0, 1.0], tau)
 
 
+
+GAP_RTOL = 1e-11  # tau log E e^(r/tau) - rbar vs mpmath at large tau (measured: 3.7e-13)
+
+
+def test_log_partition_keeps_the_gap_above_the_mean_with_an_action_off_the_support():
+    # mutant (session 17): `not b[a] > -math.inf` in the largest |b| sent every row with a
+    # zero to the shifted sum, where the gap above rbar = 0 (5e-5) lost 2.2e-9 of itself.
+    # The expm1 sum keeps it to eps |b| / gap ~ 4e-12 (the terms cancel: E b = 0)
+    tau = 1e4
+    with mp.workdps(30):
+        expected = float(tau * mp.log(mp.cosh(1 / mp.mpf(tau))))  # pi = [.5, .5], r = [-1, 1]
+    got = pmd.log_partition([0.0, 0.5, 0.5], [7.0, -1.0, 1.0], tau)
+    assert got == pmd.log_partition([0.5, 0.5], [-1.0, 1.0], tau)
+    np.testing.assert_allclose(got, expected, rtol=GAP_RTOL)
+
 def test_log_partition_ignores_a_large_reward_off_the_support_at_tiny_tau():
     # mutant (session 16): `logpi[a] >= -math.inf` in the shifted sum took the action with
     # pi = 0 in: (1e300 - 1) / tau overflows to inf there, and -inf + inf = NaN
@@ -369,6 +384,22 @@ def test_kl_chi2_is_right_or_refused_where_float64_loses_the_root(pi, r, tau, be
     # the documented accuracy: within 1e-11 max(1, |log p|)
     np.testing.assert_allclose(got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
 
+
+
+def test_kl_chi2_brackets_the_root_of_a_policy_summing_to_less_than_one():
+    # mutant (session 17): `(logpi[a] + c) + b[a]` in the bracket's lower end, log kappa -
+    # log E e^d, raised it by 2|c| (c = log sum pi, down to -1e-8: float64 policies are not
+    # renormalised). The end is tight here, within 1e-13 of the root (kappa = e^-30, the mass
+    # 29 below the best action: omega(y) = e^y there), and the row was refused
+    import _mp_reference as ref
+
+    pi = np.array([1e-30, 1.0 - 9e-9 - 1e-30])  # sums to 1 - 9e-9, within the 1e-8 tolerance
+    r, tau, beta = np.array([29.0, 0.0]), 1.0, np.exp(-30.0)
+    expected = [float(x) for x in ref.kl_chi2(pi, r, tau, beta)]
+    for log in (False, True):
+        got = pmd.kl_chi2_update(np.log(pi) if log else pi, r, tau, beta, log=log)
+        got = got if log else np.log(got)
+        np.testing.assert_allclose(got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
 
 # log-probabilities far below -745: every weight but one underflows (found by the grid that
 # measured session 16's _kernels.py mutants; each row came back summing to e^2400 .. e^3900)
