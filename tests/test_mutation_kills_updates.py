@@ -203,6 +203,14 @@ def test_a_ragged_policy_is_refused_by_name():
             fn([[0.5, 0.5], [1.0]], [[1.0, 0.0], [1.0]], 0.1)
 
 
+def test_a_ragged_tau_is_refused_by_name():
+    # mutant (session 17): `except (CosmicRayTestingException, TypeError)` around the fast
+    # path's np.asarray(tau) let numpy's inhomogeneous-shape error out, naming no argument
+    for fn in (pmd.mean_update, pmd.exact_update):
+        with pytest.raises(ValueError, match="^tau: cannot be converted to a float array"):
+            fn(np.full((2, 2), 0.5), np.zeros((2, 2)), [[1.0, 2.0], [3.0]])
+
+
 def test_float64_arrays_with_a_bad_axis_are_refused_by_name():
     # (tools/mutation.py --unreached, session 5: the fast path's own axis checks hand these
     # to the checked path, which names the argument)
