@@ -677,3 +677,10 @@ def test_max_abs_diff_refuses_sequences_of_different_lengths():
     assert max_abs_diff([1.0, 2.0], [mp.mpf(1), mp.mpf("2.5")]) == 0.5
     with pytest.raises(ValueError):
         max_abs_diff([1.0, 2.0], [mp.mpf(1)])
+
+
+def test_the_stationarity_steps_number_the_actions_from_one():
+    # mutant (session 17): `p_{a * 1}` numbered exact_pmd's N stationarity claims from 0
+    claims = [c.claim for c in pmd.exact_pmd().checks]
+    numbers = [m.group(1) for c in claims if (m := re.match(r"\\partial_\{p_(\d+)\}", c))]
+    assert numbers == [str(a) for a in range(1, pmd.N_ACTIONS + 1)]

@@ -211,6 +211,21 @@ def test_a_ragged_tau_is_refused_by_name():
             fn(np.full((2, 2), 0.5), np.zeros((2, 2)), [[1.0, 2.0], [3.0]])
 
 
+class _NoArray:
+    """A tau whose conversion to an array raises TypeError."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("no array here")
+
+
+def test_a_tau_that_cannot_become_an_array_is_refused_by_name():
+    # mutant (session 17): `except (ValueError, CosmicRayTestingException)` around the fast
+    # path's np.asarray(tau) let its TypeError out
+    for fn in (pmd.mean_update, pmd.exact_update, pmd.implicit_beta):
+        with pytest.raises(ValueError, match="^tau: cannot be converted to a float array"):
+            fn(np.full((2, 2), 0.5), np.zeros((2, 2)), _NoArray())
+
+
 def test_float64_arrays_with_a_bad_axis_are_refused_by_name():
     # (tools/mutation.py --unreached, session 5: the fast path's own axis checks hand these
     # to the checked path, which names the argument)
@@ -256,6 +271,17 @@ def test_the_kernel_normalises_a_constant_reward_row():
                 pmd.kl_chi2_update(logpi, r, 0.1, 2.0, log=True)):  # fmt: skip
         np.testing.assert_array_equal(got, logpi)
 
+
+
+def test_implicit_beta_of_constant_rewards_is_exactly_zero():
+    # mutant (session 17): `(lam > -1)` in implicit_beta's underflow test sent constant rows
+    # (lam = 0) to its series, where the mean reward's rounding (d ~ 1e-17) gave beta ~ 1e-27
+    rng = np.random.default_rng(0)
+    pi = rng.dirichlet(np.ones(5), size=200)
+    r = np.repeat(rng.normal(size=(200, 1)), 5, axis=1)
+    for tau in (1e-4, 1e4):
+        assert not np.any(pmd.implicit_beta(pi, r, tau))
+        assert not np.any(pmd.implicit_beta(np.log(pi), r, tau, log=True))
 
 def test_implicit_beta_is_tau_times_lam_wherever_lam_is_normal():
     # held-out (seed 8): `lost = (lam < 1.0) ...` sent every lam below 1 to the underflow
