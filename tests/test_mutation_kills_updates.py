@@ -433,7 +433,9 @@ def test_kl_chi2_brackets_the_root_of_a_policy_summing_to_less_than_one():
     for log in (False, True):
         got = pmd.kl_chi2_update(np.log(pi) if log else pi, r, tau, beta, log=log)
         got = got if log else np.log(got)
-        np.testing.assert_allclose(got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
+        np.testing.assert_allclose(
+            got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL
+        )
 
 # log-probabilities far below -745: every weight but one underflows (found by the grid that
 # measured session 16's _kernels.py mutants; each row came back summing to e^2400 .. e^3900)
