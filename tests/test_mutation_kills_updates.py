@@ -28,7 +28,6 @@ def test_log_partition_ignores_actions_off_the_support():
     assert with_zero == pmd.log_partition([0.5, 0.5], [0.0, 1.0], tau)
 
 
-
 GAP_RTOL = 1e-11  # tau log E e^(r/tau) - rbar vs mpmath at large tau (measured: 3.7e-13)
 
 
@@ -42,6 +41,7 @@ def test_log_partition_keeps_the_gap_above_the_mean_with_an_action_off_the_suppo
     got = pmd.log_partition([0.0, 0.5, 0.5], [7.0, -1.0, 1.0], tau)
     assert got == pmd.log_partition([0.5, 0.5], [-1.0, 1.0], tau)
     np.testing.assert_allclose(got, expected, rtol=GAP_RTOL)
+
 
 def test_log_partition_ignores_a_large_reward_off_the_support_at_tiny_tau():
     # mutant (session 16): `logpi[a] >= -math.inf` in the shifted sum took the action with
@@ -272,7 +272,6 @@ def test_the_kernel_normalises_a_constant_reward_row():
         np.testing.assert_array_equal(got, logpi)
 
 
-
 def test_implicit_beta_of_constant_rewards_is_exactly_zero():
     # mutant (session 17): `(lam > -1)` in implicit_beta's underflow test sent constant rows
     # (lam = 0) to its series, where the mean reward's rounding (d ~ 1e-17) gave beta ~ 1e-27
@@ -282,6 +281,7 @@ def test_implicit_beta_of_constant_rewards_is_exactly_zero():
     for tau in (1e-4, 1e4):
         assert not np.any(pmd.implicit_beta(pi, r, tau))
         assert not np.any(pmd.implicit_beta(np.log(pi), r, tau, log=True))
+
 
 def test_implicit_beta_is_tau_times_lam_wherever_lam_is_normal():
     # held-out (seed 8): `lost = (lam < 1.0) ...` sent every lam below 1 to the underflow
@@ -419,7 +419,6 @@ def test_kl_chi2_is_right_or_refused_where_float64_loses_the_root(pi, r, tau, be
     np.testing.assert_allclose(got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
 
 
-
 def test_kl_chi2_brackets_the_root_of_a_policy_summing_to_less_than_one():
     # mutant (session 17): `(logpi[a] + c) + b[a]` in the bracket's lower end, log kappa -
     # log E e^d, raised it by 2|c| (c = log sum pi, down to -1e-8: float64 policies are not
@@ -436,6 +435,7 @@ def test_kl_chi2_brackets_the_root_of_a_policy_summing_to_less_than_one():
         np.testing.assert_allclose(
             got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL
         )
+
 
 # log-probabilities far below -745: every weight but one underflows (found by the grid that
 # measured session 16's _kernels.py mutants; each row came back summing to e^2400 .. e^3900)
