@@ -684,3 +684,10 @@ def test_the_stationarity_steps_number_the_actions_from_one():
     claims = [c.claim for c in pmd.exact_pmd().checks]
     numbers = [m.group(1) for c in claims if (m := re.match(r"\\partial_\{p_(\d+)\}", c))]
     assert numbers == [str(a) for a in range(1, pmd.N_ACTIONS + 1)]
+
+
+def test_the_exact_pmd_derivation_is_a_proof():
+    # mutant (session 17): rewards declared non-real (`real=False`) kept sympy from expanding
+    # the stationarity steps; they passed by exact substitution at random points instead
+    methods = [c.method for c in pmd.exact_pmd().checks]
+    assert methods == ["symbolic"] * (len(methods) - 1) + ["numeric core"]
