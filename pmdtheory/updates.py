@@ -62,12 +62,11 @@ def _require_converged(ok: np.ndarray, what: str) -> None:
         )
 
 
-def _output(rows, logp_new: np.ndarray, log: bool, *, keep_constant=False) -> np.ndarray:
+def _output(rows, logp_new: np.ndarray, log: bool) -> np.ndarray:
     out = logp_new if log else np.exp(logp_new)
-    if keep_constant:
-        # Constant rewards: the policy is returned as given, bit for bit.
-        const = rows.constant_rows()
-        out[const] = rows.given[const]
+    # Constant rewards: the policy is returned as given, bit for bit.
+    const = rows.constant_rows()
+    out[const] = rows.given[const]
     return rows.restore(out)
 
 
@@ -143,7 +142,7 @@ def exact_update(
     check_spread(rows, None)
     out = np.empty_like(rows.logpi)
     _kernels._exact_batch(rows.logpi, rows.r, tau, out)
-    return _output(rows, out, log, keep_constant=True)
+    return _output(rows, out, log)
 
 
 def log_partition(
@@ -198,17 +197,17 @@ def _solve_mean(pi_t, r, tau, axis, log) -> tuple[Any, np.ndarray, np.ndarray, n
     return rows, tau, out, lam
 
 
-def _actions_last(pi_t, r, axis, *, int_rewards: bool):
+def _actions_last(pi_t, r, axis):
     """``(pi, r)`` for the probability fast paths, else None: float64 inputs of one
-    non-empty shape (integer rewards converted where ``int_rewards``), copied C-ordered
-    with the action axis last, so that a row gets the same bits whatever the layout."""
+    non-empty shape (integer rewards converted), copied C-ordered with the action axis
+    last, so that a row gets the same bits whatever the layout or reward dtype."""
     try:
         pi, rr = np.asarray(pi_t), np.asarray(r)
     except (ValueError, TypeError):  # ragged: the checked path names it
         return None
     if pi.dtype != np.float64 or pi.ndim == 0 or pi.shape != rr.shape or 0 in pi.shape:
         return None
-    if int_rewards and rr.dtype.kind in "iu":
+    if rr.dtype.kind in "iu":
         rr = rr.astype(np.float64)
     if rr.dtype != np.float64:
         return None
@@ -225,7 +224,7 @@ def _actions_last(pi_t, r, axis, *, int_rewards: bool):
 def _fast_args(pi_t, r, tau, axis):
     """``(pi rows, r rows, tau, moved shape)`` for the exact fast path, else None:
     float64 inputs of one shape in any layout (:func:`_actions_last`), a scalar tau."""
-    rows = _actions_last(pi_t, r, axis, int_rewards=False)
+    rows = _actions_last(pi_t, r, axis)
     if rows is None:
         return None
     if not isinstance(tau, float | int | np.floating | np.integer) or isinstance(tau, bool):
@@ -337,7 +336,7 @@ def mean_update(
 def _mean_checked(pi_t, r, tau, axis, log):
     """PMD-mean through the validated log-space path: ``(policy, lam)``."""
     rows, _, out, lam = _solve_mean(pi_t, r, tau, axis, log)
-    return _output(rows, out, log, keep_constant=True), rows.restore_batch(lam)
+    return _output(rows, out, log), rows.restore_batch(lam)
 
 
 def _mean_fast(pi_t, r, tau, axis):
@@ -349,7 +348,7 @@ def _mean_fast(pi_t, r, tau, axis):
     the same bits alone or in a batch. None where the checked path must see the input
     (it raises or renormalises).
     """
-    rows = _actions_last(pi_t, r, axis, int_rewards=True)
+    rows = _actions_last(pi_t, r, axis)
     if rows is None:
         return None
     try:
@@ -498,11 +497,11 @@ def kl_chi2_update(
         # beta = 0 is exact PMD: the same numbers as exact_update, bit for bit
         exact = exact_update(pi_t, r, tau_given, axis=axis, log=log)
         exact = np.moveaxis(exact, rows.axis, -1).reshape(out.shape)
-        res = _output(rows, out, log, keep_constant=True)
+        res = _output(rows, out, log)
         res = np.moveaxis(res, rows.axis, -1).reshape(out.shape)
         res[beta == 0] = exact[beta == 0]
         return rows.restore(res)
-    return _output(rows, out, log, keep_constant=True)
+    return _output(rows, out, log)
 
 
 class BinaryUpdate(NamedTuple):

@@ -506,3 +506,38 @@ def test_pmd_mean_with_a_mass_of_1e_299_where_lam_is_1e_148(log):
         atol=DOCUMENTED_LOGP_RTOL,
     )
     np.testing.assert_allclose(lam, float(lam_ref), rtol=LAM_RTOL)
+
+
+def test_exact_fast_path_rows_get_the_same_bits_alone_in_a_batch_and_with_integer_rewards():
+    # mutant (session 17): `n = p2.shape[-0]` in _fast_args regrouped a batch into rows of
+    # the batch's length; they failed the sum check and went to the checked path, whose
+    # bits differ. Integer rewards went there too until session 17 (now converted, as for
+    # PMD-mean: the same rewards, the same bits)
+    rng = np.random.default_rng(1)
+    pi = rng.dirichlet(np.ones(4), size=6)
+    r = rng.integers(-2, 3, size=(6, 4))
+    batch = pmd.exact_update(pi, r.astype(float), 0.3)
+    alone = [pmd.exact_update(p, q, 0.3) for p, q in zip(pi, r.astype(float), strict=True)]
+    np.testing.assert_array_equal(batch, alone)
+    np.testing.assert_array_equal(pmd.exact_update(pi, r, 0.3), batch)
+
+
+def test_kl_chi2_gives_a_constant_row_back_in_a_batch_with_beta_zero():
+    # mutant (session 17): `_output(..., keep_constant=False)` where some beta is 0 (the option
+    # is gone since) returned the constant row (beta = 0.5) as exp(log pi - c), 1.1e-16 off
+    rng = np.random.default_rng(1)
+    pi = rng.dirichlet(np.ones(4), size=2)
+    r = np.array([[1.0, 0.0, 2.0, 0.5], [2.0, 2.0, 2.0, 2.0]])
+    out = pmd.kl_chi2_update(pi, r, 0.3, [0.0, 0.5])
+    np.testing.assert_array_equal(out[1], pi[1])
+    np.testing.assert_array_equal(out[0], pmd.exact_update(pi[0], r[0], 0.3))
+
+
+def test_implicit_beta_series_ignores_actions_off_the_support():
+    # mutant (session 17): `np.where(w > 0, ..., 1.0)` gave the action off the support d = 1,
+    # so max |d| / tau = 1e-10 no longer chose the series at tau = 1e10, and beta came from
+    # tau * lam with lam = 1e-317 subnormal: 1.5e-7 off. Var / (2 tau) here, d^3 below 1e-300
+    tau, d = 1e10, 8.9e-149
+    beta = pmd.implicit_beta([0.0, 0.5, 0.5], [5.0, 0.0, d], tau)
+    assert beta == pmd.implicit_beta([0.5, 0.5], [0.0, d], tau)
+    np.testing.assert_allclose(beta, d * d / 4 / (2 * tau), rtol=LAM_RTOL)
