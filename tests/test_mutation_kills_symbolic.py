@@ -691,3 +691,40 @@ def test_the_exact_pmd_derivation_is_a_proof():
     # the stationarity steps; they passed by exact substitution at random points instead
     methods = [c.method for c in pmd.exact_pmd().checks]
     assert methods == ["symbolic"] * (len(methods) - 1) + ["numeric core"]
+
+
+def test_the_two_action_jensen_gap_is_a_proof():
+    # mutant (session 17): tau and s without `positive=True`: sympy could no longer decide
+    # h'' > 0, and the step passed as sampled evidence instead of a proof
+    d = calculus.jensen_gap()
+    assert [c.method for c in d.checks] == [SYMBOLIC] * 5 + [NUMERIC, CORE]
+    assert all(c.passed for c in d.checks)
+
+
+def test_the_omega_core_check_spans_the_range_it_states(monkeypatch):
+    # mutants (session 17): the fixed points -700 and 1e5 (the ends the step's detail states)
+    # moved to -701 or 99999, and the 200 random points all drawn at 40, or -700 turned into
+    # a second 700: the check still passed on other points than it claimed
+    seen = []
+    real = calculus.wright_omega
+    monkeypatch.setattr(calculus, "wright_omega", lambda y: seen.append(np.array(y)) or real(y))
+    step = next(c for c in calculus.solver_calculus().checks if "wright_omega vs" in c.detail)
+    (ys,) = seen
+    lo, hi = map(float, re.search(r"y in \[(\S+), (\S+)\]", step.detail).groups())
+    assert (ys.min(), ys.max()) == (lo, hi)
+    assert f"at {ys.size} points" in step.detail
+    assert np.unique(ys).size == ys.size  # distinct points
+
+
+@pytest.mark.parametrize("wrong", ["exact", "mean"])
+def test_the_binary_paper_example_needs_both_of_its_numbers(monkeypatch, wrong):
+    # mutant (session 17): `or` for `and` passed THEORY §6's example with one number wrong
+    real = consequences.binary_update
+
+    def off_by_a_hundredth(p, tau, method="mean"):
+        out = real(p, tau, method=method)
+        return out._replace(p_new=out.p_new + 0.01) if method == wrong else out
+
+    monkeypatch.setattr(consequences, "binary_update", off_by_a_hundredth)
+    step = next(c for c in consequences.binary_rewards().checks if "THEORY §6" in c.claim)
+    assert not step.passed
