@@ -728,3 +728,34 @@ def test_the_binary_paper_example_needs_both_of_its_numbers(monkeypatch, wrong):
     monkeypatch.setattr(consequences, "binary_update", off_by_a_hundredth)
     step = next(c for c in consequences.binary_rewards().checks if "THEORY §6" in c.claim)
     assert not step.passed
+
+
+def test_the_normalisation_step_checks_its_zeroth_order(monkeypatch):
+    # mutant (session 17): `lower[1] ** 2 + lower[1] ** 2` dropped the eps^0 coefficient,
+    # sum_a pi_t(a) - 1, from "sum pi_t x - 1 = O(eps^2)". Weights summing to 9/8, with the
+    # mean taken over them normalised (so the eps^1 coefficient stays 0), must fail it
+    q, q1, q2 = consequences.q, consequences.q1, consequences.q2
+    r1, r2, r3 = consequences.r1, consequences.r2, consequences.r3
+    over = sp.Rational(1, 8)
+    dists = {2: ((q, 1 - q + over), (r1, r2)), 3: ((q1, q2, 1 - q1 - q2 + over), (r1, r2, r3))}
+    true_moments = consequences._moments
+
+    def normalised(qs, rs):
+        total = sum(qs)
+        return true_moments(tuple(a / total for a in qs), rs)
+
+    monkeypatch.setattr(consequences, "DISTRIBUTIONS", dists)
+    monkeypatch.setattr(consequences, "_moments", normalised)
+    steps = [c for c in consequences.large_tau().checks if r"= O(\epsilon^2)" in c.claim]
+    assert len(steps) == 2 and not any(c.passed for c in steps)
+
+
+def test_the_three_action_jensen_gap_is_the_log_partition_minus_the_mean():
+    # mutant (session 17): `a + sp.exp(c / tau)` for `a * ...` in gap_3 made the sign step
+    # check another positive expression, not tau log Z_t - rbar
+    d = calculus.jensen_gap()
+    pi, r, tau = np.array([0.2, 0.3, 0.5]), np.array([1.0, -0.5, 0.25]), 0.7
+    point = {calculus.q1: pi[0], calculus.q2: pi[1], calculus.tau: tau}
+    point |= dict(zip(calculus.rs, r, strict=True))
+    gap = float(d.expressions["gap_3"].subs(point))
+    assert gap == pytest.approx(calculus.log_partition(pi, r, tau) - pi @ r, rel=1e-12)
