@@ -704,3 +704,16 @@ def test_grpo_a_ratio_exactly_at_the_clip_bound_keeps_its_gradient(side):
     At = torch.tensor(A[0], dtype=torch.float64)
     torch.min(r * At, torch.clamp(r, 1 - clip, 1 + clip) * At).backward()
     assert r.grad.item() == A[0]  # d/d rho of the unclipped branch: the full gradient
+
+
+def test_an_mdp_checks_tau_against_the_spread_of_its_q_values():
+    # mutant (session 17): `spread /= 0.0 - gamma` made an MDP's spread negative, so no tau
+    # was too small. Q values of rewards in [min, max] span (max - min) / (1 - gamma)
+    mdp = TabularMDP.random(12, 3, gamma=0.9, seed=0)
+    spread = float(mdp.R.max() - mdp.R.min()) / (1 - 0.9)
+    tau = 0.5 * spread / 1e100  # spread / tau = 2e100, over the 1e100 allowed
+    with pytest.raises(
+        ValueError, match=rf"^tau must be >= {spread / 1e100:.3g} for method 'exact'"
+    ):
+        run(mdp, "exact", 1, tau=tau)
+    assert len(run(mdp, "exact", 1, tau=2 * spread / 1e100)) == 2

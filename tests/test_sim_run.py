@@ -442,6 +442,16 @@ def test_old_method_names_warn_and_keep_their_name(prompts):
             run(prompts, name, iters=1, k=3)
 
 
+def test_the_deprecated_grpo_regression_keeps_its_old_eps(prompts):
+    # mutant (session 17): GRPO_EPS["grpo_regression"] = 1.000001 went unnoticed; the
+    # deprecated name keeps its old default, 1e-6, for one release
+    with pytest.warns(DeprecationWarning):
+        default = run(prompts, "grpo_regression", iters=2, k=3, seed=4)
+    with pytest.warns(DeprecationWarning):
+        old = run(prompts, "grpo_regression", iters=2, k=3, seed=4, eps=1e-6)
+    np.testing.assert_array_equal(default.iloc[:, 2:].to_numpy(), old.iloc[:, 2:].to_numpy())
+
+
 def test_mdp_sampled_and_mc_run():
     mdp = TabularMDP.random(12, 3, seed=0)
     df = run(mdp, ["exact", "mean_sampled"], iters=4, q="mc", n_rollouts=8, tau=0.5)
