@@ -717,3 +717,13 @@ def test_an_mdp_checks_tau_against_the_spread_of_its_q_values():
     ):
         run(mdp, "exact", 1, tau=tau)
     assert len(run(mdp, "exact", 1, tau=2 * spread / 1e100)) == 2
+
+
+@pytest.mark.parametrize("method", ["grpo_sampled", "exact"])
+@pytest.mark.parametrize("eps", [0.0, -0.5])
+def test_a_grpo_eps_that_is_not_positive_is_refused(eps, method):
+    # session 17: eps was checked twice (by run and per method); checked once now, for any
+    # method. A mutant of that check (`lo= -1.0`) lets eps = 0 (a constant group's 0 / 0)
+    env = PromptPopulation.random(4, 6, seed=0)
+    with pytest.raises(ValueError, match=rf"^eps must be > 0\.0, got {eps}$"):
+        run(env, method, 1, eps=eps)

@@ -277,12 +277,12 @@ def _check_config(env, methods, iters, seeds, o):
     c["lr"] = 1.0 / tau if o["lr"] is None else _check.real(o["lr"], "lr", lo=0.0, lo_open=True)
     c["staleness"] = _check.integer(o["staleness"], "staleness", lo=0)
     c["clip"] = _check.real(o["clip"], "clip", lo=0.0, lo_open=True)
+    # eps = 0 divides a constant group's zero advantages by zero (checked for any method)
+    given = None if o["eps"] is None else _check.real(o["eps"], "eps", lo=0.0, lo_open=True)
     eps = {}
     for m in sampled:
         if c["baselines"][m].std_normalised:
-            e = GRPO_EPS.get(m, GRPO_EPS["grpo"]) if o["eps"] is None else o["eps"]
-            # eps = 0 divides a constant group's zero advantages by zero
-            eps[m] = _check.real(e, "eps", lo=0.0, lo_open=True)
+            eps[m] = GRPO_EPS.get(m, GRPO_EPS["grpo"]) if given is None else given
     c["eps"] = eps
     for m in methods:
         grpo_eps = eps[m] if m in eps and specs[m].fit == "regression" else None
@@ -606,8 +606,6 @@ def run(
     """
     methods = _as_list(method, "method", str)
     seeds = _as_list(seed, "seed", int | np.integer)
-    if eps is not None:
-        _check.real(eps, "eps", lo=0.0, lo_open=True)
     opts = dict(
         tau=tau,
         beta=beta,
