@@ -759,3 +759,15 @@ def test_the_three_action_jensen_gap_is_the_log_partition_minus_the_mean():
     point |= dict(zip(calculus.rs, r, strict=True))
     gap = float(d.expressions["gap_3"].subs(point))
     assert gap == pytest.approx(calculus.log_partition(pi, r, tau) - pi @ r, rel=1e-12)
+
+
+def test_large_tau_records_the_gap_coefficients_of_tau_0_to_tau_minus_2():
+    # mutant (session 17): `coeffs[ 0:]` recorded G(0) = 0 in front of them as well
+    d = consequences.large_tau()
+    for n, (qs, rs) in consequences.DISTRIBUTIONS.items():
+        _, var, mu3 = consequences._moments(qs, rs)
+        got = d.expressions[f"gap_coefficients_{n}"]
+        assert len(got) == 3
+        assert [sp.expand(a - b) for a, b in zip(got, (0, var / 2, mu3 / 6), strict=True)] == [
+            0
+        ] * 3
