@@ -727,3 +727,20 @@ def test_a_grpo_eps_that_is_not_positive_is_refused(eps, method):
     env = PromptPopulation.random(4, 6, seed=0)
     with pytest.raises(ValueError, match=rf"^eps must be > 0\.0, got {eps}$"):
         run(env, method, 1, eps=eps)
+
+
+def test_methods_counts_what_it_lists():
+    # mutant (session 17): `len(BASELINES) * 1` left "grpo" out of len(METHODS)
+    from pmdtheory.sim.run import METHODS
+
+    assert len(METHODS) == len(list(METHODS))
+
+
+def test_exact_q_on_an_mdp_draws_no_rollouts():
+    # mutants (session 17): `mdp or q == "mc"` estimated Q by rollouts for q = "exact" too
+    # (the frame then depended on the seed), and `q != "mc"` checked the rollout budget of an
+    # exact run, refusing n_rollouts it never uses
+    mdp = TabularMDP.random(12, 3, seed=0)
+    runs = [run(mdp, "exact", 3, q="exact", seed=s, n_rollouts=10**8) for s in (0, 1)]
+    cols = ["value", "subopt", "reward_mean", "kl_prev", "entropy"]
+    np.testing.assert_array_equal(runs[0][cols].to_numpy(), runs[1][cols].to_numpy())
