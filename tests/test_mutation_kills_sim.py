@@ -744,3 +744,11 @@ def test_exact_q_on_an_mdp_draws_no_rollouts():
     runs = [run(mdp, "exact", 3, q="exact", seed=s, n_rollouts=10**8) for s in (0, 1)]
     cols = ["value", "subopt", "reward_mean", "kl_prev", "entropy"]
     np.testing.assert_array_equal(runs[0][cols].to_numpy(), runs[1][cols].to_numpy())
+
+
+@pytest.mark.parametrize("method", ["mean_sampled", "grpo_sampled", "grpo"])
+def test_k_zero_is_refused_as_k(method):
+    # mutant (session 17): `lo= 0` let k = 0 samples per context through the k check
+    env = PromptPopulation.random(4, 6, seed=0)
+    with pytest.raises(ValueError, match=r"^k must be an integer >= 1, got 0$"):
+        run(env, method, 1, k=0)
