@@ -605,10 +605,13 @@ def test_aux_loss_added_as_in_grpo():
         current_gradient_accumulation_steps=2,
         _get_per_token_logps_and_entropies=get,
     )
-    plain = bare_trainer(**kw)._compute_loss(None, inputs)
-    with_aux = bare_trainer(aux_loss_enabled=True, router_aux_loss_coef=0.3, **kw)
-    total = with_aux._compute_loss(None, inputs)
-    assert math.isclose(float((total - plain).detach()), 0.3 * 2.0 / 2, rel_tol=1e-9)
+    for training, window in [(True, 2), (False, 1)]:  # eval: no accumulation window
+        # (mutant, session 17: an eval normaliser of 0.0 divided the aux loss by zero)
+        kw["model"] = SimpleNamespace(training=training)
+        plain = bare_trainer(**kw)._compute_loss(None, inputs)
+        with_aux = bare_trainer(aux_loss_enabled=True, router_aux_loss_coef=0.3, **kw)
+        total = with_aux._compute_loss(None, inputs)
+        assert math.isclose(float((total - plain).detach()), 0.3 * 2.0 / window, rel_tol=1e-9)
 
 
 def test_normalize_then_sum_rewards():
