@@ -96,8 +96,11 @@ def test_config_defaults_and_on_policy_warning(tmp_path):
     assert (args.tau, args.pmd_baseline, args.pmd_agg) == (0.01, "mean", "seq-mean-token-mean")
     assert args.num_iterations == 2
     assert not [w for w in caught if "on-policy" in str(w.message)]
-    with pytest.warns(UserWarning, match="on-policy"):
+    with pytest.warns(UserWarning, match="on-policy") as record:
         make_config(tmp_path, num_iterations=1)
+    # at the caller's line (session 17: stacklevel=2 pointed into the dataclass's generated
+    # __init__, file "<string>")
+    assert [w.filename for w in record if "on-policy" in str(w.message)] == [__file__]
 
 
 @pytest.mark.parametrize(
@@ -799,3 +802,51 @@ def test_config_refuses_per_token_importance_sampling(tmp_path, mode):
     for ok in SEQUENCE_IS_MODES:
         make_config(tmp_path, vllm_importance_sampling_correction=True,
                     vllm_importance_sampling_mode=ok)  # fmt: skip
+
+
+def test_logged_entropy_of_a_single_token_is_that_token_s():
+    # mutant (session 17): `clamp(min= 2.0)` on the token count halved a one-token mean
+    logp, _, inputs = loss_inputs(b=2, t=3)
+    inputs["completion_mask"] = torch.tensor([[1, 0, 0], [0, 0, 0]])
+    entropy = torch.tensor([[0.7, 5.0, 5.0], [9.0, 9.0, 9.0]], dtype=torch.float64)
+    get, _ = stub_logps(logp, entropy)
+    trainer = bare_trainer(
+        args=SimpleNamespace(tau=0.1, pmd_agg="seq-mean-token-mean"),
+        current_gradient_accumulation_steps=1,
+        _get_per_token_logps_and_entropies=get,
+    )
+    trainer._compute_loss(None, inputs)
+    assert trainer._metrics["train"]["entropy"] == [pytest.approx(0.7)]
+
+
+def test_generate_and_score_counts_one_token_responses(monkeypatch):
+    # mutant (session 17): `> 1` in the count of non-empty responses left one-token ones out
+    def fake_parent(self, inputs):
+        mask = torch.tensor([[1, 0, 0], [0, 0, 0], [1, 1, 0], [1, 1, 1]])
+        return {
+            "advantages": torch.zeros(4),
+            "prompt_ids": torch.zeros(4, 3),
+            "completion_mask": mask,
+        }
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
+    args = SimpleNamespace(
+        pmd_baseline="mean", tau=0.05, multi_objective_aggregation="sum_then_normalize"
+    )
+    trainer = bare_trainer(
+        args=args,
+        num_generations=4,
+        num_generations_eval=4,
+        reward_weights=torch.tensor([1.0]),
+        _pmd_rewards_per_func=torch.tensor([[1.0], [0.0], [1.0], [0.0]]),
+        _logs={"advantages": deque(maxlen=16)},
+    )
+    out = trainer._generate_and_score_completions([{}] * 4)
+    assert float(out["pmd_num_sequences"]) == 3.0
+
+
+def test_score_groups_where_every_group_is_constant():
+    # mutant (session 17): `varied.numel() >= 0` ran implicit beta on no group at all
+    adv, w, stats = _score_groups(torch.tensor([1.0] * 4 + [0.0] * 4), 4, baseline="mean", tau=0.1)
+    assert not adv.any() and w.all()
+    assert stats["pmd/frac_constant_groups"] == 1.0 and math.isnan(stats["pmd/beta_mean"])

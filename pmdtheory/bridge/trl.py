@@ -276,7 +276,7 @@ class PMDConfig(GRPOConfig):
                 "PMDConfig is on-policy (num_iterations=1 and steps_per_generation <= "
                 "gradient_accumulation_steps): the PMD regression reduces to a plain policy "
                 "gradient and tau has no effect. Use num_iterations >= 2.",
-                stacklevel=2,
+                stacklevel=3,  # the caller of the dataclass's generated __init__
             )
 
 
@@ -554,7 +554,7 @@ class PMDTrainer(GRPOTrainer):
         logp_old = logp.detach() if logp_old is None else logp_old
         weights = inputs.get("pmd_weights")
         ratio = inputs.get("importance_sampling_ratio")
-        if ratio is not None and getattr(self, "vllm_importance_sampling_correction", False):
+        if ratio is not None and self.vllm_importance_sampling_correction:
             # TRL's sequence-level ratio pi_old(y)/mu(y), (B, 1), truncated or masked.
             if ratio.ndim != 2 or ratio.shape[1] != 1:
                 raise ValueError(
