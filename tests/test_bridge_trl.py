@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from _signatures import assert_keyword_only
 from scipy.optimize import brentq
 from scipy.special import lambertw, logsumexp
 
@@ -850,3 +851,35 @@ def test_score_groups_where_every_group_is_constant():
     adv, w, stats = _score_groups(torch.tensor([1.0] * 4 + [0.0] * 4), 4, baseline="mean", tau=0.1)
     assert not adv.any() and w.all()
     assert stats["pmd/frac_constant_groups"] == 1.0 and math.isnan(stats["pmd/beta_mean"])
+
+
+def test_gathered_per_sequence_metrics_weigh_each_process_by_its_sequences():
+    # mutant (session 17): `mask.sum(- 0)` counted token positions (3 here), not responses
+    # (2), as this process's weight in the mean over processes
+    logp, _, inputs = loss_inputs(b=2, t=3)
+    inputs["completion_mask"] = torch.tensor([[1, 1, 1], [1, 0, 0]])
+    get, _ = stub_logps(logp, torch.ones(2, 3, dtype=torch.float64))
+    kw = dict(
+        args=SimpleNamespace(tau=0.1, pmd_agg="seq-mean-token-mean"),
+        current_gradient_accumulation_steps=1,
+        _get_per_token_logps_and_entropies=get,
+    )
+    alone = bare_trainer(**kw)
+    alone._compute_loss(None, inputs)
+    mine = alone._metrics["train"]["pmd/residual_sq"][0]
+
+    def gather(row):  # and another process with one response whose metrics are all 5
+        other = row.clone()
+        other[0, 2], other[0, 3:] = 1.0, 5.0
+        return torch.cat([row, other])
+
+    pair = bare_trainer(**kw)
+    pair.accelerator = SimpleNamespace(process_index=0, num_processes=1, gather=gather)
+    pair._compute_loss(None, inputs)
+    got = pair._metrics["train"]["pmd/residual_sq"][0]
+    assert got == pytest.approx((2 * mine + 5.0) / 3, rel=1e-12)
+
+
+def test_score_groups_takes_its_options_by_keyword():
+    # mutant (session 17): `/` for `*` let baseline and tau be passed by position
+    assert_keyword_only(_score_groups, ["rewards", "num_generations"])
