@@ -771,3 +771,38 @@ def test_large_tau_records_the_gap_coefficients_of_tau_0_to_tau_minus_2():
         assert [sp.expand(a - b) for a, b in zip(got, (0, var / 2, mu3 / 6), strict=True)] == [
             0
         ] * 3
+
+
+def test_the_two_action_jensen_steps_use_two_distinct_rewards(monkeypatch):
+    # mutant (session 17): `r1, r2 = rs[0], rs[ 0]` made the two rewards one symbol: d = 0, and
+    # the steps for Z_t and tau h(d) held trivially
+    from pmdtheory.symbolic.check import Recorder
+
+    seen = []
+    real = Recorder.zero
+
+    def spy(self, claim, expr, domain, **kw):
+        seen.append(expr)
+        return real(self, claim, expr, domain, **kw)
+
+    monkeypatch.setattr(Recorder, "zero", spy)
+    calculus.jensen_gap()
+    rewards = {calculus.rs[0], calculus.rs[1]}
+    assert all(rewards <= sp.sympify(e).free_symbols for e in seen[:2])
+
+
+def test_the_log_partition_core_check_refuses_a_value_below_the_mean(monkeypatch):
+    # mutant (session 17): `rbar - 1.000000000001` for `rbar - 1e-12`: a log_partition 5e-11
+    # below the mean (Jensen says it is at or above) passed, being within the 1e-10 tolerance
+    # of mpmath where the rewards barely vary
+    pi, r = np.array([0.5, 0.5]), np.array([0.0, 1e-9])  # gap above the mean: 1.25e-19
+    monkeypatch.setattr(calculus, "random_cases", lambda rng, n, **kw: [(pi, r, 1.0)] * n)
+    real = calculus.log_partition
+
+    def low(pi_t, r_, tau):
+        return real(pi_t, r_, tau) - (5e-11 if np.ptp(r_) > 0 else 0.0)
+
+    monkeypatch.setattr(calculus, "log_partition", low)
+    step = calculus.jensen_gap().checks[-1]
+    assert step.claim.startswith(r"\texttt{log\_partition}") and not step.passed
+    assert step.detail.endswith("log_partition < rbar at tau=1.0")
