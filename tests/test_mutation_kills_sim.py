@@ -752,3 +752,20 @@ def test_k_zero_is_refused_as_k(method):
     env = PromptPopulation.random(4, 6, seed=0)
     with pytest.raises(ValueError, match=r"^k must be an integer >= 1, got 0$"):
         run(env, method, 1, k=0)
+
+
+def test_the_diagnostics_log_partition_ignores_actions_off_the_support():
+    # mutants (session 17): `ps[a] > -1.0` took a zero-probability action's reward as the
+    # shift (every term then underflowed: log 0), `ps[a] >= 0.0` its term into the sum
+    # (0 * exp(99 / 0.01) = NaN). Plain reference: the same sum over the support, in mpmath
+    import mpmath as mp
+
+    from pmdtheory.sim import _kernels as K
+
+    ps, R, tau = np.array([0.0, 0.5, 0.5]), np.array([100.0, 0.0, 1.0]), 0.01
+    logz, rbar = K._log_partition_w(ps, R, tau)
+    with mp.workdps(30):
+        expected = tau * mp.log(
+            mp.mpf(0.5) * mp.exp(0 / mp.mpf(tau)) + 0.5 * mp.exp(1 / mp.mpf(tau))
+        )
+    assert logz == pytest.approx(float(expected), rel=1e-15) and rbar == 0.5
