@@ -6,6 +6,7 @@ Each test was checked to fail on the mutant named in its comment.
 
 import re
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -769,3 +770,18 @@ def test_the_diagnostics_log_partition_ignores_actions_off_the_support():
             mp.mpf(0.5) * mp.exp(0 / mp.mpf(tau)) + 0.5 * mp.exp(1 / mp.mpf(tau))
         )
     assert logz == pytest.approx(float(expected), rel=1e-15) and rbar == 0.5
+
+
+def test_population_statistics_ignore_actions_off_the_support():
+    # mutant (session 17): `logpi_new[a] >= -math.inf` took a zero-probability action (a
+    # logit of -inf) into the step's statistics: its KL term 0 * (-inf) was NaN and the run
+    # was refused. It must match the bandit without that action, without a warning (session
+    # 17: the initial entropy's 0 * -inf warned)
+    cols = ["reward_mean", "kl_prev", "entropy"]
+    with_zero = Bandit([[1.0, 7.0, 0.5]], logits=[[0.0, -np.inf, 0.0]])
+    without = Bandit([[1.0, 0.5]])
+    for method in ("exact", "mean"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = run(with_zero, method, 3, tau=0.5)[cols].to_numpy()
+        np.testing.assert_array_equal(got, run(without, method, 3, tau=0.5)[cols].to_numpy())

@@ -678,7 +678,9 @@ def _run_one(env, name, seed, iters, o, v_star, per_prompt, bar):
         values, R_exact = env.evaluate(pi)
     else:
         values, R_exact = (pi * env.R).sum(axis=1), env.R
-    record(0, values, -np.where(pi > 0, pi * logpi, 0.0).sum(axis=1), {})
+    with np.errstate(invalid="ignore"):  # 0 * -inf off the support, replaced by 0
+        entropy = -np.where(pi > 0, pi * logpi, 0.0).sum(axis=1)
+    record(0, values, entropy, {})
     # A ring of staleness + 2 (log-policy, policy) buffers, allocated once: the
     # newest staleness + 1 are the sampling history, the next one takes the
     # output. Fresh arrays every iteration would page-fault on first touch, which
