@@ -809,3 +809,14 @@ def test_the_log_partition_core_check_refuses_a_value_below_the_mean(monkeypatch
     step = calculus.jensen_gap().checks[-1]
     assert step.claim.startswith(r"\texttt{log\_partition}") and not step.passed
     assert step.detail.endswith("log_partition < rbar at tau=1.0")
+
+
+def test_the_sign_step_checks_the_slope_itself():
+    # held-out (seed 23) mutant, session 17: `t / w / (1 + w)` in a hand-typed copy of the
+    # slope passed the sign step (another negative expression). The step now takes the slope
+    # itself, so a wrong omega' that makes g increasing fails it
+    d = calculus.solver_calculus(omega_derivative=lambda w: -w / (1 + w))
+    step = next(c for c in d.checks if "g \\text{ decreasing}" in c.claim)
+    assert not step.passed
+    ok = next(c for c in calculus.solver_calculus().checks if c.claim == step.claim)
+    assert ok.passed and ok.method == SYMBOLIC

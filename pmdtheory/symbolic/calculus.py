@@ -125,9 +125,13 @@ def solver_calculus(
         sp.diff(g, ell) - slope,
         DOMAIN,
     )
+    # the slope itself, its terms and omegas renamed to positive symbols (not a hand-typed
+    # copy of it, which a typo could make pass on another expression)
+    slope_tw = slope.xreplace(dict(zip(terms, ts, strict=True)))
+    slope_tw = slope_tw.xreplace(dict(zip(omegas, ws, strict=True)))
     rec.sign(
         r"-\sum_a t_a \omega_a / ((1+\omega_a)\sum t) < 0 \ (g \text{ decreasing})",
-        -sum(t * w / (1 + w) for t, w in zip(ts, ws, strict=True)) / sum(ts),
+        slope_tw,
         DOMAIN,
         positive=False,
     )
