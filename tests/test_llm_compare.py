@@ -384,7 +384,10 @@ def test_scale_note_reads_the_run_size_and_tau_effect():
     df = fake_frame(FINAL).assign(prompts=4, k=4, k_eval=8, train_layers=4, kl_ref=0.02)
     note = cl.cannot_show(df, {"eval": 128})
     assert "trained for 4 steps of 4 prompts x 4 answers (top 4 layers)" in note
-    assert "3 seeds per method and 16 held-out prompts x 8 answers" in note
+    # (mutant, session 17: `not min == max` wrote "3-3 seeds", which the substring hid)
+    assert "(top 4 layers), 3 seeds per method and 16 held-out prompts x 8 answers" in note
+    uneven = df[~((df.method == "grpo") & (df.seed == 2))]  # grpo with two seeds
+    assert "(top 4 layers), 2-3 seeds per method" in cl.cannot_show(uneven, {"eval": 128})
     assert "KL to the base model at the last step 0.020" in note
     assert cl.tau_effect(df) == ""  # no tau = 0.01 cell
     both = pd.concat([df, fake_frame({"pmd_mean": 0.2}, tau=0.01, seeds=(0, 1))])
