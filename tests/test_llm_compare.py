@@ -938,3 +938,19 @@ def test_simulate_defaults_to_the_iterations_of_the_committed_prediction():
     steps = int(pd.read_csv(data / "llm_compare.csv").step.max())
     sim = pd.read_csv(data / "llm_compare_sim.csv")
     assert max(lc.parse_args(["--simulate"]).sim_iters, steps) == sim["iter"].max()
+
+
+def test_boot_diff_resamples_every_seed():
+    # mutant (session 17): indices drawn from [1, n) never resampled the first seed. Three
+    # seeds at 0, 0.5 and 1: a resample of one seed three times has probability 1/27 = 3.7% >
+    # 2.5%, so the 95% interval is exactly [0, 1]
+    assert cl.boot_diff([0.0, 0.5, 1.0]) == (0.5, 0.0, 1.0)
+
+
+def test_entropy_ratio_is_the_last_step_over_the_first():
+    # mutant (session 17): `e.iloc[- 2]` divided the next-to-last step's entropy instead
+    rows = [{"method": "pmd_mean", "seed": 0, "step": step, "tau": cl.MAIN[0],
+             "reward_scale": cl.MAIN[1], "entropy": e}
+            for step, e in enumerate((1.0, 0.8, 0.5))]  # fmt: skip
+    ratio = cl._entropy_ratio(pd.DataFrame(rows), "pmd_mean", *cl.MAIN)
+    assert ratio.tolist() == [0.5]
