@@ -918,6 +918,9 @@ def test_scale_note_without_eval_noise_counts_no_held_out_prompts():
     # size, the note claimed 1 held-out prompt instead of the 0 it knows of
     df = fake_frame(FINAL).assign(prompts=4, k=4, k_eval=1)
     assert "and 0 held-out prompts x 1 answers" in cl.cannot_show(df)
+    # nor answers per prompt it does not know of (mutant, session 17: a default k of 1)
+    unknown = fake_frame(FINAL).drop(columns=["prompts", "k"], errors="ignore")
+    assert "steps of 0 prompts x 0 answers" in cl.cannot_show(unknown)
 
 
 def test_boot_diff_is_a_95_percent_interval():
