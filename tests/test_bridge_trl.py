@@ -291,6 +291,21 @@ def bare_trainer(**attrs):
     return trainer
 
 
+def scoring_trainer(baseline, weights, per_func, logged):
+    """A bare PMDTrainer for _generate_and_score_completions: groups of 4, tau = 0.05."""
+    args = SimpleNamespace(
+        pmd_baseline=baseline, tau=0.05, multi_objective_aggregation="sum_then_normalize"
+    )
+    return bare_trainer(
+        args=args,
+        num_generations=4,
+        num_generations_eval=4,
+        reward_weights=weights,
+        _pmd_rewards_per_func=per_func,
+        _logs={"advantages": logged},
+    )
+
+
 @pytest.mark.parametrize("maxlen", [16, 64])
 def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch, maxlen):
     # maxlen 64: the log keeps older entries, so GRPO's 16 must be popped, not pushed out
@@ -310,17 +325,7 @@ def test_generate_and_score_replaces_advantages_with_local_groups(monkeypatch, m
         }
 
     monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
-    args = SimpleNamespace(
-        pmd_baseline="loo_mean", tau=0.05, multi_objective_aggregation="sum_then_normalize"
-    )
-    trainer = bare_trainer(
-        args=args,
-        num_generations=4,
-        num_generations_eval=4,
-        reward_weights=weights,
-        _pmd_rewards_per_func=per_func,
-        _logs={"advantages": deque([5.0] * 16, maxlen=maxlen)},
-    )
+    trainer = scoring_trainer("loo_mean", weights, per_func, deque([5.0] * 16, maxlen=maxlen))
     trainer.accelerator.process_index = 1
     out = trainer._generate_and_score_completions([{}] * 8)
 
@@ -831,17 +836,8 @@ def test_generate_and_score_counts_one_token_responses(monkeypatch):
         }
 
     monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", fake_parent)
-    args = SimpleNamespace(
-        pmd_baseline="mean", tau=0.05, multi_objective_aggregation="sum_then_normalize"
-    )
-    trainer = bare_trainer(
-        args=args,
-        num_generations=4,
-        num_generations_eval=4,
-        reward_weights=torch.tensor([1.0]),
-        _pmd_rewards_per_func=torch.tensor([[1.0], [0.0], [1.0], [0.0]]),
-        _logs={"advantages": deque(maxlen=16)},
-    )
+    per_func = torch.tensor([[1.0], [0.0], [1.0], [0.0]])
+    trainer = scoring_trainer("mean", torch.tensor([1.0]), per_func, deque(maxlen=16))
     out = trainer._generate_and_score_completions([{}] * 4)
     assert float(out["pmd_num_sequences"]) == 3.0
 
