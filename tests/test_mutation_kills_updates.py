@@ -393,6 +393,13 @@ def test_the_log_path_solves_a_row_with_zeros_as_the_row_without_them(tau):
 # KL-chi2 rows whose root float64 cannot resolve with this kernel: it refuses them
 # (tools/mutation.py, seed 11 sample of _kernels.py; each was refused when written)
 DOCUMENTED_LOGP_RTOL = 1e-11  # updates' documented accuracy, also outside the tested domain
+
+
+def _assert_documented_accuracy(got, expected):
+    """Log-probabilities within updates' documented 1e-11 max(1, |log p|) of a reference."""
+    np.testing.assert_allclose(got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
+
+
 _UNRESOLVED_ROWS = [  # pi, r, tau, beta
     ([0.9999999998157715, 1.8422848773808114e-10], [1.0, 4.0], 1.4899160792129196e-08,
      7.711088555983755e-10),
@@ -415,8 +422,7 @@ def test_kl_chi2_is_right_or_refused_where_float64_loses_the_root(pi, r, tau, be
         return
     with mp.workdps(80):
         expected = [float(x) for x in ref.kl_chi2(pi, r, tau, beta)]
-    # the documented accuracy: within 1e-11 max(1, |log p|)
-    np.testing.assert_allclose(got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
+    _assert_documented_accuracy(got, expected)
 
 
 def test_kl_chi2_brackets_the_root_of_a_policy_summing_to_less_than_one():
@@ -432,9 +438,7 @@ def test_kl_chi2_brackets_the_root_of_a_policy_summing_to_less_than_one():
     for log in (False, True):
         got = pmd.kl_chi2_update(np.log(pi) if log else pi, r, tau, beta, log=log)
         got = got if log else np.log(got)
-        np.testing.assert_allclose(
-            got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL
-        )
+        _assert_documented_accuracy(got, expected)
 
 
 # log-probabilities far below -745: every weight but one underflows (found by the grid that
@@ -463,7 +467,7 @@ def test_pmd_mean_where_weights_underflow_is_right_or_refused(logpi, r, tau):
         return
     with mp.workdps(400):  # lam ~ 1e-206: the reference stops at |F| < 10^(12 - digits)
         expected = [float(x) for x in ref.mean(logpi, r, tau, log=True)[0]]
-    np.testing.assert_allclose(out, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
+    _assert_documented_accuracy(out, expected)
 
 
 _SOLVED_UNDERFLOWED_ROWS = [  # logpi, r, tau: lam ~ 1e-164, solved since session 16's grid
@@ -484,7 +488,7 @@ def test_pmd_mean_solves_rows_whose_weights_underflow(logpi, r, tau):
     out = pmd.mean_update(logpi, r, tau, log=True)
     with mp.workdps(400):  # lam ~ 1e-164: the reference stops at |F| < 10^(12 - digits)
         expected = [float(x) for x in ref.mean(logpi, r, tau, log=True)[0]]
-    np.testing.assert_allclose(out, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL)
+    _assert_documented_accuracy(out, expected)
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -499,12 +503,7 @@ def test_pmd_mean_with_a_mass_of_1e_299_where_lam_is_1e_148(log):
     got, lam = pmd.mean_update(np.log(pi) if log else pi, r, tau, log=log, return_lambda=True)
     with mp.workdps(400):  # lam ~ 1e-148: the reference stops at |F| < 10^(12 - digits)
         expected, lam_ref = ref.mean(pi, r, tau)
-    np.testing.assert_allclose(
-        got if log else np.log(got),
-        [float(x) for x in expected],
-        rtol=DOCUMENTED_LOGP_RTOL,
-        atol=DOCUMENTED_LOGP_RTOL,
-    )
+    _assert_documented_accuracy(got if log else np.log(got), [float(x) for x in expected])
     np.testing.assert_allclose(lam, float(lam_ref), rtol=LAM_RTOL)
 
 
@@ -558,6 +557,4 @@ def test_pmd_mean_brackets_a_root_on_the_series_lower_end():
         out, lam = pmd.mean_update(np.log(pi) if log else pi, r, tau, log=log, return_lambda=True)
         np.testing.assert_allclose(lam, float(lam_ref), rtol=LAM_RTOL)
         got = out if log else np.log(out)
-        np.testing.assert_allclose(
-            got, expected, rtol=DOCUMENTED_LOGP_RTOL, atol=DOCUMENTED_LOGP_RTOL
-        )
+        _assert_documented_accuracy(got, expected)
