@@ -184,8 +184,8 @@ def _safeguarded_step(s, f, fp, fpp, lo, hi, step_old, halley_tol):
     newton = f / fp if fp != 0.0 else math.inf
     denom = 1.0 - 0.5 * newton * (fpp / fp) if fp != 0.0 else 0.0
     fallback = not (math.isfinite(newton) and denom > 0.0)
-    step = math.inf if fallback else -newton / denom
-    tol = 0.0 if fallback else halley_tol
+    step = math.inf if fallback else -newton / denom  # inf: s_new is not finite, bisect
+    tol = halley_tol  # a bisection below sets it to 0
     s_new = s + step
     tiny = abs(step) <= max(tol, _ULPS * abs(s))
     if not math.isfinite(s_new) or (
