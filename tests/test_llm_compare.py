@@ -454,18 +454,29 @@ def test_drawdown_interval_redraws_both_methods_answers():
         assert m4 == m and -1 <= lo4 < lo - 0.01 and hi + 0.01 < hi4 <= 1
 
 
+def _drawdown_ci_of_tops(*tops):
+    """drawdown_ci of method "a" against "b" where seed i's drawdown difference is tops[i]:
+    a's success falls from tops[i] to 0, b's stays at 0."""
+    rows = [{"method": m, "seed": s, "step": step, "tau": cl.MAIN[0],
+             "reward_scale": cl.MAIN[1], "success": v}
+            for s, top in enumerate(tops)
+            for m, curve in (("a", (top, 0.0)), ("b", (0.0, 0.0)))
+            for step, v in enumerate(curve)]  # fmt: skip
+    return cl.drawdown_ci(pd.DataFrame(rows), "a", "b", *cl.MAIN)
+
+
 def test_drawdown_interval_resamples_the_seeds_uniformly():
     # Three seeds whose drawdown differences are 0, 0.5 and 1: a resample of one seed three
     # times has probability 1/27 = 3.7% > 2.5%, so the 95% interval is exactly [0, 1]
     # (held-out seed 5 mutant: indices drawn from [-1, 3) gave the last seed 1/2 and the
     # others 1/4: the all-zero resample fell to 1.6% and the lower end to 1/6)
-    rows = [{"method": m, "seed": s, "step": step, "tau": cl.MAIN[0],
-             "reward_scale": cl.MAIN[1], "success": v}
-            for s, top in enumerate((0.0, 0.5, 1.0))
-            for m, curve in (("a", (top, 0.0)), ("b", (0.0, 0.0)))
-            for step, v in enumerate(curve)]  # fmt: skip
-    m, lo, hi = cl.drawdown_ci(pd.DataFrame(rows), "a", "b", *cl.MAIN)
-    assert (m, lo, hi) == (0.5, 0.0, 1.0)
+    assert _drawdown_ci_of_tops(0.0, 0.5, 1.0) == (0.5, 0.0, 1.0)
+
+
+def test_drawdown_interval_of_two_seeds_is_resolved():
+    # held-out (seed 22) mutant, session 18: `len(common) < 3` left two seeds without an
+    # interval. Differences 0 and 1: each all-equal resample has probability 1/4 > 2.5%
+    assert _drawdown_ci_of_tops(0.0, 1.0) == (0.5, 0.0, 1.0)
 
 
 def test_final_avg_table_lists_pass_and_maj_when_measured():
