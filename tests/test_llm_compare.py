@@ -439,6 +439,12 @@ def test_stability_claim_flips():
     assert ok.verdict == cl.REPRODUCED
     bad = cl.claim_stability(fake_frame(FINAL, drop=("pmd_mean", 0.3)))
     assert bad.verdict == cl.DIFFERS
+    # only an unresolved difference carries the "no measurable difference" note (held-out
+    # seed 22 mutant, session 18: `c.verdict != PARTLY` put it on the resolved verdicts)
+    assert ok.notes == bad.notes == ()
+    same = cl.claim_stability(fake_frame(FINAL))  # no drop for either method
+    assert same.verdict == cl.PARTLY
+    assert same.notes == ("No measurable stability difference at this scale and length.",)
 
 
 def test_drawdown_interval_redraws_both_methods_answers():
@@ -473,6 +479,17 @@ def test_drawdown_interval_resamples_the_seeds_uniformly():
     assert _drawdown_ci_of_tops(0.0, 0.5, 1.0) == (0.5, 0.0, 1.0)
 
 
+def test_boot_diff_redraws_the_second_methods_answers_too():
+    # held-out (seed 22) mutant, session 18: `if not np.any(b)` redrew b's success rates only
+    # where they are all 0, and the interval of a difference lost half its eval noise. With
+    # equal rates on every seed only the redraws spread the means: two independent ones give
+    # sqrt(2) times the width of one (measured 1.43; the mutant 1)
+    rates = np.full(8, 0.5)
+    _, lo1, hi1 = cl.boot_diff(rates, n=50)
+    _, lo2, hi2 = cl.boot_diff(rates, rates, n=50)
+    assert 1.25 < (hi2 - lo2) / (hi1 - lo1) < 1.6
+
+
 def test_drawdown_interval_of_two_seeds_is_resolved():
     # held-out (seed 22) mutant, session 18: `len(common) < 3` left two seeds without an
     # interval. Differences 0 and 1: each all-equal resample has probability 1/4 > 2.5%
@@ -493,6 +510,10 @@ def test_naive_cost_claim_flips():
     frames.append(fake_frame(FINAL, low=lows, tau=0.01, seeds=(0, 1)))
     ok = cl.claim_naive_cost(pd.concat(frames))
     assert ok.verdict == cl.REPRODUCED
+    # the lone-success advantages of the three cells, each named by its own tau and scale
+    # (held-out seed 22 mutant, session 18: the 0-1 cell computed at tau 1.1)
+    for cell in ("tau 0.1, pm1: ", "tau 0.01, pm1: ", "tau 0.1, 01: "):
+        assert cell in ok.measured
     frames[1] = fake_frame(FINAL, low={"pmd_part": 0.1, "pmd_part_naive": 0.4}, tau=0.01)
     assert cl.claim_naive_cost(pd.concat(frames)).verdict == cl.DIFFERS
 
@@ -503,6 +524,11 @@ def test_sim_order_claim_flips():
     assert cl.claim_sim_order(llm, sim).verdict == cl.REPRODUCED
     rev = sim.assign(reward_mean=[0.3, 0.4, 0.5])
     assert cl.claim_sim_order(llm, rev).verdict == cl.DIFFERS
+    # the order of the means is noted only where prediction and measurement differ
+    # (held-out seed 22 mutant, session 18: `order_p == order_m` noted it where they agree)
+    order = "Order of the means: predicted"
+    assert not any(order in note for note in cl.claim_sim_order(llm, sim).notes)
+    assert any(order in note for note in cl.claim_sim_order(llm, rev).notes)
     flat = fake_frame(dict.fromkeys(FINAL, 0.3))  # no measured pair resolved
     assert cl.claim_sim_order(flat, sim).verdict.startswith(cl.NOT_COMPARABLE)
 
