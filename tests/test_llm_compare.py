@@ -919,6 +919,10 @@ def test_scale_note_without_eval_noise_counts_no_held_out_prompts():
     # nor answers per prompt it does not know of (mutant, session 17: a default k of 1)
     unknown = fake_frame(FINAL).drop(columns=["prompts", "k"], errors="ignore")
     assert "steps of 0 prompts x 0 answers" in cl.cannot_show(unknown)
+    # nor held-out prompts without their answers per prompt, even when the eval size is
+    # known (held-out seed 23 mutant, session 18: `else 1` counted one)
+    assert "k_eval" not in unknown
+    assert "and 0 held-out prompts x 0 answers" in cl.cannot_show(unknown, {"eval": 128})
 
 
 def test_boot_diff_is_a_95_percent_interval():
