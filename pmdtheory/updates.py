@@ -58,7 +58,8 @@ def _require_converged(ok: np.ndarray, what: str) -> None:
         i = int(np.flatnonzero(~ok)[0])
         raise ValueError(
             f"tau: the {what} root could not be resolved in float64 on row {i} (an input "
-            "far outside the tested domain, e.g. tau < 1e-50; please report it if not)"
+            "outside the tested domain, e.g. tau far below 1e-4 with probabilities near 0 "
+            "or 1; please report it if not)"
         )
 
 
