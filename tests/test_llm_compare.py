@@ -703,6 +703,11 @@ def test_stability_reports_each_cell_with_runs_and_only_those():
     assert "tau = 0.1, rewards pm1: pmd_mean largest reward drop" in got
     assert "tau = 0.1, rewards 01: pmd_mean largest reward drop" in got
     assert "tau = 0.01" not in got
+    # and the tau = 0.01 cell where it has runs (held-out seed 23 mutant, session 18: the
+    # cell list asked for tau = 1.01)
+    df = pd.concat([fake_frame(FINAL), fake_frame(FINAL, tau=0.01, seeds=(0, 1))])
+    got = cl.claim_stability(df).measured
+    assert "tau = 0.01, rewards pm1: pmd_mean largest reward drop" in got
 
 
 def test_quick_mode_sizes_as_documented():
