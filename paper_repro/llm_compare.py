@@ -116,9 +116,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -603,8 +605,12 @@ class Experiment:
             from trl import GRPOConfig, GRPOTrainer
 
             a = self.args
+            # TRL wants an output folder; it writes nothing there (save_strategy "no"), and
+            # the folder goes with the experiment (it was left behind, one per run)
+            trl_dir = tempfile.mkdtemp(prefix="llm_compare_trl_")
+            weakref.finalize(self, shutil.rmtree, trl_dir, True)
             cfg = GRPOConfig(
-                output_dir=tempfile.mkdtemp(prefix="llm_compare_trl_"),
+                output_dir=trl_dir,
                 use_cpu=a.device == "cpu", bf16=False, report_to="none",
                 num_generations=a.k, per_device_train_batch_size=a.k * a.prompts,
                 max_completion_length=a.max_new_tokens, temperature=a.temperature,

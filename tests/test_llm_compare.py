@@ -594,6 +594,24 @@ def tiny_rollout(vocab_size, prompt_len=3, lengths=(4, 2, 3, 1)):
     return Rollout(ids, attention, prompt_len, mask, index, [""] * b)
 
 
+def test_trls_output_folder_goes_with_the_experiment():
+    # TRL's GRPOConfig needs an output folder, which llm_compare made with mkdtemp and left
+    # behind: one empty /tmp/llm_compare_trl_* per run (46 of them here, session 18)
+    import gc
+
+    threads = torch.get_num_threads()  # tiny_experiment sets its own
+    try:
+        exp = tiny_experiment()
+        trainer, _ = exp.grpo_trainer()
+        folder = Path(trainer.args.output_dir)
+        assert folder.is_dir() and folder.name.startswith("llm_compare_trl_")
+        del exp, trainer
+        gc.collect()
+        assert not folder.exists()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_update_grpo_uses_trl_loss_and_pmd_methods_the_regression_loss(tiny_exp):
     # Kills the Experiment.update mutant `if not method == "grpo":` (GRPO through the PMD
     # regression loss, the PMD methods through TRL's _compute_loss).
