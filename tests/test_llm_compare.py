@@ -925,6 +925,12 @@ def test_each_training_step_takes_the_next_prompts_of_the_seeds_order(tiny_exp, 
     trained = [p for p, _ in calls if p[0] in tiny_exp.train_set]
     order = np.random.default_rng(3).permutation(len(tiny_exp.train_set))
     assert trained[0] == [tiny_exp.train_set[i] for i in order[:2]]
+    # and every training batch of every seed samples its answers with its own seed
+    # (held-out seed 21 mutant, session 18: `seed * 100_003 * step` sampled step 0 of every
+    # seed alike)
+    tiny_exp.run("pmd_mean", 0.1, "pm1", 4, on_row=lambda row: None)
+    seeds = [sd for p, sd in calls if p[0] in tiny_exp.train_set]
+    assert len(seeds) == 2 * tiny_exp.args.steps and len(set(seeds)) == len(seeds)
 
 
 def test_final_avg_claim_lists_the_0_1_reward_cell_at_tau_0_1():
