@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "paper_repro"))
 import _claims_llm as cl  # noqa: E402
 import llm_compare as lc  # noqa: E402
 
-from pmdtheory.bridge import group_advantages  # noqa: E402
+from pmdtheory.bridge import group_advantages, group_implicit_beta  # noqa: E402
 
 RTOL = 1e-6  # float32 advantage arithmetic against float64 references
 SMOKE_BUDGET_S = 300.0  # issue 14: under 5 minutes on 2 CPU cores; printed, never asserted
@@ -704,6 +704,26 @@ def test_plot_vs_sim_legend_on_panel_a_only(tmp_path, saved_figures):
     assert legend is not None
     assert {t.get_text() for t in legend.get_texts()} == {"pmd_mean", "grpo"}
     assert all(ax.get_legend() is None for ax in axes[1:])
+    # the LLM's panels (left) count training steps, the simulator's iterations (seed-21
+    # mutant, session 18: `x != "step"` swapped the labels)
+    got = [ax.get_xlabel() for ax in fig.axes]
+    assert got == ["training step", "simulator iteration"] * 2
+
+
+def test_plot_draws_the_main_cell_by_default(tmp_path, saved_figures):
+    # seed-21 mutant, session 18: plot's default tau 1.1 selected no runs and drew empty
+    # panels; by default it draws tau = 0.1 with {-1, +1} rewards, every method
+    df = pd.concat([fake_frame(FINAL), fake_frame({"grpo": 0.9}, tau=0.01, scale="01")])
+    df = df.assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)  # the other panels
+    lc.plot(df, tmp_path)
+    (fig,) = saved_figures
+    train = fig.axes[0]  # panel a: train success
+    assert [line.get_label() for line in train.get_lines()] == list(FINAL)
+    grpo = train.get_lines()[list(FINAL).index("grpo")]
+    np.testing.assert_allclose(
+        grpo.get_ydata(),
+        lc.seed_band(df[(df.method == "grpo") & (df.tau == 0.1)], "success")["mean"],
+    )
 
 
 def test_sim_order_rules_on_exactly_two_methods():
@@ -735,6 +755,38 @@ def test_quick_mode_sizes_as_documented():
     a = lc.parse_args(["--quick", "--device", "cpu"])
     got = (a.seeds, a.steps, a.prompts, a.k, a.n_eval, a.k_eval, a.eval_every)
     assert got == ([0, 1], 4, 4, 4, 12, 4, 4)
+
+
+def test_beta_is_averaged_over_the_mixed_groups_only(tiny_exp, monkeypatch):
+    # seed-21 mutant, session 18: `~c.all(0)` (per answer slot, not per prompt) broadcast
+    # silently where prompts = k and averaged beta over the wrong groups
+    real, forced = tiny_exp.rollout, np.array([True, False, True, True])  # prompt 1 all pass
+
+    def rollout(problems, k, seed):
+        ro, correct = real(problems, k, seed)
+        return (ro, forced.copy()) if problems[0] in tiny_exp.train_set else (ro, correct)
+
+    monkeypatch.setattr(tiny_exp, "rollout", rollout)
+    tiny_exp.args.steps = 1
+    row = tiny_exp.run("pmd_mean", 0.1, "pm1", 0)[0]
+    r = torch.tensor(lc.rewards_from(forced, "pm1"), dtype=torch.float64)
+    beta = group_implicit_beta(r, torch.tensor([0, 0, 1, 1]), 0.1).numpy()  # per group
+    assert beta[1] == 0 < beta[0]  # a constant group has beta 0
+    assert row["beta_mean"] == beta[0] and row["frac_all_pass"] == 0.5
+
+
+def test_the_default_cpu_run_has_the_committed_grids_settings(monkeypatch):
+    # a clean rerun reproduces figures/data/llm_compare.csv: its settings, steps and seeds
+    # are the CPU defaults (seed-21 mutant, session 18: max_new_tokens 25 went unnoticed)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    a = lc.parse_args([])
+    committed = pd.read_csv(REPO / "figures" / "data" / "llm_compare.csv")
+    for col, value in lc.params(a, threads=0).items():
+        if col in lc.SETTINGS or col == "kl_prompts":
+            assert set(committed[col]) == {value}, col
+    assert (a.steps, a.seeds) == (committed.step.max(), sorted(set(committed.seed)))
+    evaluated = {s for s in range(a.steps + 1) if s % a.eval_every == 0 or s == a.steps}
+    assert evaluated == set(committed.step[committed.eval_avg_at_k.notna()])
 
 
 def test_update_reports_the_first_iterations_loss_and_grad_norm(tiny_exp):
