@@ -749,12 +749,16 @@ def test_stability_reports_each_cell_with_runs_and_only_those():
     assert "tau = 0.01, rewards pm1: pmd_mean largest reward drop" in got
 
 
-def test_quick_mode_sizes_as_documented():
+def test_quick_and_smoke_sizes_as_documented():
     # held-out (seed 2) mutant: --quick's k_eval 4 -> 3. The docstring: 2 seeds, 4 steps of 4
     # prompts x 4 answers, evaluation at steps 0 and 4 on 12 prompts x 4 answers
     a = lc.parse_args(["--quick", "--device", "cpu"])
     got = (a.seeds, a.steps, a.prompts, a.k, a.n_eval, a.k_eval, a.eval_every)
     assert got == ([0, 1], 4, 4, 4, 12, 4, 4)
+    # --smoke: 1 seed, 2 steps of 2 prompts x 2 answers, the top layer trained (seed-21
+    # mutant, session 18: train_layers 0 trained all 30 layers, unnoticed)
+    a = lc.parse_args(["--smoke", "--device", "cpu"])
+    assert (a.seeds, a.steps, a.prompts, a.k, a.train_layers) == ([0], 2, 2, 2, 1)
 
 
 def test_beta_is_averaged_over_the_mixed_groups_only(tiny_exp, monkeypatch):

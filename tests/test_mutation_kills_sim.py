@@ -821,3 +821,18 @@ def test_a_single_context_is_stepped_and_measured():
             want = [new @ r, kl]
             np.testing.assert_allclose([row.reward_mean, row.kl_prev], want, rtol=TOL_BY_HAND)
             pi = new
+
+
+def test_a_bernoulli_reward_is_a_success_exactly_below_its_probability():
+    # held-out (seed 25) mutant, session 18: `uniform(...) <= R[a]` made P(success) R + 2^-53
+    # (and a probability of 0 could succeed). The draw is a success iff u < R: with R set to
+    # the very uniform the kernel draws, it fails; one ulp above, it succeeds
+    from pmdtheory.sim import _kernels as K
+    from pmdtheory.sim._rng import STREAM_REWARD, uniforms
+
+    seed, it, ctx = 3, 2, 5
+    u = float(uniforms(seed, it, ctx, 0, STREAM_REWARD))
+    for R, want in ((u, 0.0), (np.nextafter(u, 1.0), 1.0)):
+        y, r = np.empty(1, np.int64), np.empty(1)
+        K._sample_rewards(np.ones(1), np.array([R]), 1, 0.0, seed, it, ctx, np.empty(1), y, r)
+        assert (y[0], r[0]) == (0, want)
