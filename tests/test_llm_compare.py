@@ -1031,6 +1031,27 @@ def test_simulate_defaults_to_the_iterations_of_the_committed_prediction():
     assert max(lc.parse_args(["--simulate"]).sim_iters, steps) == sim["iter"].max()
 
 
+#: the committed CSVs hold 6 significant digits (float_format "%.6g"): within 5e-6 relative
+CSV_RTOL = 5e-6
+
+
+def test_simulate_reproduces_the_committed_prediction():
+    # The main cell of figures/data/llm_compare_sim.csv, recomputed from the committed p0
+    # and runs (9 s; the whole file takes 25 s). Seed-21 mutant, session 18: 5 correct
+    # responses of 16 per simulated prompt instead of 4 (the same p0, other dynamics)
+    data = REPO / "figures" / "data"
+    runs = lc.read_frame(data / "llm_compare.csv")
+    committed = pd.read_csv(data / "llm_compare_sim.csv")
+    main = [(d.tau == 0.1) & (d.reward_scale == "pm1") for d in (runs, committed)]
+    got = lc.simulate(pd.read_csv(data / "llm_compare_p0.csv"), runs[main[0]],
+                      int(committed["iter"].max()))  # fmt: skip
+    want = committed[main[1]].reset_index(drop=True)
+    key = ["method", "sim_method", "seed", "iter"]
+    pd.testing.assert_frame_equal(got[key], want[key], check_dtype=False)
+    for col in ("reward_mean", "reward_hard", "reward_low"):
+        np.testing.assert_allclose(got[col], want[col], rtol=CSV_RTOL, atol=0, err_msg=col)
+
+
 def test_boot_diff_resamples_every_seed():
     # mutant (session 17): indices drawn from [1, n) never resampled the first seed. Three
     # seeds at 0, 0.5 and 1: a resample of one seed three times has probability 1/27 = 3.7% >
