@@ -46,8 +46,8 @@ Modes
 ``--measure-p0``: the base model's per-prompt success ``p0`` on the evaluation set and
 as many training prompts (``--p0-samples`` answers each) ->
 ``figures/data/llm_compare_p0.csv`` and ``figures/llm_compare_p0.png``.
-``--smoke``: every method, 2 steps, 1 seed, tiny batches of 2 prompts x 2 answers, the top
-layer trained (the test of ``make test``).
+``--smoke``: every method, 2 steps, 1 seed, tiny batches of 2 prompts x 2 answers of 4 new
+tokens, the top layer trained (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, 4 steps of 4
 prompts x 4 answers, evaluation at steps 0 and 4 on 12 held-out prompts x 4 answers.
 Default: the committed grid (every method at tau = 0.1, rewards {-1, +1}, seeds 0-4;

@@ -755,10 +755,11 @@ def test_quick_and_smoke_sizes_as_documented():
     a = lc.parse_args(["--quick", "--device", "cpu"])
     got = (a.seeds, a.steps, a.prompts, a.k, a.n_eval, a.k_eval, a.eval_every)
     assert got == ([0, 1], 4, 4, 4, 12, 4, 4)
-    # --smoke: 1 seed, 2 steps of 2 prompts x 2 answers, the top layer trained (seed-21
-    # mutant, session 18: train_layers 0 trained all 30 layers, unnoticed)
+    # --smoke: 1 seed, 2 steps of 2 prompts x 2 answers of 4 tokens, the top layer trained
+    # (seed-21 mutants, session 18: train_layers 0 trained all 30 layers, max_new_tokens 5)
     a = lc.parse_args(["--smoke", "--device", "cpu"])
-    assert (a.seeds, a.steps, a.prompts, a.k, a.train_layers) == ([0], 2, 2, 2, 1)
+    got = (a.seeds, a.steps, a.prompts, a.k, a.max_new_tokens, a.train_layers)
+    assert got == ([0], 2, 2, 2, 4, 1)
 
 
 def test_beta_is_averaged_over_the_mixed_groups_only(tiny_exp, monkeypatch):
