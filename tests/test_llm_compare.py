@@ -762,6 +762,33 @@ def test_quick_and_smoke_sizes_as_documented():
     assert got == ([0], 2, 2, 2, 4, 1)
 
 
+def test_only_step_zeros_evaluation_is_reused(tiny_exp, monkeypatch):
+    # Every run starts from the same weights, so step 0's evaluation is computed once; a
+    # later step's is always computed (seed-21 mutant, session 18: `step == 1` reused step
+    # 0's numbers as the final evaluation of a one-step run)
+    calls = _recording_rollouts(tiny_exp, monkeypatch)
+    tiny_exp.args.steps = 1
+    finals = [tiny_exp.run("pmd_mean", 0.1, "pm1", seed)[-1] for seed in (0, 1)]
+    evals = [p for p, _ in calls if p[0] in tiny_exp.eval_set]
+    assert len(evals) == 1 + len(finals)  # step 0 once, then each run's step 1
+    assert all(row["step"] == 1 and "eval_avg_at_k" in row for row in finals)
+
+
+def test_the_reference_policy_leaves_the_trained_weights_in_place(tiny_exp):
+    # seed-21 mutant, session 18: `for p, c in []` never swapped the trained weights back
+    # after scoring under the initial policy, so each step trained from the start again
+    from pmdtheory.bridge.llm import response_logprobs
+
+    ro, _ = tiny_exp.rollout(tiny_exp.train_set[:2], 2, seed=0)
+    want = response_logprobs(tiny_exp.model, ro, temperature=tiny_exp.args.temperature)
+    with torch.no_grad():
+        for p in tiny_exp.trainable:
+            p.add_(0.01)  # a "trained" policy
+    trained = [p.detach().clone() for p in tiny_exp.trainable]
+    torch.testing.assert_close(tiny_exp.ref_logprobs(ro), want, rtol=0, atol=0)
+    assert all(torch.equal(p, t) for p, t in zip(tiny_exp.trainable, trained, strict=True))
+
+
 def test_beta_is_averaged_over_the_mixed_groups_only(tiny_exp, monkeypatch):
     # seed-21 mutant, session 18: `~c.all(0)` (per answer slot, not per prompt) broadcast
     # silently where prompts = k and averaged beta over the wrong groups
