@@ -43,8 +43,8 @@ set (other generator seeds).
 
 Modes
 -----
-``--measure-p0``: the base model's per-prompt success ``p0`` on the evaluation set and
-as many training prompts (``--p0-samples`` answers each) ->
+``--measure-p0``: the base model's per-prompt success ``p0`` on the evaluation set and the
+first ``--p0-train`` training prompts (32; ``--p0-samples`` answers each, 8) ->
 ``figures/data/llm_compare_p0.csv`` and ``figures/llm_compare_p0.png``.
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches of 2 prompts x 2 answers of 4 new
 tokens, the top layer trained (the test of ``make test``).

@@ -819,6 +819,11 @@ def test_the_default_cpu_run_has_the_committed_grids_settings(monkeypatch):
     assert (a.steps, a.seeds) == (committed.step.max(), sorted(set(committed.seed)))
     evaluated = {s for s in range(a.steps + 1) if s % a.eval_every == 0 or s == a.steps}
     assert evaluated == set(committed.step[committed.eval_avg_at_k.notna()])
+    # and --measure-p0's training prompts and answers per prompt are the committed p0's
+    # (seed-21 mutant, session 18: --p0-train 31)
+    p0 = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    assert (a.p0_train, a.p0_samples) == ((p0.split == "train").sum(), p0.samples.max())
+    assert set(p0.samples) == {a.p0_samples}
 
 
 def test_update_reports_the_first_iterations_loss_and_grad_norm(tiny_exp):
