@@ -230,6 +230,16 @@ def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
     assert np.all(fast[::7, 10:13] == 0.0)
 
 
+def test_many_path_rows_are_normalised_by_their_sum():
+    # a row summing to 1 + 5e-9 (inside the 1e-8 tolerance) is the normalised row: seed-21
+    # mutant, session 18: F = log(s_sum / inv) - s shifted the root by log(sum(p)^2) = 1e-8
+    rng = np.random.default_rng(9)
+    pi = rng.dirichlet(np.ones(64), size=100) * (1.0 + 5e-9)
+    r = rng.normal(size=pi.shape)
+    assert np.all(_statuses(pi, r, 0.05) == 0)
+    _assert_matches_log_path(pi, r, 0.05, MANY_PATH_RTOL, atol=1e-300, lam_rtol=LAM_PATH_RTOL)
+
+
 START_SERIES_C = 0.5  # documented O(b^5) series: |lam0 / lam - 1| <= C max|b|^3 (measured 0.43)
 START_LARGE_B_LOG = 0.1  # E b+ for b ~ 100: |log(lam0 / lam)| (measured 0.066)
 
