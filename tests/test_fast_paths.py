@@ -230,6 +230,18 @@ def test_many_distinct_rewards_agree_with_the_log_space_solve(tau, alpha):
     assert np.all(fast[::7, 10:13] == 0.0)
 
 
+@pytest.mark.parametrize("tau", [1e-3, 3e-3, 1e-2])
+def test_binary_rows_with_most_mass_on_success_at_small_tau(tau):
+    # seed-21 mutant, session 18: the bracket's lower end from E[b^2; b <= 0] instead of
+    # E[b^2; b > 0] left it above the root: pi = [0.994, 0.006], r = [1, 0], tau = 0.003 came
+    # back as [0.21, 3e-147] (126 rows of the kernel grid's tested domain differed)
+    p = np.array([0.5, 0.9, 0.994, 0.9999])
+    pi = np.stack([p, 1.0 - p], axis=1)
+    r = np.tile([1.0, 0.0], (len(p), 1))
+    assert np.all(_statuses(pi, r, tau) == 0)
+    _assert_matches_log_path(pi, r, tau, FAST_PATH_RTOL, atol=1e-300, lam_rtol=LAM_PATH_RTOL)
+
+
 def test_many_path_rows_are_normalised_by_their_sum():
     # a row summing to 1 + 5e-9 (inside the 1e-8 tolerance) is the normalised row: seed-21
     # mutant, session 18: F = log(s_sum / inv) - s shifted the root by log(sum(p)^2) = 1e-8
