@@ -796,7 +796,11 @@ def test_a_draw_rounded_up_to_the_total_steps_back_to_the_support():
     # short and drew action 1, of probability 0, where only action 0 has mass
     from pmdtheory.sim import _kernels as K
 
-    for cdf, want in [([1.0, 1.0, 1.0], 0), ([0.25, 1.0, 1.0, 1.0], 1), ([0.5, 1.0], 1)]:
+    # (held-out seed 26, session 18: `c -= 2` stepped back two at a time, right only over an
+    # even number of zero-probability actions: [0.5, 1, 1] drew action 0, [1, 1] action -1)
+    cases = [([1.0, 1.0, 1.0], 0), ([0.25, 1.0, 1.0, 1.0], 1), ([0.5, 1.0], 1),
+             ([0.5, 1.0, 1.0], 1), ([1.0, 1.0], 0)]  # fmt: skip
+    for cdf, want in cases:
         cdf = np.array(cdf)
         assert K._count_below(cdf, cdf[-1]) == want
         assert K._search(cdf, cdf[-1]) == want
