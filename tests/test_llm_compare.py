@@ -1016,7 +1016,7 @@ def test_each_training_step_takes_the_next_prompts_of_the_seeds_order(tiny_exp, 
     order = np.random.default_rng(3).permutation(len(tiny_exp.train_set))
     assert trained[0] == [tiny_exp.train_set[i] for i in order[:2]]
     # and every training batch of every seed samples its answers with its own seed
-    # (held-out seed 21 mutant, session 18: `seed * 100_003 * step` sampled step 0 of every
+    # (seed-21 mutant, session 18: `seed * 100_003 * step` sampled step 0 of every
     # seed alike)
     tiny_exp.run("pmd_mean", 0.1, "pm1", 4, on_row=lambda row: None)
     seeds = [sd for p, sd in calls if p[0] in tiny_exp.train_set]
@@ -1121,7 +1121,7 @@ def test_smoke_every_method_two_steps(tmp_path, capsys, monkeypatch):
     t0 = time.perf_counter()
     df = lc.main(["--smoke", "--out", str(tmp_path), "--threads", "1"])
     wall = time.perf_counter() - t0
-    # every run's header is flushed (a piped log shows which run is going; held-out seed 21
+    # every run's header is flushed (a piped log shows which run is going; seed-21
     # mutant, session 18: flush=False)
     assert len(headers) == len(lc.METHODS) and all(kw.get("flush") is True for kw in headers)
     # its last line names the mode (held-out seed 7 mutant: `not args.smoke` said "quick")
