@@ -175,6 +175,9 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
         (["--seeds", "a"], "--seeds must be comma-separated"),
         (["--seeds", ""], "--seeds must name at least one seed"),
         (["--out", str(blocker)], f"--out: {blocker} exists and is not a folder"),
+        # a folder that cannot be made (held-out seed 22 mutant, session 18: the OSError
+        # escaped as a traceback when the handler caught another exception)
+        (["--out", str(blocker / "sub")], f"--out: cannot write to {blocker / 'sub'}"),
         (["--steps", "0"], "--steps must be"),
         (["--lr", "nan"], "--lr must be finite"), (["--smoke", "--quick"], "argument --quick"),
         (["--lr", "0"], "--lr must be finite"), (["--lr", "inf"], "--lr must be finite"),
@@ -540,9 +543,9 @@ LOSS_RTOL = 1e-5  # float32 losses of a 4-response batch against float32 referen
 BIN_ATOL = 1e-9  # histogram bar centres, in units of one success
 
 
-def tiny_experiment():
-    """An Experiment around a 2-layer random Llama (vocabulary of 32 words) and a word-level
-    tokenizer built in memory: nothing read from disk or downloaded, about a second."""
+def tiny_model():
+    """A 2-layer random Llama (vocabulary of 32 words) and a word-level tokenizer built in
+    memory: nothing read from disk or downloaded."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -561,11 +564,18 @@ def tiny_experiment():
         tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, bos_token_id=None,
     )  # fmt: skip
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()  # as load_model returns it
-    args = lc.parse_args(
-        ["--threads", str(torch.get_num_threads()), "--iterations", "1", "--k", "2",
-         "--prompts", "2", "--n-train", "4", "--n-eval", "1", "--max-new-tokens", "4"]
-    )  # fmt: skip
+    return LlamaForCausalLM(config).eval(), tok  # as load_model returns them
+
+
+#: tiny_model's sizes: every dimension of a run at its smallest
+TINY_ARGS = ["--iterations", "1", "--k", "2", "--prompts", "2", "--n-train", "4", "--n-eval", "1",
+             "--max-new-tokens", "4"]  # fmt: skip
+
+
+def tiny_experiment():
+    """An Experiment around tiny_model(), about a second."""
+    model, tok = tiny_model()
+    args = lc.parse_args(["--threads", str(torch.get_num_threads()), *TINY_ARGS])
     return lc.Experiment(args, model, tok)
 
 
@@ -883,6 +893,22 @@ def test_every_llm_claim_without_its_run_is_not_run():
     assert got.verdict == cl.NOT_RUN
     assert got.measured == "fewer than two methods both measured and simulated."
     assert cl.answer_counts(None, None) == {} and cl.per_seed(no_naive, "grpo", "nope").empty
+
+
+def test_measure_p0_writes_the_committed_files_columns(tmp_path):
+    # held-out (seed 22) mutant, session 18: `to_csv(p0_path, index=True)` wrote an extra
+    # index column into llm_compare_p0.csv
+    model, tok = tiny_model()
+    threads = torch.get_num_threads()  # the run sets its own
+    try:
+        argv = ["--measure-p0", "--p0-train", "1", "--p0-samples", "2", "--out", str(tmp_path)]
+        p0 = lc.main([*argv, "--threads", str(threads), *TINY_ARGS], model=model, tokenizer=tok)
+    finally:
+        torch.set_num_threads(threads)
+    written = pd.read_csv(tmp_path / "data" / "llm_compare_p0.csv")
+    committed = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    assert list(written.columns) == list(committed.columns)
+    assert len(written) == len(p0) and written.successes.tolist() == p0.successes.tolist()
 
 
 def test_measure_p0_tables_each_prompts_success_rate(tiny_exp, capsys):
