@@ -134,7 +134,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 # read by `pmdtheory repro` and report.py without running this file (pmdtheory/_repro.py);
-# budgets on a 2-core CPU, estimated from the committed runs' time_s (not measured in full)
+# budgets on a 2-core CPU: bounds well above the measured wall times (figures/data/
+# llm_compare_timing_*.csv: default 1367 s and 1459 s in two processes, --quick 471 s)
 REPRO = {
     "default": False,
     "budget_s": {"quick": 3600, "full": 14400},
