@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "paper_repro"))
 import _claims_llm as cl  # noqa: E402
 import llm_compare as lc  # noqa: E402
+from _signatures import assert_keyword_only  # noqa: E402
 
 from pmdtheory.bridge import group_advantages, group_implicit_beta  # noqa: E402
 
@@ -661,6 +662,20 @@ def test_update_grpo_uses_trl_loss_and_pmd_methods_the_regression_loss(tiny_exp)
 
 
 # ---------------------------------------------------------------- figures
+
+
+@pytest.mark.parametrize(
+    ("fn", "positional"),
+    [
+        (lc.plot, ["df", "out"]),
+        (lc.plot_vs_sim, ["df", "sim", "out"]),
+        (lc.bootstrap_ci, ["values"]),
+        (lc.main, ["argv"]),
+    ],
+)
+def test_options_are_keyword_only(fn, positional):
+    # held-out seed 23 mutant: plot(df, out, /, tau=0.1, scale="pm1") took tau by position
+    assert_keyword_only(fn, positional)
 
 
 @pytest.fixture
