@@ -45,7 +45,9 @@ Modes
 -----
 ``--measure-p0``: the base model's per-prompt success ``p0`` on the evaluation set and the
 first ``--p0-train`` training prompts (32; ``--p0-samples`` answers each, 8) ->
-``figures/data/llm_compare_p0.csv`` and ``figures/llm_compare_p0.png``.
+``figures/data/llm_compare_p0.csv`` and ``figures/llm_compare_p0.png``; the committed file
+is ``--measure-p0 --n-eval 16`` (answers sampled with seed 7 on the evaluation prompts, 8 on
+the training ones, plus each chunk of 8 prompts' offset).
 ``--smoke``: every method, 2 steps, 1 seed, tiny batches of 2 prompts x 2 answers of 4 new
 tokens, the top layer trained (the test of ``make test``).
 ``--quick``: every method at tau = 0.1 with rewards in {-1, +1}, 2 seeds, 4 steps of 4
@@ -55,7 +57,7 @@ the PMD methods also at tau = 0.01 and at rewards {0, 1}, seeds 0-1). On CPU: 4 
 4 prompts x 4 answers, the top 4 of 30 layers trained (the frozen rest needs no backward),
 24 new tokens, evaluation at steps 0 and 4 on 12 held-out prompts x 8 answers (32 runs of
 about 100 s each on one core); on CUDA: 60 steps of
-16 x 8, all layers, 24 new tokens, 5 seeds, 96 eval prompts x 32.
+16 x 8, all layers, 24 new tokens, 5 seeds, evaluation every 10 steps on 96 prompts x 32.
 ``--slice I/N`` runs every N-th cell (N processes side by side on a shared machine) and
 ``--merge`` joins the parts into ``llm_compare.csv`` (keeping the runs it already holds
 when they were run with the same settings) and draws the figure; ``--simulate``

