@@ -105,8 +105,10 @@ Measured wall times on that machine (``figures/data/llm_compare_timing_*.csv``):
 1459 s (the slower of the two processes; 32 runs of 80-110 s), ``--quick`` 471 s
 (one process, 2 threads), ``--smoke`` 40 s. A rerun reproduces every measured column of
 the committed CSV exactly (the timing columns aside): the runs are deterministic on CPU.
-A grid can also be completed a cell at a time (``--cell``, ``--part``, ``--seeds``): the
-merge keeps the committed runs that were run with the same settings.
+A grid can also be completed a cell at a time (``--cell``, ``--part``, ``--seeds``): each
+such run writes ``llm_compare_<part>[_<cell>].csv`` (``all`` for no ``--part``) and draws the
+figure only if it ran the main cell; the merge reads them all and keeps the committed runs
+that were run with the same settings.
 
 ``figures/data/llm_compare_sim.csv`` and ``figures/llm_vs_sim.png`` (``--simulate``): a
 :class:`pmdtheory.sim.PromptPopulation` built from the measured p0 (same k, tau and reward
@@ -1054,8 +1056,11 @@ def main(argv=None, *, model=None, tokenizer=None):
         return sim
     if args.merge:
         parts = sorted(
-            q for pat in ("part*", "main*", "extra*") for q in data.glob(f"llm_compare_{pat}.csv")
-        )  # --slice and --part outputs, alone or combined (llm_compare_extra_part0of2.csv)
+            q
+            for pat in ("part*", "main*", "extra*", "all_*")
+            for q in data.glob(f"llm_compare_{pat}.csv")
+        )  # --slice, --part and --cell outputs, alone or combined (llm_compare_extra_part0of2.csv,
+        # llm_compare_all_0.1_01.csv: a --cell run of every method)
         if not parts:
             raise CliError(f"--merge found no part CSVs (llm_compare_part*.csv ...) in {data}")
         df = pd.concat([read_frame(q) for q in parts if q.is_file()], ignore_index=True)
@@ -1107,7 +1112,10 @@ def main(argv=None, *, model=None, tokenizer=None):
         print(f"== run {i + 1}/{len(cells)}: {method} tau={tau} {scale} seed={seed}", flush=True)
         exp.run(method, tau, scale, seed, on_row=write)
     df = tidy(rows, args, exp.threads)
-    paths = plot(df, args.out) if not args.smoke else []
+    # the figure shows the main cell: a run without it (--part extra, another --cell) draws
+    # none, leaving the figure to --merge (it drew an empty one over the last)
+    has_main = ((df.tau == 0.1) & (df.reward_scale == "pm1")).any()
+    paths = plot(df, args.out) if has_main and not args.smoke else []
     wall = time.perf_counter() - t_start
     mode = "smoke" if args.smoke else "quick" if args.quick else "default"
     timing = pd.DataFrame([{

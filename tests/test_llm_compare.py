@@ -258,6 +258,29 @@ def test_cell_selects_one_cell_of_the_grid():
         lc.parse_args(["--cell", "0.2:01"])
 
 
+def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path):
+    # held-out seed 24 mutant: `args.part != "all" and args.cell is not None` wrote a
+    # `--part main` run over llm_compare.csv; a `--cell` run alone wrote a CSV that --merge
+    # did not read (llm_compare_all_*.csv)
+    model, tok = tiny_model()
+    threads = torch.get_num_threads()  # the run sets its own
+    one = ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(tmp_path),
+           "--threads", str(threads), *TINY_ARGS]  # fmt: skip
+    try:
+        lc.main(["--part", "main", *one], model=model, tokenizer=tok)
+        main_png = (tmp_path / "llm_compare.png").stat().st_mtime_ns
+        lc.main(["--cell", "0.1:01", *one], model=model, tokenizer=tok)
+    finally:
+        torch.set_num_threads(threads)
+    data = tmp_path / "data"
+    written = sorted(q.name for q in data.glob("*.csv") if "_timing_" not in q.name)
+    assert written == ["llm_compare_all_0.1_01.csv", "llm_compare_main.csv"]
+    # the {0, 1} cell's run drew no figure over the main cell's (it drew an empty one)
+    assert (tmp_path / "llm_compare.png").stat().st_mtime_ns == main_png
+    df = lc.main(["--merge", "--out", str(tmp_path)])
+    assert set(zip(df.tau, df.reward_scale)) == {(0.1, "pm1"), (0.1, "01")}
+
+
 def test_merge_joins_parts_once_and_leaves_out_unfinished_runs(tmp_path, capsys):
     (tmp_path / "data").mkdir()
 
