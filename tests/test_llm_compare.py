@@ -91,6 +91,12 @@ def test_naive_partition_lone_success_and_agreement_elsewhere():
     for tau in (0.01, 0.1):
         got = lc.naive_loo_partition(torch.tensor(r3, dtype=torch.float64), 4, tau).numpy()
         np.testing.assert_allclose(got, naive_reference(r3, 4, tau), rtol=RTOL, atol=1e-9)
+    # each of the three shape checks refuses on its own (held-out seed 24 mutant: `and` for
+    # the last `or` let 5 rewards in groups of 4 reach view(), a RuntimeError, and k = 1
+    # through to a division by k - 1 = 0)
+    for bad, k in ((torch.zeros(2, 4), 4), (torch.zeros(5), 4), (torch.zeros(4), 1)):
+        with pytest.raises(ValueError, match="multiple of k >= 2"):
+            lc.naive_loo_partition(bad, k, 0.1)
 
 
 def test_trl_grpo_advantages_match_the_bridge_formula():
