@@ -892,19 +892,21 @@ def plot(df, out, *, tau=0.1, scale="pm1"):
             band = seed_band(main[main.method == method], col)
             if band.empty:
                 continue
-            ax.plot(band.step, band["mean"], color=PALETTE[i], marker="o", ms=2, label=method)
+            ax.plot(band.step, band["mean"], color=PALETTE[i], marker="o", label=method)
             ax.fill_between(band.step, band.lo, band.hi, color=PALETTE[i], alpha=0.2, lw=0)
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         panel_label(ax, tag)
-    axes.flat[0].legend(fontsize=6)
+    # below the panels: on panel a it covered the lines
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=max(len(labels), 1))
     lo, hi = REWARD_SCALES[scale]
     seeds = main.groupby("method").seed.nunique()
     n_seeds = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
     fig.suptitle(
         f"SmolLM2-135M on reasoning-gym arithmetic, tau = {tau:g}, rewards in "
         f"{{{lo:g}, {hi:g}}}: mean over {n_seeds} seeds per method, bootstrap 95% bands",
-        fontsize=8,
+        fontsize="medium",
     )
     return save(fig, "llm_compare", out)
 
@@ -1014,20 +1016,20 @@ def plot_vs_sim(df, sim, out, *, tau=0.1, scale="pm1"):
             band = seed_band(d[d.method == method].rename(columns={x: "step"}), col)
             if band.empty:
                 continue
-            ax.plot(band.step, band["mean"], color=PALETTE[i], marker="o", ms=2, label=method)
+            ax.plot(band.step, band["mean"], color=PALETTE[i], marker="o", label=method)
             ax.fill_between(band.step, band.lo, band.hi, color=PALETTE[i], alpha=0.2, lw=0)
         if x == "iter":
             ax.axvline(main.step.max(), color="#555555", ls=":", lw=0.8)
         ax.set_xlabel("training step" if x == "step" else "simulator iteration")
         ax.set_ylabel(label)
         panel_label(ax, tag)
-    axes.flat[0].legend(fontsize=6)
+    axes.flat[0].legend()
     lo, hi = REWARD_SCALES[scale]
     fig.suptitle(
         f"Theory vs practice: PromptPopulation from the measured p0 (k = {int(sim.k.iloc[0])}, "
         f"tau = {tau:g}, rewards in {{{lo:g}, {hi:g}}})\nleft: the LLM (measured), right: the "
         "simulator (predicted); dotted: the LLM's step count",
-        fontsize=8,
+        fontsize="medium",
     )
     return save(fig, "llm_vs_sim", out)
 

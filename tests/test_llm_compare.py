@@ -818,6 +818,32 @@ def test_plot_draws_the_main_cell_by_default(tmp_path, saved_figures):
     )
 
 
+def test_figures_keep_the_house_text_sizes_and_legend_clear_of_the_panels(tmp_path, saved_figures):
+    # the figures set their own legend size (6 pt) and title size (8 pt), under the house
+    # style's smallest text (legend.fontsize, 7.5 pt); the size mutants of the seed-21 sample
+    # (6 -> 5 or 7, 8 -> 9) went unnoticed. Every text is now at least that size.
+    import matplotlib as mpl
+
+    from pmdtheory.plotting import apply_style
+
+    df = fake_frame(FINAL).assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)
+    lc.plot(df, tmp_path)
+    lc.plot_vs_sim(df, sim_frame([0.5, 0.4, 0.3]).assign(reward_low=0.2, k=4), tmp_path)
+    p0 = pd.DataFrame({"split": ["eval", "train"], "successes": [1, 2], "samples": 8})
+    lc.plot_p0(p0.assign(p0=p0.successes / 8), tmp_path)
+    with mpl.rc_context():
+        apply_style()
+        smallest = mpl.rcParams["legend.fontsize"]
+    assert smallest == 7.5
+    for fig in saved_figures:
+        sizes = [t.get_fontsize() for t in fig.findobj(mpl.text.Text) if t.get_text()]
+        assert sizes and min(sizes) >= smallest, fig.get_suptitle()
+    # the comparison's legend lies below the panels (on panel a it covered the lines)
+    fig = saved_figures[0]
+    assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(FINAL)
+
+
 def test_sim_order_rules_on_exactly_two_methods():
     # held-out (seed 2) mutant: `len(methods) <= 2` turned away a comparison of two methods
     llm = fake_frame({"pmd_mean": 0.4, "grpo": 0.3})
