@@ -287,6 +287,79 @@ def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path):
     assert set(zip(df.tau, df.reward_scale)) == {(0.1, "pm1"), (0.1, "01")}
 
 
+def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path):
+    # lines no test ran (make mutation --unreached, session 19): --quick's and --slice's
+    # file names, and the tiers read from the output folder's p0 file (an eval split too
+    # short for the eval set is not used)
+    model, tok = tiny_model()
+    threads = torch.get_num_threads()
+    data = tmp_path / "data"
+    data.mkdir()
+    one = ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(tmp_path),
+           "--threads", str(threads), *TINY_ARGS]  # fmt: skip
+    p0 = pd.DataFrame({"split": ["eval", "train"], "prompt": [0, 0], "p0": [0.0, 1.0]})
+    try:
+        p0.iloc[1:].to_csv(data / "llm_compare_p0.csv", index=False)  # no eval prompt
+        untiered = lc.main(["--quick", *one], model=model, tokenizer=tok)
+        p0.to_csv(data / "llm_compare_p0.csv", index=False)  # eval prompt 0 is hard
+        tiered = lc.main(["--slice", "0/2", *one], model=model, tokenizer=tok)
+    finally:
+        torch.set_num_threads(threads)
+    written = sorted(q.name for q in data.glob("llm_compare_*.csv") if "_timing_" not in q.name)
+    assert written == ["llm_compare_p0.csv", "llm_compare_part0of2.csv", "llm_compare_quick.csv"]
+    tiers = ["eval_tier_hard", "eval_tier_mid", "eval_tier_easy", "eval_tier_low"]
+    assert untiered[tiers].isna().all().all()
+    evaluated = tiered[tiered.eval_avg_at_k.notna()]
+    assert evaluated.eval_tier_hard.notna().all()
+    assert evaluated[["eval_tier_mid", "eval_tier_easy"]].isna().all().all()
+    assert (evaluated.eval_tier_hard == evaluated.eval_avg_at_k).all()  # its one prompt
+
+
+def test_simulate_and_merge_without_data_are_one_line_errors(tmp_path):
+    # unreached lines (session 19): --simulate before the experiment, --merge of header-only
+    # CSVs (main() makes the data folder)
+    with pytest.raises(lc.CliError, match="--simulate needs .*llm_compare_p0.csv"):
+        lc.main(["--simulate", "--out", str(tmp_path)])
+    pd.DataFrame(columns=list(lc.DATA_COLUMNS)).to_csv(
+        tmp_path / "data" / "llm_compare_main.csv", index=False
+    )
+    with pytest.raises(lc.CliError, match="--merge found no rows in .*llm_compare_main.csv"):
+        lc.main(["--merge", "--out", str(tmp_path)])
+
+
+def test_threads_0_takes_the_fastest_thread_count(monkeypatch):
+    # unreached (session 19): --threads 0, the default, asks bridge.llm for the fastest count
+    import pmdtheory.bridge.llm as llm
+
+    asked = []
+    monkeypatch.setattr(llm, "fastest_num_threads", lambda m: asked.append(m) or 1)
+    model, tok = tiny_model()
+    exp = lc.Experiment(lc.parse_args([*TINY_ARGS]), model, tok)
+    assert lc.parse_args([]).threads == 0 and asked == [model] and exp.threads == 1
+
+
+def test_tidy_gives_every_column_nan_where_a_row_lacks_it():
+    args = lc.parse_args([])
+    df = lc.tidy([{"method": "grpo", "step": 0, "success": 0.5}], args, threads=1)
+    assert list(df.columns[: len(lc.DATA_COLUMNS)]) == list(lc.DATA_COLUMNS)
+    assert df.success.iloc[0] == 0.5 and np.isnan(df.eval_avg_at_k.iloc[0])
+
+
+def test_simulate_skips_cells_without_a_simulated_method(tmp_path, saved_figures):
+    # unreached (session 19): a cell of pmd_part_naive alone has no simulator counterpart
+    data = REPO / "figures" / "data"
+    runs = lc.read_frame(data / "llm_compare.csv")
+    main = runs[(runs.tau == 0.1) & (runs.reward_scale == "pm1")]
+    naive = runs[(runs.method == "pmd_part_naive") & (runs.tau == 0.01)]
+    assert len(naive)
+    sim = lc.simulate(pd.read_csv(data / "llm_compare_p0.csv"), pd.concat([main, naive]), 2)
+    assert set(sim.tau) == {0.1} and len(sim)
+    # and plot_vs_sim leaves empty the panel whose column the LLM frame lacks (panel c)
+    lc.plot_vs_sim(main.drop(columns="eval_tier_low"), sim, tmp_path)
+    (fig,) = saved_figures
+    assert [len(ax.get_lines()) > 0 for ax in fig.axes[:4]] == [True, True, False, True]
+
+
 def test_merge_joins_parts_once_and_leaves_out_unfinished_runs(tmp_path, capsys):
     (tmp_path / "data").mkdir()
 
