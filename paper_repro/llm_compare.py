@@ -918,23 +918,10 @@ SIM_SEEDS = 20
 
 
 def sim_method_names():
-    """LLM method -> simulator method (``pmd_part_naive`` has no simulator counterpart).
-
-    PMD-mean uses the leave-one-out mean in the LLM, ``rloo_sampled`` in the simulator
-    (``mean_sampled`` if absent); GRPO maps to ``grpo`` (the clipped GRPO where the
-    simulator has it, else its regression on GRPO advantages) or ``grpo_regression``.
-    """
-    from pmdtheory.sim import METHODS as SIM
-
-    def first(*names):
-        return next((n for n in names if n in SIM), None)
-
-    out = {
-        "pmd_mean": first("rloo_sampled", "mean_sampled"),
-        "pmd_part": first("part_sampled"),
-        "grpo": first("grpo", "grpo_regression"),
-    }
-    return {k: v for k, v in out.items() if v is not None}
+    """LLM method -> simulator method (``pmd_part_naive`` has no simulator counterpart):
+    the leave-one-out baselines of the LLM runs, ``loo_mean_sampled`` for PMD-mean and
+    ``loo_partition_sampled`` for PMD-part, and the simulator's clipped ``grpo`` for GRPO."""
+    return {"pmd_mean": "loo_mean_sampled", "pmd_part": "loo_partition_sampled", "grpo": "grpo"}
 
 
 def population_from_p0(p0):
