@@ -354,9 +354,14 @@ def test_simulate_skips_cells_without_a_simulated_method(tmp_path, saved_figures
     runs = lc.read_frame(data / "llm_compare.csv")
     main = runs[(runs.tau == 0.1) & (runs.reward_scale == "pm1")]
     naive = runs[(runs.method == "pmd_part_naive") & (runs.tau == 0.01)]
-    assert len(naive)
-    sim = lc.simulate(pd.read_csv(data / "llm_compare_p0.csv"), pd.concat([main, naive]), 2)
-    assert set(sim.tau) == {0.1} and len(sim)
+    zero_one = runs[(runs.method == "pmd_mean") & (runs.reward_scale == "01")]
+    assert len(naive) and len(zero_one)
+    llm = pd.concat([main, naive, zero_one])
+    sim = lc.simulate(pd.read_csv(data / "llm_compare_p0.csv"), llm, 2)
+    assert set(zip(sim.tau, sim.reward_scale)) == {(0.1, "pm1"), (0.1, "01")}
+    # one row label per row across the cells (held-out seed 26 mutant: ignore_index=False
+    # repeated each cell's labels)
+    pd.testing.assert_index_equal(sim.index, pd.RangeIndex(len(sim)))
     # and plot_vs_sim leaves empty the panel whose column the LLM frame lacks (panel c)
     lc.plot_vs_sim(main.drop(columns="eval_tier_low"), sim, tmp_path)
     (fig,) = saved_figures
