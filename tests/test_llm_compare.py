@@ -290,7 +290,7 @@ def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path):
     assert set(zip(df.tau, df.reward_scale)) == {(0.1, "pm1"), (0.1, "01")}
 
 
-def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path):
+def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path, capsys):
     # lines no test ran (make mutation --unreached, session 19): --quick's and --slice's
     # file names, and the tiers read from the output folder's p0 file (an eval split too
     # short for the eval set is not used)
@@ -316,6 +316,13 @@ def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path):
     assert evaluated.eval_tier_hard.notna().all()
     assert evaluated[["eval_tier_mid", "eval_tier_easy"]].isna().all().all()
     assert (evaluated.eval_tier_hard == evaluated.eval_avg_at_k).all()  # its one prompt
+    # each run's header counts from 1 (held-out seed 26 mutant: `i + 2`)
+    headers = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("== run")]
+    assert headers == [
+        "== run 1/1: pmd_mean tau=0.1 pm1 seed=0",  # --quick: the main cell
+        "== run 1/2: pmd_mean tau=0.1 pm1 seed=0",  # --slice 0/2: cells 0 and 2 of 3
+        "== run 2/2: pmd_mean tau=0.1 01 seed=0",
+    ]
 
 
 def test_simulate_and_merge_without_data_are_one_line_errors(tmp_path):
