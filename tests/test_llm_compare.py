@@ -1093,6 +1093,17 @@ def test_update_reports_the_first_iterations_loss_and_grad_norm(tiny_exp):
     assert got[0] == got[1]
 
 
+def test_step_timings_are_parts_of_the_runs_wall_time(tiny_exp):
+    # held-out seed 26 mutant: time_rollout_s = t2 + t1 (a sum of clock readings)
+    exp = tiny_exp
+    exp.args.steps = 2
+    df = pd.DataFrame(exp.run("pmd_mean", 0.1, "pm1", 0, on_row=lambda row: None))
+    parts = df[["time_eval_s", "time_rollout_s", "time_update_s"]]
+    assert (parts.fillna(0.0) >= 0).all().all() and parts.time_rollout_s.notna().sum() == 2
+    assert (parts.fillna(0.0).sum(axis=1).cumsum() <= df.time_s).all()  # time_s: since start
+    assert df.time_s.is_monotonic_increasing
+
+
 def test_each_step_prints_a_flushed_progress_line(tiny_exp, monkeypatch):
     # held-out (seed 2) mutant: `flush=False`, so a piped log (nohup, --slice processes)
     # shows nothing until the run ends
