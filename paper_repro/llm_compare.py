@@ -897,9 +897,10 @@ def plot(df, out, *, tau=0.1, scale="pm1"):
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         panel_label(ax, tag)
-    # below the panels: on panel a it covered the lines
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=max(len(labels), 1))
+    # below the panels (on panel a it covered the lines): every method drawn in any panel
+    drawn = {lab: h for ax in axes.flat for h, lab in zip(*ax.get_legend_handles_labels())}
+    labels = [m for m in METHODS if m in drawn]
+    fig.legend([drawn[m] for m in labels], labels, loc="outside lower center", ncols=4)
     lo, hi = REWARD_SCALES[scale]
     seeds = main.groupby("method").seed.nunique()
     n_seeds = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"

@@ -932,6 +932,15 @@ def test_figures_keep_the_house_text_sizes_and_legend_clear_of_the_panels(tmp_pa
     fig = saved_figures[0]
     assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == list(FINAL)
+    rows = {round(t.get_window_extent().y0) for t in fig.legends[0].get_texts()}
+    assert len(rows) == 1  # one row (a mutant of its 4 columns made two)
+    # and names every method drawn, also one with no training rows or no evaluation
+    # (held-out seed 26 mutant: the labels of panel b alone)
+    no_eval = df.assign(eval_avg_at_k=df.eval_avg_at_k.where(df.method != "grpo"))
+    no_train = no_eval.assign(success=no_eval.success.where(no_eval.method != "pmd_mean"))
+    lc.plot(no_train, tmp_path)
+    legend = saved_figures[-1].legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == list(FINAL)
 
 
 FIGURE_PX_ATOL = 4  # a tight bounding box's size may move by a glyph's pixels elsewhere
