@@ -306,8 +306,8 @@ def eval_metrics(correct, answers, tiers=None):
         Tier name of each prompt; missing tiers give NaN.
     """
     c = np.asarray(correct, dtype=bool)
-    if c.ndim != 2 or c.shape[1] < 1:
-        raise ValueError(f"correct must have shape (P, k), got {c.shape}")
+    if c.ndim != 2 or min(c.shape) < 1:  # an empty evaluation has no average
+        raise ValueError(f"correct must have shape (P, k) with P, k >= 1, got {c.shape}")
     maj = []
     for row_ok, row_ans in zip(c, answers, strict=True):
         votes = Counter(a for a in row_ans if a)

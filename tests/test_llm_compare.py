@@ -135,8 +135,12 @@ def test_eval_metrics_by_hand():
     assert m["eval_tier_mid"] == 0.25 and m["eval_tier_hard"] == 0.0
     assert m["eval_tier_easy"] == 0.75 and m["eval_tier_low"] == pytest.approx(1 / 8)
     assert np.isnan(lc.eval_metrics(correct, answers)["eval_tier_easy"])
-    with pytest.raises(ValueError, match="correct"):
-        lc.eval_metrics(np.ones(3, bool), answers)
+    # not 2-D, no answers per prompt, no prompts (held-out seed 26 mutant: shape[0] for
+    # shape[1] let k = 0 through to a NaN average)
+    for bad, ans in ((np.ones(3, bool), answers), (np.ones((3, 0), bool), [[]] * 3),
+                     (np.ones((0, 4), bool), [])):  # fmt: skip
+        with pytest.raises(ValueError, match=r"correct must have shape \(P, k\)"):
+            lc.eval_metrics(bad, ans)
 
 
 def test_tiers_and_bootstrap():
