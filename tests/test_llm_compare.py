@@ -218,6 +218,30 @@ def test_bad_arguments_are_refused_before_work(tmp_path):
     assert lc.cli(["--k", "1"]) == 2  # one line on stderr, exit code 2
 
 
+def test_each_count_option_is_refused_below_its_least_value_and_taken_at_it(tmp_path):
+    # every bound of parse_args, one option at a time: refused one below, accepted at it
+    # (the held-out samples kept finding one bound or one clause of a check untested)
+    out = ["--out", str(tmp_path)]
+    least = {"steps": 1, "prompts": 1, "k-eval": 1, "n-eval": 1, "eval-every": 1,
+             "iterations": 1, "max-new-tokens": 1, "n-train": 1, "p0-samples": 1,
+             "p0-train": 1, "k": 2, "train-layers": 0, "threads": 0, "kl-prompts": 1,
+             "sim-iters": 1}  # fmt: skip
+    for name, value in least.items():
+        with pytest.raises(lc.CliError, match=f"^--{name} must be >= {value}"):
+            lc.parse_args([f"--{name}={value - 1}", *out])
+        got = lc.parse_args([f"--{name}={value}", *out])
+        assert getattr(got, name.replace("-", "_")) == value
+    for name in ("lr", "temperature"):
+        for bad in ("0", "-1e-9", "inf", "-inf", "nan"):
+            with pytest.raises(lc.CliError, match=f"^--{name} must be finite and > 0"):
+                lc.parse_args([f"--{name}={bad}", *out])
+        assert getattr(lc.parse_args([f"--{name}=1e-9", *out]), name) == 1e-9
+    with pytest.raises(lc.CliError, match="^--methods must be names"):
+        lc.parse_args(["--methods", " , ", *out])  # no name at all
+    assert lc.parse_args(["--methods", "grpo,pmd_mean", *out]).methods == ["grpo", "pmd_mean"]
+    assert lc.parse_args(["--slice", "1/2", *out]).slice_i == 1
+
+
 def test_grid_order():
     args = lc.parse_args(["--seeds", "0,1,2"])
     cells = lc.runs(args)
