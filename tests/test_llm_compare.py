@@ -993,6 +993,18 @@ def test_committed_figures_are_what_the_code_draws_from_the_committed_csvs(tmp_p
         assert np.allclose(got, want, atol=FIGURE_PX_ATOL), (q.name, got, want)
 
 
+def test_plot_title_gives_the_seed_count_or_its_range(tmp_path, saved_figures):
+    # held-out seed 26 mutant: `!=` gave "3-3 seeds" for three and "2" for two to three
+    df = fake_frame(FINAL).assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)  # seeds 0-2
+    lc.plot(df, tmp_path)
+    lc.plot(
+        pd.concat([df[df.method != "grpo"], fake_frame({"grpo": 0.3}, seeds=(0, 1))]), tmp_path
+    )
+    titles = [fig.get_suptitle() for fig in saved_figures]
+    assert "mean over 3 seeds per method" in titles[0]
+    assert "mean over 2-3 seeds per method" in titles[1]
+
+
 def test_sim_order_rules_on_exactly_two_methods():
     # held-out (seed 2) mutant: `len(methods) <= 2` turned away a comparison of two methods
     llm = fake_frame({"pmd_mean": 0.4, "grpo": 0.3})
