@@ -338,6 +338,10 @@ def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path, ca
         torch.set_num_threads(threads)
     written = sorted(q.name for q in data.glob("llm_compare_*.csv") if "_timing_" not in q.name)
     assert written == ["llm_compare_p0.csv", "llm_compare_part0of2.csv", "llm_compare_quick.csv"]
+    # and each mode's timing file (held-out seed 27 mutant: `not args.quick` swapped the
+    # quick and default modes' names)
+    timing = sorted(q.name for q in data.glob("llm_compare_timing_*.csv"))
+    assert timing == ["llm_compare_timing_default_part0of2.csv", "llm_compare_timing_quick.csv"]
     tiers = ["eval_tier_hard", "eval_tier_mid", "eval_tier_easy", "eval_tier_low"]
     assert untiered[tiers].isna().all().all()
     evaluated = tiered[tiered.eval_avg_at_k.notna()]
