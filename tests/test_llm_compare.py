@@ -1201,16 +1201,22 @@ def test_every_llm_claim_without_its_run_is_not_run():
     assert cl.answer_counts(None, None) == {} and cl.per_seed(no_naive, "grpo", "nope").empty
 
 
-def test_measure_p0_writes_the_committed_files_columns(tmp_path):
+def test_measure_p0_writes_the_committed_files_columns(tmp_path, capsys):
     # held-out (seed 22) mutant, session 18: `to_csv(p0_path, index=True)` wrote an extra
     # index column into llm_compare_p0.csv
     model, tok = tiny_model()
     threads = torch.get_num_threads()  # the run sets its own
     try:
         argv = ["--measure-p0", "--p0-train", "1", "--p0-samples", "2", "--out", str(tmp_path)]
+        t0 = time.perf_counter()
         p0 = lc.main([*argv, "--threads", str(threads), *TINY_ARGS], model=model, tokenizer=tok)
+        wall = time.perf_counter() - t0
     finally:
         torch.set_num_threads(threads)
+    # its last line gives the wall time (held-out seed 28 mutant: now + start, not now - start)
+    last = capsys.readouterr().out.splitlines()[-1]
+    seconds = re.fullmatch(r"wrote .*llm_compare_p0\.csv, .*; (\d+) s", last)
+    assert seconds and 0 <= int(seconds[1]) <= wall + 1, last
     written = pd.read_csv(tmp_path / "data" / "llm_compare_p0.csv")
     committed = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
     assert list(written.columns) == list(committed.columns)
