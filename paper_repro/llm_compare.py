@@ -154,6 +154,8 @@ SYSTEM = "Answer with a number only."
 METHODS = ("pmd_mean", "pmd_part", "pmd_part_naive", "grpo")
 PMD_BASELINE = {"pmd_mean": "loo_mean", "pmd_part": "loo_partition"}
 REWARD_SCALES = {"pm1": (-1.0, 1.0), "01": (0.0, 1.0)}
+#: the main cell (tau, reward scale): every method and seed run, the one the figures draw
+MAIN_TAU, MAIN_SCALE = 0.1, "pm1"
 #: reasoning-gym generators and settings, used in turn (chosen by measuring p0).
 TASKS = (
     ("chain_sum", {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1}),
@@ -501,7 +503,7 @@ def runs(args):
     cells = (
         []
         if args.part == "extra"
-        else [(m, 0.1, "pm1", s) for s in args.seeds for m in args.methods]
+        else [(m, MAIN_TAU, MAIN_SCALE, s) for s in args.seeds for m in args.methods]
     )
     if not args.no_extra and args.part != "main":
         pmd = [m for m in args.methods if m != "grpo"]
@@ -882,7 +884,7 @@ def seed_band(df, col):
     return pd.DataFrame(out, columns=["step", "mean", "lo", "hi"]).dropna()
 
 
-def plot(df, out, *, tau=0.1, scale="pm1"):
+def plot(df, out, *, tau=MAIN_TAU, scale=MAIN_SCALE):
     from pmdtheory.plotting import PALETTE, figure, panel_label, save
 
     main = df[(df.tau == tau) & (df.reward_scale == scale)]
@@ -900,7 +902,7 @@ def plot(df, out, *, tau=0.1, scale="pm1"):
     # below the panels (on panel a it covered the lines): every method drawn in any panel
     drawn = {lab: h for ax in axes.flat for h, lab in zip(*ax.get_legend_handles_labels())}
     labels = [m for m in METHODS if m in drawn]
-    fig.legend([drawn[m] for m in labels], labels, loc="outside lower center", ncols=4)
+    fig.legend([drawn[m] for m in labels], labels, loc="outside lower center", ncols=len(METHODS))
     lo, hi = REWARD_SCALES[scale]
     seeds = main.groupby("method").seed.nunique()
     n_seeds = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
@@ -985,7 +987,7 @@ def simulate(p0, df, iters):
     return pd.concat(frames, ignore_index=True)
 
 
-def plot_vs_sim(df, sim, out, *, tau=0.1, scale="pm1"):
+def plot_vs_sim(df, sim, out, *, tau=MAIN_TAU, scale=MAIN_SCALE):
     from pmdtheory.plotting import PALETTE, figure, panel_label, save
 
     main = df[(df.tau == tau) & (df.reward_scale == scale)]
@@ -1104,7 +1106,7 @@ def main(argv=None, *, model=None, tokenizer=None):
     df = tidy(rows, args, exp.threads)
     # the figure shows the main cell: a run without it (--part extra, another --cell) draws
     # none, leaving the figure to --merge (it drew an empty one over the last)
-    has_main = ((df.tau == 0.1) & (df.reward_scale == "pm1")).any()
+    has_main = ((df.tau == MAIN_TAU) & (df.reward_scale == MAIN_SCALE)).any()
     paths = plot(df, args.out) if has_main and not args.smoke else []
     wall = time.perf_counter() - t_start
     mode = "smoke" if args.smoke else "quick" if args.quick else "default"
