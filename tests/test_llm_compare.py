@@ -295,20 +295,16 @@ def test_cell_selects_one_cell_of_the_grid():
         lc.parse_args(["--cell", "0.2:01"])
 
 
-def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path):
+def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path, threads):
     # held-out seed 24 mutant: `args.part != "all" and args.cell is not None` wrote a
     # `--part main` run over llm_compare.csv; a `--cell` run alone wrote a CSV that --merge
     # did not read (llm_compare_all_*.csv)
     model, tok = tiny_model()
-    threads = torch.get_num_threads()  # the run sets its own
     one = ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(tmp_path),
            "--threads", str(threads), *TINY_ARGS]  # fmt: skip
-    try:
-        lc.main(["--part", "main", *one], model=model, tokenizer=tok)
-        main_png = (tmp_path / "llm_compare.png").stat().st_mtime_ns
-        lc.main(["--cell", "0.1:01", *one], model=model, tokenizer=tok)
-    finally:
-        torch.set_num_threads(threads)
+    lc.main(["--part", "main", *one], model=model, tokenizer=tok)
+    main_png = (tmp_path / "llm_compare.png").stat().st_mtime_ns
+    lc.main(["--cell", "0.1:01", *one], model=model, tokenizer=tok)
     data = tmp_path / "data"
     written = sorted(q.name for q in data.glob("*.csv") if "_timing_" not in q.name)
     assert written == ["llm_compare_all_0.1_01.csv", "llm_compare_main.csv"]
@@ -318,24 +314,20 @@ def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path):
     assert set(zip(df.tau, df.reward_scale)) == {(0.1, "pm1"), (0.1, "01")}
 
 
-def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path, capsys):
+def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path, capsys, threads):
     # lines no test ran (make mutation --unreached, session 19): --quick's and --slice's
     # file names, and the tiers read from the output folder's p0 file (an eval split too
     # short for the eval set is not used)
     model, tok = tiny_model()
-    threads = torch.get_num_threads()
     data = tmp_path / "data"
     data.mkdir()
     one = ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(tmp_path),
            "--threads", str(threads), *TINY_ARGS]  # fmt: skip
     p0 = pd.DataFrame({"split": ["eval", "train"], "prompt": [0, 0], "p0": [0.0, 1.0]})
-    try:
-        p0.iloc[1:].to_csv(data / "llm_compare_p0.csv", index=False)  # no eval prompt
-        untiered = lc.main(["--quick", *one], model=model, tokenizer=tok)
-        p0.to_csv(data / "llm_compare_p0.csv", index=False)  # eval prompt 0 is hard
-        tiered = lc.main(["--slice", "0/2", *one], model=model, tokenizer=tok)
-    finally:
-        torch.set_num_threads(threads)
+    p0.iloc[1:].to_csv(data / "llm_compare_p0.csv", index=False)  # no eval prompt
+    untiered = lc.main(["--quick", *one], model=model, tokenizer=tok)
+    p0.to_csv(data / "llm_compare_p0.csv", index=False)  # eval prompt 0 is hard
+    tiered = lc.main(["--slice", "0/2", *one], model=model, tokenizer=tok)
     written = sorted(q.name for q in data.glob("llm_compare_*.csv") if "_timing_" not in q.name)
     assert written == ["llm_compare_p0.csv", "llm_compare_part0of2.csv", "llm_compare_quick.csv"]
     # and each mode's timing file (held-out seed 27 mutant: `not args.quick` swapped the
@@ -755,22 +747,24 @@ def tiny_experiment():
 
 
 @pytest.fixture
-def tiny_exp():
-    """tiny_experiment(), with torch's thread count restored afterwards (it sets its own)."""
-    threads = torch.get_num_threads()
-    yield tiny_experiment()
-    torch.set_num_threads(threads)
+def threads():
+    """torch's thread count, restored after the test (an Experiment sets its own)."""
+    n = torch.get_num_threads()
+    yield n
+    torch.set_num_threads(n)
 
 
-def test_experiment_reports_its_trainable_parameters_in_millions(capsys):
+@pytest.fixture
+def tiny_exp(threads):
+    """tiny_experiment(), with torch's thread count restored afterwards."""
+    return tiny_experiment()
+
+
+def test_experiment_reports_its_trainable_parameters_in_millions(capsys, threads):
     # held-out seed 22 mutant, session 18: `numel() * 1e6` printed 1e12 times the count
-    threads = torch.get_num_threads()
-    try:
-        model, tok = tiny_model()
-        args = lc.parse_args(["--threads", "1", "--train-layers", "0", *TINY_ARGS])
-        exp = lc.Experiment(args, model, tok)
-    finally:
-        torch.set_num_threads(threads)
+    model, tok = tiny_model()
+    args = lc.parse_args(["--threads", "1", "--train-layers", "0", *TINY_ARGS])
+    exp = lc.Experiment(args, model, tok)
     n = sum(p.numel() for p in model.parameters())  # every layer trained
     assert sum(p.numel() for p in exp.trainable) == n
     printed = re.search(r", ([0-9.e+]+)M trainable parameters", capsys.readouterr().out)
@@ -795,22 +789,18 @@ def tiny_rollout(vocab_size, prompt_len=3, lengths=(4, 2, 3, 1)):
     return Rollout(ids, attention, prompt_len, mask, index, [""] * b)
 
 
-def test_trls_output_folder_goes_with_the_experiment():
+def test_trls_output_folder_goes_with_the_experiment(threads):
     # TRL's GRPOConfig needs an output folder, which llm_compare made with mkdtemp and left
     # behind: one empty /tmp/llm_compare_trl_* per run (46 of them here, session 18)
     import gc
 
-    threads = torch.get_num_threads()  # tiny_experiment sets its own
-    try:
-        exp = tiny_experiment()
-        trainer, _ = exp.grpo_trainer()
-        folder = Path(trainer.args.output_dir)
-        assert folder.is_dir() and folder.name.startswith("llm_compare_trl_")
-        del exp, trainer
-        gc.collect()
-        assert not folder.exists()
-    finally:
-        torch.set_num_threads(threads)
+    exp = tiny_experiment()
+    trainer, _ = exp.grpo_trainer()
+    folder = Path(trainer.args.output_dir)
+    assert folder.is_dir() and folder.name.startswith("llm_compare_trl_")
+    del exp, trainer
+    gc.collect()
+    assert not folder.exists()
 
 
 def test_update_grpo_uses_trl_loss_and_pmd_methods_the_regression_loss(tiny_exp):
@@ -1109,26 +1099,22 @@ def test_the_default_cpu_run_has_the_committed_grids_settings(monkeypatch):
     assert set(p0.samples) == {a.p0_samples}
 
 
-def test_experiment_trains_the_top_layers_and_the_final_norm():
+def test_experiment_trains_the_top_layers_and_the_final_norm(threads):
     # held-out seed 25 mutant: `if not args.train_layers == 0` trained every layer where
     # --train-layers asked for the top ones
-    threads = torch.get_num_threads()
-    try:
-        for n in (1, 2, 0):
-            model, tok = tiny_model()
-            args = lc.parse_args(["--threads", "1", *TINY_ARGS, "--train-layers", str(n)])
-            exp = lc.Experiment(args, model, tok)
-            layers = model.model.layers
-            if n == 0:  # every parameter, the embeddings too
-                want = list(model.parameters())
-            else:
-                want = [p for layer in layers[len(layers) - n :] for p in layer.parameters()]
-                want += list(model.model.norm.parameters())
-            assert {id(p) for p in exp.trainable} == {id(p) for p in want}, n
-            trained = {id(p) for p in model.parameters() if p.requires_grad}
-            assert trained == {id(p) for p in want}, n
-    finally:
-        torch.set_num_threads(threads)
+    for n in (1, 2, 0):
+        model, tok = tiny_model()
+        args = lc.parse_args(["--threads", "1", *TINY_ARGS, "--train-layers", str(n)])
+        exp = lc.Experiment(args, model, tok)
+        layers = model.model.layers
+        if n == 0:  # every parameter, the embeddings too
+            want = list(model.parameters())
+        else:
+            want = [p for layer in layers[len(layers) - n :] for p in layer.parameters()]
+            want += list(model.model.norm.parameters())
+        assert {id(p) for p in exp.trainable} == {id(p) for p in want}, n
+        trained = {id(p) for p in model.parameters() if p.requires_grad}
+        assert trained == {id(p) for p in want}, n
 
 
 def test_update_reports_the_first_iterations_loss_and_grad_norm(tiny_exp):
@@ -1201,18 +1187,14 @@ def test_every_llm_claim_without_its_run_is_not_run():
     assert cl.answer_counts(None, None) == {} and cl.per_seed(no_naive, "grpo", "nope").empty
 
 
-def test_measure_p0_writes_the_committed_files_columns(tmp_path, capsys):
+def test_measure_p0_writes_the_committed_files_columns(tmp_path, capsys, threads):
     # held-out (seed 22) mutant, session 18: `to_csv(p0_path, index=True)` wrote an extra
     # index column into llm_compare_p0.csv
     model, tok = tiny_model()
-    threads = torch.get_num_threads()  # the run sets its own
-    try:
-        argv = ["--measure-p0", "--p0-train", "1", "--p0-samples", "2", "--out", str(tmp_path)]
-        t0 = time.perf_counter()
-        p0 = lc.main([*argv, "--threads", str(threads), *TINY_ARGS], model=model, tokenizer=tok)
-        wall = time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(threads)
+    argv = ["--measure-p0", "--p0-train", "1", "--p0-samples", "2", "--out", str(tmp_path)]
+    t0 = time.perf_counter()
+    p0 = lc.main([*argv, "--threads", str(threads), *TINY_ARGS], model=model, tokenizer=tok)
+    wall = time.perf_counter() - t0
     # its last line gives the wall time (held-out seed 28 mutant: now + start, not now - start)
     last = capsys.readouterr().out.splitlines()[-1]
     seconds = re.fullmatch(r"wrote .*llm_compare_p0\.csv, .*; (\d+) s", last)
@@ -1450,18 +1432,14 @@ def _needs_smollm2():
 
 
 @pytest.mark.slow
-def test_measure_p0_reproduces_the_committed_p0_with_the_real_model():
+def test_measure_p0_reproduces_the_committed_p0_with_the_real_model(threads):
     # the committed llm_compare_p0.csv comes from measure_p0's defaults: its first 9
     # evaluation prompts (a chunk of 8 and one more), 8 answers each, give the same
     # successes again (20 s on CPU). Held-out seed 23 mutant: the default seed 8 gave
     # [0, 0, 2, 1, 0, 7, 3, 0] for the first 8; seed 24: chunks of 9
     _needs_smollm2()
-    threads = torch.get_num_threads()
-    try:
-        exp = lc.Experiment(lc.parse_args(["--n-eval", "9", "--threads", "2"]))
-        p0 = lc.measure_p0(exp, n_samples=8, n_train=0)
-    finally:
-        torch.set_num_threads(threads)
+    exp = lc.Experiment(lc.parse_args(["--n-eval", "9", "--threads", "2"]))
+    p0 = lc.measure_p0(exp, n_samples=8, n_train=0)
     committed = pd.read_csv(REPO / "figures" / "data" / "llm_compare_p0.csv")
     first = committed[committed.split == "eval"].head(9)
     assert p0.question.tolist() == first.question.tolist()
@@ -1469,7 +1447,7 @@ def test_measure_p0_reproduces_the_committed_p0_with_the_real_model():
 
 
 @pytest.mark.slow
-def test_smoke_every_method_two_steps(tmp_path, capsys, monkeypatch):
+def test_smoke_every_method_two_steps(tmp_path, capsys, monkeypatch, threads):
     _needs_smollm2()
     headers = []  # each run's "== run i/n" line, with print's keywords
 
