@@ -295,13 +295,18 @@ def test_cell_selects_one_cell_of_the_grid():
         lc.parse_args(["--cell", "0.2:01"])
 
 
+def one_step_argv(out, threads):
+    """main()'s arguments for one step of PMD-mean, seed 0, with tiny_model()'s sizes."""
+    return ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(out),
+            "--threads", str(threads), *TINY_ARGS]  # fmt: skip
+
+
 def test_part_and_cell_runs_write_their_own_csvs_and_merge_finds_them(tmp_path, threads):
     # held-out seed 24 mutant: `args.part != "all" and args.cell is not None` wrote a
     # `--part main` run over llm_compare.csv; a `--cell` run alone wrote a CSV that --merge
     # did not read (llm_compare_all_*.csv)
     model, tok = tiny_model()
-    one = ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(tmp_path),
-           "--threads", str(threads), *TINY_ARGS]  # fmt: skip
+    one = one_step_argv(tmp_path, threads)
     lc.main(["--part", "main", *one], model=model, tokenizer=tok)
     main_png = (tmp_path / "llm_compare.png").stat().st_mtime_ns
     lc.main(["--cell", "0.1:01", *one], model=model, tokenizer=tok)
@@ -321,8 +326,7 @@ def test_quick_and_slice_runs_name_their_csvs_and_read_the_p0_tiers(tmp_path, ca
     model, tok = tiny_model()
     data = tmp_path / "data"
     data.mkdir()
-    one = ["--methods", "pmd_mean", "--seeds", "0", "--steps", "1", "--out", str(tmp_path),
-           "--threads", str(threads), *TINY_ARGS]  # fmt: skip
+    one = one_step_argv(tmp_path, threads)
     p0 = pd.DataFrame({"split": ["eval", "train"], "prompt": [0, 0], "p0": [0.0, 1.0]})
     p0.iloc[1:].to_csv(data / "llm_compare_p0.csv", index=False)  # no eval prompt
     untiered = lc.main(["--quick", *one], model=model, tokenizer=tok)
@@ -851,6 +855,11 @@ def test_options_are_keyword_only(fn, positional):
     assert_keyword_only(fn, positional)
 
 
+def with_every_panel(df):
+    """fake_frame's runs with the columns of the comparison figure's other panels."""
+    return df.assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)
+
+
 @pytest.fixture
 def saved_figures(monkeypatch):
     """The figures passed to pmdtheory.plotting.save (which still writes them)."""
@@ -918,7 +927,7 @@ def test_plot_draws_the_main_cell_by_default(tmp_path, saved_figures):
     # seed-21 mutant, session 18: plot's default tau 1.1 selected no runs and drew empty
     # panels; by default it draws tau = 0.1 with {-1, +1} rewards, every method
     df = pd.concat([fake_frame(FINAL), fake_frame({"grpo": 0.9}, tau=0.01, scale="01")])
-    df = df.assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)  # the other panels
+    df = with_every_panel(df)
     lc.plot(df, tmp_path)
     (fig,) = saved_figures
     train = fig.axes[0]  # panel a: train success
@@ -938,7 +947,7 @@ def test_figures_keep_the_house_text_sizes_and_legend_clear_of_the_panels(tmp_pa
 
     from pmdtheory.plotting import apply_style
 
-    df = fake_frame(FINAL).assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)
+    df = with_every_panel(fake_frame(FINAL))  # seeds 0-2
     lc.plot(df, tmp_path)
     lc.plot_vs_sim(df, sim_frame([0.5, 0.4, 0.3]).assign(reward_low=0.2, k=4), tmp_path)
     p0 = pd.DataFrame({"split": ["eval", "train"], "successes": [1, 2], "samples": 8})
@@ -989,7 +998,7 @@ def test_committed_figures_are_what_the_code_draws_from_the_committed_csvs(tmp_p
 
 def test_plot_title_gives_the_seed_count_or_its_range(tmp_path, saved_figures):
     # held-out seed 26 mutant: `!=` gave "3-3 seeds" for three and "2" for two to three
-    df = fake_frame(FINAL).assign(response_length=10.0, kl_ref=0.1, beta_mean=0.2)  # seeds 0-2
+    df = with_every_panel(fake_frame(FINAL))  # seeds 0-2
     lc.plot(df, tmp_path)
     lc.plot(
         pd.concat([df[df.method != "grpo"], fake_frame({"grpo": 0.3}, seeds=(0, 1))]), tmp_path
